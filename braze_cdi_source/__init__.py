@@ -1,0 +1,15 @@
+"""braze-cdi: load Braze Cloud Data Ingestion sync history with dlt.
+
+    import dlt
+    from braze_cdi_source import braze_cdi_source, create_views
+
+    pipeline = dlt.pipeline("braze_cdi", destination="duckdb", dataset_name="braze_cdi_data")
+    pipeline.run(braze_cdi_source())
+    create_views(pipeline)
+"""
+
+from .source import braze_cdi_source
+from .views import create_views
+
+__all__ = ["braze_cdi_source", "create_views"]
+__version__ = "0.1.0"

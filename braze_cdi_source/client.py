@@ -1,0 +1,244 @@
+"""The Braze HTTP client: dlt's RESTClient with Bearer auth, retries, the shared throttle and safe paging.
+
+dlt does the requests, retries and Link-header paging; this module adds what Braze needs on top:
+checked configuration, a paginator that never sends the key to another origin, error statuses turned
+into `BrazeApiError` with a hint, and bodies checked against the documented shape.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
+
+from dlt.sources.helpers.requests import Client
+from dlt.sources.helpers.rest_client import RESTClient
+from dlt.sources.helpers.rest_client.auth import BearerTokenAuth
+from dlt.sources.helpers.rest_client.paginators import HeaderLinkPaginator
+from requests import Request, Response
+from requests.exceptions import JSONDecodeError
+
+from .errors import BrazeApiError, ConfigurationError, ResponseShapeError, UnsafeLinkError
+from .throttle import RateLimitAdapter, Throttle
+
+_INSTANCE_HOST = re.compile(r"^rest\.[a-z0-9-]+\.braze\.(com|eu)$")
+_DASHBOARD_HOST = re.compile(r"^dashboard(-[a-z0-9]+)?\.braze\.(com|eu)$")
+
+
+def check_api_key(api_key: Any) -> str:
+    """Reject keys that cannot work before any request is sent, naming the problem, never the key."""
+    if not isinstance(api_key, str) or not api_key:
+        raise ConfigurationError(
+            "No Braze API key: set SOURCES__BRAZE_CDI__API_KEY or api_key under [sources.braze_cdi] "
+            "in .dlt/secrets.toml."
+        )
+    if api_key != api_key.strip() or any(c.isspace() for c in api_key):
+        raise ConfigurationError("The Braze API key contains spaces or line breaks: paste it without them.")
+    if api_key[0] in "\"'" or api_key[-1] in "\"'":
+        raise ConfigurationError("The Braze API key is wrapped in quotes: remove the quotes around it.")
+    return api_key
+
+
+def check_base_url(base_url: Any) -> str:
+    """Return the normalised REST endpoint; refuse anything that is not a Braze instance over https.
+
+    Plain http is allowed only for loopback hosts (the bundled simulator, tests).
+    """
+    if not isinstance(base_url, str) or not base_url.strip():
+        raise ConfigurationError(
+            "No Braze base URL: set SOURCES__BRAZE_CDI__BASE_URL or base_url under [sources.braze_cdi] "
+            "in .dlt/config.toml (e.g. https://rest.iad-03.braze.com)."
+        )
+    parts = urlsplit(base_url.strip())
+    host = (parts.hostname or "").lower()
+    if not host or parts.scheme not in ("http", "https"):
+        raise ConfigurationError(
+            f"base_url {base_url.strip()!r} is not a URL: use your instance's REST endpoint, "
+            "e.g. https://rest.iad-03.braze.com."
+        )
+    if parts.scheme != "https" and not _is_loopback(host):
+        raise ConfigurationError(
+            f"base_url must use https:// (got {parts.scheme}://{host}): the API key would travel in clear text."
+        )
+    if not _is_loopback(host) and not _INSTANCE_HOST.match(host):
+        if _DASHBOARD_HOST.match(host):
+            raise ConfigurationError(
+                f"{host} is a Braze dashboard address, not a REST endpoint: use the matching "
+                "https://rest.<instance>.braze.com (see Braze's 'API and SDK endpoints' page)."
+            )
+        raise ConfigurationError(
+            f"{host} is not a Braze REST instance: use https://rest.<instance>.braze.com or .braze.eu, "
+            "e.g. https://rest.iad-03.braze.com."
+        )
+    return f"{parts.scheme}://{parts.netloc}".rstrip("/")
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def origin(url: str) -> tuple[str, str, int | None]:
+    """Scheme, host and effective port: what must not change between pages."""
+    parts = urlsplit(url)
+    default = {"http": 80, "https": 443}.get(parts.scheme.lower())
+    try:
+        port = parts.port or default
+    except ValueError:  # a port that is not a number
+        port = -1
+    return parts.scheme.lower(), (parts.hostname or "").lower(), port
+
+
+class SameOriginLinkPaginator(HeaderLinkPaginator):
+    """Braze's `Link: <…>; rel="next"` paging that refuses to leave the first request's origin.
+
+    dlt would send the Authorization header to whatever URL a `next` link names. A link to another
+    scheme, host or port raises `UnsafeLinkError` before any request goes there. A same-origin link to
+    another path (Braze's documentation shows one missing a `/`) is not followed as is: its `cursor` is
+    applied to the current path instead, since the cursor is all the link carries.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(links_next_key="next")
+        self._origin: tuple[str, str, int | None] | None = None
+        self._path = ""
+
+    def init_request(self, request: Request) -> None:
+        super().init_request(request)
+        parts = urlsplit(request.url)
+        self._origin = origin(request.url)
+        self._path = parts.path
+
+    def update_request(self, request: Request) -> None:
+        if not self._next_reference:
+            return
+        target = urljoin(request.url, self._next_reference)
+        if origin(target) != self._origin:
+            scheme, host, port = origin(target)
+            raise UnsafeLinkError(
+                f"Braze's next-page link points to {scheme}://{host}:{port}, not to the configured instance: "
+                "refusing to send the API key there. Check base_url; report it if it persists."
+            )
+        parts = urlsplit(target)
+        if parts.path != self._path:
+            cursor = parse_qs(parts.query).get("cursor")
+            if not cursor:
+                raise UnsafeLinkError(
+                    f"Braze's next-page link {self._next_reference!r} has another path and no cursor: "
+                    "cannot continue paging."
+                )
+            base = urlsplit(request.url)
+            target = base._replace(query=urlencode({"cursor": cursor[0]})).geturl()
+        request.url = target
+        request.params = None
+
+
+def _braze_message(response: Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return response.reason or ""
+    if isinstance(body, dict):
+        message = body.get("message")
+        errors = body.get("errors")
+        text = str(message) if message else ""
+        if errors and isinstance(errors, list):
+            text += (": " if text else "") + "; ".join(str(e) for e in errors[:3])
+        return text[:300]
+    return ""
+
+
+def results_of(response: Response, integration_id: str | None) -> list[Any]:
+    """The `results` list of a 2xx body; `ResponseShapeError` for a body of another shape."""
+    path = urlsplit(response.url).path
+    try:
+        body = response.json()
+    except (ValueError, JSONDecodeError) as exc:
+        raise ResponseShapeError(
+            f"Braze sent a body that is not JSON for {path} (after retries): re-run later."
+        ) from exc
+    if not isinstance(body, dict) or not isinstance(body.get("results"), list):
+        got = type(body.get("results")).__name__ if isinstance(body, dict) else type(body).__name__
+        raise ResponseShapeError(
+            f"Braze's answer for {path} has no `results` list (got {got}): nothing from this page could be kept."
+        )
+    return body["results"]
+
+
+def _not_json(response: Response | None, exception: BaseException | None) -> bool:
+    """Retry predicate: a 2xx response whose body does not parse (truncated, HTML) is retried like a 5xx."""
+    if response is None or not response.ok:
+        return False
+    try:
+        response.json()
+    except ValueError:
+        return True
+    return False
+
+
+class BrazeClient:
+    """One Braze workspace: every request goes through one throttle and one retrying session."""
+
+    def __init__(
+        self,
+        api_key: str,
+        base_url: str,
+        *,
+        throttle: Throttle | None = None,
+        request_timeout: float = 30.0,
+        max_attempts: int = 8,
+        backoff_factor: float = 1.0,
+        max_retry_delay: float = 60.0,
+    ) -> None:
+        self.base_url = check_base_url(base_url)
+        api_key = check_api_key(api_key)
+        self.throttle = throttle or Throttle.shared(api_key, self.base_url)
+        http = Client(
+            request_timeout=request_timeout,
+            raise_for_status=False,
+            request_max_attempts=max_attempts,
+            request_backoff_factor=backoff_factor,
+            request_max_retry_delay=max_retry_delay,
+            retry_condition=_not_json,
+            respect_retry_after_header=True,
+        )
+        # Every attempt, retries included, passes the throttle. dlt's Client keeps one session per thread
+        # and mounts this adapter on each (a private attribute: there is no public hook for it).
+        http._adapter = RateLimitAdapter(self.throttle, pool_maxsize=16)
+        self._http = http
+        self._auth = BearerTokenAuth(api_key)
+
+    def pages(self, path: str, integration_id: str | None = None) -> Iterator[list[Any]]:
+        """Each page's `results`, following `next` links; raises `BrazeApiError` on an error status."""
+        rest = RESTClient(
+            base_url=self.base_url,
+            auth=self._auth,
+            session=self._http.session,  # this thread's session; the throttle behind it is shared
+            data_selector="results",
+        )
+        for page in rest.paginate(
+            path,
+            paginator=SameOriginLinkPaginator(),
+            hooks={"response": [self._make_checker(integration_id)]},
+            allow_redirects=False,
+        ):
+            yield list(page)
+
+    def _make_checker(self, integration_id: str | None) -> Any:
+        def check(response: Response, *args: Any, **kwargs: Any) -> None:
+            if response.status_code >= 300:
+                raise BrazeApiError(
+                    response.status_code,
+                    urlsplit(response.url).path,
+                    _braze_message(response),
+                    integration_id,
+                )
+            results_of(response, integration_id)
+
+        return check

@@ -1,0 +1,70 @@
+"""Errors the connector raises: each one says what failed and what to do, and never holds the API key."""
+
+from __future__ import annotations
+
+from .settings import JOB_STATUS_PERMISSION, LIST_PERMISSION
+
+
+class BrazeCdiError(Exception):
+    """Base class: the message is one plain sentence fit for a terminal or a log."""
+
+
+class ConfigurationError(BrazeCdiError):
+    """Missing or malformed configuration (key, base URL, dates)."""
+
+
+class UnsafeLinkError(BrazeCdiError):
+    """A pagination link the client refuses to follow (another origin, or unusable)."""
+
+
+class ResponseShapeError(BrazeCdiError):
+    """A 2xx body that is not the documented JSON shape."""
+
+
+class BrazeApiError(BrazeCdiError):
+    """Braze answered with an error status (after retries where retrying makes sense)."""
+
+    def __init__(
+        self,
+        status: int | None,
+        path: str,
+        braze_message: str = "",
+        integration_id: str | None = None,
+    ) -> None:
+        self.status = status
+        self.path = path
+        self.braze_message = braze_message
+        self.integration_id = integration_id
+        super().__init__(self._describe())
+
+    def _describe(self) -> str:
+        what = f"integration {self.integration_id}" if self.integration_id else "the integration list"
+        said = f" ({self.braze_message})" if self.braze_message else ""
+        status = self.status if self.status is not None else "no response"
+        return f"Braze answered {status}{said} for {what} at {self.path}: {hint(self.status, self.braze_message, self.path)}"
+
+
+def hint(status: int | None, braze_message: str, path: str) -> str:
+    """What the user should do about an error status, in Braze's own terms."""
+    message = braze_message.lower()
+    permission = LIST_PERMISSION if path.rstrip("/").endswith("/cdi/integrations") else JOB_STATUS_PERMISSION
+    if status == 401:
+        return (
+            "the API key is not valid for this instance: check the key (no quotes or spaces) and that "
+            "base_url is your workspace's REST endpoint."
+        )
+    if status == 403 and "access denied" in message:
+        return f"the API key lacks the permission {permission}: add it to the key in Braze's dashboard."
+    if status == 403:
+        return "Braze refused the request for this account or plan: ask your Braze admin to enable CDI."
+    if status == 400 and "integration" in message:
+        return "this integration does not exist in the workspace: check the integration id."
+    if status == 400 and "cursor" in message:
+        return "Braze rejected a pagination cursor: re-run; if it persists, report it with this path."
+    if status == 404:
+        return "the URL does not exist: check base_url (e.g. https://rest.iad-03.braze.com, no path)."
+    if status == 429:
+        return "rate limited past the retry budget: re-run later or raise the retry budget."
+    if status is None or status >= 500:
+        return "Braze or the network failed past the retry budget: re-run later; nothing loaded twice."
+    return "see Braze's API error reference for this status."

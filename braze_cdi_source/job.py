@@ -1,0 +1,167 @@
+"""The whole job, shared by the CLI and the pipeline script: lock, extract and load, views, summary."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import dlt
+from dlt.common.pipeline import LoadInfo
+from dlt.pipeline.exceptions import PipelineStepFailed
+
+from .errors import BrazeCdiError
+from .settings import (
+    DEFAULT_DATASET_NAME,
+    DEFAULT_PIPELINE_NAME,
+    EXTRACTION_ERRORS_TABLE,
+    JOB_SYNC_STATUS_TABLE,
+)
+from .throttle import totals as throttle_totals
+from .views import create_views
+
+
+class PipelineLockedError(BrazeCdiError):
+    """Another run of the same pipeline is in progress."""
+
+
+@dataclass
+class RunSummary:
+    """What one run did, for people (the CLI's last lines) and machines (JSON logs, exit codes)."""
+
+    pipeline_name: str
+    destination: str
+    dataset_name: str
+    duration_seconds: float
+    rows_per_table: dict[str, int] = field(default_factory=dict)
+    rows_per_integration: dict[str, int] = field(default_factory=dict)
+    failures: int = 0
+    requests: int = 0
+    throttled_429: int = 0
+    load_ids: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.failures == 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**self.__dict__, "ok": self.ok}
+
+
+def make_pipeline(
+    pipeline_name: str = DEFAULT_PIPELINE_NAME,
+    destination: Any = "duckdb",
+    dataset_name: str = DEFAULT_DATASET_NAME,
+    pipelines_dir: str | None = None,
+) -> dlt.Pipeline:
+    """A dlt pipeline with the project's defaults (DuckDB file `<pipeline_name>.duckdb` in the current folder)."""
+    return dlt.pipeline(
+        pipeline_name=pipeline_name,
+        destination=destination,
+        dataset_name=dataset_name,
+        pipelines_dir=pipelines_dir,
+    )
+
+
+@contextmanager
+def pipeline_lock(pipeline: dlt.Pipeline) -> Iterator[None]:
+    """Hold an exclusive lock on the pipeline's working folder for the whole run.
+
+    Two runs of one pipeline at once would race on its state and load packages; the second one
+    refuses instead. The OS releases the lock when the process dies, even on SIGKILL.
+    """
+    Path(pipeline.pipelines_dir).mkdir(parents=True, exist_ok=True)
+    path = Path(pipeline.pipelines_dir) / f".{pipeline.pipeline_name}.lock"
+    handle = open(path, "a+")  # noqa: SIM115 - held for the duration of the run
+    try:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            raise PipelineLockedError(
+                f"Another braze-cdi run of pipeline {pipeline.pipeline_name!r} is in progress ({holder}): "
+                "this run did nothing; let that one finish."
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"pid {os.getpid()}")
+        handle.flush()
+        yield
+    finally:
+        handle.close()
+
+
+def run_pipeline(pipeline: dlt.Pipeline, source: Any, *, views: bool = True) -> RunSummary:
+    """Run the source under the pipeline lock, refresh the views, and summarise what happened.
+
+    A failure of some integrations is not an exception here: their rows are in `extraction_errors`
+    and `summary.failures` counts them. A failure of the whole run raises.
+    """
+    started = time.monotonic()
+    with pipeline_lock(pipeline):
+        before = throttle_totals()
+        load_info = pipeline.run(source)
+        if views:
+            create_views(pipeline)
+    after = throttle_totals()
+    return summarise(pipeline, load_info, time.monotonic() - started, before, after)
+
+
+def summarise(
+    pipeline: dlt.Pipeline,
+    load_info: LoadInfo,
+    duration: float,
+    before: tuple[int, int],
+    after: tuple[int, int],
+) -> RunSummary:
+    """Row counts from dlt's own trace (normalize info), so they match what landed."""
+    trace = pipeline.last_trace
+    row_counts: dict[str, int] = {}
+    if trace is not None and trace.last_normalize_info is not None:
+        row_counts = {
+            table: count
+            for table, count in trace.last_normalize_info.row_counts.items()
+            if not table.startswith("_dlt")
+        }
+    per_integration: dict[str, int] = {}
+    extract = trace.last_extract_info if trace is not None else None
+    if extract is not None:
+        for metrics in extract.metrics.values():
+            for step in metrics:
+                for resource, resource_metrics in step.get("resource_metrics", {}).items():
+                    prefix = f"{JOB_SYNC_STATUS_TABLE}_"
+                    if resource.startswith(prefix):
+                        per_integration[resource[len(prefix):]] = resource_metrics.items_count
+    return RunSummary(
+        pipeline_name=pipeline.pipeline_name,
+        destination=pipeline.destination.destination_name if pipeline.destination else "",
+        dataset_name=pipeline.dataset_name,
+        duration_seconds=round(duration, 3),
+        rows_per_table=row_counts,
+        rows_per_integration=per_integration,
+        failures=row_counts.get(EXTRACTION_ERRORS_TABLE, 0),
+        requests=after[0] - before[0],
+        throttled_429=after[1] - before[1],
+        load_ids=list(load_info.loads_ids),
+    )
+
+
+def root_cause(error: BaseException) -> BaseException:
+    """The exception behind dlt's wrappers (PipelineStepFailed, resource extraction errors)."""
+    seen = set()
+    while id(error) not in seen:
+        seen.add(id(error))
+        if isinstance(error, BrazeCdiError):
+            return error
+        inner = getattr(error, "exception", None) if isinstance(error, PipelineStepFailed) else None
+        inner = inner or error.__cause__ or error.__context__
+        if inner is None:
+            return error
+        error = inner
+    return error

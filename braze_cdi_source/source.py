@@ -1,0 +1,289 @@
+"""The `braze_cdi` dlt source: Braze CDI integrations and their job sync history."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Sequence
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import dlt
+from dlt.sources import DltResource
+from requests.exceptions import RequestException
+
+from .client import BrazeClient
+from .errors import BrazeApiError, BrazeCdiError, ConfigurationError
+from .settings import (
+    DEFAULT_MAX_RUNNING_HOURS,
+    EXTRACTION_ERRORS_TABLE,
+    INTEGRATION_COLUMNS,
+    INTEGRATION_TIMESTAMPS,
+    INTEGRATIONS_TABLE,
+    JOB_SYNC_STATUS_COLUMNS,
+    JOB_SYNC_STATUS_PATH,
+    JOB_SYNC_STATUS_TABLE,
+    JOB_SYNC_STATUS_TIMESTAMPS,
+    LIST_PATH,
+    RATE_LIMITS_PER_MINUTE,
+    SOURCE_NAME,
+)
+from .sync_cursor import SyncCursor
+from .throttle import Throttle
+from .timestamps import parse_instant
+
+logger = logging.getLogger("braze_cdi")
+
+EXTRACTION_ERROR_COLUMNS = {
+    "run_started_at": {"data_type": "timestamp", "timezone": True, "nullable": False},
+    "integration_id": {"data_type": "text"},
+    "resource": {"data_type": "text", "nullable": False},
+    "status": {"data_type": "bigint"},
+    "path": {"data_type": "text"},
+    "message": {"data_type": "text", "nullable": False},
+}
+
+
+class ExtractionFailures:
+    """Failures of one run, per resource: kept for the CLI's summary and its exit code."""
+
+    def __init__(self, fail_fast: bool) -> None:
+        self.fail_fast = fail_fast
+        self.run_started_at = datetime.now(timezone.utc)
+        self.items: list[dict[str, Any]] = []
+
+    def record(self, resource: str, error: Exception, integration_id: str | None) -> Any:
+        """Return the row to yield into `extraction_errors`, or re-raise when failing fast."""
+        if self.fail_fast:
+            raise error
+        row = {
+            "run_started_at": self.run_started_at,
+            "integration_id": integration_id,
+            "resource": resource,
+            "status": error.status if isinstance(error, BrazeApiError) else None,
+            "path": error.path if isinstance(error, BrazeApiError) else None,
+            "message": describe(error, integration_id),
+        }
+        self.items.append(row)
+        logger.error(row["message"])
+        return dlt.mark.with_hints(
+            row,
+            dlt.mark.make_hints(
+                table_name=EXTRACTION_ERRORS_TABLE,
+                write_disposition="append",
+                columns=EXTRACTION_ERROR_COLUMNS,
+            ),
+            create_table_variant=True,
+        )
+
+
+def describe(error: Exception, integration_id: str | None) -> str:
+    """One sentence naming what failed; request errors from `requests` are rewritten without URLs' secrets."""
+    if isinstance(error, BrazeCdiError):
+        text = str(error)
+    elif isinstance(error, RequestException):
+        text = f"network error ({type(error).__name__}) past the retry budget: re-run later."
+    else:
+        text = f"{type(error).__name__}: {error}"
+    if integration_id and integration_id not in text:
+        text = f"integration {integration_id}: {text}"
+    return text
+
+
+def _parse_start_date(value: str | datetime | None) -> datetime | None:
+    if value is None or value == "":
+        return None
+    try:
+        return parse_instant(value)
+    except ValueError:
+        raise ConfigurationError(
+            f"start_date {value!r} is not an ISO 8601 date or timestamp (e.g. 2026-01-31 or 2026-01-31T00:00:00Z)."
+        ) from None
+
+
+def _normalise(item: dict[str, Any], timestamp_fields: Sequence[str]) -> dict[str, Any]:
+    row = dict(item)
+    for name in timestamp_fields:
+        if name in row:
+            row[name] = parse_instant(row[name])
+    return row
+
+
+@dlt.source(name=SOURCE_NAME, section=SOURCE_NAME, max_table_nesting=0)
+def braze_cdi_source(
+    api_key: str = dlt.secrets.value,
+    base_url: str = dlt.config.value,
+    integration_ids: Sequence[str] | str | None = None,
+    start_date: str | datetime | None = None,
+    max_running_hours: float = DEFAULT_MAX_RUNNING_HOURS,
+    list_requests_per_minute: int = RATE_LIMITS_PER_MINUTE["list"],
+    job_status_requests_per_minute: int = RATE_LIMITS_PER_MINUTE["job_sync_status"],
+    fail_fast: bool = False,
+    parallel: bool = True,
+) -> Iterator[DltResource]:
+    """Braze CDI sync history: the `integrations` table and one `job_sync_status_<id>` resource per integration.
+
+    Args:
+        api_key: REST API key with `cdi.integration_list` and `cdi.integration_job_status` (a secret).
+        base_url: the workspace's REST endpoint, e.g. https://rest.iad-03.braze.com.
+        integration_ids: only these integrations (a list, or a comma-separated string); None or empty
+            means every integration that `GET /cdi/integrations` lists.
+        start_date: ignore syncs that started before it (bounds the first backfill).
+        max_running_hours: how long a sync seen `running` is re-read on later runs until it finishes.
+        list_requests_per_minute / job_status_requests_per_minute: the workspace's rate limits, used
+            when Braze's responses carry no `X-RateLimit-*` headers.
+        fail_fast: raise on the first failed integration instead of loading the others and recording
+            the failure in `extraction_errors`.
+        parallel: extract integrations in parallel threads (one throttle is shared by all of them).
+    """
+    client = BrazeClient(
+        api_key,
+        base_url,
+        throttle=Throttle.shared(
+            api_key,
+            base_url,
+            limits_per_minute={
+                "list": list_requests_per_minute,
+                "job_sync_status": job_status_requests_per_minute,
+            },
+        ),
+    )
+    bounded_from = _parse_start_date(start_date)
+    max_running = timedelta(hours=float(max_running_hours))
+    failures = ExtractionFailures(fail_fast)
+    wanted = _as_ids(integration_ids)
+
+    listed: list[dict[str, Any]] | None = None
+    if not wanted:
+        # Discovery: the list is needed now to know which resources exist; the integrations
+        # resource reuses it instead of asking Braze twice.
+        listed = [item for page in client.pages(LIST_PATH) for item in page]
+        wanted = [str(item["integration_id"]) for item in listed if item.get("integration_id")]
+
+    yield integrations_resource(client, listed, wanted if integration_ids else None, failures)
+    for integration_id in dict.fromkeys(wanted):
+        yield job_sync_status_resource(
+            client, integration_id, bounded_from, max_running, failures, parallel
+        )
+
+
+def _as_ids(value: Sequence[str] | str | None) -> list[str]:
+    if not value:
+        return []
+    if isinstance(value, str):
+        value = value.split(",")
+    return [str(v).strip() for v in value if str(v).strip()]
+
+
+def integrations_resource(
+    client: BrazeClient,
+    listed: list[dict[str, Any]] | None,
+    only: list[str] | None,
+    failures: ExtractionFailures,
+) -> DltResource:
+    """`GET /cdi/integrations`, every page, merged on `integration_id`."""
+
+    @dlt.resource(
+        name=INTEGRATIONS_TABLE,
+        table_name=INTEGRATIONS_TABLE,
+        write_disposition="merge",
+        primary_key="integration_id",
+        columns=INTEGRATION_COLUMNS,
+    )
+    def integrations() -> Iterator[Any]:
+        try:
+            items = listed if listed is not None else [i for p in client.pages(LIST_PATH) for i in p]
+            yield [
+                _normalise(item, INTEGRATION_TIMESTAMPS)
+                for item in items
+                if isinstance(item, dict)
+                and item.get("integration_id")
+                and (only is None or str(item["integration_id"]) in only)
+            ]
+        except (BrazeCdiError, RequestException, ValueError) as error:
+            yield failures.record(INTEGRATIONS_TABLE, error, None)
+
+    return integrations
+
+
+def job_sync_status_resource(
+    client: BrazeClient,
+    integration_id: str,
+    start_date: datetime | None,
+    max_running: timedelta,
+    failures: ExtractionFailures,
+    parallel: bool,
+) -> DltResource:
+    """One integration's sync history, newest first, read back only as far as the cursor needs."""
+    name = f"{JOB_SYNC_STATUS_TABLE}_{integration_id}"
+
+    @dlt.resource(
+        name=name,
+        table_name=JOB_SYNC_STATUS_TABLE,
+        write_disposition={"disposition": "merge", "strategy": "delete-insert"},
+        primary_key=("integration_id", "sync_start_time"),
+        columns=JOB_SYNC_STATUS_COLUMNS,
+        parallelized=parallel,
+    )
+    def job_sync_status() -> Iterator[Any]:
+        state = dlt.current.resource_state()
+        cursor = SyncCursor.from_state(state, start_date, max_running)
+        now = datetime.now(timezone.utc)
+        boundary = cursor.boundary(now)
+        path = JOB_SYNC_STATUS_PATH.format(integration_id=integration_id)
+        unkeyed = 0
+        try:
+            for page in client.pages(path, integration_id):
+                rows, reached, bad = _rows_of_page(page, integration_id, boundary)
+                unkeyed += bad
+                for row in rows:
+                    cursor.see(row["sync_start_time"], row.get("job_status"), now)
+                if rows:
+                    yield rows
+                if reached:
+                    break
+        except (BrazeCdiError, RequestException) as error:
+            # Rows already yielded still load; the state stays where it was so the next run re-reads.
+            yield failures.record(name, error, integration_id)
+            return
+        if unkeyed:
+            yield failures.record(
+                name,
+                BrazeCdiError(
+                    f"{unkeyed} sync item(s) without a valid sync_start_time were skipped for integration "
+                    f"{integration_id}: the other rows loaded."
+                ),
+                integration_id,
+            )
+        state.update(cursor.to_state())
+
+    return job_sync_status
+
+
+def _rows_of_page(
+    page: list[Any], integration_id: str, boundary: datetime | None
+) -> tuple[list[dict[str, Any]], bool, int]:
+    """The page's rows at or after the boundary, whether paging can stop, and how many items had no key.
+
+    Paging stops at a page that reaches the boundary, but only while the page is in
+    newest-first order: if Braze ever pages oldest first, every page is read.
+    """
+    rows: list[dict[str, Any]] = []
+    starts: list[datetime] = []
+    bad = 0
+    for item in page:
+        try:
+            row = _normalise(item, JOB_SYNC_STATUS_TIMESTAMPS)
+        except (ValueError, TypeError, AttributeError):
+            bad += 1
+            continue
+        start = row.get("sync_start_time")
+        if start is None:
+            bad += 1
+            continue
+        starts.append(start)
+        if boundary is None or start >= boundary:
+            row["integration_id"] = integration_id
+            rows.append(row)
+    newest_first = all(a >= b for a, b in zip(starts, starts[1:], strict=False))
+    reached = boundary is not None and newest_first and any(s <= boundary for s in starts)
+    return rows, reached, bad

@@ -1,0 +1,10 @@
+SELECT s.integration_id,
+       i.integration_name,
+       s.job_status,
+       s.sync_start_time,
+       s.sync_finish_time,
+       EXTRACT(EPOCH FROM (s.sync_finish_time - s.sync_start_time)) AS duration_seconds,
+       s.rows_synced,
+       s.rows_failed_with_errors
+FROM {job_sync_status} AS s
+LEFT JOIN {integrations} AS i ON i.integration_id = s.integration_id

@@ -1,0 +1,168 @@
+"""Client-side rate limiting for one Braze workspace, shared by every thread that uses the same key and host.
+
+Braze counts requests per workspace and per endpoint (50 a minute for the list, 100 for job sync
+status) and says where a window stands in `X-RateLimit-Remaining` / `X-RateLimit-Reset` (UTC epoch
+seconds). The throttle waits *before* sending when the window is spent, so a backfill runs at the
+limit with few 429s; after a 429 every thread waits for the reset (or `Retry-After`). With no headers
+at all it paces by the documented limits.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from requests import PreparedRequest, Response
+from requests.adapters import HTTPAdapter
+
+from .settings import RATE_LIMITS_PER_MINUTE
+
+_MIN_429_PAUSE = 1.0
+"""Seconds every thread pauses after a 429 that names no reset."""
+
+
+def endpoint_kind(path: str) -> str:
+    """Which Braze limit a request path counts against: "list" or "job_sync_status"."""
+    return "job_sync_status" if path.rstrip("/").endswith("/job_sync_status") else "list"
+
+
+@dataclass
+class _Window:
+    limit: int
+    window_seconds: float
+    remaining: int | None = None
+    reset_at: float | None = None
+    blocked_until: float = 0.0
+    sent: deque[float] = field(default_factory=deque)
+
+
+@dataclass
+class ThrottleStats:
+    """What the throttle saw, for the run summary."""
+
+    requests: int = 0
+    throttled_429: int = 0
+    waited_seconds: float = 0.0
+
+
+class Throttle:
+    """Waits before a request would exceed the workspace's limit; learns the limit from Braze's headers."""
+
+    _registry: ClassVar[dict[str, Throttle]] = {}
+    _registry_lock: ClassVar[threading.Lock] = threading.Lock()
+
+    def __init__(
+        self,
+        limits_per_minute: dict[str, int] | None = None,
+        window_seconds: float = 60.0,
+    ) -> None:
+        limits = {**RATE_LIMITS_PER_MINUTE, **(limits_per_minute or {})}
+        self._windows = {kind: _Window(limit, window_seconds) for kind, limit in limits.items()}
+        self._lock = threading.Lock()
+        self.stats = ThrottleStats()
+
+    @classmethod
+    def shared(cls, api_key: str, base_url: str, **kwargs: Any) -> Throttle:
+        """The one throttle for this key and host in this process (keyed by a hash: the key is not kept)."""
+        ident = hashlib.sha256(f"{base_url}\n{api_key}".encode()).hexdigest()
+        with cls._registry_lock:
+            throttle = cls._registry.get(ident)
+            if throttle is None:
+                throttle = cls._registry[ident] = cls(**kwargs)
+            return throttle
+
+    def acquire(self, kind: str) -> None:
+        """Block until one more `kind` request fits in the current window, then count it as sent."""
+        while True:
+            with self._lock:
+                window = self._windows[kind]
+                now = time.time()
+                wait = self._wait_needed(window, now)
+                if wait <= 0:
+                    window.sent.append(now)
+                    if window.remaining is not None:
+                        window.remaining -= 1
+                    self.stats.requests += 1
+                    return
+            wait = min(wait, window.window_seconds)
+            self.stats.waited_seconds += wait
+            time.sleep(wait)
+
+    @staticmethod
+    def _wait_needed(window: _Window, now: float) -> float:
+        if window.blocked_until > now:
+            return window.blocked_until - now
+        if window.reset_at is not None and now >= window.reset_at:
+            # The window Braze told us about is over: a fresh one starts with the full limit.
+            window.remaining, window.reset_at = window.limit, None
+        if window.remaining is not None:
+            if window.remaining > 0:
+                return 0.0
+            # Spent: wait for the reset, or for an in-flight response to tell us when it is.
+            return (window.reset_at - now) if window.reset_at is not None else 0.05
+        # No headers seen yet: pace by the documented limit over a sliding window.
+        while window.sent and window.sent[0] <= now - window.window_seconds:
+            window.sent.popleft()
+        if len(window.sent) >= window.limit:
+            return window.sent[0] + window.window_seconds - now
+        return 0.0
+
+    def observe(self, kind: str, response: Response) -> None:
+        """Learn the window from the response headers; after a 429 hold every thread until the reset."""
+        headers = response.headers
+        with self._lock:
+            window = self._windows[kind]
+            limit = _number(headers.get("X-RateLimit-Limit"))
+            remaining = _number(headers.get("X-RateLimit-Remaining"))
+            reset = _number(headers.get("X-RateLimit-Reset"))
+            if limit is not None and limit > 0:
+                window.limit = int(limit)
+            if remaining is not None:
+                window.remaining = int(remaining)
+                window.reset_at = reset
+            if response.status_code == 429:
+                self.stats.throttled_429 += 1
+                now = time.time()
+                until = now + _MIN_429_PAUSE
+                if reset is not None and reset > now:
+                    until = reset
+                retry_after = _number(headers.get("Retry-After"))
+                if retry_after is not None and retry_after < 86400:
+                    until = max(until, now + retry_after)
+                window.blocked_until = max(window.blocked_until, until)
+                window.remaining = 0
+
+
+def _number(value: str | None) -> float | None:
+    if value is None:
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        return None
+
+
+class RateLimitAdapter(HTTPAdapter):
+    """A requests transport that passes every attempt, retries included, through the throttle."""
+
+    def __init__(self, throttle: Throttle, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.throttle = throttle
+
+    def send(self, request: PreparedRequest, *args: Any, **kwargs: Any) -> Response:  # type: ignore[override]
+        kind = endpoint_kind(request.path_url.split("?", 1)[0])
+        self.throttle.acquire(kind)
+        response = super().send(request, *args, **kwargs)
+        self.throttle.observe(kind, response)
+        return response
+
+
+def totals() -> tuple[int, int]:
+    """Requests sent and 429s received by every throttle in this process, for run summaries."""
+    with Throttle._registry_lock:
+        throttles = list(Throttle._registry.values())
+    return sum(t.stats.requests for t in throttles), sum(t.stats.throttled_429 for t in throttles)

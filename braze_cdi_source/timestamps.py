@@ -1,0 +1,53 @@
+"""ISO 8601 parsing that yields comparable instants.
+
+Braze's timestamps may end in `Z` or `+00:00`, with or without fractional seconds; as text
+`…00.500Z` sorts before `…00Z`, so every timestamp becomes an aware UTC datetime before anything
+compares it.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+from typing import Any
+
+from dlt.common.time import ensure_pendulum_datetime
+
+
+def parse_instant(value: Any) -> datetime | None:
+    """Return `value` as an aware UTC datetime; None for None or ""; ValueError if it is no timestamp.
+
+    A value without a zone is taken as UTC, which is what Braze means.
+    """
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        parsed = value
+    elif isinstance(value, str):
+        text = value.strip()
+        try:
+            # Fast path for what Braze sends; Python 3.10 does not read "Z" itself.
+            parsed = datetime.fromisoformat(text[:-1] + "+00:00" if text[-1:] in "Zz" else text)
+        except ValueError:
+            parsed = _parse_lenient(text)
+    elif isinstance(value, date):
+        parsed = datetime(value.year, value.month, value.day)
+    else:
+        raise ValueError(f"not a timestamp: {value!r}")
+    if parsed.tzinfo is None:
+        return parsed.replace(tzinfo=timezone.utc)
+    return parsed.astimezone(timezone.utc)
+
+
+def _parse_lenient(text: str) -> datetime:
+    """Forms fromisoformat rejects on older Pythons (7+ fraction digits, `+0000`, …)."""
+    try:
+        parsed = ensure_pendulum_datetime(text)
+    except Exception as exc:  # pendulum raises several types
+        raise ValueError(f"not an ISO 8601 timestamp: {text!r}") from exc
+    utc = parsed.in_timezone("UTC")
+    return datetime(*utc.timetuple()[:6], utc.microsecond, tzinfo=timezone.utc)
+
+
+def to_iso(value: datetime) -> str:
+    """The canonical text form kept in pipeline state: UTC, microseconds, `+00:00`."""
+    return value.astimezone(timezone.utc).isoformat(timespec="microseconds")
