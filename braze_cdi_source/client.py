@@ -99,7 +99,8 @@ class SameOriginLinkPaginator(HeaderLinkPaginator):
     """Braze's `Link: <…>; rel="next"` paging that refuses to leave the first request's origin.
 
     dlt would send the Authorization header to whatever URL a `next` link names. A link to another
-    scheme, host or port raises `UnsafeLinkError` before any request goes there. A same-origin link to
+    scheme, host or port ends paging before any request goes there, and `refused` holds the
+    `UnsafeLinkError` for the caller to raise once the current page is handed over. A same-origin link to
     another path (Braze's documentation shows one missing a `/`) is not followed as is: its `cursor` is
     applied to the current path instead, since the cursor is all the link carries.
     """
@@ -108,6 +109,7 @@ class SameOriginLinkPaginator(HeaderLinkPaginator):
         super().__init__(links_next_key="next")
         self._origin: tuple[str, str, int | None] | None = None
         self._path = ""
+        self.refused: UnsafeLinkError | None = None
 
     def init_request(self, request: Request) -> None:
         super().init_request(request)
@@ -121,7 +123,7 @@ class SameOriginLinkPaginator(HeaderLinkPaginator):
         target = urljoin(request.url, self._next_reference)
         if origin(target) != self._origin:
             scheme, host, port = origin(target)
-            raise UnsafeLinkError(
+            return self._refuse(
                 f"Braze's next-page link points to {scheme}://{host}:{port}, not to the configured instance: "
                 "refusing to send the API key there. Check base_url; report it if it persists."
             )
@@ -129,14 +131,18 @@ class SameOriginLinkPaginator(HeaderLinkPaginator):
         if parts.path != self._path:
             cursor = parse_qs(parts.query).get("cursor")
             if not cursor:
-                raise UnsafeLinkError(
-                    f"Braze's next-page link {self._next_reference!r} has another path and no cursor: "
+                return self._refuse(
+                    f"Braze's next-page link {self._next_reference[:200]!r} has another path and no cursor: "
                     "cannot continue paging."
                 )
             base = urlsplit(request.url)
             target = base._replace(query=urlencode({"cursor": cursor[0]})).geturl()
         request.url = target
         request.params = None
+
+    def _refuse(self, message: str) -> None:
+        self.refused = UnsafeLinkError(message)
+        self._has_next_page = False
 
 
 def _braze_message(response: Response) -> str:
@@ -222,13 +228,16 @@ class BrazeClient:
             session=self._http.session,  # this thread's session; the throttle behind it is shared
             data_selector="results",
         )
+        paginator = SameOriginLinkPaginator()
         for page in rest.paginate(
             path,
-            paginator=SameOriginLinkPaginator(),
+            paginator=paginator,
             hooks={"response": [self._make_checker(integration_id)]},
             allow_redirects=False,
         ):
             yield list(page)
+        if paginator.refused is not None:
+            raise paginator.refused
 
     def _make_checker(self, integration_id: str | None) -> Any:
         def check(response: Response, *args: Any, **kwargs: Any) -> None:

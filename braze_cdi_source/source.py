@@ -65,15 +65,23 @@ class ExtractionFailures:
         }
         self.items.append(row)
         logger.error(row["message"])
-        return dlt.mark.with_hints(
-            row,
-            dlt.mark.make_hints(
-                table_name=EXTRACTION_ERRORS_TABLE,
-                write_disposition="append",
-                columns=EXTRACTION_ERROR_COLUMNS,
-            ),
-            create_table_variant=True,
-        )
+        return dlt.mark.with_table_name(row, EXTRACTION_ERRORS_TABLE)
+
+
+def with_errors_table(resource: DltResource, **hints: Any) -> DltResource:
+    """Give `resource` its own table hints plus an `extraction_errors` variant for the rows `record` returns.
+
+    The variant is declared first: dlt starts a variant from the resource's hints at that moment, and the
+    errors table must not inherit the sync table's key and columns.
+    """
+    resource.apply_hints(
+        table_name=EXTRACTION_ERRORS_TABLE,
+        write_disposition="append",
+        columns=EXTRACTION_ERROR_COLUMNS,
+        create_table_variant=True,
+    )
+    resource.apply_hints(**hints)
+    return resource
 
 
 def describe(error: Exception, integration_id: str | None) -> str:
@@ -182,13 +190,7 @@ def integrations_resource(
 ) -> DltResource:
     """`GET /cdi/integrations`, every page, merged on `integration_id`."""
 
-    @dlt.resource(
-        name=INTEGRATIONS_TABLE,
-        table_name=INTEGRATIONS_TABLE,
-        write_disposition="merge",
-        primary_key="integration_id",
-        columns=INTEGRATION_COLUMNS,
-    )
+    @dlt.resource(name=INTEGRATIONS_TABLE)
     def integrations() -> Iterator[Any]:
         try:
             items = listed if listed is not None else [i for p in client.pages(LIST_PATH) for i in p]
@@ -202,7 +204,13 @@ def integrations_resource(
         except (BrazeCdiError, RequestException, ValueError) as error:
             yield failures.record(INTEGRATIONS_TABLE, error, None)
 
-    return integrations
+    return with_errors_table(
+        integrations,
+        table_name=INTEGRATIONS_TABLE,
+        write_disposition="merge",
+        primary_key="integration_id",
+        columns=INTEGRATION_COLUMNS,
+    )
 
 
 def job_sync_status_resource(
@@ -216,14 +224,7 @@ def job_sync_status_resource(
     """One integration's sync history, newest first, read back only as far as the cursor needs."""
     name = f"{JOB_SYNC_STATUS_TABLE}_{integration_id}"
 
-    @dlt.resource(
-        name=name,
-        table_name=JOB_SYNC_STATUS_TABLE,
-        write_disposition={"disposition": "merge", "strategy": "delete-insert"},
-        primary_key=("integration_id", "sync_start_time"),
-        columns=JOB_SYNC_STATUS_COLUMNS,
-        parallelized=parallel,
-    )
+    @dlt.resource(name=name, parallelized=parallel)
     def job_sync_status() -> Iterator[Any]:
         state = dlt.current.resource_state()
         cursor = SyncCursor.from_state(state, start_date, max_running)
@@ -256,7 +257,13 @@ def job_sync_status_resource(
             )
         state.update(cursor.to_state())
 
-    return job_sync_status
+    return with_errors_table(
+        job_sync_status,
+        table_name=JOB_SYNC_STATUS_TABLE,
+        write_disposition={"disposition": "merge", "strategy": "delete-insert"},
+        primary_key=("integration_id", "sync_start_time"),
+        columns=JOB_SYNC_STATUS_COLUMNS,
+    )
 
 
 def _rows_of_page(
