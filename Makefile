@@ -1,0 +1,33 @@
+# One command each: `make demo` runs the whole job against the bundled simulator, `make test` runs the tests.
+# Both create .venv and install the project on first use (Python >= 3.10 and make are all they need).
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install demo test lint bench clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/braze-cdi demo
+
+test: $(STAMP)
+	$(BIN)/ruff check braze_cdi_source tests pipelines benchmarks
+	$(BIN)/python -m pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check braze_cdi_source tests pipelines benchmarks
+
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks.run
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache *.duckdb
