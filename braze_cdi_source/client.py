@@ -9,18 +9,19 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import threading
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
 
-from dlt.sources.helpers.requests import Client
 from dlt.sources.helpers.rest_client import RESTClient
 from dlt.sources.helpers.rest_client.auth import BearerTokenAuth
 from dlt.sources.helpers.rest_client.paginators import HeaderLinkPaginator
-from requests import Request, Response
-from requests.exceptions import JSONDecodeError
+from requests import Request, Response, Session
+from requests.exceptions import ChunkedEncodingError, ConnectionError, JSONDecodeError, Timeout
 
 from .errors import BrazeApiError, ConfigurationError, ResponseShapeError, UnsafeLinkError
+from .retries import RetryBudget, make_retrying
 from .throttle import RateLimitAdapter, Throttle
 
 _INSTANCE_HOST = re.compile(r"^rest\.[a-z0-9-]+\.braze\.(com|eu)$")
@@ -110,12 +111,14 @@ class SameOriginLinkPaginator(HeaderLinkPaginator):
         self._origin: tuple[str, str, int | None] | None = None
         self._path = ""
         self.refused: UnsafeLinkError | None = None
+        self.current_url: str | None = None
 
     def init_request(self, request: Request) -> None:
         super().init_request(request)
         parts = urlsplit(request.url)
         self._origin = origin(request.url)
         self._path = parts.path
+        self.current_url = request.url
 
     def update_request(self, request: Request) -> None:
         if not self._next_reference:
@@ -137,7 +140,7 @@ class SameOriginLinkPaginator(HeaderLinkPaginator):
                 )
             base = urlsplit(request.url)
             target = base._replace(query=urlencode({"cursor": cursor[0]})).geturl()
-        request.url = target
+        request.url = self.current_url = target
         request.params = None
 
     def _refuse(self, message: str) -> None:
@@ -163,29 +166,23 @@ def _braze_message(response: Response) -> str:
 def results_of(response: Response, integration_id: str | None) -> list[Any]:
     """The `results` list of a 2xx body; `ResponseShapeError` for a body of another shape."""
     path = urlsplit(response.url).path
+    what = f"integration {integration_id}" if integration_id else "the integration list"
     try:
         body = response.json()
     except (ValueError, JSONDecodeError) as exc:
         raise ResponseShapeError(
-            f"Braze sent a body that is not JSON for {path} (after retries): re-run later."
+            f"Braze sent a body that is not JSON for {what} at {path} (truncated or an error page, "
+            "after retries): re-run later; nothing loaded twice.",
+            response,
         ) from exc
     if not isinstance(body, dict) or not isinstance(body.get("results"), list):
         got = type(body.get("results")).__name__ if isinstance(body, dict) else type(body).__name__
         raise ResponseShapeError(
-            f"Braze's answer for {path} has no `results` list (got {got}): nothing from this page could be kept."
+            f"Braze's answer for {what} at {path} has no `results` list (got {got}): the rows of that page "
+            "could not be read; the pages before it loaded. Re-run; report it if it persists.",
+            response,
         )
     return body["results"]
-
-
-def _not_json(response: Response | None, exception: BaseException | None) -> bool:
-    """Retry predicate: a 2xx response whose body does not parse (truncated, HTML) is retried like a 5xx."""
-    if response is None or not response.ok:
-        return False
-    try:
-        response.json()
-    except ValueError:
-        return True
-    return False
 
 
 class BrazeClient:
@@ -197,45 +194,47 @@ class BrazeClient:
         base_url: str,
         *,
         throttle: Throttle | None = None,
-        request_timeout: float = 30.0,
-        max_attempts: int = 8,
-        backoff_factor: float = 1.0,
-        max_retry_delay: float = 60.0,
+        budget: RetryBudget | None = None,
     ) -> None:
         self.base_url = check_base_url(base_url)
         api_key = check_api_key(api_key)
         self.throttle = throttle or Throttle.shared(api_key, self.base_url)
-        http = Client(
-            request_timeout=request_timeout,
-            raise_for_status=False,
-            request_max_attempts=max_attempts,
-            request_backoff_factor=backoff_factor,
-            request_max_retry_delay=max_retry_delay,
-            retry_condition=_not_json,
-            respect_retry_after_header=True,
-        )
-        # Every attempt, retries included, passes the throttle. dlt's Client keeps one session per thread
-        # and mounts this adapter on each (a private attribute: there is no public hook for it).
-        http._adapter = RateLimitAdapter(self.throttle, pool_maxsize=16)
-        self._http = http
+        self.budget = budget or RetryBudget()
         self._auth = BearerTokenAuth(api_key)
+        self._local = threading.local()
+
+    @property
+    def session(self) -> Session:
+        """This thread's session: requests sessions are not shared across threads; the throttle is."""
+        session: Session | None = getattr(self._local, "session", None)
+        if session is None:
+            session = Session()
+            adapter = RateLimitAdapter(self.throttle, pool_maxsize=4)
+            session.mount("https://", adapter)
+            session.mount("http://", adapter)
+            # Every attempt, retries included, passes the throttle in the adapter.
+            session.send = make_retrying(self.budget).wraps(session.send)  # type: ignore[method-assign]
+            self._local.session = session
+        return session
 
     def pages(self, path: str, integration_id: str | None = None) -> Iterator[list[Any]]:
         """Each page's `results`, following `next` links; raises `BrazeApiError` on an error status."""
-        rest = RESTClient(
-            base_url=self.base_url,
-            auth=self._auth,
-            session=self._http.session,  # this thread's session; the throttle behind it is shared
-            data_selector="results",
-        )
+        rest = RESTClient(base_url=self.base_url, auth=self._auth, session=self.session, data_selector="results")
         paginator = SameOriginLinkPaginator()
-        for page in rest.paginate(
+        pages = rest.paginate(
             path,
             paginator=paginator,
             hooks={"response": [self._make_checker(integration_id)]},
             allow_redirects=False,
-        ):
-            yield list(page)
+            timeout=self.budget.timeout,
+        )
+        try:
+            for page in pages:
+                yield list(page)
+        except (ConnectionError, Timeout, ChunkedEncodingError) as error:
+            # Spent the retry budget on the network: name the path, not the URL's host details.
+            current = urlsplit(paginator.current_url or path).path
+            raise BrazeApiError(None, current, f"network: {type(error).__name__}", integration_id) from None
         if paginator.refused is not None:
             raise paginator.refused
 
@@ -247,6 +246,7 @@ class BrazeClient:
                     urlsplit(response.url).path,
                     _braze_message(response),
                     integration_id,
+                    response,
                 )
             results_of(response, integration_id)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from requests import HTTPError, Response
+
 from .settings import JOB_STATUS_PERMISSION, LIST_PERMISSION
 
 
@@ -17,12 +19,21 @@ class UnsafeLinkError(BrazeCdiError):
     """A pagination link the client refuses to follow (another origin, or unusable)."""
 
 
-class ResponseShapeError(BrazeCdiError):
-    """A 2xx body that is not the documented JSON shape."""
+class ResponseShapeError(BrazeCdiError, HTTPError):
+    """A 2xx body that is not the documented JSON shape.
+
+    An `HTTPError` carrying the response, so the retry policy can retry a body that did not parse.
+    """
+
+    def __init__(self, message: str, response: Response | None = None) -> None:
+        super().__init__(message, response=response)
 
 
-class BrazeApiError(BrazeCdiError):
-    """Braze answered with an error status (after retries where retrying makes sense)."""
+class BrazeApiError(BrazeCdiError, HTTPError):
+    """Braze answered with an error status (after retries where retrying makes sense).
+
+    An `HTTPError` carrying the response, so the retry policy sees the status of each attempt.
+    """
 
     def __init__(
         self,
@@ -30,18 +41,20 @@ class BrazeApiError(BrazeCdiError):
         path: str,
         braze_message: str = "",
         integration_id: str | None = None,
+        response: Response | None = None,
     ) -> None:
         self.status = status
         self.path = path
         self.braze_message = braze_message
         self.integration_id = integration_id
-        super().__init__(self._describe())
+        super().__init__(self._describe(), response=response)
 
     def _describe(self) -> str:
         what = f"integration {self.integration_id}" if self.integration_id else "the integration list"
         said = f" ({self.braze_message})" if self.braze_message else ""
         status = self.status if self.status is not None else "no response"
-        return f"Braze answered {status}{said} for {what} at {self.path}: {hint(self.status, self.braze_message, self.path)}"
+        advice = hint(self.status, self.braze_message, self.path)
+        return f"Braze answered {status}{said} for {what} at {self.path}: {advice}"
 
 
 def hint(status: int | None, braze_message: str, path: str) -> str:

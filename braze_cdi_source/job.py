@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fcntl
+import logging
 import os
 import time
 from collections.abc import Iterator
@@ -13,6 +14,8 @@ from typing import Any
 
 import dlt
 from dlt.common.pipeline import LoadInfo
+from dlt.destinations.fs_client import FSClientBase
+from dlt.destinations.sql_client import WithSqlClient
 from dlt.pipeline.exceptions import PipelineStepFailed
 
 from .errors import BrazeCdiError
@@ -24,6 +27,8 @@ from .settings import (
 )
 from .throttle import totals as throttle_totals
 from .views import create_views
+
+logger = logging.getLogger("braze_cdi")
 
 
 class PipelineLockedError(BrazeCdiError):
@@ -97,6 +102,19 @@ def pipeline_lock(pipeline: dlt.Pipeline) -> Iterator[None]:
         handle.close()
 
 
+def views_supported(pipeline: dlt.Pipeline) -> bool:
+    """Whether the destination keeps SQL views: not a file lake (its SQL client is a throwaway DuckDB)."""
+    client = pipeline.destination_client()
+    if isinstance(client, FSClientBase) or not isinstance(client, WithSqlClient):
+        logger.info(
+            "views skipped: destination %s has no SQL engine that keeps views; query the files "
+            "(see README, Running in production).",
+            pipeline.destination.destination_name if pipeline.destination else "?",
+        )
+        return False
+    return True
+
+
 def run_pipeline(pipeline: dlt.Pipeline, source: Any, *, views: bool = True) -> RunSummary:
     """Run the source under the pipeline lock, refresh the views, and summarise what happened.
 
@@ -107,7 +125,7 @@ def run_pipeline(pipeline: dlt.Pipeline, source: Any, *, views: bool = True) -> 
     with pipeline_lock(pipeline):
         before = throttle_totals()
         load_info = pipeline.run(source)
-        if views:
+        if views and views_supported(pipeline):
             create_views(pipeline)
     after = throttle_totals()
     return summarise(pipeline, load_info, time.monotonic() - started, before, after)

@@ -13,6 +13,7 @@ from requests.exceptions import RequestException
 
 from .client import BrazeClient
 from .errors import BrazeApiError, BrazeCdiError, ConfigurationError
+from .retries import RetryBudget
 from .settings import (
     DEFAULT_MAX_RUNNING_HOURS,
     EXTRACTION_ERRORS_TABLE,
@@ -125,6 +126,10 @@ def braze_cdi_source(
     max_running_hours: float = DEFAULT_MAX_RUNNING_HOURS,
     list_requests_per_minute: int = RATE_LIMITS_PER_MINUTE["list"],
     job_status_requests_per_minute: int = RATE_LIMITS_PER_MINUTE["job_sync_status"],
+    request_timeout: float = 30.0,
+    max_attempts: int = 8,
+    backoff_factor: float = 1.0,
+    max_retry_delay: float = 60.0,
     fail_fast: bool = False,
     parallel: bool = True,
 ) -> Iterator[DltResource]:
@@ -139,6 +144,9 @@ def braze_cdi_source(
         max_running_hours: how long a sync seen `running` is re-read on later runs until it finishes.
         list_requests_per_minute / job_status_requests_per_minute: the workspace's rate limits, used
             when Braze's responses carry no `X-RateLimit-*` headers.
+        request_timeout / max_attempts / backoff_factor / max_retry_delay: the retry budget of one
+            request (5xx, timeouts, dropped connections, truncated bodies); the default waits up to
+            about two minutes in all, longer than a Braze rate-limit window.
         fail_fast: raise on the first failed integration instead of loading the others and recording
             the failure in `extraction_errors`.
         parallel: extract integrations in parallel threads (one throttle is shared by all of them).
@@ -153,6 +161,12 @@ def braze_cdi_source(
                 "list": list_requests_per_minute,
                 "job_sync_status": job_status_requests_per_minute,
             },
+        ),
+        budget=RetryBudget(
+            max_attempts=int(max_attempts),
+            backoff_factor=float(backoff_factor),
+            max_delay=float(max_retry_delay),
+            timeout=float(request_timeout),
         ),
     )
     bounded_from = _parse_start_date(start_date)
