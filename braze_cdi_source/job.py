@@ -102,6 +102,15 @@ def pipeline_lock(pipeline: dlt.Pipeline) -> Iterator[None]:
         handle.close()
 
 
+def configured_file_format() -> Any:
+    """`[normalize] loader_file_format` / NORMALIZE__LOADER_FILE_FORMAT (e.g. parquet for a lake), or None.
+
+    dlt 1.x no longer reads this key itself; the CLI and the pipeline script honour it so that
+    `--destination filesystem` can write parquet without code.
+    """
+    return dlt.config.get("normalize.loader_file_format", str) or None
+
+
 def views_supported(pipeline: dlt.Pipeline) -> bool:
     """Whether the destination keeps SQL views: not a file lake (its SQL client is a throwaway DuckDB)."""
     client = pipeline.destination_client()
@@ -124,7 +133,7 @@ def run_pipeline(pipeline: dlt.Pipeline, source: Any, *, views: bool = True) -> 
     started = time.monotonic()
     with pipeline_lock(pipeline):
         before = throttle_totals()
-        load_info = pipeline.run(source)
+        load_info = pipeline.run(source, loader_file_format=configured_file_format())
         if views and views_supported(pipeline):
             create_views(pipeline)
     after = throttle_totals()
