@@ -1,9 +1,11 @@
+-- sync_runs: one row per sync, named and timed.
+-- duration_seconds is NULL while a sync is running (no finish time yet).
 SELECT s.integration_id,
        i.integration_name,
        s.job_status,
        s.sync_start_time,
        s.sync_finish_time,
-       EXTRACT(EPOCH FROM (s.sync_finish_time - s.sync_start_time)) AS duration_seconds,
+       CAST(EXTRACT(EPOCH FROM (s.sync_finish_time - s.sync_start_time)) AS DOUBLE PRECISION) AS duration_seconds,
        s.rows_synced,
        s.rows_failed_with_errors
 FROM {job_sync_status} AS s

@@ -1,0 +1,14 @@
+-- integration_health: the public one-row-per-integration view (columns fixed by DESIGN.md).
+-- Everything is computed in integration_health_details; this selects the contract's columns.
+SELECT d.integration_id,
+       d.integration_name,
+       d.last_sync_start_time,
+       d.last_job_status,
+       d.last_success_time,
+       d.consecutive_failures,
+       d.success_rate_7d,
+       d.success_rate_30d,
+       d.p50_duration_seconds,
+       d.p95_duration_seconds,
+       d.health
+FROM ({integration_health_details}) AS d
