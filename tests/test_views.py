@@ -1,0 +1,433 @@
+"""The analyst views against values computed here, independently, from the simulator's known history.
+
+Every view is checked on DuckDB and on a real PostgreSQL server with the same data. "Now" is the
+database's clock: expectations are computed at an instant before and after the query, and the view must
+match one of them (a sync can cross a 7/30-day boundary while the test runs; nothing here waits).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import pytest
+
+from braze_cdi_source import braze_cdi_source, create_views
+from braze_cdi_source.simulator import BrazeSimulator
+from braze_cdi_source.views import HealthThresholds
+from tests.conftest import FAST_LIMITS
+from tests.tables import table_exists
+
+FAILED = ("error", "config_error")
+HOUR = timedelta(hours=1)
+
+SYNC_RUNS_COLUMNS = [
+    "integration_id", "integration_name", "job_status", "sync_start_time", "sync_finish_time",
+    "duration_seconds", "rows_synced", "rows_failed_with_errors",
+]
+DAILY_COLUMNS = [
+    "integration_id", "day", "syncs", "successes", "partials", "failures", "running", "rows_synced",
+    "rows_failed_with_errors", "avg_duration_seconds",
+]
+HEALTH_COLUMNS = [
+    "integration_id", "integration_name", "last_sync_start_time", "last_job_status", "last_success_time",
+    "consecutive_failures", "success_rate_7d", "success_rate_30d", "p50_duration_seconds",
+    "p95_duration_seconds", "health",
+]
+
+
+# --- scripted histories -------------------------------------------------------------------------
+
+
+def iso(value: datetime | None) -> str | None:
+    return None if value is None else value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def sync(status: str, start: datetime, seconds: float | None = 60.0, rows: int | None = 100, failed: int = 0,
+         watermark: datetime | None = None) -> dict[str, Any]:
+    finish = None if status == "running" or seconds is None else start + timedelta(seconds=seconds)
+    if status in ("success", "partial") and watermark is None:
+        watermark = start - timedelta(minutes=5)
+    return {
+        "job_status": status,
+        "sync_start_time": start,
+        "sync_finish_time": finish,
+        "last_timestamp_synced": watermark,
+        "rows_synced": None if status == "running" else rows,
+        "rows_failed_with_errors": None if status == "running" else failed,
+    }
+
+
+def scripted(sim: BrazeSimulator, rows: list[dict[str, Any]]) -> str:
+    """A new integration serving exactly `rows` (newest first); returns its id."""
+    integration_id = sim.add_integration(0)
+    if rows:
+        sim.add_syncs(integration_id, len(rows))
+    for index, row in enumerate(rows):
+        sim.set_job_status_raw(
+            integration_id, index, {k: iso(v) if isinstance(v, datetime) else v for k, v in row.items()}
+        )
+    return integration_id
+
+
+def hourly(now: datetime, statuses: list[str], newest_ago: timedelta = timedelta(minutes=30)) -> list[dict]:
+    """Syncs one hour apart, newest first, the newest started `newest_ago` before now."""
+    return [sync(status, now - newest_ago - i * HOUR, seconds=30 + 7 * i) for i, status in enumerate(statuses)]
+
+
+def build_cases(sim: BrazeSimulator, now: datetime) -> dict[str, str]:
+    """One integration per health rule and edge case; returns case name → integration id."""
+    stalled_mark = now - 20 * HOUR
+    cases = {
+        "healthy": hourly(now, ["success"] * 10),
+        "one_failure": hourly(now, ["error"] + ["success"] * 8),
+        "all_failures": hourly(now, ["error", "config_error", "error", "error"]),
+        "stale": [sync("success", now - timedelta(days=10) - i * timedelta(days=1)) for i in range(5)],
+        "stuck": [sync("running", now - 10 * HOUR)] + hourly(now, ["success"] * 5, newest_ago=11 * HOUR),
+        "only_running": [sync("running", now - timedelta(minutes=10))],
+        "running_ok": [sync("running", now - timedelta(minutes=5))] + hourly(now, ["success"] * 5, 65 * HOUR / 60),
+        "future_watermark": [sync("success", now - 0.5 * HOUR, watermark=now + timedelta(days=30))]
+        + hourly(now, ["success"] * 5, newest_ago=1.5 * HOUR),
+        "stalled_watermark": [sync("success", now - (0.5 + i) * HOUR, rows=0, watermark=stalled_mark)
+                              for i in range(8)] + hourly(now, ["success"] * 2, newest_ago=8.5 * HOUR),
+        "low_success": hourly(now, ["success", "partial", "limit_exceeded", "partial", "success", "partial"]),
+        "old_and_new": [sync("success", now - timedelta(days=d), seconds=10 * d) for d in (0.1, 3, 8, 20, 40, 60)],
+        "no_syncs": [],
+    }
+    return {name: scripted(sim, rows) for name, rows in cases.items()}
+
+
+# --- the independent model ----------------------------------------------------------------------
+
+
+def utc(value: Any) -> Any:
+    return value.astimezone(timezone.utc) if isinstance(value, datetime) else value
+
+
+def percentile(values: list[float], share: float) -> float | None:
+    """percentile_cont: linear interpolation between the closest ranks."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    position = share * (len(ordered) - 1)
+    low, high = math.floor(position), math.ceil(position)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+def duration(s: dict) -> float | None:
+    if s["sync_finish_time"] is None:
+        return None
+    return (s["sync_finish_time"] - s["sync_start_time"]).total_seconds()
+
+
+def truth(sim: BrazeSimulator) -> dict[str, list[dict]]:
+    return {i: [{k: utc(v) for k, v in s.items()} for s in sim.truth(i)] for i in sim.integration_ids}
+
+
+def names(sim: BrazeSimulator) -> dict[str, str]:
+    return {i["integration_id"]: i["integration_name"] for i in sim.integrations_truth()}
+
+
+def model_sync_runs(history: dict[str, list[dict]], name: dict[str, str]) -> set[tuple]:
+    return {
+        (i, name[i], s["job_status"], s["sync_start_time"], s["sync_finish_time"], duration(s), s["rows_synced"],
+         s["rows_failed_with_errors"])
+        for i, syncs in history.items()
+        for s in syncs
+    }
+
+
+def model_daily(history: dict[str, list[dict]]) -> dict[tuple, dict]:
+    groups: dict[tuple, list[dict]] = defaultdict(list)
+    for i, syncs in history.items():
+        for s in syncs:
+            groups[(i, s["sync_start_time"].astimezone(timezone.utc).date())].append(s)
+    result = {}
+    for key, syncs in groups.items():
+        durations = [d for d in map(duration, syncs) if d is not None]
+        result[key] = {
+            "syncs": len(syncs),
+            "successes": sum(s["job_status"] == "success" for s in syncs),
+            "partials": sum(s["job_status"] == "partial" for s in syncs),
+            "failures": sum(s["job_status"] in FAILED for s in syncs),
+            "running": sum(s["job_status"] == "running" for s in syncs),
+            "rows_synced": sum(s["rows_synced"] or 0 for s in syncs),
+            "rows_failed_with_errors": sum(s["rows_failed_with_errors"] or 0 for s in syncs),
+            "avg_duration_seconds": sum(durations) / len(durations) if durations else None,
+        }
+    return result
+
+
+def model_health(
+    history: dict[str, list[dict]], name: dict[str, str], now: datetime, th: HealthThresholds | None = None
+) -> dict[str, dict]:
+    """integration_health from the README's rules, written without the SQL."""
+    th = th or HealthThresholds()
+    result = {}
+    for i in set(history) | set(name):
+        syncs = sorted(history.get(i, []), key=lambda s: s["sync_start_time"], reverse=True)
+        finished = [s for s in syncs if s["job_status"] != "running"]
+        streak = 0
+        for s in finished:
+            if s["job_status"] not in FAILED:
+                break
+            streak += 1
+
+        def age(s: dict) -> float:
+            return (now - s["sync_start_time"]).total_seconds()
+
+        def rate(days: int) -> float | None:
+            window = [s for s in finished if age(s) <= days * 86400]  # noqa: B023
+            return sum(s["job_status"] == "success" for s in window) / len(window) if window else None
+
+        recent = [duration(s) for s in finished if duration(s) is not None and age(s) <= 30 * 86400]
+        successes = [s["sync_finish_time"] for s in syncs if s["job_status"] == "success"]
+        starts = sorted(s["sync_start_time"] for s in syncs)
+        gaps = [(b - a).total_seconds() for a, b in zip(starts, starts[1:], strict=False)]
+        typical = percentile(gaps, 0.5)
+        if th.stale_after_hours is not None:
+            stale_after = th.stale_after_hours * 3600
+        elif typical is None:
+            stale_after = th.stale_fallback_hours * 3600
+        else:
+            stale_after = max(th.stale_interval_factor * typical, th.stale_min_hours * 3600)
+        loaded = [s for s in syncs if s["job_status"] in ("success", "partial") and s["last_timestamp_synced"]]
+        since_moved = 0
+        future = False
+        if loaded:
+            mark = loaded[0]["last_timestamp_synced"]
+            run = 0
+            for s in loaded:
+                if s["last_timestamp_synced"] != mark:
+                    break
+                run += 1
+            since_moved = run - 1
+            future = mark > now + timedelta(minutes=th.watermark_future_minutes)
+        latest = syncs[0] if syncs else None
+        rate_7d = rate(7)
+        if latest is not None and latest["job_status"] == "running" and age(latest) > th.stuck_after_hours * 3600:
+            health = "stuck"
+        elif not syncs:
+            health = "unknown"
+        elif streak >= th.failing_after_failures:
+            health = "failing"
+        elif latest["job_status"] != "running" and age(latest) > stale_after:
+            health = "stale"
+        elif not finished:
+            health = "unknown"
+        elif (streak >= 1 or (rate_7d is not None and rate_7d < th.degraded_below_success_rate) or future
+              or since_moved >= th.watermark_stall_syncs):
+            health = "degraded"
+        else:
+            health = "healthy"
+        result[i] = {
+            "integration_id": i,
+            "integration_name": name.get(i),
+            "last_sync_start_time": latest["sync_start_time"] if latest else None,
+            "last_job_status": latest["job_status"] if latest else None,
+            "last_success_time": max(successes) if successes else None,
+            "consecutive_failures": streak,
+            "success_rate_7d": rate_7d,
+            "success_rate_30d": rate(30),
+            "p50_duration_seconds": percentile(recent, 0.5),
+            "p95_duration_seconds": percentile(recent, 0.95),
+            "health": health,
+        }
+    return result
+
+
+# --- reading the views --------------------------------------------------------------------------
+
+
+def query(pipeline: Any, view: str) -> tuple[list[str], list[dict]]:
+    with pipeline.sql_client() as client:
+        name = client.make_qualified_table_name(view)
+        with client.execute_query(f"SELECT * FROM {name}") as cursor:
+            columns = [c[0] for c in cursor.description]
+            rows = cursor.fetchall()
+    return columns, [{c: utc(v) for c, v in zip(columns, row, strict=True)} for row in rows]
+
+
+def same(actual: Any, expected: Any) -> bool:
+    if isinstance(expected, float) or isinstance(actual, float):
+        if actual is None or expected is None:
+            return actual is expected
+        return math.isclose(float(actual), float(expected), rel_tol=1e-9, abs_tol=1e-6)
+    return actual == expected
+
+
+def health_rows_match(actual: list[dict], model: Callable[[datetime], dict], before: datetime, after: datetime) -> None:
+    """Each row equals the model at `before` or at `after` (the view's clock lies in between)."""
+    expected_before, expected_after = model(before), model(after)
+    assert {r["integration_id"] for r in actual} == set(expected_before)
+    for row in actual:
+        candidates = (expected_before[row["integration_id"]], expected_after[row["integration_id"]])
+        assert any(all(same(row[k], e[k]) for k in HEALTH_COLUMNS) for e in candidates), (row, candidates[0])
+
+
+# --- fixtures -----------------------------------------------------------------------------------
+
+
+@pytest.fixture(params=["duckdb", "postgres"])
+def destination_pipeline(request: pytest.FixtureRequest, make_pipeline: Any) -> Any:
+    """A pipeline on DuckDB or on the real PostgreSQL server (never skipped)."""
+    if request.param == "duckdb":
+        return make_pipeline()
+    return make_pipeline(
+        request.getfixturevalue("postgres_destination"), dataset_name=request.getfixturevalue("unique_dataset")
+    )
+
+
+def load(pipeline: Any, sim: BrazeSimulator, thresholds: HealthThresholds | None = None) -> None:
+    info = pipeline.run(braze_cdi_source(api_key=sim.api_key, base_url=sim.base_url))
+    assert not info.has_failed_jobs
+    create_views(pipeline, thresholds)
+
+
+# --- tests --------------------------------------------------------------------------------------
+
+
+def test_views_equal_independent_computation(destination_pipeline: Any) -> None:
+    now = datetime.now(timezone.utc)
+    with BrazeSimulator((0, 7, 11, 45, 137, 260), seed=3, rate_limits=FAST_LIMITS) as sim:
+        cases = build_cases(sim, now)
+        load(destination_pipeline, sim)
+        history, name = truth(sim), names(sim)
+    before = datetime.now(timezone.utc)
+    runs_columns, runs = query(destination_pipeline, "sync_runs")
+    daily_columns, daily = query(destination_pipeline, "daily_sync_summary")
+    health_columns, health = query(destination_pipeline, "integration_health")
+    after = datetime.now(timezone.utc)
+
+    assert (runs_columns, daily_columns, health_columns) == (SYNC_RUNS_COLUMNS, DAILY_COLUMNS, HEALTH_COLUMNS)
+
+    expected_runs = model_sync_runs(history, name)
+    assert len(runs) == len(expected_runs) == sum(len(s) for s in history.values())
+    by_key = {(r[0], r[3]): r for r in expected_runs}
+    for row in runs:
+        expected = by_key[(row["integration_id"], row["sync_start_time"])]
+        assert all(same(row[c], e) for c, e in zip(SYNC_RUNS_COLUMNS, expected, strict=True)), (row, expected)
+
+    expected_daily = model_daily(history)
+    assert {(r["integration_id"], r["day"]) for r in daily} == set(expected_daily)
+    for row in daily:
+        expected = expected_daily[(row["integration_id"], row["day"])]
+        assert all(same(row[c], expected[c]) for c in DAILY_COLUMNS[2:]), (row, expected)
+
+    health_rows_match(health, lambda t: model_health(history, name, t), before, after)
+    by_case = {case: next(r for r in health if r["integration_id"] == i) for case, i in cases.items()}
+    # the rules name the class each scripted case was built for; the model agrees (checked above)
+    assert {case: row["health"] for case, row in by_case.items()} == {
+        "healthy": "healthy",
+        "one_failure": "degraded",
+        "all_failures": "failing",
+        "stale": "stale",
+        "stuck": "stuck",
+        "only_running": "unknown",
+        "running_ok": "healthy",
+        "future_watermark": "degraded",
+        "stalled_watermark": "degraded",
+        "low_success": "degraded",
+        "old_and_new": "healthy",
+        "no_syncs": "unknown",
+    }
+    failing = by_case["all_failures"]
+    assert (failing["consecutive_failures"], failing["last_success_time"], failing["success_rate_7d"]) == (4, None, 0)
+    assert by_case["low_success"]["success_rate_7d"] == pytest.approx(2 / 6)
+    assert by_case["old_and_new"]["success_rate_7d"] == 1 and by_case["old_and_new"]["p50_duration_seconds"] == 55
+    assert by_case["no_syncs"]["last_sync_start_time"] is None and by_case["no_syncs"]["success_rate_30d"] is None
+    assert by_case["only_running"]["last_job_status"] == "running"
+    # the random history holds every status, so the comparison above is not vacuous
+    random_statuses = {s["job_status"] for i, syncs in history.items() if i not in cases.values() for s in syncs}
+    assert {"success", "partial", "error", "config_error", "running", "limit_exceeded"} <= random_statuses
+
+
+def test_details_view_explains_the_watermark_and_stale_rules(make_pipeline: Any) -> None:
+    now = datetime.now(timezone.utc)
+    pipeline = make_pipeline()
+    with BrazeSimulator((), rate_limits=FAST_LIMITS) as sim:
+        cases = build_cases(sim, now)
+        load(pipeline, sim)
+    _, rows = query(pipeline, "integration_health_details")
+    by_case = {case: next(r for r in rows if r["integration_id"] == i) for case, i in cases.items()}
+    assert by_case["future_watermark"]["watermark_in_future"] is True
+    assert by_case["healthy"]["watermark_in_future"] is False
+    assert by_case["stalled_watermark"]["syncs_since_watermark_moved"] == 7
+    assert by_case["stalled_watermark"]["watermark_stalled"] is True
+    assert by_case["stalled_watermark"]["watermark_since"] == now - 7.5 * HOUR  # oldest sync carrying it
+    assert by_case["stale"]["typical_interval_seconds"] == 86400
+    assert by_case["stale"]["stale_after_seconds"] == 2 * 86400
+    assert by_case["healthy"]["stale_after_seconds"] == 2 * 3600
+    assert by_case["only_running"]["stale_after_seconds"] == 48 * 3600  # fewer than two syncs: the fallback
+    assert by_case["all_failures"]["failing_since"] == utc(now - 3.5 * HOUR)
+    assert by_case["stuck"]["running_since"] == utc(now - 10 * HOUR)
+
+
+def test_thresholds_are_parameters_and_config(make_pipeline: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    now = datetime.now(timezone.utc)
+    pipeline = make_pipeline()
+    with BrazeSimulator((), rate_limits=FAST_LIMITS) as sim:
+        cases = build_cases(sim, now)
+        history, name = truth(sim), names(sim)
+        load(pipeline, sim)
+
+    def classes() -> dict[str, str]:
+        _, rows = query(pipeline, "integration_health")
+        return {case: next(r["health"] for r in rows if r["integration_id"] == i) for case, i in cases.items()}
+
+    relaxed = HealthThresholds(
+        stuck_after_hours=12, failing_after_failures=5, stale_after_hours=24 * 30, watermark_stall_syncs=20,
+        degraded_below_success_rate=0.3, watermark_future_minutes=60 * 24 * 60,
+    )
+    create_views(pipeline, relaxed)
+    got = classes()
+    assert got["stuck"] == "healthy"  # running 10 h < 12 h: not stuck, and a running sync is never stale
+    assert got["all_failures"] == "degraded"  # 4 failures < 5
+    assert got["stale"] == "healthy"  # fixed 30-day window
+    assert got["stalled_watermark"] == got["future_watermark"] == got["low_success"] == "healthy"
+    assert got == {c: model_health(history, name, datetime.now(timezone.utc), relaxed)[i]["health"]
+                   for c, i in cases.items()}
+
+    monkeypatch.setenv("BRAZE_CDI__HEALTH__FAILING_AFTER_FAILURES", "1")
+    monkeypatch.setenv("BRAZE_CDI__HEALTH__STALE_AFTER_HOURS", "0.25")
+    create_views(pipeline)  # reads [braze_cdi.health] from the config / environment
+    got = classes()
+    assert got["one_failure"] == "failing"
+    assert got["healthy"] == "stale"  # newest sync 30 min ago > 15 min
+
+
+def test_views_exist_with_no_syncs_at_all_and_fill_in_later(destination_pipeline: Any) -> None:
+    with BrazeSimulator((0, 0), rate_limits=FAST_LIMITS) as sim:
+        load(destination_pipeline, sim)
+        assert not table_exists(destination_pipeline, "job_sync_status")
+        assert query(destination_pipeline, "sync_runs")[1] == []
+        assert query(destination_pipeline, "daily_sync_summary")[1] == []
+        _, health = query(destination_pipeline, "integration_health")
+        assert sorted(r["integration_id"] for r in health) == sorted(sim.integration_ids)
+        assert {r["health"] for r in health} == {"unknown"}
+        assert all(r["consecutive_failures"] == 0 and r["last_sync_start_time"] is None for r in health)
+
+        # the same workspace gains history: the next load creates the table and the views read it
+        first = sim.integration_ids[0]
+        now = datetime.now(timezone.utc)
+        sim.add_syncs(first, 2)
+        sim.set_job_status_raw(first, 0, {k: iso(v) if isinstance(v, datetime) else v
+                                          for k, v in sync("error", now - HOUR).items()})
+        sim.set_job_status_raw(first, 1, {k: iso(v) if isinstance(v, datetime) else v
+                                          for k, v in sync("error", now - 2 * HOUR).items()})
+        load(destination_pipeline, sim)
+    _, health = query(destination_pipeline, "integration_health")
+    by_id = {r["integration_id"]: r for r in health}
+    assert by_id[first]["health"] == "failing" and by_id[first]["consecutive_failures"] == 2
+    assert len(query(destination_pipeline, "sync_runs")[1]) == 2
+
+
+def test_views_can_be_recreated_repeatedly(destination_pipeline: Any) -> None:
+    with BrazeSimulator((3,), rate_limits=FAST_LIMITS) as sim:
+        load(destination_pipeline, sim)
+    for thresholds in (HealthThresholds(stale_after_hours=1), None, HealthThresholds()):
+        create_views(destination_pipeline, thresholds)
+    assert len(query(destination_pipeline, "sync_runs")[1]) == 3
