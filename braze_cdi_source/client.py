@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
 
+from dlt.common.jsonpath import compile_path
 from dlt.sources.helpers.rest_client import RESTClient
 from dlt.sources.helpers.rest_client.auth import BearerTokenAuth
 from dlt.sources.helpers.rest_client.paginators import HeaderLinkPaginator
@@ -26,6 +27,9 @@ from .throttle import RateLimitAdapter, Throttle
 
 _INSTANCE_HOST = re.compile(r"^rest\.[a-z0-9-]+\.braze\.(com|eu)$")
 _DASHBOARD_HOST = re.compile(r"^dashboard(-[a-z0-9]+)?\.braze\.(com|eu)$")
+_RESULTS = compile_path("results")
+"""The data selector, compiled once: dlt compiles a string selector on every page (a fresh jsonpath parser
+each time, about a third of extraction CPU in the benchmarks)."""
 
 
 def check_api_key(api_key: Any) -> str:
@@ -217,9 +221,17 @@ class BrazeClient:
             self._local.session = session
         return session
 
+    def _rest_client(self) -> RESTClient:
+        """This thread's RESTClient, made once: its constructor resolves dlt config (~15 ms a call)."""
+        rest: RESTClient | None = getattr(self._local, "rest", None)
+        if rest is None:
+            rest = RESTClient(base_url=self.base_url, auth=self._auth, session=self.session, data_selector=_RESULTS)
+            self._local.rest = rest
+        return rest
+
     def pages(self, path: str, integration_id: str | None = None) -> Iterator[list[Any]]:
         """Each page's `results`, following `next` links; raises `BrazeApiError` on an error status."""
-        rest = RESTClient(base_url=self.base_url, auth=self._auth, session=self.session, data_selector="results")
+        rest = self._rest_client()
         paginator = SameOriginLinkPaginator()
         pages = rest.paginate(
             path,

@@ -246,13 +246,18 @@ def job_sync_status_resource(
         boundary = cursor.boundary(now)
         path = JOB_SYNC_STATUS_PATH.format(integration_id=integration_id)
         unkeyed = 0
+        file_format = _loader_file_format()
         try:
             for page in client.pages(path, integration_id):
                 rows, reached, bad = _rows_of_page(page, integration_id, boundary)
                 unkeyed += bad
                 for row in rows:
                     cursor.see(row["sync_start_time"], row.get("job_status"), now)
-                if rows:
+                if rows and file_format:
+                    # once per resource, at extract time: the running pipeline's destination is known here
+                    yield dlt.mark.with_hints(rows, dlt.mark.make_hints(file_format=file_format))
+                    file_format = None
+                elif rows:
                     yield rows
                 if reached:
                     break
@@ -278,6 +283,23 @@ def job_sync_status_resource(
         primary_key=("integration_id", "sync_start_time"),
         columns=JOB_SYNC_STATUS_COLUMNS,
     )
+
+
+def _loader_file_format() -> Any:
+    """"jsonl" when the destination would write INSERT statements but can read JSON files (DuckDB); else None.
+
+    DuckDB loads dlt's default `insert_values` files by parsing them as SQL: in the benchmarks 100,000 syncs
+    took 2.5 GB of RSS and most of the load time that way, against about 0.2 GB through DuckDB's JSON reader.
+    Other destinations keep their own preferred format (Postgres has no jsonl loader).
+    """
+    try:
+        capabilities = dlt.current.pipeline().destination.capabilities()
+    except Exception:  # no active pipeline or destination (e.g. a bare extract): leave dlt's choice
+        return None
+    supported = capabilities.supported_loader_file_formats or ()
+    if capabilities.preferred_loader_file_format == "insert_values" and "jsonl" in supported:
+        return "jsonl"
+    return None
 
 
 def _rows_of_page(
