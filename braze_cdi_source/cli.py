@@ -228,3 +228,92 @@ def show_report(pipeline: Any) -> None:
     from .report import print_report
 
     print_report(pipeline, out)
+
+
+def _threshold_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Health thresholds as flags; unset flags fall back to [braze_cdi.health] config, then the defaults."""
+    options = [
+        ("--stuck-after-hours", float, "A sync running longer than this is stuck [6]."),
+        ("--failing-after-failures", int, "This many failed syncs in a row make an integration failing [2]."),
+        ("--stale-after-hours", float, "No sync started for this long is stale [auto: 2 × the usual interval]."),
+        ("--degraded-below-success-rate", float, "A 7-day success rate below this share is degraded [0.8]."),
+        ("--watermark-stall-syncs", int, "A watermark unchanged over this many successful syncs is degraded [6]."),
+    ]
+    for flag, kind, text in reversed(options):
+        func = click.option(flag, type=kind, default=None, help=text)(func)
+    return func
+
+
+def _thresholds(values: dict[str, Any]) -> Any:
+    from .views import HealthThresholds
+
+    return HealthThresholds.from_config(**values)
+
+
+@main.command()
+@_pipeline_options
+@click.option("--html", "html_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Also write a self-contained HTML page with charts to this file.")
+@click.option("--days", default=30, show_default=True, type=click.IntRange(1, 3660), help="Days the charts cover.")
+@handle_errors
+def report(pipeline_name: str, destination: str, dataset_name: str, html_file: Path | None, days: int) -> None:
+    """What an analyst wants first: health, last sync, success rates, durations, streaks, rows."""
+    from .health import NoDataError, duckdb_file
+    from .report import print_report, write_html
+
+    pipeline = make_pipeline(pipeline_name, destination, dataset_name)
+    path = duckdb_file(pipeline)
+    if path is not None and not path.exists():
+        fail(f"no DuckDB file at {path}: run `braze-cdi run` here first (or pass --pipeline-name).")
+    data = print_report(pipeline, out, days=days)
+    if data is None:
+        sys.exit(EXIT_ERROR)
+    if html_file is not None:
+        try:
+            write_html(pipeline, html_file, days=days)
+        except NoDataError as error:
+            fail(str(error))
+        out.print(f"HTML report written to {html_file.resolve()}", highlight=False)
+
+
+@main.command()
+@_pipeline_options
+@_threshold_options
+@click.option("--fail-on", default="failing,stuck,stale", show_default=True,
+              help="Health classes that make the exit code 1 (comma-separated; add 'degraded' to alert on it).")
+@click.option("--integration-id", "integration_ids", multiple=True, help="Only this integration (repeatable).")
+@click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def health(
+    pipeline_name: str,
+    destination: str,
+    dataset_name: str,
+    fail_on: str,
+    integration_ids: tuple[str, ...],
+    output_format: str,
+    **threshold_values: Any,
+) -> None:
+    """Exit 0 healthy, 1 unhealthy, 2 could not tell — for cron and orchestrator alerts."""
+    from .health import EXIT_UNKNOWN, check_health
+
+    classes = tuple(c.strip() for c in fail_on.split(",") if c.strip())
+    try:
+        thresholds = _thresholds(threshold_values)
+        pipeline = make_pipeline(pipeline_name, destination, dataset_name)
+        result = check_health(pipeline, thresholds, classes, integration_ids)
+    except (BrazeCdiError, ValueError) as error:
+        fail(str(error), EXIT_UNKNOWN)
+    except Exception as error:  # noqa: BLE001 - destination unreachable, bad credentials…: could not tell
+        cause = root_cause(error)
+        first_line = (str(cause).splitlines() or [""])[0]
+        fail(f"could not read the destination: {type(cause).__name__}: {first_line}", EXIT_UNKNOWN)
+    if output_format == "json":
+        click.echo(json.dumps(result.as_dict(), default=str, indent=2))
+    else:
+        for line in result.problems:
+            out.print(line, highlight=False, markup=False, soft_wrap=True)
+        for line in result.notes:
+            err.print(line, highlight=False, markup=False, soft_wrap=True)
+        counts = ", ".join(f"{n} {h}" for h, n in result.as_dict()["counts"].items() if n)
+        out.print(f"{result.status}: {len(result.integrations)} integration(s){': ' + counts if counts else ''}.",
+                  highlight=False)
+    sys.exit(result.exit_code)
