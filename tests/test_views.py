@@ -431,3 +431,31 @@ def test_views_can_be_recreated_repeatedly(destination_pipeline: Any) -> None:
     for thresholds in (HealthThresholds(stale_after_hours=1), None, HealthThresholds()):
         create_views(destination_pipeline, thresholds)
     assert len(query(destination_pipeline, "sync_runs")[1]) == 3
+
+
+def readme_queries() -> list[str]:
+    """The SQL blocks of the README's analyst section."""
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    section = text.split("## For analysts: tables, views and queries", 1)[1].split("\n## ", 1)[0]
+    return re.findall(r"```sql\n(.*?)```", section, re.S)
+
+
+def test_readme_queries_run_on_both_engines(destination_pipeline: Any) -> None:
+    now = datetime.now(timezone.utc)
+    with BrazeSimulator((45,), seed=4, rate_limits=FAST_LIMITS) as sim:
+        cases = build_cases(sim, now)
+        load(destination_pipeline, sim)
+    queries = readme_queries()
+    assert len(queries) == 4
+    results = []
+    with destination_pipeline.sql_client() as client:
+        schema = client.make_qualified_table_name("x").rsplit(".", 1)[0]
+        for sql in queries:
+            results.append(client.execute_sql(sql.replace("braze_cdi_data.", f"{schema}.")) or [])
+    streaks, _, failed_rate, freshness = results
+    assert any(row[0] == cases["all_failures"] and row[2] == 4 for row in streaks)
+    assert {row[0] for row in freshness} == set(sim.integration_ids)
+    assert all(row[3] is None or 0 <= row[3] <= 1 for row in failed_rate)
