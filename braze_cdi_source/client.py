@@ -246,7 +246,7 @@ class BrazeClient:
         except (ConnectionError, Timeout, ChunkedEncodingError) as error:
             # Spent the retry budget on the network: name the path, not the URL's host details.
             current = urlsplit(paginator.current_url or path).path
-            raise BrazeApiError(None, current, f"network: {type(error).__name__}", integration_id) from None
+            raise BrazeApiError(None, current, f"network: {type(error).__name__}", integration_id) from error
         if paginator.refused is not None:
             raise paginator.refused
 

@@ -15,11 +15,19 @@ import dlt
 import pytest
 
 from braze_cdi_source.simulator import BrazeSimulator
+from braze_cdi_source.throttle import Throttle
 
 os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
 
 FAST_LIMITS = {"list": (10_000, 60.0), "job_sync_status": (10_000, 60.0)}
 """Generous limits for tests that are not about rate limiting."""
+
+
+@pytest.fixture(autouse=True)
+def fresh_throttles() -> Iterator[None]:
+    """Each test starts with no learned rate-limit windows: simulators reuse seeded keys and ports."""
+    Throttle.forget_all()
+    yield
 
 
 @pytest.fixture
