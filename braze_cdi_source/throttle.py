@@ -75,6 +75,16 @@ class Throttle:
                 throttle = cls._registry[ident] = cls(**kwargs)
             return throttle
 
+    @classmethod
+    def forget_all(cls) -> None:
+        """Drop every shared throttle (what they learned of the windows goes with them).
+
+        For tests, where simulators on a reused port with a seeded key would otherwise look like one
+        workspace, and for long-lived processes that must not carry old window state.
+        """
+        with cls._registry_lock:
+            cls._registry.clear()
+
     def acquire(self, kind: str) -> None:
         """Block until one more `kind` request fits in the current window, then count it as sent."""
         while True:
@@ -122,8 +132,14 @@ class Throttle:
             if limit is not None and limit > 0:
                 window.limit = int(limit)
             if remaining is not None:
-                window.remaining = int(remaining)
-                window.reset_at = reset
+                if reset is not None and reset == window.reset_at and window.remaining is not None:
+                    # Same window: responses of parallel threads arrive out of order, and an older one
+                    # reports more remaining than the requests sent since; never count back up.
+                    window.remaining = min(window.remaining, int(remaining))
+                elif response.status_code == 429 or reset is None or window.reset_at is None or reset > window.reset_at:
+                    window.remaining = int(remaining)
+                    window.reset_at = reset
+                # else: a late 2xx from a window that is already over tells nothing.
             if response.status_code == 429:
                 self.stats.throttled_429 += 1
                 now = time.time()
