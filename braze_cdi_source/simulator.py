@@ -330,21 +330,28 @@ def _generate_syncs(
 class _Window:
     """A fixed window rate limit that starts at the first request after the previous window ended."""
 
-    def __init__(self, limit: int, seconds: float) -> None:
+    def __init__(self, limit: int, seconds: float, aligned: bool = False) -> None:
         self.limit, self.seconds = limit, seconds
+        self.aligned = aligned
         self.end = 0.0
         self.used = 0
+
+    def _next_end(self, now: float) -> float:
+        """Where a window opened at `now` ends: on a multiple of its length if aligned, else `seconds` later."""
+        if self.aligned:
+            return (math.floor(now / self.seconds) + 1) * self.seconds
+        return now + self.seconds
 
     def hit(self, now: float) -> tuple[bool, int, int]:
         """Count one request: (allowed, remaining, reset epoch seconds)."""
         if now >= self.end:
-            self.end, self.used = now + self.seconds, 0
+            self.end, self.used = self._next_end(now), 0
         self.used += 1
         return self.used <= self.limit, max(0, self.limit - self.used), math.ceil(self.end)
 
     def peek(self, now: float) -> tuple[int, int]:
         if now >= self.end:
-            return self.limit, math.ceil(now + self.seconds)
+            return self.limit, math.ceil(self._next_end(now))
         return max(0, self.limit - self.used), math.ceil(self.end)
 
 
@@ -414,7 +421,9 @@ class BrazeSimulator:
     Rate limits are fixed windows per endpoint kind ("list", "job_sync_status") that start at the first
     request after the previous window ended; requests answered 401 or 403 do not consume them, injected
     faults other than "slow" and the body faults bypass them. `rate_limits` overrides one or both kinds;
-    a kind left out keeps Braze's limit. All public methods are thread-safe.
+    a kind left out keeps Braze's limit. `aligned_windows=True` makes the windows end on multiples of
+    their length instead (like a per-minute counter, so X-RateLimit-Reset is exact, not rounded up).
+    All public methods are thread-safe.
     """
 
     def __init__(
@@ -431,6 +440,7 @@ class BrazeSimulator:
         next_link_origin: str | None = None,
         rate_limits: dict[str, tuple[int, float]] | None = None,
         latency: float = 0.0,
+        aligned_windows: bool = False,
         permissions: Iterable[str] = ("cdi.integration_list", "cdi.integration_job_status"),
         timestamp_style: str = "mixed",
         now: datetime | None = None,
@@ -448,7 +458,7 @@ class BrazeSimulator:
         self._malformed_links = malformed_links
         self._next_link_origin = next_link_origin.rstrip("/") if next_link_origin else None
         limits = {**DEFAULT_RATE_LIMITS, **(rate_limits or {})}
-        self._windows = {kind: _Window(limit, seconds) for kind, (limit, seconds) in limits.items()}
+        self._windows = {kind: _Window(limit, seconds, aligned_windows) for kind, (limit, seconds) in limits.items()}
         self._latency = latency
         self._permissions = frozenset(permissions)
         self._timestamp_style = timestamp_style

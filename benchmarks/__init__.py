@@ -1,0 +1,1 @@
+"""Reproducible measurements of braze-cdi against the bundled simulator: `python -m benchmarks.run`."""
