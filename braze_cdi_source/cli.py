@@ -12,8 +12,12 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 import click
-from dlt.common.configuration.exceptions import ConfigFieldMissingException
+from dlt.common.configuration.exceptions import (
+    ConfigFieldMissingException,
+    ConfigValueCannotBeCoercedException,
+)
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from .errors import BrazeCdiError
@@ -59,12 +63,11 @@ class _JsonFormatter(logging.Formatter):
 
 
 def fail(message: str, code: int = EXIT_ERROR) -> NoReturn:
-    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    err.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
     sys.exit(code)
 
 
-def _missing_config_message(error: ConfigFieldMissingException) -> str:
-    fields = set(getattr(error, "fields", []) or [])
+def _missing_config_message(fields: set[str]) -> str:
     if "api_key" in fields:
         return (
             "No Braze API key: set SOURCES__BRAZE_CDI__API_KEY, or api_key under [sources.braze_cdi] "
@@ -75,7 +78,23 @@ def _missing_config_message(error: ConfigFieldMissingException) -> str:
             "No Braze base URL: set SOURCES__BRAZE_CDI__BASE_URL, or base_url under [sources.braze_cdi] "
             "in .dlt/config.toml (your instance's REST endpoint, e.g. https://rest.iad-03.braze.com)."
         )
-    return f"Missing configuration: {', '.join(sorted(fields)) or error}."
+    return f"Missing configuration: {', '.join(sorted(fields))} under [sources.braze_cdi]."
+
+
+def _find(error: BaseException, kind: type[BaseException]) -> Any:
+    """The first exception of `kind` in the chain of causes, if any."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        if isinstance(current, kind):
+            return current
+        seen.add(id(current))
+        current = getattr(current, "exception", None) or current.__cause__ or current.__context__
+    return None
+
+
+def _type_name(hint: Any) -> str:
+    return getattr(hint, "__name__", str(hint)).replace("Sequence", "a list")
 
 
 def handle_errors(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -92,11 +111,17 @@ def handle_errors(func: Callable[..., Any]) -> Callable[..., Any]:
         except Exception as error:  # noqa: BLE001 - the top of the CLI: every failure becomes a message
             if debug:
                 traceback.print_exc()
+            coercion = _find(error, ConfigValueCannotBeCoercedException)
+            if coercion is not None:
+                fail(
+                    f"Configured value of {coercion.field_name} cannot be read as {_type_name(coercion.hint)}: "
+                    "in the environment, lists are JSON, e.g. SOURCES__BRAZE_CDI__INTEGRATION_IDS='[\"id1\"]'."
+                )
             cause = root_cause(error)
             if isinstance(cause, PipelineLockedError):
                 fail(str(cause), EXIT_LOCKED)
             if isinstance(cause, ConfigFieldMissingException):
-                fail(_missing_config_message(cause))
+                fail(_missing_config_message(set(cause.fields)))
             if isinstance(cause, BrazeCdiError):
                 fail(str(cause))
             fail(
@@ -221,6 +246,26 @@ def demo(integrations: int, seed: int) -> None:
         print_summary(run_pipeline(pipeline, source()))
     out.print(f"\nLoaded into {Path(pipeline_name + '.duckdb').resolve()} (dataset {DEFAULT_DATASET_NAME}).")
     show_report(pipeline)
+
+
+@main.command()
+@handle_errors
+def check() -> None:
+    """Verify configuration, instance, key and both permissions against the API."""
+    import dlt
+
+    from .check import run_checks
+
+    api_key = dlt.secrets.get("sources.braze_cdi.api_key")
+    base_url = dlt.config.get("sources.braze_cdi.base_url")
+    missing = {name for name, value in (("api_key", api_key), ("base_url", base_url)) if value is None}
+    if missing:
+        fail(_missing_config_message(missing))
+    results = run_checks(api_key, base_url)
+    for result in results:
+        mark = "[green]ok[/]  " if result.ok else "[bold red]FAIL[/]"
+        out.print(f"{mark} {result.name}: {escape(result.detail)}", highlight=False, soft_wrap=True)
+    sys.exit(EXIT_OK if all(r.ok for r in results) else EXIT_ERROR)
 
 
 def show_report(pipeline: Any) -> None:

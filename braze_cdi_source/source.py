@@ -121,7 +121,7 @@ def _normalise(item: dict[str, Any], timestamp_fields: Sequence[str]) -> dict[st
 def braze_cdi_source(
     api_key: str = dlt.secrets.value,
     base_url: str = dlt.config.value,
-    integration_ids: Sequence[str] | str | None = None,
+    integration_ids: list[str] | None = None,
     start_date: str | datetime | None = None,
     max_running_hours: float = DEFAULT_MAX_RUNNING_HOURS,
     list_requests_per_minute: int = RATE_LIMITS_PER_MINUTE["list"],
@@ -138,8 +138,9 @@ def braze_cdi_source(
     Args:
         api_key: REST API key with `cdi.integration_list` and `cdi.integration_job_status` (a secret).
         base_url: the workspace's REST endpoint, e.g. https://rest.iad-03.braze.com.
-        integration_ids: only these integrations (a list, or a comma-separated string); None or empty
-            means every integration that `GET /cdi/integrations` lists.
+        integration_ids: only these integrations (in the environment, a JSON list:
+            `SOURCES__BRAZE_CDI__INTEGRATION_IDS='["id1", "id2"]'`); None or empty means every
+            integration that `GET /cdi/integrations` lists.
         start_date: ignore syncs that started before it (bounds the first backfill).
         max_running_hours: how long a sync seen `running` is re-read on later runs until it finishes.
         list_requests_per_minute / job_status_requests_per_minute: the workspace's rate limits, used
