@@ -22,6 +22,7 @@ from rich.table import Table
 
 from .errors import BrazeCdiError
 from .job import PipelineLockedError, RunSummary, make_pipeline, root_cause, run_pipeline
+from .progress import ProgressCollector
 from .settings import DEFAULT_DATASET_NAME, DEFAULT_PIPELINE_NAME
 
 EXIT_OK = 0
@@ -37,15 +38,34 @@ err = Console(stderr=True)
 logger = logging.getLogger("braze_cdi")
 
 
+_log_format = "text"
+
+
+class _FixedFormatHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """A stderr handler whose format cannot be replaced: dlt re-formats the first handler of its logger."""
+
+    def __init__(self, formatter: logging.Formatter) -> None:
+        super().__init__(sys.stderr)
+        super().setFormatter(formatter)
+
+    def setFormatter(self, fmt: logging.Formatter | None) -> None:  # noqa: N802 - logging's name
+        return None
+
+
 def _setup_logging(log_format: str, debug: bool) -> None:
-    handler = logging.StreamHandler(sys.stderr)
+    """Our logger and dlt's write the same format to stderr: text lines, or one JSON object a line."""
+    global _log_format
+    _log_format = log_format
     if log_format == "json":
-        handler.setFormatter(_JsonFormatter())
+        formatter: logging.Formatter = _JsonFormatter()
     else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    logger.handlers[:] = [handler]
+        formatter = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logger.handlers[:] = [_FixedFormatHandler(formatter)]
     logger.setLevel(logging.DEBUG if debug else logging.INFO)
     logger.propagate = False
+    dlt_logger = logging.getLogger("dlt")
+    dlt_logger.handlers[:] = [_FixedFormatHandler(formatter)]
+    dlt_logger.propagate = False
 
 
 class _JsonFormatter(logging.Formatter):
@@ -63,7 +83,11 @@ class _JsonFormatter(logging.Formatter):
 
 
 def fail(message: str, code: int = EXIT_ERROR) -> NoReturn:
-    err.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
+    """One plain sentence on stderr (a JSON record with --log-format json), then the exit code."""
+    if _log_format == "json":
+        logger.error(message, extra={"fields": {"exit_code": code}})
+    else:
+        err.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
     sys.exit(code)
 
 
@@ -186,20 +210,31 @@ def run(
     if start_date:
         kwargs["start_date"] = start_date
     pipeline = make_pipeline(pipeline_name, destination, dataset_name)
-    source = braze_cdi_source(**kwargs)
-    summary = run_pipeline(pipeline, source)
+    summary = run_pipeline(pipeline, lambda: braze_cdi_source(**kwargs), progress=_progress())
     print_summary(summary)
     sys.exit(EXIT_OK if summary.ok else EXIT_PARTIAL)
 
 
+def _progress() -> ProgressCollector:
+    """Live on a terminal with text logs; otherwise a log line every 10 s (JSON with --log-format json)."""
+    return ProgressCollector(live=err.is_terminal and _log_format == "text", console=err)
+
+
 def print_summary(summary: RunSummary) -> None:
-    """The last lines of every run: what landed where, what it cost, what failed."""
+    """The last lines of every run: what landed where, rows per integration, what it cost, what failed."""
     table = Table(title=f"braze-cdi: {summary.pipeline_name} → {summary.destination}.{summary.dataset_name}")
     table.add_column("table")
     table.add_column("rows loaded", justify="right")
     for name, count in sorted(summary.rows_per_table.items()):
         table.add_row(name, str(count))
     out.print(table)
+    if 0 < len(summary.rows_per_integration) <= 50:
+        per_integration = Table(title="new or updated syncs per integration")
+        per_integration.add_column("integration_id")
+        per_integration.add_column("rows", justify="right")
+        for integration_id, rows in sorted(summary.rows_per_integration.items()):
+            per_integration.add_row(integration_id, str(rows))
+        out.print(per_integration)
     out.print(
         f"{sum(summary.rows_per_integration.values())} sync rows from {len(summary.rows_per_integration)} "
         f"integration(s), {summary.requests} Braze request(s), {summary.throttled_429} rate-limited (429), "
@@ -207,11 +242,14 @@ def print_summary(summary: RunSummary) -> None:
         highlight=False,
     )
     if summary.failures:
-        err.print(
-            f"[bold red]{summary.failures} integration(s) failed[/]: their errors are above and in the "
-            "extraction_errors table; the others loaded.",
-            highlight=False,
+        message = (
+            f"{summary.failures} integration(s) failed: their errors are above and in the "
+            "extraction_errors table; the others loaded."
         )
+        if _log_format == "json":
+            logger.error(message, extra={"fields": {"failures": summary.failures}})
+        else:
+            err.print(f"[bold red]{escape(message)}[/]", highlight=False)
     logger.info("run finished", extra={"fields": {"summary": summary.as_dict()}})
 
 
@@ -239,11 +277,11 @@ def demo(integrations: int, seed: int) -> None:
             return braze_cdi_source(api_key=sim.api_key, base_url=sim.base_url)
 
         out.rule("first run: full backfill")
-        print_summary(run_pipeline(pipeline, source()))
+        print_summary(run_pipeline(pipeline, source, progress=_progress()))
         added = sum(len(sim.add_syncs(i, 3)) for i in sim.integration_ids[1:3])
         finished = sim.finish_running()
         out.rule(f"second run: {added} new syncs, {finished} running sync(s) finished meanwhile")
-        print_summary(run_pipeline(pipeline, source()))
+        print_summary(run_pipeline(pipeline, source, progress=_progress()))
     out.print(f"\nLoaded into {Path(pipeline_name + '.duckdb').resolve()} (dataset {DEFAULT_DATASET_NAME}).")
     show_report(pipeline)
 

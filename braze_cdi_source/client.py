@@ -22,6 +22,7 @@ from requests import Request, Response, Session
 from requests.exceptions import ChunkedEncodingError, ConnectionError, JSONDecodeError, Timeout
 
 from .errors import BrazeApiError, ConfigurationError, ResponseShapeError, UnsafeLinkError
+from .progress import current as run_stats
 from .retries import RetryBudget, make_retrying
 from .throttle import RateLimitAdapter, Throttle
 
@@ -242,6 +243,7 @@ class BrazeClient:
         )
         try:
             for page in pages:
+                run_stats().page(integration_id)
                 yield list(page)
         except (ConnectionError, Timeout, ChunkedEncodingError) as error:
             # Spent the retry budget on the network: name the path, not the URL's host details.
@@ -252,6 +254,7 @@ class BrazeClient:
 
     def _make_checker(self, integration_id: str | None) -> Any:
         def check(response: Response, *args: Any, **kwargs: Any) -> None:
+            run_stats().attempt(integration_id, response.status_code)  # every attempt: hooks run inside retries
             if response.status_code >= 300:
                 raise BrazeApiError(
                     response.status_code,

@@ -14,18 +14,18 @@ from typing import Any
 
 import dlt
 from dlt.common.pipeline import LoadInfo
+from dlt.common.runtime.collector import Collector
 from dlt.destinations.fs_client import FSClientBase
 from dlt.destinations.sql_client import WithSqlClient
 from dlt.pipeline.exceptions import PipelineStepFailed
 
 from .errors import BrazeCdiError
+from .progress import RunStats, start_run
 from .settings import (
     DEFAULT_DATASET_NAME,
     DEFAULT_PIPELINE_NAME,
     EXTRACTION_ERRORS_TABLE,
-    JOB_SYNC_STATUS_TABLE,
 )
-from .throttle import totals as throttle_totals
 from .views import create_views
 
 logger = logging.getLogger("braze_cdi")
@@ -124,30 +124,36 @@ def views_supported(pipeline: dlt.Pipeline) -> bool:
     return True
 
 
-def run_pipeline(pipeline: dlt.Pipeline, source: Any, *, views: bool = True) -> RunSummary:
+def run_pipeline(
+    pipeline: dlt.Pipeline,
+    source: Any,
+    *,
+    views: bool = True,
+    progress: Collector | None = None,
+) -> RunSummary:
     """Run the source under the pipeline lock, refresh the views, and summarise what happened.
 
-    A failure of some integrations is not an exception here: their rows are in `extraction_errors`
-    and `summary.failures` counts them. A failure of the whole run raises.
+    `source` may be a source or a function that makes one: a function is called only once the lock
+    is held, so a run refused by the lock sends no request to Braze (making the source lists the
+    integrations). A failure of some integrations is not an exception here: their rows are in
+    `extraction_errors` and `summary.failures` counts them. A failure of the whole run raises.
     """
     started = time.monotonic()
     with pipeline_lock(pipeline):
-        before = throttle_totals()
-        load_info = pipeline.run(source, loader_file_format=configured_file_format())
+        stats = start_run()
+        if progress is not None:
+            pipeline.collector = progress
+        load_info = pipeline.run(
+            source() if callable(source) else source, loader_file_format=configured_file_format()
+        )
         if views and views_supported(pipeline):
             create_views(pipeline)
-    after = throttle_totals()
-    return summarise(pipeline, load_info, time.monotonic() - started, before, after)
+    return summarise(pipeline, load_info, time.monotonic() - started, stats)
 
 
-def summarise(
-    pipeline: dlt.Pipeline,
-    load_info: LoadInfo,
-    duration: float,
-    before: tuple[int, int],
-    after: tuple[int, int],
-) -> RunSummary:
-    """Row counts from dlt's own trace (normalize info), so they match what landed."""
+def summarise(pipeline: dlt.Pipeline, load_info: LoadInfo, duration: float, stats: RunStats) -> RunSummary:
+    """Row counts per table from dlt's trace (what landed); requests, 429s and rows per integration from
+    the run's own counters (dlt's per-resource metrics merge parallel resources)."""
     trace = pipeline.last_trace
     row_counts: dict[str, int] = {}
     if trace is not None and trace.last_normalize_info is not None:
@@ -156,25 +162,17 @@ def summarise(
             for table, count in trace.last_normalize_info.row_counts.items()
             if not table.startswith("_dlt")
         }
-    per_integration: dict[str, int] = {}
-    extract = trace.last_extract_info if trace is not None else None
-    if extract is not None:
-        for metrics in extract.metrics.values():
-            for step in metrics:
-                for resource, resource_metrics in step.get("resource_metrics", {}).items():
-                    prefix = f"{JOB_SYNC_STATUS_TABLE}_"
-                    if resource.startswith(prefix):
-                        per_integration[resource[len(prefix):]] = resource_metrics.items_count
+    figures = stats.snapshot()
     return RunSummary(
         pipeline_name=pipeline.pipeline_name,
         destination=pipeline.destination.destination_name if pipeline.destination else "",
         dataset_name=pipeline.dataset_name,
         duration_seconds=round(duration, 3),
         rows_per_table=row_counts,
-        rows_per_integration=per_integration,
+        rows_per_integration={k: v["rows"] for k, v in stats.per_integration().items()},
         failures=row_counts.get(EXTRACTION_ERRORS_TABLE, 0),
-        requests=after[0] - before[0],
-        throttled_429=after[1] - before[1],
+        requests=figures["requests"],
+        throttled_429=figures["throttled_429"],
         load_ids=list(load_info.loads_ids),
     )
 

@@ -13,6 +13,7 @@ from requests.exceptions import RequestException
 
 from .client import BrazeClient
 from .errors import BrazeApiError, BrazeCdiError, ConfigurationError
+from .progress import current as run_stats
 from .retries import RetryBudget
 from .settings import (
     DEFAULT_MAX_RUNNING_HOURS,
@@ -183,6 +184,7 @@ def braze_cdi_source(
         wanted = [str(item["integration_id"]) for item in listed if item.get("integration_id")]
 
     yield integrations_resource(client, listed, wanted if integration_ids else None, failures)
+    run_stats().expect(list(dict.fromkeys(wanted)))
     for integration_id in dict.fromkeys(wanted):
         yield job_sync_status_resource(
             client, integration_id, bounded_from, max_running, failures, parallel
@@ -254,6 +256,7 @@ def job_sync_status_resource(
                 unkeyed += bad
                 for row in rows:
                     cursor.see(row["sync_start_time"], row.get("job_status"), now)
+                run_stats().rows(integration_id, len(rows))
                 if rows and file_format:
                     # once per resource, at extract time: the running pipeline's destination is known here
                     yield dlt.mark.with_hints(rows, dlt.mark.make_hints(file_format=file_format))
@@ -264,6 +267,7 @@ def job_sync_status_resource(
                     break
         except (BrazeCdiError, RequestException) as error:
             # Rows already yielded still load; the state stays where it was so the next run re-reads.
+            run_stats().finish(integration_id, failed=True)
             yield failures.record(name, error, integration_id)
             return
         if unkeyed:
@@ -276,6 +280,7 @@ def job_sync_status_resource(
                 integration_id,
             )
         state.update(cursor.to_state())
+        run_stats().finish(integration_id, failed=bool(unkeyed))
 
     return with_errors_table(
         job_sync_status,

@@ -97,11 +97,6 @@ def test_a_failed_integration_is_a_json_error_record_and_the_summary_counts_it(s
     assert sim.api_key not in result.stderr
 
 
-@pytest.mark.xfail(
-    reason="cli.print_summary adds a human sentence on stderr ('1 integration(s) failed: ...') even with "
-    "--log-format json",
-    strict=False,
-)
 def test_a_partial_run_writes_only_json_on_stderr(sim, tmp_path):
     unknown = "00000000-0000-4000-8000-000000000000"
     result = run_json(sim, tmp_path, "--integration-id", sim.integration_ids[1], "--integration-id", unknown)
@@ -109,11 +104,6 @@ def test_a_partial_run_writes_only_json_on_stderr(sim, tmp_path):
     summary_of(json_lines(result.stderr))
 
 
-@pytest.mark.xfail(
-    reason="dlt's own logger ('Falling back to `append`' on a filesystem destination) writes its "
-    "pipe-separated format to stderr: cli.py's JSON logging should route the `dlt` logger too",
-    strict=False,
-)
 def test_dlt_warnings_are_json_too(sim, tmp_path):
     result = run_json(
         sim,
