@@ -176,9 +176,3 @@ class RateLimitAdapter(HTTPAdapter):
         self.throttle.observe(kind, response)
         return response
 
-
-def totals() -> tuple[int, int]:
-    """Requests sent and 429s received by every throttle in this process, for run summaries."""
-    with Throttle._registry_lock:
-        throttles = list(Throttle._registry.values())
-    return sum(t.stats.requests for t in throttles), sum(t.stats.throttled_429 for t in throttles)
