@@ -7,6 +7,7 @@ import logging
 import sys
 import traceback
 from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
 from functools import wraps
 from pathlib import Path
 from typing import Any, NoReturn
@@ -229,7 +230,7 @@ def print_summary(summary: RunSummary) -> None:
         table.add_row(name, str(count))
     out.print(table)
     if 0 < len(summary.rows_per_integration) <= 50:
-        per_integration = Table(title="new or updated syncs per integration")
+        per_integration = Table(title="sync rows read per integration (new, updated, or re-read at the boundary)")
         per_integration.add_column("integration_id")
         per_integration.add_column("rows", justify="right")
         for integration_id, rows in sorted(summary.rows_per_integration.items()):
@@ -266,7 +267,9 @@ def demo(integrations: int, seed: int) -> None:
 
     pipeline_name = "braze_cdi_demo"
     counts = [0, 7, 11, 45, 137, 260][:integrations] + [30] * max(0, integrations - 6)
-    with BrazeSimulator(counts, seed=seed) as sim:
+    # History ends a little before now, so the syncs "run meanwhile" before the second run are in the past.
+    anchor = datetime.now(timezone.utc) - timedelta(hours=2, minutes=30)
+    with BrazeSimulator(counts, seed=seed, now=anchor) as sim:
         out.print(f"Braze simulator on {sim.base_url} with {len(counts)} integrations.", highlight=False)
         pipeline = dlt.pipeline(pipeline_name, destination="duckdb", dataset_name=DEFAULT_DATASET_NAME)
         pipeline.drop()  # a demo starts from nothing: no state, no old rows
@@ -278,12 +281,19 @@ def demo(integrations: int, seed: int) -> None:
 
         out.rule("first run: full backfill")
         print_summary(run_pipeline(pipeline, source, progress=_progress()))
-        added = sum(len(sim.add_syncs(i, 3)) for i in sim.integration_ids[1:3])
         finished = sim.finish_running()
+        hourly = [i for i in sim.integration_ids if _median_gap_minutes(sim.truth(i)) <= 90]
+        added = sum(len(sim.add_syncs(i, 2)) for i in hourly)
         out.rule(f"second run: {added} new syncs, {finished} running sync(s) finished meanwhile")
         print_summary(run_pipeline(pipeline, source, progress=_progress()))
     out.print(f"\nLoaded into {Path(pipeline_name + '.duckdb').resolve()} (dataset {DEFAULT_DATASET_NAME}).")
     show_report(pipeline)
+
+
+def _median_gap_minutes(history: list[dict]) -> float:
+    starts = [sync["sync_start_time"] for sync in history]
+    gaps = sorted((a - b).total_seconds() / 60 for a, b in zip(starts, starts[1:], strict=False))
+    return gaps[len(gaps) // 2] if gaps else float("inf")
 
 
 @main.command()

@@ -159,7 +159,7 @@ class ProgressCollector(Collector):
         return (
             f"{figures['integrations_done']}/{figures['integrations']} integrations, {figures['pages']} pages, "
             f"{figures['rows']} rows, {figures['throttled_429']} x 429"
-            + (f", ETA {eta:.0f} s" if eta is not None and self.step == "extract" else "")
+            + (f", ETA {eta:.0f} s" if eta and self.step == "extract" else "")
         )
 
     def _start(self, step: str) -> None:
@@ -176,11 +176,11 @@ class ProgressCollector(Collector):
             )
             self._task = self._progress.add_task("starting", total=None, step=self.step)
             self._progress.start()
-        self.refresh(force=not self.live)
+        self._last_log = time.monotonic()
 
     def _stop(self) -> None:
         if self._progress is not None:
             self._progress.stop()
             self._progress = None
-        elif self.step == "extract":
-            self.refresh(force=True)
+        elif self.step:
+            self.refresh(force=True)  # one line per finished step when not live

@@ -197,3 +197,28 @@ def test_the_key_never_leaves_a_trace(tmp_path):
     assert any("trace" in p.name for p in files)  # dlt's pickled trace is searched too
     for path in files:
         assert key.encode() not in path.read_bytes(), f"the key leaked into {path}"
+
+
+def test_progress_and_summary_report_the_real_figures(tmp_path):
+    """Not on a terminal: progress is plain log records; their figures and the summary match Braze's log."""
+    import json
+
+    with BrazeSimulator((137, 25, 0), rate_limits=FAST_LIMITS) as sim:
+        sim.inject("503", endpoint="job_sync_status", page=3, times=1)
+        env = cli_env(tmp_path, sim.api_key, sim.base_url, SOURCES__BRAZE_CDI__BACKOFF_FACTOR="0.01")
+        result = braze_cdi("--log-format", "json", "run", cwd=tmp_path, env=env)
+        served = sim.count()
+        pages = sim.count(status=200)
+    assert result.returncode == 0, result.stderr
+    records = [json.loads(line) for line in result.stderr.splitlines() if line.strip()]
+    progress = [r["progress"] for r in records if "progress" in r]
+    assert progress, "no progress record"
+    last = progress[-1]
+    assert last["integrations"] == 3 and last["integrations_done"] == 3
+    assert last["rows"] == 137 + 25
+    assert last["pages"] == pages
+    [summary] = [r["summary"] for r in records if "summary" in r]
+    assert summary["requests"] == served  # the 503 and its retry included
+    assert summary["rows_per_integration"] == {sim.integration_ids[0]: 137, sim.integration_ids[1]: 25,
+                                               sim.integration_ids[2]: 0}
+    assert "137" in result.stdout  # the human summary table is on stdout
