@@ -20,11 +20,11 @@ demo: $(STAMP)
 	$(BIN)/braze-cdi demo
 
 test: $(STAMP)
-	$(BIN)/ruff check braze_cdi_source tests pipelines benchmarks
+	$(BIN)/ruff check braze_cdi_source tests pipelines benchmarks examples
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)
-	$(BIN)/ruff check braze_cdi_source tests pipelines benchmarks
+	$(BIN)/ruff check braze_cdi_source tests pipelines benchmarks examples
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.run

@@ -130,7 +130,10 @@ def test_check_passes_on_a_good_setup(tmp_path):
 
 @pytest.mark.parametrize(
     ("permissions", "failing"),
-    [(["cdi.integration_list"], "cdi.integration_job_status"), (["cdi.integration_job_status"], "cdi.integration_list")],
+    [
+        (["cdi.integration_list"], "cdi.integration_job_status"),
+        (["cdi.integration_job_status"], "cdi.integration_list"),
+    ],
 )
 def test_check_names_the_missing_permission(tmp_path, permissions, failing):
     with BrazeSimulator((4,), rate_limits=FAST_LIMITS, permissions=permissions) as sim:

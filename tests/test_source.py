@@ -228,23 +228,25 @@ def test_explicit_integration_ids_versus_discovery(sim, make_pipeline):
 
 
 def test_next_link_to_another_port_is_refused_and_that_port_gets_nothing(make_pipeline):
-    with BrazeSimulator((3,), rate_limits=FAST_LIMITS) as bystander:
-        with BrazeSimulator((5, 25), rate_limits=FAST_LIMITS, next_link_origin=bystander.base_url) as sim:
-            pipeline = make_pipeline()
-            run(pipeline, sim)
-            assert bystander.requests == []
-            # the integration without a next link loaded; the other has its first page and an error row
-            loaded = loaded_syncs(pipeline)
-            assert [r for r in loaded if r[0] == sim.integration_ids[0]] == truth_syncs(sim, [sim.integration_ids[0]])
-            assert len([r for r in loaded if r[0] == sim.integration_ids[1]]) == 10
-            assert table_exists(pipeline, "extraction_errors")
-            with pipeline.sql_client() as client:
-                rows = client.execute_sql(
-                    f"SELECT integration_id, message FROM {client.make_qualified_table_name('extraction_errors')}"
-                )
-            assert rows[0][0] == sim.integration_ids[1]
-            assert "refusing to send the API key" in rows[0][1]
-            assert sim.api_key not in rows[0][1]
+    with (
+        BrazeSimulator((3,), rate_limits=FAST_LIMITS) as bystander,
+        BrazeSimulator((5, 25), rate_limits=FAST_LIMITS, next_link_origin=bystander.base_url) as sim,
+    ):
+        pipeline = make_pipeline()
+        run(pipeline, sim)
+        assert bystander.requests == []
+        # the integration without a next link loaded; the other has its first page and an error row
+        loaded = loaded_syncs(pipeline)
+        assert [r for r in loaded if r[0] == sim.integration_ids[0]] == truth_syncs(sim, [sim.integration_ids[0]])
+        assert len([r for r in loaded if r[0] == sim.integration_ids[1]]) == 10
+        assert table_exists(pipeline, "extraction_errors")
+        with pipeline.sql_client() as client:
+            rows = client.execute_sql(
+                f"SELECT integration_id, message FROM {client.make_qualified_table_name('extraction_errors')}"
+            )
+        assert rows[0][0] == sim.integration_ids[1]
+        assert "refusing to send the API key" in rows[0][1]
+        assert sim.api_key not in rows[0][1]
 
 
 @pytest.mark.parametrize("style", ["absolute", "malformed"])
