@@ -264,9 +264,15 @@ class _TimeAxis:
         return "".join(parts)
 
 
+def _lane_label(name: str, y: float) -> str:
+    """An integration's name left of its lane: cut to fit before the axis labels, full name on hover."""
+    shown = name if len(name) <= 42 else name[:41] + "…"
+    return f'<text x="4" y="{y}"><title>{_esc(name)}</title>{_esc(shown)}</text>'
+
+
 def _timeline_svg(data: ReportData) -> str:
     """One lane per integration, one bar per sync from start to finish (at least 2 px), coloured by status."""
-    label_width, width, lane = 230, 1300, 24
+    label_width, width, lane = 330, 1400, 24
     axis = _TimeAxis(data.window_start, data.chart_end, label_width, width - label_width - 10)
     lanes = [row["integration_id"] for row in data.integrations]
     height = lane * len(lanes) + 30
@@ -279,7 +285,7 @@ def _timeline_svg(data: ReportData) -> str:
         by_integration[item["integration_id"]].append(item)
     for index, integration_id in enumerate(lanes):
         y = index * lane
-        parts.append(f'<text x="4" y="{y + 16}">{_esc(names[integration_id][:38])}</text>')
+        parts.append(_lane_label(names[integration_id], y + 16))
         parts.append(f'<line class="grid" x1="{label_width}" x2="{width - 10}" y1="{y + lane}" y2="{y + lane}"/>')
         for item in by_integration.get(integration_id, []):
             end = item["finish"] or (data.now if item["job_status"] == "running" else item["start"])
@@ -302,7 +308,7 @@ def _timeline_svg(data: ReportData) -> str:
 
 def _duration_svg(data: ReportData) -> str:
     """Small multiples: per integration, each finished sync's duration (log scale) at its start time."""
-    label_width, width, row_height = 230, 1300, 70
+    label_width, width, row_height = 330, 1400, 70
     axis = _TimeAxis(data.window_start, data.chart_end, label_width, width - label_width - 10)
     finished = [s for s in data.syncs if s["duration"] is not None]
     top = max([s["duration"] for s in finished] + [60.0])
@@ -324,7 +330,7 @@ def _duration_svg(data: ReportData) -> str:
             share = (math.log10(1 + max(seconds, 0.0)) - low) / (high - low)
             return plot_bottom - share * (plot_bottom - plot_top)
 
-        parts.append(f'<text x="4" y="{y0 + 20}">{_esc(names[integration_id][:38])}</text>')
+        parts.append(_lane_label(names[integration_id], y0 + 14))
         for mark in (60, 3600):
             if mark <= top * 1.2:
                 parts.append(
