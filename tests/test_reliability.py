@@ -189,3 +189,21 @@ def test_429_storm_waits_for_the_reset(make_pipeline):
         run(pipeline, sim)
         assert loaded_syncs(pipeline) == truth_syncs(sim)
         assert sim.throttled == 3
+
+
+def test_the_key_passed_in_python_leaves_no_trace(tmp_path, make_pipeline, caplog, capsys):
+    """The Python API, a failing integration included: the key is in no file, log, trace or exception text."""
+    key = "sim-LEAKCANARY-python-41c7"
+    with BrazeSimulator((12, 3), rate_limits=FAST_LIMITS, api_key=key) as sim:
+        pipeline = make_pipeline()
+        run(pipeline, sim, integration_ids=[*sim.integration_ids, "bogus"])
+        from braze_cdi_source import create_views
+
+        create_views(pipeline)
+        trace_text = str(pipeline.last_trace) + repr(pipeline.state)
+    captured = capsys.readouterr()
+    assert errors(pipeline)  # the failure was recorded, message and all
+    for text in (trace_text, caplog.text, captured.out, captured.err, *[str(r) for r in errors(pipeline)]):
+        assert key not in text
+    for path in (p for p in tmp_path.rglob("*") if p.is_file()):
+        assert key.encode() not in path.read_bytes(), f"the key leaked into {path}"
