@@ -10,6 +10,7 @@ every thread until Braze's reset.
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +22,13 @@ from dlt.sources.helpers.requests.retry import (
 )
 from requests import Response
 from tenacity import RetryCallState, Retrying, retry_any, retry_if_exception_type, stop_after_attempt
+
+try:
+    from orjson import loads as _orjson_loads
+
+    _loads: Callable[[Any], Any] = _orjson_loads
+except ImportError:  # dlt installs orjson except on PyPy
+    from json import loads as _loads
 
 
 @dataclass(frozen=True)
@@ -38,12 +46,38 @@ class RetryBudget:
         return sum(min(self.max_delay, self.backoff_factor * 2**n) for n in range(self.max_attempts - 1))
 
 
+_BODY = "_braze_cdi_json"
+"""Attribute of a `Response` that keeps its parsed body (or the parse error)."""
+
+
+def json_body(response: Response) -> Any:
+    """The response's JSON body, parsed once and kept on the response; ValueError if it is not JSON.
+
+    The retry predicate, the shape check and the page extraction all read the body: parsing it once
+    instead of three times, and with orjson first, is a visible share of extraction CPU at 10 syncs a page.
+    Bodies orjson refuses (other encodings, integers past 64 bits) get requests' own parser.
+    """
+    cached = response.__dict__.get(_BODY, _BODY)
+    if cached is _BODY:
+        try:
+            cached = _loads(response.content)
+        except (ValueError, TypeError):
+            try:
+                cached = response.json()
+            except ValueError as error:
+                cached = error
+        setattr(response, _BODY, cached)
+    if isinstance(cached, ValueError):
+        raise cached
+    return cached
+
+
 def body_is_not_json(response: Response | None, exception: BaseException | None) -> bool:
     """A successful status with a body that does not parse: truncated or an HTML page from a proxy."""
     if response is None or not response.ok:
         return False
     try:
-        response.json()
+        json_body(response)
     except ValueError:
         return True
     return False
