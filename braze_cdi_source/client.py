@@ -125,7 +125,13 @@ class SameOriginLinkPaginator(HeaderLinkPaginator):
     def update_request(self, request: Request) -> None:
         if not self._next_reference:
             return
-        target = urljoin(request.url, self._next_reference)
+        try:
+            target = urljoin(request.url, self._next_reference)
+            urlsplit(target).port  # noqa: B018 - raises on a malformed host or port
+        except ValueError:
+            return self._refuse(
+                f"Braze's next-page link {self._next_reference[:200]!r} is not a valid URL: cannot continue paging."
+            )
         if origin(target) != self._origin:
             scheme, host, port = origin(target)
             return self._refuse(

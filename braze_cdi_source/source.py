@@ -284,6 +284,9 @@ def job_sync_status_resource(
             return
         if batch:
             yield _with_format(batch, file_format)
+        elif cursor.last_start is None and cursor.newest_seen is None:
+            # Nothing loaded yet, ever: create the table anyway, so analysts' SQL finds every column.
+            yield dlt.mark.materialize_table_schema()
         if unkeyed:
             yield failures.record(
                 name,

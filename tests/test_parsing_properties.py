@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timezone
+from urllib.parse import urlsplit
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from requests import Request, Response
 
@@ -53,6 +54,8 @@ def page_response(link: str | None, body: bytes = b'{"results": [], "message": "
 
 @settings(max_examples=400, deadline=500, suppress_health_check=[HealthCheck.too_slow])
 @given(link=st.one_of(link_headers(), st.text()))
+@example(link=f'<https://rest.iad-03.braze.com:[{PATH}>; rel="next"')  # once crashed urlsplit: "Invalid IPv6 URL"
+@example(link=f'<https://REST.IAD-03.BRAZE.COM{PATH}?cursor=c2tpcDoxMA==>; rel="next"')
 def test_any_link_header_is_followed_only_to_the_same_origin(link: str) -> None:
     request = Request("GET", f"{BASE}{PATH}")
     paginator = SameOriginLinkPaginator()
@@ -68,7 +71,7 @@ def test_any_link_header_is_followed_only_to_the_same_origin(link: str) -> None:
         assert isinstance(paginator.refused, BrazeCdiError) and str(paginator.refused)
     elif paginator.has_next_page:
         assert origin(request.url) == origin(BASE)
-        assert request.url.split("?")[0] == f"{BASE}{PATH}"
+        assert urlsplit(request.url).path == PATH  # another path is followed by its cursor only
 
 
 @settings(max_examples=300, deadline=500)

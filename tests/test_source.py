@@ -36,39 +36,37 @@ def test_full_load_equals_truth_at_page_boundaries(sim, make_pipeline):
     assert sim.count("list") == 1  # discovery; the integrations resource reuses the list
 
 
-def test_integrations_table_has_every_documented_column_typed(sim, make_pipeline):
-    pipeline = make_pipeline()
-    run(pipeline, sim)
+def column_types(pipeline, table: str) -> dict[str, str]:
     with pipeline.sql_client() as client:
-        types = dict(
-            client.execute_sql(
-                "SELECT column_name, data_type FROM information_schema.columns "
-                "WHERE table_schema = %s AND table_name = 'integrations'",
-                pipeline.dataset_name,
-            )
+        rows = client.execute_sql(
+            "SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = %s "
+            "AND table_name = %s",
+            pipeline.dataset_name,
+            table,
         )
-        ids = client.execute_sql(
-            f"SELECT integration_id FROM {client.make_qualified_table_name('integrations')} ORDER BY 1"
-        )
-    assert sorted(i for (i,) in ids) == sorted(sim.integration_ids)
+    return dict(rows)
+
+
+@pytest.mark.parametrize("counts", [(0, 7, 10, 11, 137), (0,)], ids=["mixed", "only-nulls"])
+def test_every_documented_column_is_typed_even_while_braze_sends_null(make_pipeline, counts):
+    """(0,): one integration that never synced, so Braze sends its last_* fields and warehouse_type as null."""
+    with BrazeSimulator(counts, rate_limits=FAST_LIMITS) as sim:
+        pipeline = make_pipeline()
+        run(pipeline, sim)
+        with pipeline.sql_client() as client:
+            ids = client.execute_sql(f"SELECT integration_id FROM {client.make_qualified_table_name('integrations')}")
+        assert sorted(i for (i,) in ids) == sorted(sim.integration_ids)
+    types = column_types(pipeline, "integrations")
     for column in ("last_updated_at", "last_job_start_time", "next_scheduled_run"):
         assert types[column] == "TIMESTAMP WITH TIME ZONE"
-    for column in ("app_group_id", "integration_name", "integration_type", "integration_status",
+    for column in ("integration_id", "app_group_id", "integration_name", "integration_type", "integration_status",
                    "contact_emails", "warehouse_type", "last_job_status"):
         assert types[column] == "VARCHAR"
-    with pipeline.sql_client() as client:
-        sync_types = dict(
-            client.execute_sql(
-                "SELECT column_name, data_type FROM information_schema.columns "
-                "WHERE table_schema = %s AND table_name = 'job_sync_status'",
-                pipeline.dataset_name,
-            )
-        )
-    assert sync_types["sync_start_time"] == "TIMESTAMP WITH TIME ZONE"
-    assert sync_types["sync_finish_time"] == "TIMESTAMP WITH TIME ZONE"
-    assert sync_types["last_timestamp_synced"] == "TIMESTAMP WITH TIME ZONE"
-    assert sync_types["rows_synced"] == "BIGINT"
-    assert sync_types["rows_failed_with_errors"] == "BIGINT"
+    sync_types = column_types(pipeline, "job_sync_status")
+    for column in ("sync_start_time", "sync_finish_time", "last_timestamp_synced"):
+        assert sync_types[column] == "TIMESTAMP WITH TIME ZONE"
+    assert sync_types["integration_id"] == sync_types["job_status"] == "VARCHAR"
+    assert sync_types["rows_synced"] == sync_types["rows_failed_with_errors"] == "BIGINT"
 
 
 def test_second_run_adds_nothing_with_one_request_per_integration(sim, make_pipeline):

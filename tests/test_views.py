@@ -402,7 +402,8 @@ def test_thresholds_are_parameters_and_config(make_pipeline: Any, monkeypatch: p
 def test_views_exist_with_no_syncs_at_all_and_fill_in_later(destination_pipeline: Any) -> None:
     with BrazeSimulator((0, 0), rate_limits=FAST_LIMITS) as sim:
         load(destination_pipeline, sim)
-        assert not table_exists(destination_pipeline, "job_sync_status")
+        # the source materializes the empty table with every column, so analysts' SQL works from day one
+        assert table_exists(destination_pipeline, "job_sync_status")
         assert query(destination_pipeline, "sync_runs")[1] == []
         assert query(destination_pipeline, "daily_sync_summary")[1] == []
         _, health = query(destination_pipeline, "integration_health")
@@ -423,6 +424,17 @@ def test_views_exist_with_no_syncs_at_all_and_fill_in_later(destination_pipeline
     by_id = {r["integration_id"]: r for r in health}
     assert by_id[first]["health"] == "failing" and by_id[first]["consecutive_failures"] == 2
     assert len(query(destination_pipeline, "sync_runs")[1]) == 2
+
+
+def test_views_exist_before_job_sync_status_does(destination_pipeline: Any) -> None:
+    """Every integration failed on the first run (no job status permission): no sync table, views still work."""
+    with BrazeSimulator((3, 0), rate_limits=FAST_LIMITS, permissions=["cdi.integration_list"]) as sim:
+        load(destination_pipeline, sim)
+        assert not table_exists(destination_pipeline, "job_sync_status")
+        assert query(destination_pipeline, "sync_runs")[1] == []
+        _, health = query(destination_pipeline, "integration_health")
+    assert sorted(r["integration_id"] for r in health) == sorted(sim.integration_ids)
+    assert {r["health"] for r in health} == {"unknown"}
 
 
 def test_views_can_be_recreated_repeatedly(destination_pipeline: Any) -> None:
