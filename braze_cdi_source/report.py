@@ -21,6 +21,7 @@ from rich.console import Console
 from rich.table import Table
 
 from .health import NoDataError, describe_problem, fetch_details, human_duration, when
+from .settings import DEFAULT_PIPELINE_NAME
 from .views import HEALTH_CLASSES, HealthThresholds, render_queries
 
 DEFAULT_DAYS = 30
@@ -200,10 +201,12 @@ def print_report(pipeline: dlt.Pipeline, console: Console, days: int = DEFAULT_D
     console.print(f"{len(data.integrations)} integrations: {counts}.", highlight=False)
     for message in data.problems:
         console.print(f"  • {message}", highlight=False, markup=False, soft_wrap=True)
+    name = "" if pipeline.pipeline_name == DEFAULT_PIPELINE_NAME else f" --pipeline-name {pipeline.pipeline_name}"
     console.print(
         "Views: sync_runs, daily_sync_summary, integration_health, integration_health_details "
-        "(`braze-cdi report --html report.html` for charts).",
+        f"(`braze-cdi report{name} --html report.html` for charts).",
         highlight=False,
+        soft_wrap=True,
     )
     return data
 
