@@ -16,22 +16,24 @@ from .measure import emit, timed, workdir
 
 
 def run_braze_cdi(base_url: str, api_key: str, folder: str, workers: int | None, parallel: bool) -> int:
+    """The path `braze-cdi run` takes: `make_pipeline` + `run_pipeline` (lock, destination tuning, views)."""
     import dlt
 
     from braze_cdi_source import braze_cdi_source
+    from braze_cdi_source.job import make_pipeline, run_pipeline
 
     if workers:
         os.environ["EXTRACT__WORKERS"] = str(workers)
-    pipeline = dlt.pipeline(
-        pipeline_name="bench",
-        destination=dlt.destinations.duckdb(os.path.join(folder, "bench.duckdb")),
-        dataset_name="bench_data",
+    pipeline = make_pipeline(
+        "bench",
+        dlt.destinations.duckdb(os.path.join(folder, "bench.duckdb")),
+        "bench_data",
         pipelines_dir=os.path.join(folder, "pipelines"),
     )
-    info = pipeline.run(braze_cdi_source(api_key=api_key, base_url=base_url, parallel=parallel))
-    if info.has_failed_jobs:
-        raise SystemExit("failed jobs")
-    return pipeline.last_trace.last_normalize_info.row_counts.get("job_sync_status", 0)
+    summary = run_pipeline(pipeline, braze_cdi_source(api_key=api_key, base_url=base_url, parallel=parallel))
+    if not summary.ok:
+        raise SystemExit(f"{summary.failures} integrations failed")
+    return summary.rows_per_table.get("job_sync_status", 0)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
