@@ -423,7 +423,8 @@ class BrazeSimulator:
     faults other than "slow" and the body faults bypass them. `rate_limits` overrides one or both kinds;
     a kind left out keeps Braze's limit. `aligned_windows=True` makes the windows end on multiples of
     their length instead (like a per-minute counter, so X-RateLimit-Reset is exact, not rounded up).
-    All public methods are thread-safe.
+    Syncs are served newest first, as Braze's examples suggest; `oldest_first=True` serves them the other
+    way, since Braze does not document the order. All public methods are thread-safe.
     """
 
     def __init__(
@@ -440,6 +441,7 @@ class BrazeSimulator:
         next_link_origin: str | None = None,
         rate_limits: dict[str, tuple[int, float]] | None = None,
         latency: float = 0.0,
+        oldest_first: bool = False,
         aligned_windows: bool = False,
         permissions: Iterable[str] = ("cdi.integration_list", "cdi.integration_job_status"),
         timestamp_style: str = "mixed",
@@ -460,6 +462,7 @@ class BrazeSimulator:
         limits = {**DEFAULT_RATE_LIMITS, **(rate_limits or {})}
         self._windows = {kind: _Window(limit, seconds, aligned_windows) for kind, (limit, seconds) in limits.items()}
         self._latency = latency
+        self._oldest_first = oldest_first
         self._permissions = frozenset(permissions)
         self._timestamp_style = timestamp_style
         anchor = now if now is not None else datetime.now(timezone.utc)
@@ -857,7 +860,11 @@ class BrazeSimulator:
             else:
                 syncs = integration.syncs
                 total = len(syncs)
-                results = [self._served_item(syncs[total - 1 - i]) for i in range(skip, min(skip + size, total))]
+                indexes = range(skip, min(skip + size, total))
+                if self._oldest_first:  # Braze documents no order: a client must cope with this one too
+                    results = [self._served_item(syncs[i]) for i in indexes]
+                else:
+                    results = [self._served_item(syncs[total - 1 - i]) for i in indexes]
                 path = f"/cdi/integrations/{integration.integration_id}/job_sync_status"
                 next_path = path.replace("integrations/", "integrations", 1) if self._malformed_links else path
             link = self._link(path, next_path, skip, total, "cursor" in query)

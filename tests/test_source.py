@@ -284,3 +284,23 @@ def test_unknown_status_and_new_fields_are_kept(make_pipeline):
             )
         assert rows == [("limit_exceeded", "q-123")]
         assert count_rows(pipeline, "job_sync_status") == 5
+
+
+def test_oldest_first_pages_are_all_read_and_nothing_is_missed(make_pipeline):
+    """Braze documents no order: served oldest first, early stop would miss the new syncs on the last page."""
+    with BrazeSimulator((37, 4), rate_limits=FAST_LIMITS, oldest_first=True) as sim:
+        sim.finish_running()
+        pipeline = make_pipeline()
+        run(pipeline, sim)
+        assert loaded_syncs(pipeline) == truth_syncs(sim)
+
+        sim.add_syncs(sim.integration_ids[0], 3)
+        sim.start_sync(sim.integration_ids[1])
+        sim.reset_log()
+        run(pipeline, sim)
+        assert loaded_syncs(pipeline) == truth_syncs(sim)
+        assert sim.count("job_sync_status", integration_id=sim.integration_ids[0]) == 4  # every page: 40 syncs
+
+        sim.finish_running()
+        run(pipeline, sim)
+        assert loaded_syncs(pipeline) == truth_syncs(sim)
