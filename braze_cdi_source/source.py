@@ -118,11 +118,21 @@ def _parse_start_date(value: str | datetime | None) -> datetime | None:
         ) from None
 
 
-def _normalise(item: dict[str, Any], timestamp_fields: Sequence[str]) -> dict[str, Any]:
+def _normalise(item: dict[str, Any], timestamp_fields: Sequence[str], key: str | None = None) -> dict[str, Any]:
+    """A copy of `item` with its timestamps as UTC instants.
+
+    A timestamp that does not parse is kept as sent: dlt stores it in a variant column
+    (e.g. `sync_finish_time__v_text`) instead of the row being lost. Only the `key` timestamp must
+    parse, since the row's identity depends on it (ValueError otherwise).
+    """
     row = dict(item)
     for name in timestamp_fields:
         if name in row:
-            row[name] = parse_instant(row[name])
+            try:
+                row[name] = parse_instant(row[name])
+            except ValueError:
+                if name == key:
+                    raise
     return row
 
 
@@ -360,7 +370,7 @@ def _rows_of_page(
     bad = 0
     for item in page:
         try:
-            row = _normalise(item, JOB_SYNC_STATUS_TIMESTAMPS)
+            row = _normalise(item, JOB_SYNC_STATUS_TIMESTAMPS, key="sync_start_time")
         except (ValueError, TypeError, AttributeError):
             bad += 1
             continue

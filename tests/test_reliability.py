@@ -207,3 +207,23 @@ def test_the_key_passed_in_python_leaves_no_trace(tmp_path, make_pipeline, caplo
         assert key not in text
     for path in (p for p in tmp_path.rglob("*") if p.is_file()):
         assert key.encode() not in path.read_bytes(), f"the key leaked into {path}"
+
+
+def test_an_unreadable_timestamp_outside_the_key_is_kept_not_dropped(make_pipeline):
+    """Only sync_start_time must parse; another odd timestamp lands in dlt's variant column, row and all."""
+    with BrazeSimulator((5,), rate_limits=FAST_LIMITS, timestamp_style="z") as sim:
+        target = sim.integration_ids[0]
+        sim.finish_running()
+        served = sim.truth(target)[2]
+        raw = {k: (v.strftime("%Y-%m-%dT%H:%M:%SZ") if hasattr(v, "strftime") else v) for k, v in served.items()}
+        sim.set_job_status_raw(target, 2, {**raw, "sync_finish_time": "soon"})
+        pipeline = make_pipeline()
+        run(pipeline, sim)
+        assert errors(pipeline) == []
+        with pipeline.sql_client() as client:
+            name = client.make_qualified_table_name("job_sync_status")
+            count = client.execute_sql(f"SELECT COUNT(*) FROM {name}")[0][0]
+            odd = client.execute_sql(f"SELECT sync_finish_time__v_text FROM {name} WHERE sync_finish_time IS NULL "
+                                     "AND sync_finish_time__v_text IS NOT NULL")
+    assert count == 5
+    assert odd == [("soon",)]
