@@ -14,7 +14,7 @@ import pytest
 
 from braze_cdi_source.simulator import BrazeSimulator
 from tests.conftest import FAST_LIMITS
-from tests.test_views import build_cases, model_health, names, truth
+from tests.test_views import build_cases, model_health, names, paused, truth
 
 CLI = [str(Path(sys.executable).parent / "braze-cdi")]
 
@@ -86,7 +86,10 @@ def test_json_lists_every_integration_with_the_model_s_class(tmp_path: Path, loa
     report = json.loads(result.stdout)
     assert report["status"] == "unhealthy" and report["exit_code"] == 1
     got = {row["integration_id"]: row["health"] for row in report["integrations"]}
-    expected = [{i: r["health"] for i, r in model_health(history, name, t).items()} for t in (before, after)]
+    expected = [
+        {i: r["health"] for i, r in model_health(history, name, t, paused=paused(sim)).items()}
+        for t in (before, after)
+    ]
     assert got in expected, [(i, got[i], expected[0].get(i)) for i in got if got[i] != expected[0].get(i)]
     assert sum(report["counts"].values()) == len(sim.integration_ids)
     assert report["counts"]["failing"] >= 1 and report["counts"]["stuck"] == 1 and report["counts"]["stale"] >= 1

@@ -13,7 +13,7 @@ from braze_cdi_source.report import load_report_data, render_html
 from braze_cdi_source.simulator import BrazeSimulator
 from tests.conftest import FAST_LIMITS
 from tests.test_health import cli
-from tests.test_views import build_cases, duration, load, model_health, names, truth
+from tests.test_views import build_cases, duration, load, model_health, names, paused, truth
 
 
 class Elements(HTMLParser):
@@ -45,7 +45,7 @@ def test_html_report_charts_match_the_history_and_load_nothing_external(tmp_path
     with BrazeSimulator((7, 45, 137), seed=11, rate_limits=FAST_LIMITS) as sim:
         cases = build_cases(sim, now)
         assert cli(tmp_path, sim, "run").returncode == 0
-        history, name = truth(sim), names(sim)
+        history, name, stopped = truth(sim), names(sim), paused(sim)
     before = datetime.now(timezone.utc)
     result = cli(tmp_path, None, "report", "--html", "report.html")
     after = datetime.now(timezone.utc)
@@ -100,7 +100,9 @@ def test_html_report_charts_match_the_history_and_load_nothing_external(tmp_path
 
     # the table: every integration once, with the class the rules give
     rows = {a["data-integration"]: a["data-health"] for t, a in html.tags if t == "tr" and "data-health" in a}
-    expected = [{i: r["health"] for i, r in model_health(history, name, t).items()} for t in (before, after)]
+    expected = [
+        {i: r["health"] for i, r in model_health(history, name, t, paused=stopped).items()} for t in (before, after)
+    ]
     assert rows in expected
     text = " ".join(html.text)
     assert "4 failed syncs in a row" in text and cases["all_failures"] in text

@@ -131,6 +131,10 @@ def names(sim: BrazeSimulator) -> dict[str, str]:
     return {i["integration_id"]: i["integration_name"] for i in sim.integrations_truth()}
 
 
+def paused(sim: BrazeSimulator) -> frozenset[str]:
+    return frozenset(i["integration_id"] for i in sim.integrations_truth() if i["integration_status"] == "paused")
+
+
 def model_sync_runs(history: dict[str, list[dict]], name: dict[str, str]) -> set[tuple]:
     return {
         (i, name[i], s["job_status"], s["sync_start_time"], s["sync_finish_time"], duration(s), s["rows_synced"],
@@ -162,7 +166,11 @@ def model_daily(history: dict[str, list[dict]]) -> dict[tuple, dict]:
 
 
 def model_health(
-    history: dict[str, list[dict]], name: dict[str, str], now: datetime, th: HealthThresholds | None = None
+    history: dict[str, list[dict]],
+    name: dict[str, str],
+    now: datetime,
+    th: HealthThresholds | None = None,
+    paused: frozenset[str] = frozenset(),
 ) -> dict[str, dict]:
     """integration_health from the README's rules, written without the SQL."""
     th = th or HealthThresholds()
@@ -214,7 +222,7 @@ def model_health(
             health = "unknown"
         elif streak >= th.failing_after_failures:
             health = "failing"
-        elif latest["job_status"] != "running" and age(latest) > stale_after:
+        elif latest["job_status"] != "running" and age(latest) > stale_after and i not in paused:
             health = "stale"
         elif not finished:
             health = "unknown"
@@ -295,7 +303,7 @@ def test_views_equal_independent_computation(destination_pipeline: Any) -> None:
     with BrazeSimulator((0, 7, 11, 45, 137, 260), seed=3, rate_limits=FAST_LIMITS) as sim:
         cases = build_cases(sim, now)
         load(destination_pipeline, sim)
-        history, name = truth(sim), names(sim)
+        history, name, stopped = truth(sim), names(sim), paused(sim)
     before = datetime.now(timezone.utc)
     runs_columns, runs = query(destination_pipeline, "sync_runs")
     daily_columns, daily = query(destination_pipeline, "daily_sync_summary")
@@ -317,7 +325,7 @@ def test_views_equal_independent_computation(destination_pipeline: Any) -> None:
         expected = expected_daily[(row["integration_id"], row["day"])]
         assert all(same(row[c], expected[c]) for c in DAILY_COLUMNS[2:]), (row, expected)
 
-    health_rows_match(health, lambda t: model_health(history, name, t), before, after)
+    health_rows_match(health, lambda t: model_health(history, name, t, paused=stopped), before, after)
     by_case = {case: next(r for r in health if r["integration_id"] == i) for case, i in cases.items()}
     # the rules name the class each scripted case was built for; the model agrees (checked above)
     assert {case: row["health"] for case, row in by_case.items()} == {
@@ -371,7 +379,7 @@ def test_thresholds_are_parameters_and_config(make_pipeline: Any, monkeypatch: p
     pipeline = make_pipeline()
     with BrazeSimulator((), rate_limits=FAST_LIMITS) as sim:
         cases = build_cases(sim, now)
-        history, name = truth(sim), names(sim)
+        history, name, stopped = truth(sim), names(sim), paused(sim)
         load(pipeline, sim)
 
     def classes() -> dict[str, str]:
@@ -388,7 +396,7 @@ def test_thresholds_are_parameters_and_config(make_pipeline: Any, monkeypatch: p
     assert got["all_failures"] == "degraded"  # 4 failures < 5
     assert got["stale"] == "healthy"  # fixed 30-day window
     assert got["stalled_watermark"] == got["future_watermark"] == got["low_success"] == "healthy"
-    assert got == {c: model_health(history, name, datetime.now(timezone.utc), relaxed)[i]["health"]
+    assert got == {c: model_health(history, name, datetime.now(timezone.utc), relaxed, stopped)[i]["health"]
                    for c, i in cases.items()}
 
     monkeypatch.setenv("BRAZE_CDI__HEALTH__FAILING_AFTER_FAILURES", "1")
@@ -471,3 +479,22 @@ def test_readme_queries_run_on_both_engines(destination_pipeline: Any) -> None:
     assert any(row[0] == cases["all_failures"] and row[2] == 4 for row in streaks)
     assert {row[0] for row in freshness} == set(sim.integration_ids)
     assert all(row[3] is None or 0 <= row[3] <= 1 for row in failed_rate)
+
+
+def test_a_paused_integration_is_not_stale(destination_pipeline: Any) -> None:
+    """A paused integration is expected not to sync: its old last sync must not raise a stale alarm."""
+    now = datetime.now(timezone.utc)
+    old = [sync("success", now - timedelta(days=10) - i * timedelta(days=1)) for i in range(5)]
+    with BrazeSimulator((), rate_limits=FAST_LIMITS) as sim:
+        active, paused = scripted(sim, old), scripted(sim, old)
+        load(destination_pipeline, sim)
+    with destination_pipeline.sql_client() as client:
+        client.execute_sql(
+            f"UPDATE {client.make_qualified_table_name('integrations')} SET integration_status = 'paused' "
+            "WHERE integration_id = %s",
+            paused,
+        )
+    create_views(destination_pipeline)
+    by_id = {r["integration_id"]: r for r in query(destination_pipeline, "integration_health")[1]}
+    assert by_id[active]["health"] == "stale"
+    assert by_id[paused]["health"] == "healthy"

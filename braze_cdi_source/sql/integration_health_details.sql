@@ -3,7 +3,8 @@
 --   stuck    the newest sync is running and started more than stuck_after_seconds ago
 --   unknown  no sync at all
 --   failing  the newest failing_after_failures finished syncs are all error / config_error
---   stale    the newest sync is finished and started more than stale_after_seconds ago
+--   stale    the newest sync is finished and started more than stale_after_seconds ago, and the
+--            integration is not paused (integration_status 'paused': no sync is expected)
 --   unknown  only running syncs (nothing finished to judge)
 --   degraded the newest finished sync failed (a streak shorter than failing), or success_rate_7d is below
 --            the threshold, or the watermark is in the future, or it has not moved for many successful syncs
@@ -114,6 +115,7 @@ watermark_run AS (  -- the newest loaded syncs that all carry the current waterm
 facts AS (
     SELECT ids.integration_id,
            i.integration_name,
+           i.integration_status,
            l.sync_start_time AS last_sync_start_time,
            l.job_status AS last_job_status,
            st.last_success_time,
@@ -158,6 +160,7 @@ SELECT f.*,
            WHEN f.syncs = 0 THEN 'unknown'
            WHEN f.consecutive_failures >= {failing_after_failures} THEN 'failing'
            WHEN COALESCE(f.last_job_status, '') <> 'running' AND f.seconds_since_last_sync > f.stale_after_seconds
+                AND COALESCE(LOWER(f.integration_status), '') <> 'paused'
                THEN 'stale'
            WHEN f.finished_syncs = 0 THEN 'unknown'
            WHEN f.consecutive_failures >= 1
