@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +19,7 @@ from braze_cdi_source import braze_cdi_source
 from braze_cdi_source.job import run_pipeline
 from braze_cdi_source.simulator import BrazeSimulator
 from braze_cdi_source.views import VIEWS
+from tests.cli import braze_cdi, cli_env
 from tests.tables import SYNC_FIELDS, _utc, count_rows, loaded_syncs, truth_syncs
 
 INTEGRATION_FIELDS = ("integration_id", "app_group_id", "integration_name", "integration_type", "warehouse_type")
@@ -126,24 +126,10 @@ def test_filesystem_parquet_lake_appends_and_the_dedup_query_gives_the_merged_ta
     assert integrations == loaded_integrations(duck) == truth_integrations(sim)
 
 
-def braze_cdi_exe() -> str:
-    return str(Path(sys.executable).with_name("braze-cdi"))
-
-
 def run_braze_cdi(
     sim: BrazeSimulator, cwd: Path, *args: str, env: dict[str, str]
 ) -> subprocess.CompletedProcess[str]:
-    full_env = {
-        **os.environ,
-        "SOURCES__BRAZE_CDI__API_KEY": sim.api_key,
-        "SOURCES__BRAZE_CDI__BASE_URL": sim.base_url,
-        "RUNTIME__DLTHUB_TELEMETRY": "false",
-        "DLT_DATA_DIR": str(cwd / "dlt"),
-        **env,
-    }
-    return subprocess.run(
-        [braze_cdi_exe(), *args], cwd=cwd, env=full_env, capture_output=True, text=True, timeout=240
-    )
+    return braze_cdi(*args, cwd=cwd, env=cli_env(cwd, sim.api_key, sim.base_url, **env), timeout=240)
 
 
 def test_cli_destination_postgres_from_the_environment(sim, tmp_path, postgres_url, unique_dataset):

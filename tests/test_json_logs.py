@@ -3,36 +3,19 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from braze_cdi_source.simulator import BrazeSimulator
-
-BRAZE_CDI = str(Path(sys.executable).with_name("braze-cdi"))
+from tests.cli import braze_cdi, cli_env
 
 
 def run_json(sim: BrazeSimulator, home: Path, *args: str, **extra: str) -> subprocess.CompletedProcess[str]:
-    env = {
-        **os.environ,
-        "SOURCES__BRAZE_CDI__API_KEY": sim.api_key,
-        "SOURCES__BRAZE_CDI__BASE_URL": sim.base_url,
-        "RUNTIME__DLTHUB_TELEMETRY": "false",
-        "DLT_DATA_DIR": str(home / "dlt"),
-        **extra,
-    }
-    return subprocess.run(
-        [BRAZE_CDI, "--log-format", "json", "run", *args],
-        cwd=home,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=240,
-    )
+    env = cli_env(home, sim.api_key, sim.base_url, **extra)
+    return braze_cdi("--log-format", "json", "run", *args, cwd=home, env=env, timeout=240)
 
 
 def json_lines(stderr: str) -> list[dict[str, Any]]:

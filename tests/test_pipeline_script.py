@@ -12,6 +12,7 @@ import dlt
 import duckdb
 
 from braze_cdi_source.simulator import BrazeSimulator
+from tests.cli import cli_env
 from tests.tables import loaded_syncs, truth_syncs
 
 SCRIPT = Path(__file__).resolve().parents[1] / "pipelines" / "braze_cdi_pipeline.py"
@@ -20,14 +21,7 @@ SCRIPT = Path(__file__).resolve().parents[1] / "pipelines" / "braze_cdi_pipeline
 def run_script(
     sim: BrazeSimulator, cwd: Path, *args: str, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
-    env = {
-        **os.environ,
-        **(env or {}),
-        "SOURCES__BRAZE_CDI__API_KEY": sim.api_key,
-        "SOURCES__BRAZE_CDI__BASE_URL": sim.base_url,
-        "RUNTIME__DLTHUB_TELEMETRY": "false",
-        "DLT_DATA_DIR": str(cwd / "dlt"),
-    }
+    env = cli_env(cwd, sim.api_key, sim.base_url, **(env or {}))
     return subprocess.run(
         [sys.executable, str(SCRIPT), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=240
     )
