@@ -234,12 +234,13 @@ class BrazeClient:
         api_key: str,
         base_url: str,
         *,
-        throttle: Throttle | None = None,
+        limits_per_minute: dict[str, int] | None = None,
         budget: RetryBudget | None = None,
     ) -> None:
         self.base_url = check_base_url(base_url)
         api_key = check_api_key(api_key)
-        self.throttle = throttle or Throttle.shared(api_key, self.base_url)
+        # keyed by the normalised URL, so every client of one workspace in this process shares it
+        self.throttle = Throttle.shared(api_key, self.base_url, limits_per_minute=limits_per_minute)
         self.budget = budget or RetryBudget()
         self._auth = BearerTokenAuth(api_key)
         self._local = threading.local()

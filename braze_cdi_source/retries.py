@@ -40,11 +40,6 @@ class RetryBudget:
     max_delay: float = 60.0
     timeout: float = 30.0
 
-    @property
-    def worst_case_wait(self) -> float:
-        """Seconds of backoff if every attempt fails (jitter aside): 1 + 2 + 4 + … capped at max_delay."""
-        return sum(min(self.max_delay, self.backoff_factor * 2**n) for n in range(self.max_attempts - 1))
-
 
 _BODY = "_braze_cdi_json"
 """Attribute of a `Response` that keeps its parsed body (or the parse error)."""

@@ -12,9 +12,6 @@ DEFAULT_DATASET_NAME = "braze_cdi_data"
 LIST_PATH = "/cdi/integrations"
 JOB_SYNC_STATUS_PATH = "/cdi/integrations/{integration_id}/job_sync_status"
 
-PAGE_SIZE = 10
-"""Braze returns 10 items a page, fixed: there is no page-size parameter."""
-
 LIST_PERMISSION = "cdi.integration_list"
 JOB_STATUS_PERMISSION = "cdi.integration_job_status"
 
@@ -27,9 +24,6 @@ DEFAULT_MAX_RUNNING_HOURS = 24.0
 INTEGRATIONS_TABLE = "integrations"
 JOB_SYNC_STATUS_TABLE = "job_sync_status"
 EXTRACTION_ERRORS_TABLE = "extraction_errors"
-
-JOB_STATUSES = ("running", "success", "partial", "error", "config_error")
-"""Documented `job_status` values; others (e.g. the dashboard's "Limit Exceeded") are kept as they come."""
 
 INTEGRATION_COLUMNS = {
     "integration_id": {"data_type": "text", "nullable": False},

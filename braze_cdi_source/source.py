@@ -32,7 +32,6 @@ from .settings import (
     SOURCE_NAME,
 )
 from .sync_cursor import SyncCursor
-from .throttle import Throttle
 from .timestamps import parse_instant
 
 logger = logging.getLogger("braze_cdi")
@@ -54,12 +53,11 @@ EXTRACTION_ERROR_COLUMNS = {
 
 
 class ExtractionFailures:
-    """Failures of one run, per resource: kept for the CLI's summary and its exit code."""
+    """Turns a failed resource into an `extraction_errors` row (or re-raises it with `fail_fast`)."""
 
     def __init__(self, fail_fast: bool) -> None:
         self.fail_fast = fail_fast
         self.run_started_at = datetime.now(timezone.utc)
-        self.items: list[dict[str, Any]] = []
 
     def record(self, resource: str, error: Exception, integration_id: str | None) -> Any:
         """Return the row to yield into `extraction_errors`, or re-raise when failing fast."""
@@ -73,7 +71,6 @@ class ExtractionFailures:
             "path": error.path if isinstance(error, BrazeApiError) else None,
             "message": describe(error, integration_id),
         }
-        self.items.append(row)
         logger.error(row["message"])
         return dlt.mark.with_table_name(row, EXTRACTION_ERRORS_TABLE)
 
@@ -174,14 +171,7 @@ def braze_cdi_source(
     client = BrazeClient(
         api_key,
         base_url,
-        throttle=Throttle.shared(
-            api_key,
-            base_url,
-            limits_per_minute={
-                "list": list_requests_per_minute,
-                "job_sync_status": job_status_requests_per_minute,
-            },
-        ),
+        limits_per_minute={"list": list_requests_per_minute, "job_sync_status": job_status_requests_per_minute},
         budget=RetryBudget(
             max_attempts=int(max_attempts),
             backoff_factor=float(backoff_factor),

@@ -40,15 +40,6 @@ class _Window:
     sent: deque[float] = field(default_factory=deque)
 
 
-@dataclass
-class ThrottleStats:
-    """What the throttle saw, for the run summary."""
-
-    requests: int = 0
-    throttled_429: int = 0
-    waited_seconds: float = 0.0
-
-
 class Throttle:
     """Waits before a request would exceed the workspace's limit; learns the limit from Braze's headers."""
 
@@ -63,7 +54,6 @@ class Throttle:
         limits = {**RATE_LIMITS_PER_MINUTE, **(limits_per_minute or {})}
         self._windows = {kind: _Window(limit, window_seconds) for kind, limit in limits.items()}
         self._lock = threading.Lock()
-        self.stats = ThrottleStats()
 
     @classmethod
     def shared(cls, api_key: str, base_url: str, **kwargs: Any) -> Throttle:
@@ -96,10 +86,8 @@ class Throttle:
                     window.sent.append(now)
                     if window.remaining is not None:
                         window.remaining -= 1
-                    self.stats.requests += 1
                     return
             wait = min(wait, window.window_seconds)
-            self.stats.waited_seconds += wait
             time.sleep(wait)
 
     @staticmethod
@@ -141,7 +129,6 @@ class Throttle:
                     window.reset_at = reset
                 # else: a late 2xx from a window that is already over tells nothing.
             if response.status_code == 429:
-                self.stats.throttled_429 += 1
                 now = time.time()
                 until = now + _MIN_429_PAUSE
                 if reset is not None and reset > now:
