@@ -22,14 +22,15 @@ from dlt.destinations.fs_client import FSClientBase
 from dlt.destinations.sql_client import WithSqlClient
 from dlt.pipeline.exceptions import PipelineStepFailed
 
+from .analytics.views import create_views
 from .errors import BrazeCdiError
-from .progress import RunStats, start_run
+from .extract.source import stats_of
+from .run_stats import RunStats
 from .settings import (
     DEFAULT_DATASET_NAME,
     DEFAULT_PIPELINE_NAME,
     EXTRACTION_ERRORS_TABLE,
 )
-from .views import create_views
 
 logger = logging.getLogger("braze_cdi")
 
@@ -201,6 +202,7 @@ def run_pipeline(
     *,
     views: bool = True,
     progress: Collector | None = None,
+    stats: RunStats | None = None,
 ) -> RunSummary:
     """Run the source under the pipeline lock, refresh the views, and summarise what happened.
 
@@ -208,16 +210,19 @@ def run_pipeline(
     is held, so a run refused by the lock sends no request to Braze (making the source lists the
     integrations). A failure of some integrations is not an exception here: their rows are in
     `extraction_errors` and `summary.failures` counts them. A failure of the whole run raises.
+
+    The summary's requests and rows come from the source's own counters (`stats`, else those of the
+    `braze_cdi_source` being run): one object per run, so runs in parallel threads never mix counts.
     """
     started = time.monotonic()
     with pipeline_lock(pipeline):
-        stats = start_run()
         if progress is not None:
             pipeline.collector = progress
+        if callable(source):
+            source = source()
+        stats = stats or stats_of(source) or RunStats()
         with destination_tuned(pipeline):
-            load_info = pipeline.run(
-                source() if callable(source) else source, loader_file_format=configured_file_format()
-            )
+            load_info = pipeline.run(source, loader_file_format=configured_file_format())
         if views and views_supported(pipeline):
             create_views(pipeline)
     return summarise(pipeline, load_info, time.monotonic() - started, stats)

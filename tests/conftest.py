@@ -14,8 +14,8 @@ from urllib.parse import parse_qs, urlsplit
 import dlt
 import pytest
 
+from braze_cdi_source.http.throttle import Throttle
 from braze_cdi_source.simulator import BrazeSimulator
-from braze_cdi_source.throttle import Throttle
 
 os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
 

@@ -16,9 +16,9 @@ import dlt
 import duckdb
 
 from braze_cdi_source import braze_cdi_source
+from braze_cdi_source.analytics.views import VIEWS
 from braze_cdi_source.job import run_pipeline
 from braze_cdi_source.simulator import BrazeSimulator
-from braze_cdi_source.views import VIEWS
 from tests.cli import braze_cdi, cli_env
 from tests.tables import SYNC_FIELDS, _utc, count_rows, loaded_syncs, truth_syncs
 

@@ -10,9 +10,9 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from requests import Request, Response
 
-from braze_cdi_source.client import SameOriginLinkPaginator, origin, results_of
 from braze_cdi_source.errors import BrazeCdiError
-from braze_cdi_source.source import _rows_of_page
+from braze_cdi_source.extract.source import _rows_of_page
+from braze_cdi_source.http.client import SameOriginLinkPaginator, origin, results_of
 from braze_cdi_source.timestamps import parse_instant
 
 BASE = "https://rest.iad-03.braze.com"

@@ -9,7 +9,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
-from braze_cdi_source.report import load_report_data, render_html
+from braze_cdi_source.analytics.report import load_report_data, render_html
 from braze_cdi_source.simulator import BrazeSimulator
 from tests.conftest import FAST_LIMITS
 from tests.test_health import cli

@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 
 from braze_cdi_source import braze_cdi_source, create_views
+from braze_cdi_source.analytics.views import HealthThresholds
 from braze_cdi_source.simulator import BrazeSimulator
-from braze_cdi_source.views import HealthThresholds
 from tests.conftest import FAST_LIMITS
 from tests.tables import table_exists
 

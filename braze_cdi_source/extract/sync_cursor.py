@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from .timestamps import parse_instant, to_iso
+from ..timestamps import parse_instant, to_iso
 
 
 @dataclass

@@ -20,8 +20,8 @@ import dlt
 from rich.console import Console
 from rich.table import Table
 
+from ..settings import DEFAULT_PIPELINE_NAME
 from .health import NoDataError, describe_problem, fetch_details, human_duration, when
-from .settings import DEFAULT_PIPELINE_NAME
 from .views import HEALTH_CLASSES, HealthThresholds, render_queries
 
 DEFAULT_DAYS = 30

@@ -10,10 +10,10 @@ from typing import Any
 
 from requests.exceptions import RequestException
 
-from .client import BrazeClient, check_api_key, check_base_url
-from .errors import BrazeApiError, BrazeCdiError
-from .retries import RetryBudget
-from .settings import JOB_STATUS_PERMISSION, JOB_SYNC_STATUS_PATH, LIST_PATH, LIST_PERMISSION
+from ..errors import BrazeApiError, BrazeCdiError
+from ..http.client import BrazeClient, check_api_key, check_base_url
+from ..http.retries import RetryBudget
+from ..settings import JOB_STATUS_PERMISSION, JOB_SYNC_STATUS_PATH, LIST_PATH, LIST_PERMISSION
 
 PROBE_INTEGRATION_ID = "00000000-0000-0000-0000-000000000000"
 """Asked for when the workspace lists no integration: a 400 'Invalid integration ID' proves the permission."""

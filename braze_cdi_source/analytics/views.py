@@ -17,8 +17,8 @@ from typing import Any
 
 import dlt
 
-from .errors import ConfigurationError
-from .settings import INTEGRATION_COLUMNS, INTEGRATIONS_TABLE, JOB_SYNC_STATUS_COLUMNS, JOB_SYNC_STATUS_TABLE
+from ..errors import ConfigurationError
+from ..settings import INTEGRATION_COLUMNS, INTEGRATIONS_TABLE, JOB_SYNC_STATUS_COLUMNS, JOB_SYNC_STATUS_TABLE
 
 VIEWS = ("sync_runs", "daily_sync_summary", "integration_health", "integration_health_details")
 """Created in this order. The first three are the public contract (DESIGN.md); the details view adds the
@@ -115,7 +115,7 @@ def _number(value: float) -> str:
 
 def view_sql(name: str) -> str:
     """The raw text of one packaged SQL file."""
-    return resources.files("braze_cdi_source").joinpath("sql", f"{name}.sql").read_text()
+    return resources.files("braze_cdi_source.analytics").joinpath("sql", f"{name}.sql").read_text()
 
 
 def _existing_columns(client: Any, dataset_name: str) -> dict[str, set[str]]:

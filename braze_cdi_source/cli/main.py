@@ -21,10 +21,11 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from .errors import BrazeCdiError
-from .job import PipelineLockedError, RunSummary, make_pipeline, root_cause, run_pipeline
+from ..errors import BrazeCdiError
+from ..job import PipelineLockedError, RunSummary, make_pipeline, root_cause, run_pipeline
+from ..run_stats import RunStats
+from ..settings import DEFAULT_DATASET_NAME, DEFAULT_PIPELINE_NAME
 from .progress import ProgressCollector
-from .settings import DEFAULT_DATASET_NAME, DEFAULT_PIPELINE_NAME
 
 EXIT_OK = 0
 EXIT_PARTIAL = 1
@@ -203,7 +204,7 @@ def run(
     fail_fast: bool,
 ) -> None:
     """Extract CDI integrations and sync history, load them, refresh the views."""
-    from .source import braze_cdi_source
+    from ..extract.source import braze_cdi_source
 
     kwargs: dict[str, Any] = {"fail_fast": fail_fast}
     if integration_ids:
@@ -211,14 +212,17 @@ def run(
     if start_date:
         kwargs["start_date"] = start_date
     pipeline = make_pipeline(pipeline_name, destination, dataset_name)
-    summary = run_pipeline(pipeline, lambda: braze_cdi_source(**kwargs), progress=_progress())
+    stats = RunStats()
+    summary = run_pipeline(
+        pipeline, lambda: braze_cdi_source(run_stats=stats, **kwargs), progress=_progress(stats), stats=stats
+    )
     print_summary(summary)
     sys.exit(EXIT_OK if summary.ok else EXIT_PARTIAL)
 
 
-def _progress() -> ProgressCollector:
+def _progress(stats: RunStats) -> ProgressCollector:
     """Live on a terminal with text logs; otherwise a log line every 10 s (JSON with --log-format json)."""
-    return ProgressCollector(live=err.is_terminal and _log_format == "text", console=err)
+    return ProgressCollector(stats, live=err.is_terminal and _log_format == "text", console=err)
 
 
 def print_summary(summary: RunSummary) -> None:
@@ -262,8 +266,8 @@ def demo(integrations: int, seed: int) -> None:
     """The whole job with no Braze account: simulator → local DuckDB → report."""
     import dlt
 
-    from .simulator import BrazeSimulator
-    from .source import braze_cdi_source
+    from ..extract.source import braze_cdi_source
+    from ..simulator import BrazeSimulator
 
     pipeline_name = "braze_cdi_demo"
     counts = [0, 7, 11, 45, 137, 260][:integrations] + [30] * max(0, integrations - 6)
@@ -276,16 +280,18 @@ def demo(integrations: int, seed: int) -> None:
         Path(f"{pipeline_name}.duckdb").unlink(missing_ok=True)
         pipeline = make_pipeline(pipeline_name, "duckdb", DEFAULT_DATASET_NAME)
 
-        def source() -> Any:
-            return braze_cdi_source(api_key=sim.api_key, base_url=sim.base_url)
+        def run_once() -> RunSummary:
+            stats = RunStats()
+            source = braze_cdi_source(api_key=sim.api_key, base_url=sim.base_url, run_stats=stats)
+            return run_pipeline(pipeline, source, progress=_progress(stats), stats=stats)
 
         out.rule("first run: full backfill")
-        print_summary(run_pipeline(pipeline, source, progress=_progress()))
+        print_summary(run_once())
         finished = sim.finish_running()
         hourly = [i for i in sim.integration_ids if _median_gap_minutes(sim.truth(i)) <= 90]
         added = sum(len(sim.add_syncs(i, 2)) for i in hourly)
         out.rule(f"second run: {added} new syncs, {finished} running sync(s) finished meanwhile")
-        print_summary(run_pipeline(pipeline, source, progress=_progress()))
+        print_summary(run_once())
     out.print(f"\nLoaded into {Path(pipeline_name + '.duckdb').resolve()} (dataset {DEFAULT_DATASET_NAME}).")
     show_report(pipeline)
 
@@ -318,7 +324,7 @@ def check() -> None:
 
 def show_report(pipeline: Any) -> None:
     """The analyst's first screen; provided by the report module."""
-    from .report import print_report
+    from ..analytics.report import print_report
 
     print_report(pipeline, out)
 
@@ -338,7 +344,7 @@ def _threshold_options(func: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _thresholds(values: dict[str, Any]) -> Any:
-    from .views import HealthThresholds
+    from ..analytics.views import HealthThresholds
 
     return HealthThresholds.from_config(**values)
 
@@ -351,8 +357,8 @@ def _thresholds(values: dict[str, Any]) -> Any:
 @handle_errors
 def report(pipeline_name: str, destination: str, dataset_name: str, html_file: Path | None, days: int) -> None:
     """What an analyst wants first: health, last sync, success rates, durations, streaks, rows."""
-    from .health import NoDataError, duckdb_file
-    from .report import print_report, write_html
+    from ..analytics.health import NoDataError, duckdb_file
+    from ..analytics.report import print_report, write_html
 
     pipeline = make_pipeline(pipeline_name, destination, dataset_name)
     path = duckdb_file(pipeline)
@@ -386,7 +392,7 @@ def health(
     **threshold_values: Any,
 ) -> None:
     """Exit 0 healthy, 1 unhealthy, 2 could not tell — for cron and orchestrator alerts."""
-    from .health import EXIT_UNKNOWN, check_health
+    from ..analytics.health import EXIT_UNKNOWN, check_health
 
     classes = tuple(c.strip() for c in fail_on.split(",") if c.strip())
     try:

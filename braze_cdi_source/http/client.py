@@ -21,8 +21,8 @@ from dlt.sources.helpers.rest_client.paginators import HeaderLinkPaginator
 from requests import Request, Response, Session
 from requests.exceptions import ChunkedEncodingError, ConnectionError, JSONDecodeError, Timeout
 
-from .errors import BrazeApiError, ConfigurationError, ResponseShapeError, UnsafeLinkError
-from .progress import current as run_stats
+from ..errors import BrazeApiError, ConfigurationError, ResponseShapeError, UnsafeLinkError
+from ..run_stats import RunStats
 from .retries import RetryBudget, json_body, make_retrying
 from .throttle import RateLimitAdapter, Throttle
 
@@ -236,7 +236,9 @@ class BrazeClient:
         *,
         limits_per_minute: dict[str, int] | None = None,
         budget: RetryBudget | None = None,
+        stats: RunStats | None = None,
     ) -> None:
+        self.stats = stats if stats is not None else RunStats()
         self.base_url = check_base_url(base_url)
         api_key = check_api_key(api_key)
         # keyed by the normalised URL, so every client of one workspace in this process shares it
@@ -282,7 +284,7 @@ class BrazeClient:
         )
         try:
             for page in pages:
-                run_stats().page(integration_id)
+                self.stats.page(integration_id)
                 yield list(page)
         except (ConnectionError, Timeout, ChunkedEncodingError) as error:
             # Spent the retry budget on the network: name the path, not the URL's host details.
@@ -293,7 +295,7 @@ class BrazeClient:
 
     def _make_checker(self, integration_id: str | None) -> Any:
         def check(response: Response, *args: Any, **kwargs: Any) -> None:
-            run_stats().attempt(integration_id, response.status_code)  # every attempt: hooks run inside retries
+            self.stats.attempt(integration_id, response.status_code)  # every attempt: hooks run inside retries
             if response.status_code >= 300:
                 raise BrazeApiError(
                     response.status_code,

@@ -13,11 +13,11 @@ from dlt.common.pipeline import PipelineContext
 from dlt.sources import DltResource
 from requests.exceptions import RequestException
 
-from .client import BrazeClient
-from .errors import BrazeApiError, BrazeCdiError, ConfigurationError
-from .progress import current as run_stats
-from .retries import RetryBudget
-from .settings import (
+from ..errors import BrazeApiError, BrazeCdiError, ConfigurationError
+from ..http.client import BrazeClient
+from ..http.retries import RetryBudget
+from ..run_stats import RunStats
+from ..settings import (
     DEFAULT_MAX_RUNNING_HOURS,
     EXTRACTION_ERRORS_TABLE,
     INTEGRATION_COLUMNS,
@@ -31,8 +31,8 @@ from .settings import (
     RATE_LIMITS_PER_MINUTE,
     SOURCE_NAME,
 )
+from ..timestamps import parse_instant
 from .sync_cursor import SyncCursor
-from .timestamps import parse_instant
 
 logger = logging.getLogger("braze_cdi")
 
@@ -148,6 +148,7 @@ def braze_cdi_source(
     max_retry_delay: float = 60.0,
     fail_fast: bool = False,
     parallel: bool = True,
+    run_stats: RunStats | None = None,
 ) -> Iterator[DltResource]:
     """Braze CDI sync history: the `integrations` table and one `job_sync_status_<id>` resource per integration.
 
@@ -167,6 +168,8 @@ def braze_cdi_source(
         fail_fast: raise on the first failed integration instead of loading the others and recording
             the failure in `extraction_errors`.
         parallel: extract integrations in parallel threads (one throttle is shared by all of them).
+        run_stats: the counters this run reports requests, pages and rows into (the job's summary reads
+            them); a fresh `RunStats` when not given, so two sources in one process never share counts.
     """
     client = BrazeClient(
         api_key,
@@ -178,6 +181,7 @@ def braze_cdi_source(
             max_delay=float(max_retry_delay),
             timeout=float(request_timeout),
         ),
+        stats=run_stats,
     )
     bounded_from = _parse_start_date(start_date)
     max_running = timedelta(hours=float(max_running_hours))
@@ -192,12 +196,22 @@ def braze_cdi_source(
         listed = [item for page in client.pages(LIST_PATH) for item in page]
         wanted = [str(item["integration_id"]) for item in listed if item.get("integration_id")]
 
-    yield integrations_resource(client, listed, wanted if integration_ids else None, failures)
-    run_stats().expect(list(dict.fromkeys(wanted)))
+    integrations = integrations_resource(client, listed, wanted if integration_ids else None, failures)
+    integrations.run_stats = client.stats  # type: ignore[attr-defined]  # read by `stats_of`
+    yield integrations
+    client.stats.expect(list(dict.fromkeys(wanted)))
     for integration_id in dict.fromkeys(wanted):
         yield job_sync_status_resource(
             client, integration_id, bounded_from, max_running, failures, parallel, file_format
         )
+
+
+def stats_of(source: Any) -> RunStats | None:
+    """The `RunStats` a `braze_cdi_source` reports into (None for any other source)."""
+    resources = getattr(source, "resources", None) or {}
+    resource = resources.get(INTEGRATIONS_TABLE) if hasattr(resources, "get") else None
+    stats = getattr(resource, "run_stats", None)
+    return stats if isinstance(stats, RunStats) else None
 
 
 def _as_ids(value: Sequence[str] | str | None) -> list[str]:
@@ -268,7 +282,7 @@ def job_sync_status_resource(
                 unkeyed += bad
                 for row in rows:
                     cursor.see(row["sync_start_time"], row.get("job_status"), now)
-                run_stats().rows(integration_id, len(rows))
+                client.stats.rows(integration_id, len(rows))
                 batch += rows
                 if len(batch) >= BATCH_ROWS:
                     yield _with_format(batch, file_format)
@@ -277,7 +291,7 @@ def job_sync_status_resource(
                     break
         except (BrazeCdiError, RequestException) as error:
             # Rows read before the failure still load; the state stays where it was so the next run re-reads.
-            run_stats().finish(integration_id, failed=True)
+            client.stats.finish(integration_id, failed=True)
             if batch:
                 yield _with_format(batch, file_format)
             yield failures.record(name, error, integration_id)
@@ -297,7 +311,7 @@ def job_sync_status_resource(
                 integration_id,
             )
         state.update(cursor.to_state())
-        run_stats().finish(integration_id, failed=bool(unkeyed))
+        client.stats.finish(integration_id, failed=bool(unkeyed))
 
     return with_errors_table(
         job_sync_status,

@@ -1022,6 +1022,3 @@ def main(argv: Sequence[str] | None = None) -> int:
             pass
     return 0
 
-
-if __name__ == "__main__":
-    sys.exit(main())

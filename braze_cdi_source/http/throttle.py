@@ -19,7 +19,7 @@ from typing import Any, ClassVar
 from requests import PreparedRequest, Response
 from requests.adapters import HTTPAdapter
 
-from .settings import RATE_LIMITS_PER_MINUTE
+from ..settings import RATE_LIMITS_PER_MINUTE
 
 _MIN_429_PAUSE = 1.0
 """Seconds every thread pauses after a 429 that names no reset."""

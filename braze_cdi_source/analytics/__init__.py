@@ -1,0 +1,1 @@
+"""The analyst layer: view definitions and rendering, health, the report."""

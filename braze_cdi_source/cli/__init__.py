@@ -1,0 +1,5 @@
+"""The `braze-cdi` command line: commands, logging and progress display."""
+
+from .main import main
+
+__all__ = ["main"]

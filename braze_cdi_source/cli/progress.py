@@ -1,0 +1,94 @@
+"""Progress of a run: what a backfill is doing now.
+
+A first backfill can take many minutes at Braze's rate limit (about 1,000 syncs a minute per
+workspace). `ProgressCollector` is a dlt progress collector that shows a run's `RunStats` live
+on a terminal, or as a plain log line every few seconds when output is not a terminal.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from dlt.common.runtime.collector import Collector
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+from ..run_stats import RunStats
+
+logger = logging.getLogger("braze_cdi")
+
+
+class ProgressCollector(Collector):
+    """dlt progress collector: a live bar on a terminal, a log line every `log_period` s otherwise."""
+
+    def __init__(
+        self, stats: RunStats, live: bool, log_period: float = 10.0, console: Console | None = None
+    ) -> None:
+        self.stats = stats
+        self.live = live
+        self.log_period = log_period
+        self.console = console or Console(stderr=True)
+        self.step = ""
+        self._last_log = 0.0
+        self._progress: Progress | None = None
+        self._task: Any = None
+
+    def update(
+        self,
+        name: str,
+        inc: int = 1,
+        total: int | None = None,
+        inc_total: int | None = None,
+        message: str | None = None,
+        label: str | None = None,
+    ) -> None:
+        self.refresh()
+
+    def refresh(self, force: bool = False) -> None:
+        """Show the current figures (throttled to the log period when not live)."""
+        figures = self.stats.snapshot()
+        if self._progress is not None:
+            self._progress.update(
+                self._task,
+                total=max(figures["integrations"], 1),
+                completed=figures["integrations_done"],
+                description=self._describe(figures),
+            )
+            return
+        now = time.monotonic()
+        if force or now - self._last_log >= self.log_period:
+            self._last_log = now
+            logger.info(f"{self.step}: {self._describe(figures)}", extra={"fields": {"progress": figures}})
+
+    def _describe(self, figures: dict[str, Any]) -> str:
+        eta = figures["eta_seconds"]
+        return (
+            f"{figures['integrations_done']}/{figures['integrations']} integrations, {figures['pages']} pages, "
+            f"{figures['rows']} rows, {figures['throttled_429']} x 429"
+            + (f", ETA {eta:.0f} s" if eta and self.step == "extract" else "")
+        )
+
+    def _start(self, step: str) -> None:
+        self.step = step.split()[0].lower() if step else ""
+        if self.live and self.step == "extract":
+            self._progress = Progress(
+                TextColumn("[bold]braze-cdi {task.fields[step]}"),
+                BarColumn(),
+                TextColumn("{task.description}"),
+                TimeElapsedColumn(),
+                TimeRemainingColumn(),
+                console=self.console,
+                transient=True,
+            )
+            self._task = self._progress.add_task("starting", total=None, step=self.step)
+            self._progress.start()
+        self._last_log = time.monotonic()
+
+    def _stop(self) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+            self._progress = None
+        elif self.step:
+            self.refresh(force=True)  # one line per finished step when not live

@@ -1,0 +1,1 @@
+"""The dlt source and its per-integration incremental cursor."""

@@ -1,0 +1,1 @@
+"""Talking to Braze: the client, safe paging, the shared throttle, retries."""

@@ -1,0 +1,88 @@
+"""Run statistics: what a run did, per integration, counted as the client and the source see them.
+
+dlt's own per-resource metrics merge parallel resources, so they cannot tell integrations apart;
+`RunStats` counts requests, 429s, pages and rows per integration, thread-safely.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import asdict, dataclass
+from typing import Any
+
+
+@dataclass
+class IntegrationStats:
+    """One integration's share of a run."""
+
+    requests: int = 0
+    throttled_429: int = 0
+    pages: int = 0
+    rows: int = 0
+    done: bool = False
+    failed: bool = False
+
+
+class RunStats:
+    """Thread-safe counters of one run, per integration (`None` is the integration list)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.started = time.monotonic()
+        self.integrations: dict[str | None, IntegrationStats] = {}
+
+    def _of(self, integration_id: str | None) -> IntegrationStats:
+        stats = self.integrations.get(integration_id)
+        if stats is None:
+            stats = self.integrations[integration_id] = IntegrationStats()
+        return stats
+
+    def expect(self, integration_ids: list[str]) -> None:
+        with self._lock:
+            for integration_id in integration_ids:
+                self._of(integration_id)
+
+    def attempt(self, integration_id: str | None, status: int) -> None:
+        """Every HTTP answer, retries included."""
+        with self._lock:
+            stats = self._of(integration_id)
+            stats.requests += 1
+            if status == 429:
+                stats.throttled_429 += 1
+
+    def page(self, integration_id: str | None) -> None:
+        with self._lock:
+            self._of(integration_id).pages += 1
+
+    def rows(self, integration_id: str, count: int) -> None:
+        with self._lock:
+            self._of(integration_id).rows += count
+
+    def finish(self, integration_id: str, failed: bool = False) -> None:
+        with self._lock:
+            stats = self._of(integration_id)
+            stats.done, stats.failed = True, failed
+
+    def snapshot(self) -> dict[str, Any]:
+        """Totals and an ETA from the integrations finished so far (unknown until one has finished)."""
+        with self._lock:
+            jobs = {k: v for k, v in self.integrations.items() if k is not None}
+            done = sum(1 for s in jobs.values() if s.done)
+            elapsed = time.monotonic() - self.started
+            eta = elapsed / done * (len(jobs) - done) if done else None
+            return {
+                "integrations": len(jobs),
+                "integrations_done": done,
+                "integrations_failed": sum(1 for s in jobs.values() if s.failed),
+                "requests": sum(s.requests for s in self.integrations.values()),
+                "throttled_429": sum(s.throttled_429 for s in self.integrations.values()),
+                "pages": sum(s.pages for s in self.integrations.values()),
+                "rows": sum(s.rows for s in jobs.values()),
+                "elapsed_seconds": round(elapsed, 1),
+                "eta_seconds": None if eta is None else round(eta, 1),
+            }
+
+    def per_integration(self) -> dict[str, dict[str, Any]]:
+        with self._lock:
+            return {k: asdict(v) for k, v in self.integrations.items() if k is not None}
