@@ -1,0 +1,194 @@
+"""One simulated Braze workspace: its integrations and their sync history, the items served for a page,
+and the changes tests make between runs (`add_syncs`, `start_sync`, `finish_running`, `set_job_status_raw`).
+
+Nothing here knows about HTTP. `Workspace` is not thread-safe: the server holds its lock around every call.
+"""
+
+from __future__ import annotations
+
+import copy
+from datetime import datetime, timezone
+from typing import Any
+
+from .history import (
+    QUANTUM,
+    SECOND,
+    Integration,
+    Sync,
+    ceil_to,
+    finish_sync,
+    generate_integration,
+    instant,
+    parse_instant,
+    pick_style,
+    render,
+    to_ms,
+)
+
+
+class Workspace:
+    """One Braze workspace's integrations and their syncs, oldest first inside, served newest first."""
+
+    def __init__(self, seed: int, app_group_id: str, timestamp_style: str, now: datetime | None) -> None:
+        """`timestamp_style` is one of `history.TIMESTAMP_STYLES` (the simulator checks it); `now` ends the history."""
+        self._seed = seed
+        self._app_group_id = app_group_id
+        self._timestamp_style = timestamp_style
+        anchor = now if now is not None else datetime.now(timezone.utc)
+        self._now = to_ms(anchor) // SECOND * SECOND
+        self._integrations: dict[str, Integration] = {}
+
+    @property
+    def integration_ids(self) -> list[str]:
+        """Integration ids in list order."""
+        return list(self._integrations)
+
+    def find(self, integration_id: str) -> Integration | None:
+        """The integration with this id, or None (a request for an unknown id is answered 400)."""
+        return self._integrations.get(integration_id)
+
+    # --- the truth
+
+    def truth(self, integration_id: str) -> list[dict]:
+        """Syncs of one integration, newest first, in truth form."""
+        return [self._truth_item(sync) for sync in reversed(self._get(integration_id).syncs)]
+
+    def integrations_truth(self) -> list[dict]:
+        """`/cdi/integrations` items as served, in list order."""
+        return [self._integration_item(integration) for integration in self._integrations.values()]
+
+    # --- pages as served
+
+    def integration_page(self, skip: int, size: int) -> tuple[list[dict], int]:
+        """The list items from `skip` on (at most `size`) and how many there are in all."""
+        integrations = list(self._integrations.values())
+        return [self._integration_item(i) for i in integrations[skip : skip + size]], len(integrations)
+
+    def sync_page(self, integration: Integration, skip: int, size: int, oldest_first: bool) -> tuple[list, int]:
+        """One integration's served sync items from `skip` on (at most `size`) and how many there are in all."""
+        syncs = integration.syncs
+        total = len(syncs)
+        indexes = range(skip, min(skip + size, total))
+        if oldest_first:  # Braze documents no order: a client must cope with this one too
+            return [self._served_item(syncs[i]) for i in indexes], total
+        return [self._served_item(syncs[total - 1 - i]) for i in indexes], total
+
+    # --- mutations
+
+    def add_integration(self, sync_count: int) -> str:
+        """Add an integration with `sync_count` generated syncs; returns its id."""
+        index = len(self._integrations)
+        integration = generate_integration(self._seed, index, sync_count, self._now, self._timestamp_style)
+        self._integrations[integration.integration_id] = integration
+        return integration.integration_id
+
+    def add_syncs(self, integration_id: str, k: int, *, status: str, running_last: bool) -> list[dict]:
+        """Append `k` syncs after the newest one; returns them newest first in truth form."""
+        integration = self._get(integration_id)
+        added = [self._append_sync(integration, "running" if running_last and i == k - 1 else status) for i in range(k)]
+        return [self._truth_item(sync) for sync in reversed(added)]
+
+    def start_sync(self, integration_id: str) -> dict:
+        """Append a running sync newer than all; returns it in truth form."""
+        return self._truth_item(self._append_sync(self._get(integration_id), "running"))
+
+    def finish_running(self, integration_id: str | None, *, status: str) -> int:
+        """Finish running syncs of one integration (all if None) with `status`; returns how many."""
+        targets = [self._get(integration_id)] if integration_id is not None else self._integrations.values()
+        finished = 0
+        for integration in targets:
+            syncs = integration.syncs
+            for index, sync in enumerate(syncs):
+                if sync.status != "running":
+                    continue
+                newer = syncs[index + 1].start - QUANTUM[sync.style] if index + 1 < len(syncs) else None
+                finish_sync(sync, integration.rng, status, self._watermark_before(syncs, index), newer)
+                finished += 1
+        return finished
+
+    def set_job_status_raw(self, integration_id: str, index: int, raw: dict) -> None:
+        """Serve `raw` (any JSON value) instead of the sync at `index` (0 = newest)."""
+        syncs = self._get(integration_id).syncs
+        if not 0 <= index < len(syncs):
+            raise IndexError(f"integration {integration_id} has {len(syncs)} syncs, no index {index}")
+        syncs[len(syncs) - 1 - index].raw = copy.deepcopy(raw)
+
+    # --- internals
+
+    def _get(self, integration_id: str) -> Integration:
+        try:
+            return self._integrations[integration_id]
+        except KeyError:
+            raise KeyError(f"unknown integration {integration_id!r}") from None
+
+    @staticmethod
+    def _watermark_before(syncs: list[Sync], index: int) -> int | None:
+        for i in range(index - 1, -1, -1):
+            if syncs[i].watermark is not None:
+                return syncs[i].watermark
+        return None
+
+    def _append_sync(self, integration: Integration, status: str) -> Sync:
+        rng, syncs = integration.rng, integration.syncs
+        if syncs:
+            newest = syncs[-1]
+            base = newest.finish if newest.finish is not None else newest.start + SECOND
+            base = max(base, newest.start + SECOND)
+        else:
+            base = self._now
+        style = pick_style(rng, self._timestamp_style)
+        start = base + rng.randrange(integration.interval // 2, integration.interval + 1)
+        sync = Sync(ceil_to(start, QUANTUM[style]), status, style)
+        if status != "running":
+            finish_sync(sync, rng, status, self._watermark_before(syncs, len(syncs)))
+        syncs.append(sync)
+        return sync
+
+    @staticmethod
+    def _truth_item(sync: Sync) -> dict:
+        if sync.raw is not None:
+            raw = copy.deepcopy(sync.raw)
+            return {k: parse_instant(v) for k, v in raw.items()} if isinstance(raw, dict) else raw
+        return {
+            "job_status": sync.status,
+            "sync_start_time": instant(sync.start),
+            "sync_finish_time": instant(sync.finish),
+            "last_timestamp_synced": instant(sync.watermark),
+            "rows_synced": sync.rows,
+            "rows_failed_with_errors": sync.failed,
+        }
+
+    @staticmethod
+    def _served_item(sync: Sync) -> Any:
+        if sync.raw is not None:
+            return sync.raw
+        return {
+            "job_status": sync.status,
+            "sync_start_time": render(sync.start, sync.style),
+            "sync_finish_time": render(sync.finish, sync.style),
+            "last_timestamp_synced": render(sync.watermark, sync.style),
+            "rows_synced": sync.rows,
+            "rows_failed_with_errors": sync.failed,
+        }
+
+    def _integration_item(self, integration: Integration) -> dict:
+        syncs = integration.syncs
+        newest = syncs[-1] if syncs else None
+        watermark = self._watermark_before(syncs, len(syncs))
+        next_run = None
+        if newest is not None and integration.status == "active":
+            latest = max(newest.start, newest.finish or newest.start)
+            next_run = (latest // integration.interval + 1) * integration.interval
+        return {
+            "integration_id": integration.integration_id,
+            "app_group_id": self._app_group_id,
+            "integration_name": integration.name,
+            "integration_type": integration.type,
+            "integration_status": integration.status,
+            "contact_emails": integration.emails,
+            "last_updated_at": render(watermark if watermark is not None else integration.created, integration.style),
+            "warehouse_type": integration.warehouse,
+            "last_job_start_time": render(newest.start, newest.style) if newest else None,
+            "last_job_status": newest.status if newest else None,
+            "next_scheduled_run": render(next_run, integration.style),
+        }
