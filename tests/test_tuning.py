@@ -1,4 +1,5 @@
-"""The job's destination tuning: applied for a local DuckDB only, only during the run, and never over a user's value."""
+"""The job's destination decisions: the tuning (a local DuckDB only, only during the run, never over a user's value)
+and the load file format (decided by the job alone; the source never picks one)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from dlt.common.configuration.specs import PluggableRunContext
 from dlt.load.configuration import LoaderConfiguration
 
 from braze_cdi_source import braze_cdi_source
-from braze_cdi_source.job import destination_tuned, destination_tuning, run_pipeline
+from braze_cdi_source.job import destination_tuned, destination_tuning, loader_file_format, run_pipeline
 
 TUNED_KEYS = ("data_writer.disable_compression", "normalize.data_writer.file_max_items", "load.workers")
 
@@ -111,3 +112,29 @@ def test_run_pipeline_writes_duckdb_load_files_uncompressed_unless_the_user_want
     assert run_pipeline(compressed, braze_cdi_source(api_key=sim.api_key, base_url=sim.base_url)).ok
     files = load_files(compressed)
     assert files and all(is_gzip(f) for f in files)
+
+
+@pytest.mark.parametrize(
+    ("destination", "expected"),
+    [
+        (None, "jsonl"),  # DuckDB would write INSERT statements; its JSON reader is far leaner
+        (dlt.destinations.postgres("postgresql://user:password@localhost:5432/braze"), None),  # no jsonl loader
+        (dlt.destinations.filesystem(bucket_url="file:///tmp/braze_cdi_lake"), None),  # dlt's own choice
+    ],
+    ids=["duckdb", "postgres", "filesystem"],
+)
+def test_the_job_picks_jsonl_only_where_dlt_would_write_insert_statements(make_pipeline, destination, expected):
+    assert loader_file_format(make_pipeline(destination)) == expected
+
+
+def test_a_configured_file_format_wins_over_the_jobs_choice(make_pipeline, monkeypatch):
+    monkeypatch.setenv("NORMALIZE__LOADER_FILE_FORMAT", "parquet")
+    assert loader_file_format(make_pipeline()) == "parquet"
+
+
+def test_the_source_alone_leaves_the_file_format_to_dlt(sim, make_pipeline):
+    """A plain `pipeline.run(source)` gets dlt's default: the format is the job's decision, not the source's."""
+    pipeline = make_pipeline()
+    pipeline.run(braze_cdi_source(api_key=sim.api_key, base_url=sim.base_url))
+    assert not load_files(pipeline)
+    assert list((Path(pipeline.working_dir) / "load" / "loaded").rglob("completed_jobs/job_sync_status.*"))

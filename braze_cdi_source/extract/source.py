@@ -8,8 +8,6 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import dlt
-from dlt.common.configuration.container import Container
-from dlt.common.pipeline import PipelineContext
 from dlt.sources import DltResource
 from requests.exceptions import RequestException
 
@@ -187,7 +185,6 @@ def braze_cdi_source(
     max_running = timedelta(hours=float(max_running_hours))
     failures = ExtractionFailures(fail_fast)
     wanted = _as_ids(integration_ids)
-    file_format = LoaderFileFormat()
 
     listed: list[dict[str, Any]] | None = None
     if not wanted:
@@ -201,9 +198,7 @@ def braze_cdi_source(
     yield integrations
     client.stats.expect(list(dict.fromkeys(wanted)))
     for integration_id in dict.fromkeys(wanted):
-        yield job_sync_status_resource(
-            client, integration_id, bounded_from, max_running, failures, parallel, file_format
-        )
+        yield job_sync_status_resource(client, integration_id, bounded_from, max_running, failures, parallel)
 
 
 def stats_of(source: Any) -> RunStats | None:
@@ -260,7 +255,6 @@ def job_sync_status_resource(
     max_running: timedelta,
     failures: ExtractionFailures,
     parallel: bool,
-    loader_file_format: LoaderFileFormat | None = None,
 ) -> DltResource:
     """One integration's sync history, newest first, read back only as far as the cursor needs."""
     name = f"{JOB_SYNC_STATUS_TABLE}_{integration_id}"
@@ -273,8 +267,6 @@ def job_sync_status_resource(
         boundary = cursor.boundary(now)
         path = JOB_SYNC_STATUS_PATH.format(integration_id=integration_id)
         unkeyed = 0
-        # at extract time, once per resource: the running pipeline's destination is known here
-        file_format = (loader_file_format or LoaderFileFormat())()
         batch: list[dict[str, Any]] = []
         try:
             for page in client.pages(path, integration_id):
@@ -285,19 +277,19 @@ def job_sync_status_resource(
                 client.stats.rows(integration_id, len(rows))
                 batch += rows
                 if len(batch) >= BATCH_ROWS:
-                    yield _with_format(batch, file_format)
-                    batch, file_format = [], None
+                    yield batch
+                    batch = []
                 if reached:
                     break
         except (BrazeCdiError, RequestException) as error:
             # Rows read before the failure still load; the state stays where it was so the next run re-reads.
             client.stats.finish(integration_id, failed=True)
             if batch:
-                yield _with_format(batch, file_format)
+                yield batch
             yield failures.record(name, error, integration_id)
             return
         if batch:
-            yield _with_format(batch, file_format)
+            yield batch
         elif cursor.last_start is None and cursor.newest_seen is None:
             # Nothing loaded yet, ever: create the table anyway, so analysts' SQL finds every column.
             yield dlt.mark.materialize_table_schema()
@@ -320,45 +312,6 @@ def job_sync_status_resource(
         primary_key=("integration_id", "sync_start_time"),
         columns=JOB_SYNC_STATUS_COLUMNS,
     )
-
-
-class LoaderFileFormat:
-    """"jsonl" when the destination would write INSERT statements but can read JSON files (DuckDB); else None.
-
-    DuckDB loads dlt's default `insert_values` files by parsing them as SQL: in the benchmarks 100,000 syncs
-    took 2.5 GB of RSS and most of the load time that way, against about 0.2 GB through DuckDB's JSON reader.
-    Other destinations keep their own preferred format (Postgres has no jsonl loader).
-
-    Decided once per destination and shared by the source's resources: asking dlt for the destination's
-    capabilities resolves its configuration, about 25 ms, which each of a hundred integrations paid before.
-    """
-
-    def __init__(self) -> None:
-        self._destination: object = None
-        self._format: str | None = None
-
-    def __call__(self) -> str | None:
-        context = Container()[PipelineContext]
-        if not context.is_active():  # a bare extract: leave dlt's choice
-            return None
-        destination = getattr(context.pipeline(), "destination", None)
-        if destination is None:
-            return None
-        if destination is not self._destination:
-            try:
-                capabilities = destination.capabilities()
-            except Exception:  # a destination that cannot say: leave dlt's choice
-                return None
-            supported = capabilities.supported_loader_file_formats or ()
-            wanted = capabilities.preferred_loader_file_format == "insert_values" and "jsonl" in supported
-            self._format = "jsonl" if wanted else None
-            self._destination = destination
-        return self._format
-
-
-def _with_format(rows: list[dict[str, Any]], file_format: str | None) -> Any:
-    """The first batch of a resource carries its file format hint; later ones go as they are."""
-    return dlt.mark.with_hints(rows, dlt.mark.make_hints(file_format=file_format)) if file_format else rows
 
 
 def _rows_of_page(
