@@ -1,10 +1,17 @@
-"""Errors the connector raises: each one says what failed and what to do, and never holds the API key."""
+"""Errors the connector raises: each one says what failed and what to do, and never holds the API key.
+
+Also the one walker of exception chains (dlt wraps our errors in its own) and the one wording of the
+configuration messages, shared by the client, the CLI and the pipeline script.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from typing import TypeVar
+
 from requests import HTTPError, Response
 
-from .settings import JOB_STATUS_PERMISSION, LIST_PERMISSION
+from .settings import JOB_STATUS_PERMISSION, LIST_ENDPOINT, LIST_PERMISSION, endpoint_of
 
 
 class BrazeCdiError(Exception):
@@ -13,6 +20,25 @@ class BrazeCdiError(Exception):
 
 class ConfigurationError(BrazeCdiError):
     """Missing or malformed configuration (key, base URL, dates)."""
+
+
+MISSING_API_KEY = (
+    "No Braze API key: set SOURCES__BRAZE_CDI__API_KEY, or api_key under [sources.braze_cdi] "
+    "in .dlt/secrets.toml (see .dlt/secrets.toml.example)."
+)
+MISSING_BASE_URL = (
+    "No Braze base URL: set SOURCES__BRAZE_CDI__BASE_URL, or base_url under [sources.braze_cdi] "
+    "in .dlt/config.toml (your instance's REST endpoint, e.g. https://rest.iad-03.braze.com)."
+)
+
+
+def missing_config_message(fields: set[str]) -> str:
+    """What to set when configuration `fields` (dlt's names: api_key, base_url, ...) are missing."""
+    if "api_key" in fields:
+        return MISSING_API_KEY
+    if "base_url" in fields:
+        return MISSING_BASE_URL
+    return f"Missing configuration: {', '.join(sorted(fields))} under [sources.braze_cdi]."
 
 
 class UnsafeLinkError(BrazeCdiError):
@@ -60,7 +86,7 @@ class BrazeApiError(BrazeCdiError, HTTPError):
 def hint(status: int | None, braze_message: str, path: str) -> str:
     """What the user should do about an error status, in Braze's own terms."""
     message = braze_message.lower()
-    permission = LIST_PERMISSION if path.rstrip("/").endswith("/cdi/integrations") else JOB_STATUS_PERMISSION
+    permission = LIST_PERMISSION if endpoint_of(path)[0] == LIST_ENDPOINT else JOB_STATUS_PERMISSION
     if status == 401:
         return (
             "the API key is not valid for this instance: check the key (no quotes or spaces) and that "
@@ -81,3 +107,33 @@ def hint(status: int | None, braze_message: str, path: str) -> str:
     if status is None or status >= 500:
         return "Braze or the network failed past the retry budget: re-run later; nothing loaded twice."
     return "see Braze's API error reference for this status."
+
+
+_E = TypeVar("_E", bound=BaseException)
+
+
+def exception_chain(error: BaseException) -> Iterator[BaseException]:
+    """`error` and what it wraps, outermost first, each once: dlt's `exception` attribute (PipelineStepFailed
+    and its kin), else `__cause__`, else `__context__`."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield current
+        inner = getattr(current, "exception", None)
+        current = inner if isinstance(inner, BaseException) else current.__cause__ or current.__context__
+
+
+def find_cause(error: BaseException, kind: type[_E]) -> _E | None:
+    """The first exception of `kind` in `error`'s chain, if any."""
+    return next((e for e in exception_chain(error) if isinstance(e, kind)), None)
+
+
+def root_cause(error: BaseException) -> BaseException:
+    """What to tell the user about `error`: our own error inside dlt's wrappers, else the innermost exception."""
+    innermost = error
+    for current in exception_chain(error):
+        if isinstance(current, BrazeCdiError):
+            return current
+        innermost = current
+    return innermost

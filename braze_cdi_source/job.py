@@ -20,7 +20,6 @@ from dlt.common.pipeline import LoadInfo
 from dlt.common.runtime.collector import Collector
 from dlt.destinations.fs_client import FSClientBase
 from dlt.destinations.sql_client import WithSqlClient
-from dlt.pipeline.exceptions import PipelineStepFailed
 
 from .analytics.views import create_views
 from .errors import BrazeCdiError
@@ -268,18 +267,3 @@ def summarise(pipeline: dlt.Pipeline, load_info: LoadInfo, duration: float, stat
         throttled_429=figures["throttled_429"],
         load_ids=list(load_info.loads_ids),
     )
-
-
-def root_cause(error: BaseException) -> BaseException:
-    """The exception behind dlt's wrappers (PipelineStepFailed, resource extraction errors)."""
-    seen = set()
-    while id(error) not in seen:
-        seen.add(id(error))
-        if isinstance(error, BrazeCdiError):
-            return error
-        inner = getattr(error, "exception", None) if isinstance(error, PipelineStepFailed) else None
-        inner = inner or error.__cause__ or error.__context__
-        if inner is None:
-            return error
-        error = inner
-    return error

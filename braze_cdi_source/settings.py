@@ -1,6 +1,8 @@
-"""Braze CDI API facts and the connector's defaults, in one place (see shared/reference/braze-cdi-api.md)."""
+"""Braze CDI API facts and the connector's defaults, in one place (API facts: docs/ARCHITECTURE.md, "Braze")."""
 
 from __future__ import annotations
+
+from urllib.parse import unquote
 
 SOURCE_NAME = "braze_cdi"
 """Name of the dlt source and of its config section: `sources.braze_cdi`."""
@@ -15,8 +17,32 @@ JOB_SYNC_STATUS_PATH = "/cdi/integrations/{integration_id}/job_sync_status"
 LIST_PERMISSION = "cdi.integration_list"
 JOB_STATUS_PERMISSION = "cdi.integration_job_status"
 
-RATE_LIMITS_PER_MINUTE = {"list": 50, "job_sync_status": 100}
+LIST_ENDPOINT = "list"
+JOB_SYNC_STATUS_ENDPOINT = "job_sync_status"
+OTHER_ENDPOINT = "other"
+"""Endpoint kinds: Braze limits and permits each of the two endpoints on its own."""
+
+PERMISSIONS = {LIST_ENDPOINT: LIST_PERMISSION, JOB_SYNC_STATUS_ENDPOINT: JOB_STATUS_PERMISSION}
+
+RATE_LIMITS_PER_MINUTE = {LIST_ENDPOINT: 50, JOB_SYNC_STATUS_ENDPOINT: 100}
 """Braze's documented limits per workspace, used when a response carries no X-RateLimit headers."""
+
+
+def endpoint_of(path: str) -> tuple[str, str | None]:
+    """Which endpoint a request path is, and the integration id in it: the one classifier shared by the
+    client's throttle, the error hints and the simulator's routing.
+
+    `("list", None)` for `/cdi/integrations`, `("job_sync_status", id)` for
+    `/cdi/integrations/{id}/job_sync_status` (the id percent-decoded), else `("other", None)`. A query
+    string is ignored; the path must match exactly (no trailing slash, no prefix).
+    """
+    path = path.split("?", 1)[0]
+    if path == LIST_PATH:
+        return LIST_ENDPOINT, None
+    parts = path.split("/")
+    if len(parts) == 5 and parts[:3] == ["", "cdi", "integrations"] and parts[3] and parts[4] == "job_sync_status":
+        return JOB_SYNC_STATUS_ENDPOINT, unquote(parts[3])
+    return OTHER_ENDPOINT, None
 
 DEFAULT_MAX_RUNNING_HOURS = 24.0
 """A sync seen `running` is re-read on later runs until it finishes, for at most this long after it started."""

@@ -25,7 +25,8 @@ from collections.abc import Sequence
 import dlt
 
 from braze_cdi_source import braze_cdi_source, create_views
-from braze_cdi_source.job import configured_file_format, root_cause, views_supported
+from braze_cdi_source.errors import root_cause
+from braze_cdi_source.job import loader_file_format, views_supported
 
 SECTION = "braze_cdi_pipeline"
 
@@ -37,7 +38,7 @@ def _config(name: str, default: str) -> str:
 def load_braze_cdi(pipeline_name: str, destination: str, dataset_name: str) -> int:
     """Extract every integration and its sync history, load them, refresh the views; returns the exit code."""
     pipeline = dlt.pipeline(pipeline_name=pipeline_name, destination=destination, dataset_name=dataset_name)
-    load_info = pipeline.run(braze_cdi_source(), loader_file_format=configured_file_format())
+    load_info = pipeline.run(braze_cdi_source(), loader_file_format=loader_file_format(pipeline))
     print(load_info)
     if views_supported(pipeline):
         print("views:", ", ".join(create_views(pipeline)))

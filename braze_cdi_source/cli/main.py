@@ -21,8 +21,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from ..errors import BrazeCdiError
-from ..job import PipelineLockedError, RunSummary, make_pipeline, root_cause, run_pipeline
+from ..errors import BrazeCdiError, find_cause, missing_config_message, root_cause
+from ..job import PipelineLockedError, RunSummary, make_pipeline, run_pipeline
 from ..run_stats import RunStats
 from ..settings import DEFAULT_DATASET_NAME, DEFAULT_PIPELINE_NAME
 from .progress import ProgressCollector
@@ -93,32 +93,6 @@ def fail(message: str, code: int = EXIT_ERROR) -> NoReturn:
     sys.exit(code)
 
 
-def _missing_config_message(fields: set[str]) -> str:
-    if "api_key" in fields:
-        return (
-            "No Braze API key: set SOURCES__BRAZE_CDI__API_KEY, or api_key under [sources.braze_cdi] "
-            "in .dlt/secrets.toml (see .dlt/secrets.toml.example)."
-        )
-    if "base_url" in fields:
-        return (
-            "No Braze base URL: set SOURCES__BRAZE_CDI__BASE_URL, or base_url under [sources.braze_cdi] "
-            "in .dlt/config.toml (your instance's REST endpoint, e.g. https://rest.iad-03.braze.com)."
-        )
-    return f"Missing configuration: {', '.join(sorted(fields))} under [sources.braze_cdi]."
-
-
-def _find(error: BaseException, kind: type[BaseException]) -> Any:
-    """The first exception of `kind` in the chain of causes, if any."""
-    seen: set[int] = set()
-    current: BaseException | None = error
-    while current is not None and id(current) not in seen:
-        if isinstance(current, kind):
-            return current
-        seen.add(id(current))
-        current = getattr(current, "exception", None) or current.__cause__ or current.__context__
-    return None
-
-
 def _type_name(hint: Any) -> str:
     return getattr(hint, "__name__", str(hint)).replace("Sequence", "a list")
 
@@ -137,7 +111,7 @@ def handle_errors(func: Callable[..., Any]) -> Callable[..., Any]:
         except Exception as error:  # noqa: BLE001 - the top of the CLI: every failure becomes a message
             if debug:
                 traceback.print_exc()
-            coercion = _find(error, ConfigValueCannotBeCoercedException)
+            coercion = find_cause(error, ConfigValueCannotBeCoercedException)
             if coercion is not None:
                 fail(
                     f"Configured value of {coercion.field_name} cannot be read as {_type_name(coercion.hint)}: "
@@ -147,7 +121,7 @@ def handle_errors(func: Callable[..., Any]) -> Callable[..., Any]:
             if isinstance(cause, PipelineLockedError):
                 fail(str(cause), EXIT_LOCKED)
             if isinstance(cause, ConfigFieldMissingException):
-                fail(_missing_config_message(set(cause.fields)))
+                fail(missing_config_message(set(cause.fields)))
             if isinstance(cause, BrazeCdiError):
                 fail(str(cause))
             fail(
@@ -314,7 +288,7 @@ def check() -> None:
     base_url = dlt.config.get("sources.braze_cdi.base_url")
     missing = {name for name, value in (("api_key", api_key), ("base_url", base_url)) if value is None}
     if missing:
-        fail(_missing_config_message(missing))
+        fail(missing_config_message(missing))
     results = run_checks(api_key, base_url)
     for result in results:
         mark = "[green]ok[/]  " if result.ok else "[bold red]FAIL[/]"

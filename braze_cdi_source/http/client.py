@@ -21,7 +21,14 @@ from dlt.sources.helpers.rest_client.paginators import HeaderLinkPaginator
 from requests import Request, Response, Session
 from requests.exceptions import ChunkedEncodingError, ConnectionError, JSONDecodeError, Timeout
 
-from ..errors import BrazeApiError, ConfigurationError, ResponseShapeError, UnsafeLinkError
+from ..errors import (
+    MISSING_API_KEY,
+    MISSING_BASE_URL,
+    BrazeApiError,
+    ConfigurationError,
+    ResponseShapeError,
+    UnsafeLinkError,
+)
 from ..run_stats import RunStats
 from .retries import RetryBudget, json_body, make_retrying
 from .throttle import RateLimitAdapter, Throttle
@@ -33,10 +40,7 @@ _DASHBOARD_HOST = re.compile(r"^dashboard(-[a-z0-9]+)?\.braze\.(com|eu)$")
 def check_api_key(api_key: Any) -> str:
     """Reject keys that cannot work before any request is sent, naming the problem, never the key."""
     if not isinstance(api_key, str) or not api_key:
-        raise ConfigurationError(
-            "No Braze API key: set SOURCES__BRAZE_CDI__API_KEY or api_key under [sources.braze_cdi] "
-            "in .dlt/secrets.toml."
-        )
+        raise ConfigurationError(MISSING_API_KEY)
     if api_key != api_key.strip() or any(c.isspace() for c in api_key):
         raise ConfigurationError("The Braze API key contains spaces or line breaks: paste it without them.")
     if api_key[0] in "\"'" or api_key[-1] in "\"'":
@@ -50,10 +54,7 @@ def check_base_url(base_url: Any) -> str:
     Plain http is allowed only for loopback hosts (the bundled simulator, tests).
     """
     if not isinstance(base_url, str) or not base_url.strip():
-        raise ConfigurationError(
-            "No Braze base URL: set SOURCES__BRAZE_CDI__BASE_URL or base_url under [sources.braze_cdi] "
-            "in .dlt/config.toml (e.g. https://rest.iad-03.braze.com)."
-        )
+        raise ConfigurationError(MISSING_BASE_URL)
     parts = urlsplit(base_url.strip())
     host = (parts.hostname or "").lower()
     if not host or parts.scheme not in ("http", "https"):

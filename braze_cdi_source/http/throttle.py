@@ -19,15 +19,10 @@ from typing import Any, ClassVar
 from requests import PreparedRequest, Response
 from requests.adapters import HTTPAdapter
 
-from ..settings import RATE_LIMITS_PER_MINUTE
+from ..settings import JOB_SYNC_STATUS_ENDPOINT, LIST_ENDPOINT, RATE_LIMITS_PER_MINUTE, endpoint_of
 
 _MIN_429_PAUSE = 1.0
 """Seconds every thread pauses after a 429 that names no reset."""
-
-
-def endpoint_kind(path: str) -> str:
-    """Which Braze limit a request path counts against: "list" or "job_sync_status"."""
-    return "job_sync_status" if path.rstrip("/").endswith("/job_sync_status") else "list"
 
 
 @dataclass
@@ -157,7 +152,8 @@ class RateLimitAdapter(HTTPAdapter):
         self.throttle = throttle
 
     def send(self, request: PreparedRequest, *args: Any, **kwargs: Any) -> Response:  # type: ignore[override]
-        kind = endpoint_kind(request.path_url.split("?", 1)[0])
+        kind = endpoint_of(request.path_url)[0]
+        kind = kind if kind == JOB_SYNC_STATUS_ENDPOINT else LIST_ENDPOINT  # any other path counts as the list
         self.throttle.acquire(kind)
         response = super().send(request, *args, **kwargs)
         self.throttle.observe(kind, response)

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import math
 
-DEFAULT_RATE_LIMITS: dict[str, tuple[int, float]] = {"list": (50, 60.0), "job_sync_status": (100, 60.0)}
-"""Requests per window and the window's length in seconds, per endpoint kind (Braze: per minute)."""
+from ..settings import RATE_LIMITS_PER_MINUTE
+
+DEFAULT_RATE_LIMITS: dict[str, tuple[int, float]] = {kind: (n, 60.0) for kind, n in RATE_LIMITS_PER_MINUTE.items()}
+"""Requests per window and the window's length in seconds, per endpoint kind (Braze's documented limits)."""
 
 
 class Window:

@@ -34,6 +34,7 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import unquote
 
+from ..settings import JOB_SYNC_STATUS_ENDPOINT, LIST_ENDPOINT, OTHER_ENDPOINT, PERMISSIONS, endpoint_of
 from .connections import SimulatorServer
 from .cursors import decode_cursor, encode_cursor
 from .faults import FAULT_KINDS, Fault, bend, replacement, take
@@ -44,11 +45,7 @@ from .workspace import Workspace
 
 __all__ = ["BrazeSimulator", "RecordedRequest"]
 
-LIST = "list"
-JOB_SYNC_STATUS = "job_sync_status"
-OTHER = "other"
-
-PERMISSIONS = {LIST: "cdi.integration_list", JOB_SYNC_STATUS: "cdi.integration_job_status"}
+LIST, JOB_SYNC_STATUS, OTHER = LIST_ENDPOINT, JOB_SYNC_STATUS_ENDPOINT, OTHER_ENDPOINT
 
 
 @dataclass
@@ -72,15 +69,6 @@ def _parse_query(query: str) -> dict[str, str]:
             key, _, value = part.partition("=")
             params[unquote(key)] = unquote(value)
     return params
-
-
-def _route(path: str) -> tuple[str, str | None]:
-    if path == "/cdi/integrations":
-        return LIST, None
-    parts = path.split("/")
-    if len(parts) == 5 and parts[:3] == ["", "cdi", "integrations"] and parts[3] and parts[4] == JOB_SYNC_STATUS:
-        return JOB_SYNC_STATUS, unquote(parts[3])
-    return OTHER, None
 
 
 class BrazeSimulator:
@@ -309,7 +297,7 @@ class BrazeSimulator:
             time.sleep(self._latency)
         path, _, query_string = target.partition("?")
         query = _parse_query(query_string)
-        endpoint, integration_id = _route(path)
+        endpoint, integration_id = endpoint_of(path)
         skip = decode_cursor(query["cursor"]) if "cursor" in query else 0
         page = None if skip is None else skip // self._page_size
         with self._lock:
