@@ -11,6 +11,7 @@ from pathlib import Path
 import dlt
 import duckdb
 
+from braze_cdi_source.job import make_pipeline, pipeline_lock
 from braze_cdi_source.simulator import BrazeSimulator
 from tests.cli import cli_env
 from tests.tables import loaded_syncs, truth_syncs
@@ -32,7 +33,7 @@ def test_script_loads_the_duckdb_file_and_views_then_only_new_syncs(sim, tmp_pat
     assert first.returncode == 0, first.stderr
     database = tmp_path / "braze_cdi.duckdb"
     assert database.exists()
-    assert "views: sync_runs" in first.stdout
+    assert "job_sync_status: " in first.stdout
 
     added = sim.add_syncs(sim.integration_ids[1], 3)
     sim.finish_running()
@@ -92,3 +93,14 @@ def test_script_exits_2_naming_the_missing_key(tmp_path):
     assert result.returncode == 2
     assert "api_key" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_script_runs_the_job_so_a_second_run_at_once_exits_75_without_calling_braze(sim, tmp_path):
+    env = cli_env(tmp_path, sim.api_key, sim.base_url)
+    # the script's pipeline, in the folder where dlt keeps it for the script
+    held = make_pipeline("braze_cdi", pipelines_dir=str(Path(env["DLT_DATA_DIR"]) / "pipelines"))
+    with pipeline_lock(held):
+        result = run_script(sim, tmp_path)
+    assert result.returncode == 75, result.stdout + result.stderr
+    assert "in progress" in result.stderr
+    assert sim.requests == []
