@@ -21,7 +21,7 @@ from ..errors import ConfigurationError
 from ..settings import INTEGRATION_COLUMNS, INTEGRATIONS_TABLE, JOB_SYNC_STATUS_COLUMNS, JOB_SYNC_STATUS_TABLE
 
 VIEWS = ("sync_runs", "daily_sync_summary", "integration_health", "integration_health_details")
-"""Created in this order. The first three are the public contract (DESIGN.md); the details view adds the
+"""Created in this order. The first three are the public contract (README, Views); the details view adds the
 facts behind each health class (streak start, stale window, running time, watermark checks)."""
 
 HEALTH_CLASSES = ("healthy", "degraded", "failing", "stale", "stuck", "unknown")

@@ -1,4 +1,4 @@
--- integration_health: the public one-row-per-integration view (columns fixed by DESIGN.md).
+-- integration_health: the public one-row-per-integration view (its columns are a public contract: README, "Views").
 -- Everything is computed in integration_health_details; this selects the contract's columns.
 SELECT d.integration_id,
        d.integration_name,
