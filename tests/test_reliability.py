@@ -152,8 +152,7 @@ def test_item_without_start_time_is_skipped_and_reported(make_pipeline):
 def test_fail_fast_raises_on_the_first_failure(make_pipeline):
     from dlt.pipeline.exceptions import PipelineStepFailed
 
-    from braze_cdi_source.errors import BrazeApiError
-    from braze_cdi_source.job import root_cause
+    from braze_cdi_source.errors import BrazeApiError, root_cause
 
     with BrazeSimulator((7, 11), rate_limits=FAST_LIMITS) as sim:
         pipeline = make_pipeline()

@@ -13,6 +13,7 @@ import hashlib
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -45,10 +46,15 @@ class Throttle:
         self,
         limits_per_minute: dict[str, int] | None = None,
         window_seconds: float = 60.0,
+        *,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
+        """`clock` (epoch seconds, as Braze's reset header) and `sleep` are injectable for fake-clock tests."""
         limits = {**RATE_LIMITS_PER_MINUTE, **(limits_per_minute or {})}
         self._windows = {kind: _Window(limit, window_seconds) for kind, limit in limits.items()}
         self._lock = threading.Lock()
+        self._clock, self._sleep = clock, sleep
 
     @classmethod
     def shared(cls, api_key: str, base_url: str, **kwargs: Any) -> Throttle:
@@ -75,7 +81,7 @@ class Throttle:
         while True:
             with self._lock:
                 window = self._windows[kind]
-                now = time.time()
+                now = self._clock()
                 wait = self._wait_needed(window, now)
                 if wait <= 0:
                     window.sent.append(now)
@@ -83,7 +89,7 @@ class Throttle:
                         window.remaining -= 1
                     return
             wait = min(wait, window.window_seconds)
-            time.sleep(wait)
+            self._sleep(wait)
 
     @staticmethod
     def _wait_needed(window: _Window, now: float) -> float:
@@ -124,7 +130,7 @@ class Throttle:
                     window.reset_at = reset
                 # else: a late 2xx from a window that is already over tells nothing.
             if response.status_code == 429:
-                now = time.time()
+                now = self._clock()
                 until = now + _MIN_429_PAUSE
                 if reset is not None and reset > now:
                     until = reset

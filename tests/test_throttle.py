@@ -1,0 +1,130 @@
+"""The throttle on a fake clock: how long it makes a request wait, for every thing Braze's headers can say.
+
+A wait is what the throttle asks its `sleep` for; the fake clock moves forward by exactly that much, so
+these tests take milliseconds and would hang (then time out) if the throttle spun without sleeping.
+"""
+
+from __future__ import annotations
+
+import pytest
+from requests import Response
+from requests.structures import CaseInsensitiveDict
+
+from braze_cdi_source.http.throttle import Throttle
+
+T0 = 1_800_000_000.0  # epoch seconds, like Braze's X-RateLimit-Reset
+LIST, JOBS = "list", "job_sync_status"
+
+
+class FakeClock:
+    """Epoch seconds that move only when the throttle sleeps (or a test says so)."""
+
+    def __init__(self) -> None:
+        self.now = T0
+        self.sleeps: list[float] = []
+
+    def time(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        assert seconds > 0, "the throttle asked to sleep for nothing (it would spin)"
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+def answer(status: int = 200, *, remaining: int | None = None, reset: float | None = None, limit: int = 10,
+           retry_after: float | None = None) -> Response:
+    response = Response()
+    response.status_code = status
+    headers = {}
+    if remaining is not None:
+        headers = {"X-RateLimit-Limit": str(limit), "X-RateLimit-Remaining": str(remaining)}
+    if reset is not None:
+        headers["X-RateLimit-Reset"] = str(int(reset))
+    if retry_after is not None:
+        headers["Retry-After"] = str(int(retry_after))
+    response.headers = CaseInsensitiveDict(headers)
+    return response
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+def throttle(clock: FakeClock, list_limit: int = 3, jobs_limit: int = 5) -> Throttle:
+    return Throttle({LIST: list_limit, JOBS: jobs_limit}, clock=clock.time, sleep=clock.sleep)
+
+
+def waited(clock: FakeClock, action) -> float:
+    before = clock.now
+    action()
+    return clock.now - before
+
+
+def test_without_headers_it_paces_by_the_documented_limit_over_a_sliding_window(clock):
+    limiter = throttle(clock, list_limit=3)
+    for _ in range(3):
+        assert waited(clock, lambda: limiter.acquire(LIST)) == 0
+        clock.now += 10  # requests 10 s apart: sent at T0, T0+10, T0+20
+    # the 4th fits once the first leaves the 60 s window
+    assert waited(clock, lambda: limiter.acquire(LIST)) == pytest.approx(30)
+    assert clock.now == pytest.approx(T0 + 60)
+
+
+def test_a_spent_window_waits_for_braze_s_reset_then_starts_with_the_full_limit(clock):
+    limiter = throttle(clock)
+    limiter.acquire(JOBS)
+    limiter.observe(JOBS, answer(remaining=1, reset=T0 + 12, limit=10))
+    assert waited(clock, lambda: limiter.acquire(JOBS)) == 0  # the one that was left
+    assert waited(clock, lambda: limiter.acquire(JOBS)) == pytest.approx(12)
+    # the reset passed: a fresh window of Braze's limit (10), not the documented 5, and no header needed
+    for _ in range(9):
+        assert waited(clock, lambda: limiter.acquire(JOBS)) == 0
+
+
+def test_out_of_order_answers_in_one_window_never_count_back_up(clock):
+    limiter = throttle(clock)
+    for _ in range(3):
+        limiter.acquire(JOBS)
+    # the third answer arrives first, then the first one, which still saw 9 left
+    limiter.observe(JOBS, answer(remaining=2, reset=T0 + 30, limit=5))
+    limiter.observe(JOBS, answer(remaining=4, reset=T0 + 30, limit=5))
+    limiter.acquire(JOBS)
+    limiter.acquire(JOBS)
+    assert waited(clock, lambda: limiter.acquire(JOBS)) == pytest.approx(30), "it believed the older answer"
+
+
+def test_a_late_answer_from_a_window_that_is_over_tells_nothing(clock):
+    limiter = throttle(clock)
+    limiter.acquire(JOBS)
+    limiter.observe(JOBS, answer(remaining=1, reset=T0 + 60, limit=5))  # the current window
+    limiter.observe(JOBS, answer(remaining=0, reset=T0 - 5, limit=5))  # a straggler from the previous one
+    assert waited(clock, lambda: limiter.acquire(JOBS)) == 0
+    assert waited(clock, lambda: limiter.acquire(JOBS)) == pytest.approx(60)
+
+
+def test_a_429_holds_every_request_of_that_endpoint_until_the_reset_and_no_other(clock):
+    limiter = throttle(clock)
+    limiter.acquire(JOBS)
+    limiter.observe(JOBS, answer(429, remaining=0, reset=T0 + 7, limit=5))
+    assert waited(clock, lambda: limiter.acquire(LIST)) == 0  # the list has its own window
+    assert waited(clock, lambda: limiter.acquire(JOBS)) == pytest.approx(7)
+
+
+def test_a_429_waits_for_retry_after_when_it_is_later_than_the_reset(clock):
+    limiter = throttle(clock)
+    limiter.acquire(JOBS)
+    limiter.observe(JOBS, answer(429, remaining=0, reset=T0 + 3, limit=5, retry_after=20))
+    assert waited(clock, lambda: limiter.acquire(JOBS)) == pytest.approx(20)
+
+
+def test_the_windows_limit_follows_braze_s_header_not_the_documented_one(clock):
+    limiter = throttle(clock, jobs_limit=100)
+    limiter.acquire(JOBS)
+    limiter.observe(JOBS, answer(remaining=2, reset=T0 + 40, limit=3))  # a workspace with a lower limit
+    limiter.acquire(JOBS)
+    limiter.acquire(JOBS)
+    assert waited(clock, lambda: limiter.acquire(JOBS)) == pytest.approx(40)
+    for _ in range(2):  # after the reset: 3 a window, as Braze said
+        assert waited(clock, lambda: limiter.acquire(JOBS)) == 0
