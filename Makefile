@@ -1,4 +1,5 @@
-# One command each: `make demo` runs the whole job against the bundled simulator, `make test` runs the tests.
+# One command each: `make demo` runs the whole job against the bundled simulator, `make test` runs the tests
+# (all of them, as CI does), `make test-fast` the inner loop (the tests not marked `slow`).
 # Both create .venv and install the project on first use (Python >= 3.10 and make are all they need).
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
@@ -6,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint bench clean
+.PHONY: install demo test test-fast lint bench clean
 
 install: $(STAMP)
 
@@ -22,6 +23,10 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check braze_cdi_source tests pipelines benchmarks examples
 	$(BIN)/python -m pytest -q
+
+test-fast: $(STAMP)
+	$(BIN)/ruff check braze_cdi_source tests pipelines benchmarks examples
+	$(BIN)/python -m pytest -q -m "not slow"
 
 lint: $(STAMP)
 	$(BIN)/ruff check braze_cdi_source tests pipelines benchmarks examples

@@ -5,6 +5,8 @@ Each must load the same tables as `braze-cdi run`: compared with the simulator's
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import importlib.util
 import json
 import os
@@ -58,6 +60,7 @@ def materialize(module: ModuleType, sim: BrazeSimulator) -> object:
     )
 
 
+@pytest.mark.slow
 def test_dagster_definitions_load_without_calling_braze(dagster_example):
     import dagster as dg
 
@@ -70,6 +73,7 @@ def test_dagster_definitions_load_without_calling_braze(dagster_example):
     assert schedule.job_name == "braze_cdi_job"
 
 
+@pytest.mark.slow
 def test_dagster_materializes_the_same_tables_as_the_cli(dagster_example, sim, tmp_path):
     result = materialize(dagster_example, sim)
     assert result.success
@@ -91,6 +95,7 @@ def test_dagster_materializes_the_same_tables_as_the_cli(dagster_example, sim, t
     assert sim.count("job_sync_status", integration_id=sim.integration_ids[4]) == 1
 
 
+@pytest.mark.slow
 def test_dagster_step_fails_when_an_integration_fails_after_loading_the_others(dagster_example, sim):
 
     unknown = "00000000-0000-4000-8000-000000000000"  # answered 400 Invalid integration ID
@@ -120,8 +125,26 @@ def test_github_actions_workflow_runs_the_cli_then_health(tmp_path):
 
 
 AIRFLOW_VERSION = "3.3.2"
-AIRFLOW_VENV = Path(sys.prefix) / f"airflow-{AIRFLOW_VERSION}"
-"""Airflow pins much of its environment, so it gets its own venv (inside .venv, made once: ~30 s here)."""
+ROOT = EXAMPLES.parent
+
+
+def airflow_venv() -> Path:
+    """Where Airflow's venv is cached, outside any test's folder and any checkout, so a second run reuses it.
+
+    Keyed by the pinned Airflow version, the Python version and the project's dependencies: a venv made for
+    other dependencies is never reused. The project itself is installed there only for its dependencies and
+    its `braze-cdi` script; the tests put this checkout first on PYTHONPATH, so its code is what runs.
+    """
+    try:
+        import tomllib
+
+        dependencies = json.dumps(tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"])
+    except ImportError:  # Python 3.10: the whole file is the key
+        dependencies = (ROOT / "pyproject.toml").read_text()
+    key = hashlib.sha256(dependencies.encode()).hexdigest()[:12]
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "braze-cdi"
+    return cache / f"airflow-venv-{AIRFLOW_VERSION}-py{sys.version_info[0]}.{sys.version_info[1]}-{key}"
+
 
 AIRFLOW_CHECK = """
 import json, sys
@@ -140,30 +163,38 @@ try:
     verdict = "healthy"
 except RuntimeError as error:
     verdict = str(error)
-print(json.dumps({"summary": summary, "health": verdict, "max_active_runs": dag.max_active_runs}))
+import braze_cdi_source
+print(json.dumps({"summary": summary, "health": verdict, "max_active_runs": dag.max_active_runs,
+                  "code": braze_cdi_source.__file__}))
 """
 
 
 def airflow_python() -> Path:
-    python = AIRFLOW_VENV / "bin" / "python"
-    stamp = AIRFLOW_VENV / ".installed"
-    if not stamp.exists():
-        subprocess.run([sys.executable, "-m", "venv", "--clear", str(AIRFLOW_VENV)], check=True)
-        subprocess.run(
-            [str(python), "-m", "pip", "install", "--quiet", f"apache-airflow=={AIRFLOW_VERSION}",
-             "-e", str(EXAMPLES.parent)],
-            check=True,
-            timeout=900,
-        )
-        stamp.touch()
+    """The cached venv's python, made once (about 80 s here) under a lock, so parallel runs wait for one build."""
+    venv = airflow_venv()
+    python = venv / "bin" / "python"
+    stamp = venv / ".installed"
+    venv.parent.mkdir(parents=True, exist_ok=True)
+    with open(venv.parent / f".{venv.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not stamp.exists():
+            subprocess.run([sys.executable, "-m", "venv", "--clear", str(venv)], check=True)
+            subprocess.run(
+                [str(python), "-m", "pip", "install", "--quiet", f"apache-airflow=={AIRFLOW_VERSION}", str(ROOT)],
+                check=True,
+                timeout=900,
+            )
+            stamp.touch()
     return python
 
 
+@pytest.mark.slow
 def test_airflow_dag_loads_in_airflow_and_its_tasks_load_the_same_tables(sim, tmp_path):
     python = airflow_python()
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("VIRTUAL_ENV")},
         "PATH": f"{python.parent}:{os.environ['PATH']}",
+        "PYTHONPATH": str(ROOT),  # this checkout's code, not the copy installed in the cached venv
         "AIRFLOW_HOME": str(tmp_path / "airflow"),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "false",
         "DLT_DATA_DIR": str(tmp_path / "dlt"),
@@ -177,6 +208,7 @@ def test_airflow_dag_loads_in_airflow_and_its_tasks_load_the_same_tables(sim, tm
     )
     assert result.returncode == 0, result.stdout + result.stderr
     report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert Path(report["code"]).resolve().is_relative_to(ROOT.resolve()), "Airflow ran another copy of the code"
     assert report["max_active_runs"] == 1
     assert report["summary"]["ok"] is True
     check = dlt.pipeline(

@@ -36,7 +36,12 @@ def errors(pipeline) -> list[tuple]:
 RETRIED = ["500", "502", "503", "504", "429", "drop", "slow", "truncated", "non_json"]
 
 
-@pytest.mark.parametrize("page", [0, 6, 13], ids=["first", "middle", "last"])
+# the middle page in the fast lane; the first and last pages too in the full suite
+@pytest.mark.parametrize(
+    "page",
+    [pytest.param(0, id="first", marks=pytest.mark.slow), pytest.param(6, id="middle"),
+     pytest.param(13, id="last", marks=pytest.mark.slow)],
+)
 @pytest.mark.parametrize("kind", RETRIED)
 def test_transient_fault_on_any_page_ends_equal_to_truth(make_pipeline, kind, page):
     with BrazeSimulator((137, 4), rate_limits=FAST_LIMITS) as sim:
