@@ -23,7 +23,7 @@ from dlt.destinations.sql_client import WithSqlClient
 
 from .analytics.views import create_views
 from .errors import BrazeCdiError
-from .extract.source import stats_of
+from .extract.source import hint_file_format, stats_of
 from .run_stats import RunStats
 from .settings import (
     DEFAULT_DATASET_NAME,
@@ -173,19 +173,27 @@ def destination_tuned(pipeline: dlt.Pipeline) -> Iterator[None]:
                 break
 
 
-def loader_file_format(pipeline: dlt.Pipeline) -> str | None:
-    """The load file format the job asks dlt for; the one place this is decided (None: dlt's own choice).
+def configured_file_format() -> str | None:
+    """`[normalize] loader_file_format` / NORMALIZE__LOADER_FILE_FORMAT (e.g. parquet for a lake), or None.
 
-    The user's `[normalize] loader_file_format` / NORMALIZE__LOADER_FILE_FORMAT wins (e.g. parquet for a lake:
-    dlt 1.x no longer reads that key itself, so the job honours it). Otherwise "jsonl" when the destination
-    would write INSERT statements but can read JSON files (DuckDB): DuckDB loads dlt's default `insert_values`
-    files by parsing them as SQL, which took 2.5 GB of RSS and most of the load time for 100,000 syncs,
-    against about 0.2 GB through its JSON reader (benchmarks/README.md). Other destinations keep their own
-    preferred format (Postgres has no jsonl loader). The source itself never picks a format.
+    dlt 1.x no longer reads this key itself; the job passes it to `pipeline.run` for every table.
     """
-    configured = dlt.config.get("normalize.loader_file_format", str)
+    return dlt.config.get("normalize.loader_file_format", str) or None
+
+
+def loader_file_format(pipeline: dlt.Pipeline) -> str | None:
+    """The load-file format of the source's rows: the one place this is decided (None: dlt's own choice).
+
+    The user's configured format wins. Otherwise "jsonl" when the destination would write INSERT statements
+    but can read JSON files (DuckDB): DuckDB loads dlt's default `insert_values` files by parsing them as SQL,
+    which took 2.5 GB of RSS and most of the load time for 100,000 syncs, against about 0.2 GB through its
+    JSON reader (benchmarks/README.md). Other destinations keep their own preferred format (Postgres has no
+    jsonl loader). `run_pipeline` hands the choice to the source (`hint_file_format`), which puts it on its
+    batches of rows only: an empty table's jsonl file would have no columns for DuckDB.
+    """
+    configured = configured_file_format()
     if configured:
-        return str(configured)
+        return configured
     destination = pipeline.destination
     if destination is None:
         return None
@@ -236,8 +244,9 @@ def run_pipeline(
         if callable(source):
             source = source()
         stats = stats or stats_of(source) or RunStats()
+        hint_file_format(source, loader_file_format(pipeline))
         with destination_tuned(pipeline):
-            load_info = pipeline.run(source, loader_file_format=loader_file_format(pipeline))
+            load_info = pipeline.run(source, loader_file_format=configured_file_format())
         if views and views_supported(pipeline):
             create_views(pipeline)
     return summarise(pipeline, load_info, time.monotonic() - started, stats)

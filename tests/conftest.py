@@ -23,6 +23,91 @@ FAST_LIMITS = {"list": (10_000, 60.0), "job_sync_status": (10_000, 60.0)}
 """Generous limits for tests that are not about rate limiting."""
 
 
+# --- test lanes: `make test` runs everything; `make test-fast` (-m "not slow") skips what is listed here ---
+
+SLOW_MODULES = {
+    "test_benchmarks_smoke.py",  # the benchmark harness end to end
+    "test_crash.py",  # SIGKILL during extract and load, then a rerun
+    "test_cron.py",  # the cron wrapper and overlapping CLI runs
+    "test_destinations.py",  # other engines: PostgreSQL, a parquet lake
+    "test_parsing_properties.py",  # hypothesis sweeps
+    "test_workspaces.py",  # two workspaces into one dataset, a fresh machine
+}
+"""Modules whose every test is slow."""
+
+SLOW_TESTS = {
+    "test_examples.py": {  # orchestrators: Dagster in-process, Airflow in its own venv
+        "test_dagster_definitions_load_without_calling_braze",
+        "test_dagster_materializes_the_same_tables_as_the_cli",
+        "test_dagster_step_fails_when_an_integration_fails_after_loading_the_others",
+        "test_airflow_dag_loads_in_airflow_and_its_tasks_load_the_same_tables",
+    },
+    "test_cli.py": {  # each runs the CLI as a subprocess (5 to 20 s here); a few stay in the fast lane
+        "test_bad_configuration_is_one_plain_sentence",
+        "test_debug_shows_the_traceback",
+        "test_list_permission_missing_is_named",
+        "test_a_failed_integration_exits_1_and_the_others_load",
+        "test_config_from_toml_files",
+        "test_config_from_environment_variables",
+        "test_a_list_in_the_environment_that_is_not_json_says_so",
+        "test_check_names_the_missing_permission",
+        "test_check_with_no_integrations_probes_the_permission",
+        "test_check_wrong_key",
+        "test_the_key_never_leaves_a_trace",
+        "test_progress_and_summary_report_the_real_figures",
+    },
+    "test_health.py": {  # the classes over a loaded history, through the CLI
+        "test_exit_code_for_each_class",
+        "test_json_lists_every_integration_with_the_model_s_class",
+        "test_thresholds_from_flags_and_config",
+    },
+    "test_json_logs.py": {
+        "test_every_stderr_line_is_json_and_the_summary_counts_rows",
+        "test_a_partial_run_writes_only_json_on_stderr",
+        "test_dlt_warnings_are_json_too",
+    },
+    "test_pipeline_script.py": {
+        "test_script_loads_the_duckdb_file_and_views_then_only_new_syncs",
+        "test_script_reads_where_to_load_from_config",
+        "test_script_exits_1_when_an_integration_fails_and_loads_the_others",
+    },
+    "test_report.py": {
+        "test_html_report_charts_match_the_history_and_load_nothing_external",
+        "test_demo_ends_with_the_report",
+    },
+    "test_reliability.py": {  # real waits for a rate-limit reset (the throttle's own tests use a fake clock)
+        "test_429_storm_waits_for_the_reset",
+        "test_rate_limit_is_held_with_few_429s",
+        "test_transient_fault_on_any_page_ends_equal_to_truth[429-middle]",
+        "test_transient_fault_on_any_page_ends_equal_to_truth[slow-middle]",
+    },
+    "test_source.py": {
+        "test_k_new_syncs_cost_at_most_ceil_k_over_10_plus_one[9]",
+        "test_k_new_syncs_cost_at_most_ceil_k_over_10_plus_one[10]",
+        "test_k_new_syncs_cost_at_most_ceil_k_over_10_plus_one[25]",
+    },
+}
+"""Slow tests by module: a name without brackets covers every parameter of the test."""
+
+OTHER_ENGINES = {"postgres_url", "postgres_destination"}
+"""A test that needs a real PostgreSQL is slow (the server starts once per session, then each test loads)."""
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark the slow lane in one place, so a new slow test is one line here and test files stay as they are."""
+    for item in items:
+        module = item.path.name
+        names = SLOW_TESTS.get(module, set())
+        original = getattr(item, "originalname", item.name)
+        if (
+            module in SLOW_MODULES
+            or item.name in names
+            or original in names
+            or OTHER_ENGINES & set(getattr(item, "fixturenames", ()))
+        ):
+            item.add_marker(pytest.mark.slow)
+
+
 @pytest.fixture(autouse=True)
 def fresh_throttles() -> Iterator[None]:
     """Each test starts with no learned rate-limit windows: simulators reuse seeded keys and ports."""

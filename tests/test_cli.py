@@ -169,7 +169,6 @@ def test_hints_cover_every_documented_error():
     assert "re-run later" in hint(None, "", job_path)
 
 
-@pytest.mark.slow
 def test_the_key_never_leaves_a_trace(tmp_path):
     """Run every command, failures included, with a recognisable key; then search everything for it."""
     key = "sim-LEAKCANARY-7f3a9c1e5b"

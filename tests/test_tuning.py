@@ -15,6 +15,8 @@ from dlt.load.configuration import LoaderConfiguration
 
 from braze_cdi_source import braze_cdi_source
 from braze_cdi_source.job import destination_tuned, destination_tuning, loader_file_format, run_pipeline
+from braze_cdi_source.simulator import BrazeSimulator
+from tests.conftest import FAST_LIMITS
 
 TUNED_KEYS = ("data_writer.disable_compression", "normalize.data_writer.file_max_items", "load.workers")
 
@@ -138,3 +140,15 @@ def test_the_source_alone_leaves_the_file_format_to_dlt(sim, make_pipeline):
     pipeline.run(braze_cdi_source(api_key=sim.api_key, base_url=sim.base_url))
     assert not load_files(pipeline)
     assert list((Path(pipeline.working_dir) / "load" / "loaded").rglob("completed_jobs/job_sync_status.*"))
+
+
+def test_rows_go_as_jsonl_but_a_load_with_no_sync_at_all_still_creates_the_table(make_pipeline):
+    """The job's jsonl goes on batches of rows only: an empty table's jsonl file has no columns for DuckDB."""
+    with BrazeSimulator((0, 0), rate_limits=FAST_LIMITS) as empty:
+        pipeline = make_pipeline()
+        assert run_pipeline(pipeline, braze_cdi_source(api_key=empty.api_key, base_url=empty.base_url)).ok
+        with pipeline.sql_client() as client:
+            assert client.execute_sql(f"SELECT COUNT(*) FROM {client.make_qualified_table_name('job_sync_status')}")
+        empty.add_syncs(empty.integration_ids[0], 3)
+        assert run_pipeline(pipeline, braze_cdi_source(api_key=empty.api_key, base_url=empty.base_url)).ok
+    assert load_files(pipeline), "the rows did not go as jsonl"

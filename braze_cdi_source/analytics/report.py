@@ -4,6 +4,9 @@ Both read the same numbers: `integration_health_details` (health, last sync, suc
 failure streaks, rows over 30 days) and the syncs of the last `days` days for the charts. The HTML page
 has no script and no external resource: charts are inline SVG drawn here, so it opens offline and can be
 mailed or archived as one file.
+
+Over 400 lines for now: the HTML half (the SVG charts, about 230 lines) is to move to a module of its own
+once the pending changes to the terminal half have landed, so that the two do not collide.
 """
 
 from __future__ import annotations

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -185,6 +186,7 @@ def braze_cdi_source(
     max_running = timedelta(hours=float(max_running_hours))
     failures = ExtractionFailures(fail_fast)
     wanted = _as_ids(integration_ids)
+    file_format = FileFormatHint()
 
     listed: list[dict[str, Any]] | None = None
     if not wanted:
@@ -195,10 +197,13 @@ def braze_cdi_source(
 
     integrations = integrations_resource(client, listed, wanted if integration_ids else None, failures)
     integrations.run_stats = client.stats  # type: ignore[attr-defined]  # read by `stats_of`
+    integrations.file_format = file_format  # type: ignore[attr-defined]  # set by `hint_file_format`
     yield integrations
     client.stats.expect(list(dict.fromkeys(wanted)))
     for integration_id in dict.fromkeys(wanted):
-        yield job_sync_status_resource(client, integration_id, bounded_from, max_running, failures, parallel)
+        yield job_sync_status_resource(
+            client, integration_id, bounded_from, max_running, failures, parallel, file_format
+        )
 
 
 def stats_of(source: Any) -> RunStats | None:
@@ -255,6 +260,7 @@ def job_sync_status_resource(
     max_running: timedelta,
     failures: ExtractionFailures,
     parallel: bool,
+    file_format_hint: FileFormatHint | None = None,
 ) -> DltResource:
     """One integration's sync history, newest first, read back only as far as the cursor needs."""
     name = f"{JOB_SYNC_STATUS_TABLE}_{integration_id}"
@@ -267,6 +273,7 @@ def job_sync_status_resource(
         boundary = cursor.boundary(now)
         path = JOB_SYNC_STATUS_PATH.format(integration_id=integration_id)
         unkeyed = 0
+        file_format = file_format_hint.value if file_format_hint else None  # read at extract time
         batch: list[dict[str, Any]] = []
         try:
             for page in client.pages(path, integration_id):
@@ -277,19 +284,19 @@ def job_sync_status_resource(
                 client.stats.rows(integration_id, len(rows))
                 batch += rows
                 if len(batch) >= BATCH_ROWS:
-                    yield batch
-                    batch = []
+                    yield _with_format(batch, file_format)
+                    batch, file_format = [], None
                 if reached:
                     break
         except (BrazeCdiError, RequestException) as error:
             # Rows read before the failure still load; the state stays where it was so the next run re-reads.
             client.stats.finish(integration_id, failed=True)
             if batch:
-                yield batch
+                yield _with_format(batch, file_format)
             yield failures.record(name, error, integration_id)
             return
         if batch:
-            yield batch
+            yield _with_format(batch, file_format)
         elif cursor.last_start is None and cursor.newest_seen is None:
             # Nothing loaded yet, ever: create the table anyway, so analysts' SQL finds every column.
             yield dlt.mark.materialize_table_schema()
@@ -312,6 +319,34 @@ def job_sync_status_resource(
         primary_key=("integration_id", "sync_start_time"),
         columns=JOB_SYNC_STATUS_COLUMNS,
     )
+
+
+@dataclass
+class FileFormatHint:
+    """The load-file format chosen for the source's rows; None leaves dlt's choice.
+
+    The job decides it (`job.loader_file_format`) and hands it over with `hint_file_format`; the source only
+    puts it on its batches of rows, never on the marker that creates an empty table: on DuckDB an empty jsonl
+    file has no columns for its JSON reader, and the load fails.
+    """
+
+    value: str | None = None
+
+
+def hint_file_format(source: Any, file_format: str | None) -> bool:
+    """Have a `braze_cdi_source` write its rows in `file_format`; False for any other source."""
+    resources = getattr(source, "resources", None) or {}
+    resource = resources.get(INTEGRATIONS_TABLE) if hasattr(resources, "get") else None
+    hint = getattr(resource, "file_format", None)
+    if not isinstance(hint, FileFormatHint):
+        return False
+    hint.value = file_format
+    return True
+
+
+def _with_format(rows: list[dict[str, Any]], file_format: str | None) -> Any:
+    """The first batch of a resource carries its file format hint; later ones go as they are."""
+    return dlt.mark.with_hints(rows, dlt.mark.make_hints(file_format=file_format)) if file_format else rows
 
 
 def _rows_of_page(
