@@ -41,6 +41,19 @@ def missing_config_message(fields: set[str]) -> str:
     return f"Missing configuration: {', '.join(sorted(fields))} under [sources.braze_cdi]."
 
 
+def missing_destination_message(config: object) -> str | None:
+    """What to set when a destination's settings are missing (`config` is dlt's destination configuration);
+    None when `config` is not a destination's (the source's own settings are missing instead)."""
+    name = getattr(config, "destination_name", None) or getattr(config, "destination_type", None)
+    if not name:
+        return None
+    return (
+        f"No credentials for destination {name}: set [destination.{name}.credentials] in .dlt/secrets.toml "
+        f'(e.g. credentials = "postgresql://user:password@host:5432/database" for postgres), or the '
+        f"environment variable DESTINATION__{str(name).upper()}__CREDENTIALS."
+    )
+
+
 class UnsafeLinkError(BrazeCdiError):
     """A pagination link the client refuses to follow (another origin, or unusable)."""
 

@@ -52,6 +52,10 @@ class RunSummary:
     requests: int = 0
     throttled_429: int = 0
     load_ids: list[str] = field(default_factory=list)
+    location: str = ""
+    """Where it loaded, for people: the DuckDB file, database host and name, or bucket (never a password)."""
+    integrations: list[dict[str, Any]] = field(default_factory=list)
+    """Per integration: id, name, new / updated / re-read sync rows, failed."""
 
     @property
     def ok(self) -> bool:
@@ -66,14 +70,85 @@ def make_pipeline(
     destination: Any = "duckdb",
     dataset_name: str = DEFAULT_DATASET_NAME,
     pipelines_dir: str | None = None,
+    duckdb_file: str | Path | None = None,
 ) -> dlt.Pipeline:
-    """A dlt pipeline with the project's defaults (DuckDB file `<pipeline_name>.duckdb` in the current folder)."""
+    """A dlt pipeline with the project's defaults: a local DuckDB file in the folder the command runs from.
+
+    dlt remembers where a pipeline first ran (its local state holds that folder) and resolves a relative
+    DuckDB path against it, so a run from another folder would load the first folder's file. Passing
+    an absolute path always wins: `duckdb_file`, else a configured `destination.duckdb.credentials` path,
+    else `<pipeline_name>.duckdb`, each resolved against the current folder.
+    """
     return dlt.pipeline(
         pipeline_name=pipeline_name,
-        destination=destination,
+        destination=resolve_destination(destination, pipeline_name, duckdb_file),
         dataset_name=dataset_name,
         pipelines_dir=pipelines_dir,
     )
+
+
+_DUCKDB_MARKERS = (":memory:", ":pipeline:", ":external:")
+
+
+def _configured_duckdb_path() -> Any:
+    """`destination.duckdb.credentials` as the user configured it (a path, a dict with `database`, or None)."""
+    for accessor in (dlt.secrets, dlt.config):
+        for key in ("destination.duckdb.credentials.database", "destination.duckdb.credentials"):
+            try:
+                value = accessor.get(key)
+            except Exception:  # noqa: BLE001 - an unreadable value is dlt's to report when it resolves
+                value = None
+            if value is not None:
+                return value
+    return None
+
+
+def resolve_destination(destination: Any, pipeline_name: str, duckdb_file: str | Path | None = None) -> Any:
+    """The destination to give dlt: for DuckDB, a factory with an absolute file path (see `make_pipeline`)."""
+    if duckdb_file is None and destination != "duckdb":
+        return destination
+    if duckdb_file is None:
+        configured = _configured_duckdb_path()
+        if configured is None:
+            duckdb_file = f"{pipeline_name}.duckdb"
+        elif isinstance(configured, str) and configured not in _DUCKDB_MARKERS and "://" not in configured:
+            duckdb_file = configured
+        else:  # a connection string or a marker: dlt's own resolution
+            return destination
+    if destination not in ("duckdb", None):
+        raise BrazeCdiError(f"--duckdb-file applies to --destination duckdb only, not {destination}.")
+    return dlt.destinations.duckdb(str(Path(duckdb_file).expanduser().resolve()))
+
+
+def describe_location(pipeline: dlt.Pipeline) -> str:
+    """Where the pipeline loads, for people: the DuckDB file, the database host and name, or the bucket.
+
+    Never the password: only named, non-secret parts of the credentials are read.
+    """
+    destination = pipeline.destination
+    if destination is None:
+        return "no destination"
+    try:
+        config = pipeline.destination_client().config
+    except Exception:  # noqa: BLE001 - unconfigured destination: its name is all there is to say
+        return destination.destination_name
+    bucket = getattr(config, "bucket_url", None)
+    if isinstance(bucket, str) and bucket:
+        return f"{destination.destination_name} {_without_userinfo(bucket)}"
+    credentials = getattr(config, "credentials", None)
+    database = getattr(credentials, "database", None)
+    if destination.destination_type == "dlt.destinations.duckdb" and isinstance(database, str):
+        return f"DuckDB file {database}"
+    host = getattr(credentials, "host", None) or getattr(credentials, "server_hostname", None)
+    parts = [str(p) for p in (host, database) if p]
+    return f"{destination.destination_name} {'/'.join(parts)}" if parts else destination.destination_name
+
+
+def _without_userinfo(url: str) -> str:
+    head, sep, rest = url.partition("://")
+    if sep and "@" in rest.split("/", 1)[0]:
+        rest = rest.split("@", 1)[1]
+    return f"{head}{sep}{rest}"
 
 
 @contextmanager
@@ -264,15 +339,28 @@ def summarise(pipeline: dlt.Pipeline, load_info: LoadInfo, duration: float, stat
             if not table.startswith("_dlt")
         }
     figures = stats.snapshot()
+    per_integration = stats.per_integration()
     return RunSummary(
         pipeline_name=pipeline.pipeline_name,
         destination=pipeline.destination.destination_name if pipeline.destination else "",
         dataset_name=pipeline.dataset_name,
         duration_seconds=round(duration, 3),
         rows_per_table=row_counts,
-        rows_per_integration={k: v["rows"] for k, v in stats.per_integration().items()},
+        rows_per_integration={k: v["rows"] for k, v in per_integration.items()},
         failures=row_counts.get(EXTRACTION_ERRORS_TABLE, 0),
         requests=figures["requests"],
         throttled_429=figures["throttled_429"],
         load_ids=list(load_info.loads_ids),
+        location=describe_location(pipeline),
+        integrations=[
+            {
+                "integration_id": integration_id,
+                "name": figures_of["name"],
+                "new": figures_of["new_rows"],
+                "updated": figures_of["updated_rows"],
+                "reread": figures_of["reread_rows"],
+                "failed": figures_of["failed"],
+            }
+            for integration_id, figures_of in per_integration.items()
+        ],
     )

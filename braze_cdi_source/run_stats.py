@@ -8,8 +8,12 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
+
+WaitListener = Callable[[str, float], None]
+"""Told `(endpoint kind, seconds)` when a request must wait for Braze's rate-limit window."""
 
 
 @dataclass
@@ -20,6 +24,10 @@ class IntegrationStats:
     throttled_429: int = 0
     pages: int = 0
     rows: int = 0
+    new_rows: int = 0
+    updated_rows: int = 0
+    reread_rows: int = 0
+    name: str | None = None
     done: bool = False
     failed: bool = False
 
@@ -31,6 +39,7 @@ class RunStats:
         self._lock = threading.Lock()
         self.started = time.monotonic()
         self.integrations: dict[str | None, IntegrationStats] = {}
+        self.wait_listeners: list[WaitListener] = []
 
     def _of(self, integration_id: str | None) -> IntegrationStats:
         stats = self.integrations.get(integration_id)
@@ -58,6 +67,26 @@ class RunStats:
     def rows(self, integration_id: str, count: int) -> None:
         with self._lock:
             self._of(integration_id).rows += count
+
+    def classified(self, integration_id: str, new: int, updated: int, reread: int) -> None:
+        """Rows of a page by what they are to the destination: new syncs, syncs that finished since the
+        last run (they were loaded `running`), and syncs read again at the cursor boundary."""
+        with self._lock:
+            stats = self._of(integration_id)
+            stats.new_rows += new
+            stats.updated_rows += updated
+            stats.reread_rows += reread
+
+    def named(self, names: dict[str, str]) -> None:
+        """Integration names from the integration list, for the summary."""
+        with self._lock:
+            for integration_id, name in names.items():
+                self._of(integration_id).name = name
+
+    def waiting(self, kind: str, seconds: float) -> None:
+        """A request waits `seconds` for the rate-limit window of `kind`: tell whoever displays progress."""
+        for listener in list(self.wait_listeners):
+            listener(kind, seconds)
 
     def finish(self, integration_id: str, failed: bool = False) -> None:
         with self._lock:

@@ -131,12 +131,18 @@ def fetch_details(pipeline: dlt.Pipeline, thresholds: HealthThresholds) -> list[
     """
     path = duckdb_file(pipeline)
     if path is not None and not path.exists():
-        raise NoDataError(f"no DuckDB file at {path}: run `braze-cdi run` here first (or pass --pipeline-name).")
+        raise NoDataError(
+            f"no DuckDB file at {path}: run `braze-cdi run` in this folder first, or pass --duckdb-file "
+            "(or --pipeline-name)."
+        )
+    where = f" in {path}" if path is not None else ""
     with pipeline.sql_client() as client:
         if not client.has_dataset():
-            raise NoDataError(f"dataset {pipeline.dataset_name!r} does not exist: nothing has been loaded yet.")
+            raise NoDataError(
+                f"dataset {pipeline.dataset_name!r} does not exist{where}: nothing has been loaded yet."
+            )
         if len(missing_tables(client, pipeline.dataset_name)) == 2:
-            raise NoDataError(f"dataset {pipeline.dataset_name!r} has no integrations or sync tables yet.")
+            raise NoDataError(f"dataset {pipeline.dataset_name!r}{where} has no integrations or sync tables yet.")
         details = render_queries(client, pipeline.dataset_name, thresholds)["integration_health_details"]
         rows = client.execute_sql(
             f"SELECT {', '.join(DETAIL_COLUMNS)} FROM ({details}) AS d "

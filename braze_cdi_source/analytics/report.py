@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import html
 import math
+import os
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
@@ -21,6 +22,7 @@ from typing import Any
 
 import dlt
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from ..settings import DEFAULT_PIPELINE_NAME
@@ -175,43 +177,155 @@ def summary_rows(data: ReportData) -> list[dict[str, str]]:
     ]
 
 
-def print_report(pipeline: dlt.Pipeline, console: Console, days: int = DEFAULT_DAYS) -> ReportData | None:
-    """Print the integrations table and the problems; returns the data (None when nothing is loaded)."""
-    try:
-        data = load_report_data(pipeline, days)
-    except NoDataError as error:
-        console.print(f"Nothing to report: {error}", highlight=False, markup=False)
-        return None
+COLUMN_PRIORITY = (
+    "Integration",
+    "Health",
+    "Last sync",
+    "Success 7d",
+    "Failure streak",
+    "p95",
+    "Success 30d",
+    "p50",
+    "Rows failed 30d",
+    "Syncs 30d",
+    "Rows synced 30d",
+)
+"""Which columns a narrower terminal keeps first; the rest are named under the table."""
+
+MIN_NAME_WIDTH = 16
+"""The integration column wraps names down to this width before columns are dropped."""
+
+MIN_TABLE_COLUMNS = 5
+"""Below this many columns a table says too little: one block per integration instead."""
+
+
+def fit_columns(cells: list[dict[str, str]], width: int) -> list[str]:
+    """The columns that fit in `width` without cutting a value (names wrap; headers wrap at spaces).
+
+    Each column takes its longest value (or longest header word) plus 3 characters of padding and border.
+    """
+    if not cells:
+        return list(COLUMN_PRIORITY)
+
+    def need(column: str) -> int:
+        longest = max(len(row[column]) for row in cells)
+        if column == "Integration":
+            longest = min(longest, MIN_NAME_WIDTH)
+        header = max(len(word) for word in column.split())
+        return max(longest, header) + 3
+
+    chosen: list[str] = []
+    used = 1  # the table's last border
+    for column in COLUMN_PRIORITY:
+        if used + need(column) <= width:
+            chosen.append(column)
+            used += need(column)
+    return [c for c in cells[0] if c in chosen]
+
+
+def _print_blocks(console: Console, data: ReportData, cells: list[dict[str, str]]) -> None:
+    """One block per integration, for terminals too narrow for a readable table (e.g. 80 columns)."""
+    console.print(f"Braze CDI sync health ({data.dataset}, {when(data.now)})", highlight=False, markup=False)
+    for row, cell in zip(data.integrations, cells, strict=True):
+        console.print()
+        console.print(f"[bold]{escape(cell['Integration'])}[/]", highlight=False, soft_wrap=False)
+        health = f"[{_RICH_HEALTH[row['health']]}]{row['health']}[/]"
+        lines = [
+            f"{health} · last sync {escape(cell['Last sync'])}",
+            f"success 7d {cell['Success 7d']}, 30d {cell['Success 30d']} · failure streak {cell['Failure streak']}",
+            f"duration p50 {cell['p50']}, p95 {cell['p95']} · syncs 30d {cell['Syncs 30d']}",
+            f"rows 30d: {cell['Rows synced 30d']} synced, {cell['Rows failed 30d']} failed",
+        ]
+        for line in lines:
+            console.print(f"  {line}", highlight=False)
+
+
+def report_width(console: Console) -> int:
+    """The width to lay the report out for: the terminal's, or COLUMNS; a pipe with neither gets 170."""
+    if console.is_terminal or os.environ.get("COLUMNS"):
+        return console.width
+    return max(console.width, 170)
+
+
+def print_report(
+    pipeline: dlt.Pipeline, console: Console, days: int = DEFAULT_DAYS, data: ReportData | None = None
+) -> ReportData | None:
+    """Print the integrations table and the problems; returns the data (None when nothing is loaded).
+
+    The table adapts to the width: all columns when they fit, the most telling ones otherwise (names
+    wrap, nothing is cut to "…"), and one block per integration on a narrow terminal.
+    """
+    if data is None:
+        try:
+            data = load_report_data(pipeline, days)
+        except NoDataError as error:
+            console.print(f"Nothing to report: {error}", highlight=False, markup=False)
+            return None
     if not data.integrations:
         console.print("Nothing to report: no integrations in the loaded data.", highlight=False)
         return data
-    table = Table(title=f"Braze CDI sync health ({data.dataset}, {when(data.now)})", title_justify="left")
-    for column in summary_rows(data)[0]:
-        left = column in ("Integration", "Health", "Last sync")
-        table.add_column(column, justify="left" if left else "right", no_wrap=left)
-    for row, cells in zip(data.integrations, summary_rows(data), strict=True):
-        cells["Health"] = f"[{_RICH_HEALTH[row['health']]}]{row['health']}[/]"
-        table.add_row(*cells.values())
-    # Pipes and log files do not wrap: give the table room there; a terminal keeps its own width.
-    width = console.width
-    if not console.is_terminal:
-        console.width = max(width, 170)
+    cells = summary_rows(data)
+    width = report_width(console)
+    columns = fit_columns(cells, width)
+    saved = console.width
+    console.width = width
     try:
-        console.print(table)
+        if len(columns) < MIN_TABLE_COLUMNS:
+            _print_blocks(console, data, cells)
+        else:
+            table = Table(title=f"Braze CDI sync health ({data.dataset}, {when(data.now)})", title_justify="left")
+            for column in columns:
+                left = column in ("Integration", "Health", "Last sync")
+                table.add_column(
+                    column,
+                    justify="left" if left else "right",
+                    overflow="fold",
+                    no_wrap=column not in ("Integration", "Last sync") and len(column.split()) == 1,
+                    min_width=MIN_NAME_WIDTH if column == "Integration" else None,
+                )
+            for row, cell in zip(data.integrations, cells, strict=True):
+                values = {**cell, "Integration": escape(cell["Integration"]), "Last sync": escape(cell["Last sync"])}
+                values["Health"] = f"[{_RICH_HEALTH[row['health']]}]{row['health']}[/]"
+                table.add_row(*(values[c] for c in columns))
+            console.print(table)
+            hidden = [c for c in cells[0] if c not in columns]
+            if hidden:
+                console.print(
+                    f"Not shown at {width} columns: {', '.join(hidden)} (a wider terminal or --html shows all).",
+                    highlight=False,
+                    markup=False,
+                )
+        counts = ", ".join(f"{n} {h}" for h, n in data.counts.items() if n)
+        console.print(f"{len(data.integrations)} integrations: {counts}.", highlight=False)
+        for message in data.problems:
+            console.print(f"  • {message}", highlight=False, markup=False)
+        name = "" if pipeline.pipeline_name == DEFAULT_PIPELINE_NAME else f" --pipeline-name {pipeline.pipeline_name}"
+        console.print(
+            "Views: sync_runs, daily_sync_summary, integration_health, integration_health_details "
+            f"(`braze-cdi report{name} --html report.html` for charts).",
+            highlight=False,
+            markup=False,
+        )
     finally:
-        console.width = width
-    counts = ", ".join(f"{n} {h}" for h, n in data.counts.items() if n)
-    console.print(f"{len(data.integrations)} integrations: {counts}.", highlight=False)
-    for message in data.problems:
-        console.print(f"  • {message}", highlight=False, markup=False, soft_wrap=True)
-    name = "" if pipeline.pipeline_name == DEFAULT_PIPELINE_NAME else f" --pipeline-name {pipeline.pipeline_name}"
-    console.print(
-        "Views: sync_runs, daily_sync_summary, integration_health, integration_health_details "
-        f"(`braze-cdi report{name} --html report.html` for charts).",
-        highlight=False,
-        soft_wrap=True,
-    )
+        console.width = saved
     return data
+
+
+def report_document(pipeline: dlt.Pipeline, data: ReportData | None = None, days: int = DEFAULT_DAYS) -> dict:
+    """The report as one JSON-ready document: `{"report": {dataset, generated_at, counts, integrations, problems}}`."""
+    data = data if data is not None else load_report_data(pipeline, days)
+    return {
+        "report": {
+            "dataset": data.dataset,
+            "generated_at": data.now.isoformat(),
+            "counts": data.counts,
+            "integrations": [
+                {**cells, "integration_id": row["integration_id"], "health": row["health"]}
+                for row, cells in zip(data.integrations, summary_rows(data), strict=True)
+            ],
+            "problems": data.problems,
+        }
+    }
 
 
 # --- HTML ---------------------------------------------------------------------------------------
@@ -462,6 +576,7 @@ __all__ = [
     "ReportData",
     "load_report_data",
     "print_report",
+    "report_document",
     "render_html",
     "write_html",
 ]

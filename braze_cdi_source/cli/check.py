@@ -1,16 +1,21 @@
-"""`braze-cdi check`: verify configuration, instance, key and both permissions before the first run.
+"""`braze-cdi check`: verify configuration, instance, key, both permissions and the destination before the
+first run.
 
-Each check says exactly what is wrong and what to do; none prints the key.
+Each check says exactly what is wrong and what to do; none prints the key. A failure to reach the instance
+is told apart from a rejected key (401) and from a missing permission (403): they need different fixes.
 """
 
 from __future__ import annotations
 
+import socket
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from requests.exceptions import RequestException
+from urllib3.exceptions import NameResolutionError, NewConnectionError, SSLError
 
-from ..errors import BrazeApiError, BrazeCdiError
+from ..errors import BrazeApiError, BrazeCdiError, exception_chain
 from ..http.client import BrazeClient, check_api_key, check_base_url
 from ..http.retries import RetryBudget
 from ..settings import JOB_STATUS_PERMISSION, JOB_SYNC_STATUS_PATH, LIST_PATH, LIST_PERMISSION
@@ -28,6 +33,64 @@ class Check:
     detail: str
 
 
+def unreachable_reason(error: BaseException) -> str | None:
+    """Why the instance could not be reached (DNS, refused, TLS, timeout), from the exception chain."""
+    for current in exception_chain(error):
+        if isinstance(current, (NameResolutionError, socket.gaierror)):
+            return "its host name does not resolve (DNS): check base_url for typos"
+        if isinstance(current, SSLError) or type(current).__name__ == "SSLError":
+            return "the TLS handshake failed: check that base_url is https://rest.<instance>.braze.com"
+        if isinstance(current, (NewConnectionError, ConnectionRefusedError)):
+            return "the connection was refused or could not be opened: check base_url and your network or proxy"
+        if type(current).__name__ in ("ConnectTimeout", "ReadTimeout", "Timeout", "TimeoutError"):
+            return "it did not answer in time: check your network or proxy"
+    return None
+
+
+def resolve_host(url: str) -> str | None:
+    """A DNS failure fails at once, before any retry: the reason, or None when the host resolves."""
+    parts = urlsplit(url)
+    try:
+        socket.getaddrinfo(parts.hostname or "", parts.port or 443, type=socket.SOCK_STREAM)
+    except socket.gaierror:
+        return f"{parts.hostname} does not resolve (DNS): check base_url for typos."
+    return None
+
+
+def check_instance(api_key: str, url: str, checks: list[Check]) -> list[Any] | None:
+    """Reach the instance and list integrations: tells unreachable, key rejected, and permission apart.
+
+    Returns the first page of integrations, or None after appending the failed check.
+    """
+    dns = resolve_host(url)
+    if dns is not None:
+        checks.append(Check("instance reachable", False, dns))
+        return None
+    client = BrazeClient(api_key, url, budget=RetryBudget(max_attempts=2, backoff_factor=0.5, max_delay=2))
+    try:
+        first_page = next(iter(client.pages(LIST_PATH)), [])
+    except (BrazeCdiError, RequestException) as error:
+        reason = unreachable_reason(error)
+        status = getattr(error, "status", None)
+        if reason is not None or (isinstance(error, BrazeApiError) and status is None):
+            checks.append(Check("instance reachable", False, f"{url}: {reason or error}."))
+        elif status == 401:
+            checks.append(Check("instance reachable", True, url))
+            checks.append(Check("key accepted", False, f"Braze answered 401: {str(error).split(': ', 1)[-1]}"))
+        elif status == 403:
+            checks.append(Check("instance reachable", True, url))
+            checks.append(Check("key accepted", True, "the instance knows the key"))
+            checks.append(Check(f"permission {LIST_PERMISSION}", False, str(error)))
+        else:
+            checks.append(Check("instance", False, f"{url} did not answer like Braze: {error}"))
+        return None
+    checks.append(Check("instance and key", True, f"{url} accepted the key"))
+    checks.append(
+        Check(f"permission {LIST_PERMISSION}", True, f"{len(first_page)} integration(s) on the first page")
+    )
+    return first_page
+
+
 def run_checks(api_key: Any, base_url: Any) -> list[Check]:
     """Configuration, then the list endpoint, then job sync status; stops at the first blocking failure."""
     checks: list[Check] = []
@@ -40,20 +103,10 @@ def run_checks(api_key: Any, base_url: Any) -> list[Check]:
         checks.append(Check("configuration", False, str(error)))
         return checks
 
-    client = BrazeClient(api_key, url, budget=RetryBudget(max_attempts=3, backoff_factor=0.5, max_delay=5))
-    try:
-        first_page = next(iter(client.pages(LIST_PATH)), [])
-    except BrazeApiError as error:
-        checks.append(Check(f"permission {LIST_PERMISSION}", False, str(error)))
+    first_page = check_instance(api_key, url, checks)
+    if first_page is None:
         return checks
-    except (BrazeCdiError, RequestException) as error:
-        checks.append(Check("instance", False, f"{url} did not answer like Braze: {error}"))
-        return checks
-    checks.append(Check("instance and key", True, f"{url} accepted the key"))
-    checks.append(
-        Check(f"permission {LIST_PERMISSION}", True, f"{len(first_page)} integration(s) on the first page")
-    )
-
+    client = BrazeClient(api_key, url, budget=RetryBudget(max_attempts=2, backoff_factor=0.5, max_delay=2))
     ids = [str(i["integration_id"]) for i in first_page if isinstance(i, dict) and i.get("integration_id")]
     probe = ids[0] if ids else PROBE_INTEGRATION_ID
     path = JOB_SYNC_STATUS_PATH.format(integration_id=probe)
@@ -71,4 +124,57 @@ def run_checks(api_key: Any, base_url: Any) -> list[Check]:
             checks.append(Check(f"permission {JOB_STATUS_PERMISSION}", False, str(error)))
     except (BrazeCdiError, RequestException) as error:
         checks.append(Check(f"permission {JOB_STATUS_PERMISSION}", False, str(error)))
+    return checks
+
+
+PROBE_TABLE = "_braze_cdi_check_probe"
+
+
+def check_destination(pipeline: Any, describe: Any) -> list[Check]:
+    """Connect to the destination, create the dataset if needed, write and drop a probe table (or file).
+
+    `describe(error)` turns a failure into the CLI's one sentence (missing credentials name their section).
+    """
+    from dlt.destinations.fs_client import FSClientBase
+
+    from ..job import describe_location
+
+    checks: list[Check] = []
+    name = pipeline.destination.destination_name if pipeline.destination else "?"
+    try:
+        client = pipeline.destination_client()
+    except Exception as error:  # noqa: BLE001 - configuration missing or invalid: one sentence
+        return [Check(f"destination {name}", False, describe(error))]
+    where = describe_location(pipeline)
+    if isinstance(client, FSClientBase):
+        probe = f"{client.dataset_path.rstrip('/')}/{PROBE_TABLE}"
+        try:
+            client.fs_client.makedirs(client.dataset_path, exist_ok=True)
+            client.fs_client.pipe(probe, b"probe")
+            client.fs_client.rm(probe)
+        except Exception as error:  # noqa: BLE001 - any storage failure is the finding
+            return [Check(f"destination {name}", False, f"{where}: could not write a file: {describe(error)}")]
+        return [Check(f"destination {name}", True, f"{where}: wrote and removed a probe file")]
+    step = "connect"
+    try:
+        with pipeline.sql_client() as sql:
+            checks.append(Check(f"destination {name}", True, f"connected to {where}"))
+            step = f"create dataset {pipeline.dataset_name}"
+            existed = sql.has_dataset()
+            if not existed:
+                sql.create_dataset()
+            checks.append(
+                Check("dataset", True, f"{pipeline.dataset_name} {'exists' if existed else 'created'}")
+            )
+            step = "write and drop a probe table"
+            table = sql.make_qualified_table_name(PROBE_TABLE)
+            sql.execute_sql(f"CREATE TABLE {table} (probe INTEGER)")
+            try:
+                sql.execute_sql(f"INSERT INTO {table} VALUES (1)")
+            finally:
+                sql.execute_sql(f"DROP TABLE {table}")
+            checks.append(Check("write permission", True, f"created, wrote and dropped {table}"))
+    except Exception as error:  # noqa: BLE001 - any destination failure is the finding
+        label = {"connect": f"destination {name}"}.get(step, step)
+        checks.append(Check(label, False, f"{where}: {describe(error)}"))
     return checks

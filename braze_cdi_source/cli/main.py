@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 import traceback
 from collections.abc import Callable
@@ -17,14 +18,21 @@ from dlt.common.configuration.exceptions import (
     ConfigFieldMissingException,
     ConfigValueCannotBeCoercedException,
 )
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from ..errors import BrazeCdiError, find_cause, missing_config_message, root_cause
-from ..job import PipelineLockedError, RunSummary, make_pipeline, run_pipeline
+from ..errors import (
+    BrazeCdiError,
+    find_cause,
+    missing_config_message,
+    missing_destination_message,
+    root_cause,
+)
+from ..job import PipelineLockedError, RunSummary, describe_location, make_pipeline, run_pipeline
 from ..run_stats import RunStats
 from ..settings import DEFAULT_DATASET_NAME, DEFAULT_PIPELINE_NAME
+from . import output
+from .output import emit, err, is_json, out, say
 from .progress import ProgressCollector
 
 EXIT_OK = 0
@@ -35,8 +43,6 @@ EXIT_ERROR = 2
 EXIT_LOCKED = 75
 """Another run of the same pipeline holds the lock (EX_TEMPFAIL: try again later)."""
 
-out = Console()
-err = Console(stderr=True)
 logger = logging.getLogger("braze_cdi")
 
 
@@ -58,6 +64,7 @@ def _setup_logging(log_format: str, debug: bool) -> None:
     """Our logger and dlt's write the same format to stderr: text lines, or one JSON object a line."""
     global _log_format
     _log_format = log_format
+    output.set_format(log_format)
     if log_format == "json":
         formatter: logging.Formatter = _JsonFormatter()
     else:
@@ -93,6 +100,17 @@ def fail(message: str, code: int = EXIT_ERROR) -> NoReturn:
     sys.exit(code)
 
 
+def describe_error(error: BaseException) -> str:
+    """One sentence for any failure: missing settings name their section; otherwise the root cause's first line."""
+    cause = root_cause(error)
+    if isinstance(cause, ConfigFieldMissingException):
+        return missing_destination_message(cause.config) or missing_config_message(set(cause.fields))
+    if isinstance(cause, BrazeCdiError):
+        return str(cause)
+    first_line = (str(cause).splitlines() or [""])[0]
+    return f"{type(cause).__name__}: {first_line}"
+
+
 def _type_name(hint: Any) -> str:
     return getattr(hint, "__name__", str(hint)).replace("Sequence", "a list")
 
@@ -102,8 +120,7 @@ def handle_errors(func: Callable[..., Any]) -> Callable[..., Any]:
 
     @wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        ctx = click.get_current_context()
-        debug = bool(ctx.find_root().params.get("debug"))
+        debug = output.is_debug()
         try:
             return func(*args, **kwargs)
         except (click.exceptions.Exit, click.ClickException, SystemExit):
@@ -121,7 +138,7 @@ def handle_errors(func: Callable[..., Any]) -> Callable[..., Any]:
             if isinstance(cause, PipelineLockedError):
                 fail(str(cause), EXIT_LOCKED)
             if isinstance(cause, ConfigFieldMissingException):
-                fail(missing_config_message(set(cause.fields)))
+                fail(missing_destination_message(cause.config) or missing_config_message(set(cause.fields)))
             if isinstance(cause, BrazeCdiError):
                 fail(str(cause))
             fail(
@@ -132,22 +149,98 @@ def handle_errors(func: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-@click.group()
-@click.option("--debug", is_flag=True, help="Show tracebacks and debug logs.")
+def _set_debug(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    if value:
+        output.set_format(debug=True)
+        _setup_logging(output.log_format(), True)
+
+
+def _set_log_format(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    if value is not None:
+        _setup_logging(value, output.is_debug())
+
+
+def _global_options() -> list[click.Parameter]:
+    """`--debug` and `--log-format`, accepted before the command name and after it (fresh objects per use)."""
+    return [
+        click.Option(
+            ["--debug"], is_flag=True, default=False, expose_value=False, is_eager=True, callback=_set_debug,
+            help="Show tracebacks and debug logs.",
+        ),
+        click.Option(
+            ["--log-format"], type=click.Choice(["text", "json"]), default=None, expose_value=False, is_eager=True,
+            callback=_set_log_format,
+            help="text, or json: every stdout and stderr line is one JSON object.  [default: text]",
+        ),
+    ]
+
+
+class _Group(click.Group):
+    """The command group: every command added to it also takes the global options, wherever they are given.
+
+    Usage errors are one JSON record on stderr with `--log-format json`, like every other line.
+    """
+
+    def add_command(self, cmd: click.Command, name: str | None = None) -> None:
+        cmd.params.extend(_global_options())
+        super().add_command(cmd, name)
+
+    def main(self, args: Any = None, *pargs: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+        argv = list(sys.argv[1:] if args is None else args)
+        output.reset()
+        _setup_logging("text", False)
+        for index, arg in enumerate(argv):  # before click parses: its own usage errors follow the format too
+            if arg == "--log-format" and index + 1 < len(argv) and argv[index + 1] in ("text", "json"):
+                _setup_logging(argv[index + 1], output.is_debug())
+            elif arg.startswith("--log-format=") and arg.split("=", 1)[1] in ("text", "json"):
+                _setup_logging(arg.split("=", 1)[1], output.is_debug())
+        if not output.is_json():
+            return super().main(argv, *pargs, **kwargs)
+        kwargs["standalone_mode"] = False
+        try:
+            code = super().main(argv, *pargs, **kwargs)
+        except click.ClickException as error:
+            fail(error.format_message(), error.exit_code)
+        except click.exceptions.Abort:
+            fail("aborted", 1)
+        sys.exit(code if isinstance(code, int) else 0)
+
+
+@click.group(cls=_Group)
+@click.option("--debug", is_flag=True, expose_value=False, is_eager=True, callback=_set_debug,
+              help="Show tracebacks and debug logs.")
 @click.option(
     "--log-format",
     type=click.Choice(["text", "json"]),
-    default="text",
-    show_default=True,
-    help="Log lines on stderr as text or one JSON object per line.",
+    default=None,
+    expose_value=False,
+    is_eager=True,
+    callback=_set_log_format,
+    help="text, or json: every stdout and stderr line is one JSON object.  [default: text]",
 )
 @click.version_option(package_name="braze-cdi-source")
-def main(debug: bool, log_format: str) -> None:
-    """Load Braze Cloud Data Ingestion sync history into DuckDB or any dlt destination."""
-    _setup_logging(log_format, debug)
+def main() -> None:
+    """Load Braze Cloud Data Ingestion sync history into DuckDB or any dlt destination.
+
+    --debug and --log-format may come before or after the command name.
+    """
+
+
+def _set_duckdb_file(ctx: click.Context, param: click.Parameter, value: Path | None) -> None:
+    """`--duckdb-file` is the DuckDB credentials setting for this process, so every command honours it."""
+    if value is not None:
+        os.environ["DESTINATION__DUCKDB__CREDENTIALS"] = str(value.expanduser().resolve())
 
 
 def _pipeline_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    func = click.option(
+        "--duckdb-file",
+        type=click.Path(dir_okay=False, path_type=Path),
+        default=None,
+        expose_value=False,
+        callback=_set_duckdb_file,
+        help="DuckDB file to load or read [default: <pipeline-name>.duckdb in the current folder].",
+    )(func)
     func = click.option(
         "--dataset-name", default=DEFAULT_DATASET_NAME, show_default=True, help="Dataset (schema) to load into."
     )(func)
@@ -186,6 +279,7 @@ def run(
     if start_date:
         kwargs["start_date"] = start_date
     pipeline = make_pipeline(pipeline_name, destination, dataset_name)
+    logger.info(f"loading into {describe_location(pipeline)}, dataset {dataset_name}")
     stats = RunStats()
     summary = run_pipeline(
         pipeline, lambda: braze_cdi_source(run_stats=stats, **kwargs), progress=_progress(stats), stats=stats
@@ -200,26 +294,12 @@ def _progress(stats: RunStats) -> ProgressCollector:
 
 
 def print_summary(summary: RunSummary) -> None:
-    """The last lines of every run: what landed where, rows per integration, what it cost, what failed."""
-    table = Table(title=f"braze-cdi: {summary.pipeline_name} → {summary.destination}.{summary.dataset_name}")
-    table.add_column("table")
-    table.add_column("rows loaded", justify="right")
-    for name, count in sorted(summary.rows_per_table.items()):
-        table.add_row(name, str(count))
-    out.print(table)
-    if 0 < len(summary.rows_per_integration) <= 50:
-        per_integration = Table(title="sync rows read per integration (new, updated, or re-read at the boundary)")
-        per_integration.add_column("integration_id")
-        per_integration.add_column("rows", justify="right")
-        for integration_id, rows in sorted(summary.rows_per_integration.items()):
-            per_integration.add_row(integration_id, str(rows))
-        out.print(per_integration)
-    out.print(
-        f"{sum(summary.rows_per_integration.values())} sync rows from {len(summary.rows_per_integration)} "
-        f"integration(s), {summary.requests} Braze request(s), {summary.throttled_429} rate-limited (429), "
-        f"{summary.duration_seconds:.1f} s.",
-        highlight=False,
-    )
+    """The last lines of every run: where it loaded, rows per integration (new, updated, re-read), what it
+    cost, what failed. With --log-format json: one `{"summary": …}` document on stdout and a log record."""
+    new = sum(i["new"] for i in summary.integrations)
+    updated = sum(i["updated"] for i in summary.integrations)
+    reread = sum(i["reread"] for i in summary.integrations)
+    where = f"Loaded into {summary.location}, dataset {summary.dataset_name} (pipeline {summary.pipeline_name})."
     if summary.failures:
         message = (
             f"{summary.failures} integration(s) failed: their errors are above and in the "
@@ -229,6 +309,35 @@ def print_summary(summary: RunSummary) -> None:
             logger.error(message, extra={"fields": {"failures": summary.failures}})
         else:
             err.print(f"[bold red]{escape(message)}[/]", highlight=False)
+    if is_json():
+        emit({"summary": summary.as_dict()})
+        logger.info("run finished", extra={"fields": {"summary": summary.as_dict()}})
+        return
+    table = Table(title=f"braze-cdi: {summary.pipeline_name} → {summary.destination}.{summary.dataset_name}")
+    table.add_column("table")
+    table.add_column("rows written", justify="right")
+    for name, count in sorted(summary.rows_per_table.items()):
+        table.add_row(name, str(count))
+    out.print(table)
+    if 0 < len(summary.integrations) <= 50:
+        per_integration = Table(title="sync rows per integration")
+        per_integration.add_column("integration", overflow="fold")
+        for column in ("new", "updated", "re-read"):
+            per_integration.add_column(column, justify="right")
+        rows = sorted(summary.integrations, key=lambda i: ((i["name"] or "").lower(), i["integration_id"]))
+        for item in rows:
+            label = escape(item["name"] or item["integration_id"])
+            if item["failed"]:
+                label += " [bold red](failed)[/]"
+            per_integration.add_row(label, str(item["new"]), str(item["updated"]), str(item["reread"]))
+        out.print(per_integration)
+    out.print(
+        f"{new} new, {updated} updated and {reread} re-read sync row(s) from {len(summary.integrations)} "
+        f"integration(s); {summary.requests} Braze request(s), {summary.throttled_429} rate-limited (429), "
+        f"{summary.duration_seconds:.1f} s.",
+        highlight=False,
+    )
+    out.print(escape(where), highlight=False, soft_wrap=True)
     logger.info("run finished", extra={"fields": {"summary": summary.as_dict()}})
 
 
@@ -248,7 +357,7 @@ def demo(integrations: int, seed: int) -> None:
     # History ends a little before now, so the syncs "run meanwhile" before the second run are in the past.
     anchor = datetime.now(timezone.utc) - timedelta(hours=2, minutes=30)
     with BrazeSimulator(counts, seed=seed, now=anchor) as sim:
-        out.print(f"Braze simulator on {sim.base_url} with {len(counts)} integrations.", highlight=False)
+        say(f"Braze simulator on {sim.base_url} with {len(counts)} integrations.", markup=False)
         pipeline = dlt.pipeline(pipeline_name, destination="duckdb", dataset_name=DEFAULT_DATASET_NAME)
         pipeline.drop()  # a demo starts from nothing: no state, no old rows
         Path(f"{pipeline_name}.duckdb").unlink(missing_ok=True)
@@ -259,15 +368,21 @@ def demo(integrations: int, seed: int) -> None:
             source = braze_cdi_source(api_key=sim.api_key, base_url=sim.base_url, run_stats=stats)
             return run_pipeline(pipeline, source, progress=_progress(stats), stats=stats)
 
-        out.rule("first run: full backfill")
+        _rule("first run: full backfill")
         print_summary(run_once())
         finished = sim.finish_running()
         hourly = [i for i in sim.integration_ids if _median_gap_minutes(sim.truth(i)) <= 90]
         added = sum(len(sim.add_syncs(i, 2)) for i in hourly)
-        out.rule(f"second run: {added} new syncs, {finished} running sync(s) finished meanwhile")
+        _rule(f"second run: {added} new syncs, {finished} running sync(s) finished meanwhile")
         print_summary(run_once())
-    out.print(f"\nLoaded into {Path(pipeline_name + '.duckdb').resolve()} (dataset {DEFAULT_DATASET_NAME}).")
     show_report(pipeline)
+
+
+def _rule(title: str) -> None:
+    if is_json():
+        emit({"message": title})
+    else:
+        out.rule(title)
 
 
 def _median_gap_minutes(history: list[dict]) -> float:
@@ -277,30 +392,48 @@ def _median_gap_minutes(history: list[dict]) -> float:
 
 
 @main.command()
+@_pipeline_options
+@click.option("--skip-destination", is_flag=True, help="Check only Braze, not the destination.")
 @handle_errors
-def check() -> None:
-    """Verify configuration, instance, key and both permissions against the API."""
+def check(pipeline_name: str, destination: str, dataset_name: str, skip_destination: bool) -> None:
+    """Verify configuration, instance, key and both permissions, then the destination (connect, create the
+    dataset, write and drop a probe table)."""
     import dlt
 
-    from .check import run_checks
+    from .check import Check, check_destination, run_checks
 
     api_key = dlt.secrets.get("sources.braze_cdi.api_key")
     base_url = dlt.config.get("sources.braze_cdi.base_url")
     missing = {name for name, value in (("api_key", api_key), ("base_url", base_url)) if value is None}
+    results: list[Check] = []
     if missing:
-        fail(missing_config_message(missing))
-    results = run_checks(api_key, base_url)
+        results.append(Check("configuration", False, missing_config_message(missing)))
+    else:
+        results += run_checks(api_key, base_url)
+    if not skip_destination:
+        try:
+            pipeline = make_pipeline(pipeline_name, destination, dataset_name)
+        except Exception as error:  # noqa: BLE001 - an unknown destination name is a finding like the others
+            results.append(Check(f"destination {destination}", False, describe_error(error)))
+        else:
+            results += check_destination(pipeline, describe_error)
     for result in results:
-        mark = "[green]ok[/]  " if result.ok else "[bold red]FAIL[/]"
-        out.print(f"{mark} {result.name}: {escape(result.detail)}", highlight=False, soft_wrap=True)
+        if is_json():
+            emit({"check": result.name, "ok": result.ok, "detail": result.detail})
+        else:
+            mark = "[green]ok[/]  " if result.ok else "[bold red]FAIL[/]"
+            out.print(f"{mark} {result.name}: {escape(result.detail)}", highlight=False, soft_wrap=True)
     sys.exit(EXIT_OK if all(r.ok for r in results) else EXIT_ERROR)
 
 
 def show_report(pipeline: Any) -> None:
     """The analyst's first screen; provided by the report module."""
-    from ..analytics.report import print_report
+    from ..analytics.report import print_report, report_document
 
-    print_report(pipeline, out)
+    if is_json():
+        emit(report_document(pipeline))
+    else:
+        print_report(pipeline, out)
 
 
 def _threshold_options(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -331,22 +464,21 @@ def _thresholds(values: dict[str, Any]) -> Any:
 @handle_errors
 def report(pipeline_name: str, destination: str, dataset_name: str, html_file: Path | None, days: int) -> None:
     """What an analyst wants first: health, last sync, success rates, durations, streaks, rows."""
-    from ..analytics.health import NoDataError, duckdb_file
-    from ..analytics.report import print_report, write_html
+    from ..analytics.health import NoDataError
+    from ..analytics.report import load_report_data, print_report, report_document, write_html
 
     pipeline = make_pipeline(pipeline_name, destination, dataset_name)
-    path = duckdb_file(pipeline)
-    if path is not None and not path.exists():
-        fail(f"no DuckDB file at {path}: run `braze-cdi run` here first (or pass --pipeline-name).")
-    data = print_report(pipeline, out, days=days)
-    if data is None:
-        sys.exit(EXIT_ERROR)
+    try:
+        data = load_report_data(pipeline, days)
+    except NoDataError as error:
+        fail(f"nothing to report: {error}")
+    if is_json():
+        emit(report_document(pipeline, data))
+    else:
+        print_report(pipeline, out, days=days, data=data)
     if html_file is not None:
-        try:
-            write_html(pipeline, html_file, days=days)
-        except NoDataError as error:
-            fail(str(error))
-        out.print(f"HTML report written to {html_file.resolve()}", highlight=False)
+        write_html(pipeline, html_file, days=days)
+        say(f"HTML report written to {html_file.resolve()}", markup=False)
 
 
 @main.command()
@@ -356,6 +488,10 @@ def report(pipeline_name: str, destination: str, dataset_name: str, html_file: P
               help="Health classes that make the exit code 1 (comma-separated; add 'degraded' to alert on it).")
 @click.option("--integration-id", "integration_ids", multiple=True, help="Only this integration (repeatable).")
 @click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--notify", "notify_url", default=None, metavar="URL", envvar="BRAZE_CDI_NOTIFY_URL",
+              help="Post unhealthy integrations to this Slack-compatible incoming webhook (or BRAZE_CDI_NOTIFY_URL).")
+@click.option("--notify-always", is_flag=True,
+              help="Post on every run, not only when the set of unhealthy integrations changed.")
 def health(
     pipeline_name: str,
     destination: str,
@@ -363,6 +499,8 @@ def health(
     fail_on: str,
     integration_ids: tuple[str, ...],
     output_format: str,
+    notify_url: str | None,
+    notify_always: bool,
     **threshold_values: Any,
 ) -> None:
     """Exit 0 healthy, 1 unhealthy, 2 could not tell — for cron and orchestrator alerts."""
@@ -376,11 +514,13 @@ def health(
     except (BrazeCdiError, ValueError) as error:
         fail(str(error), EXIT_UNKNOWN)
     except Exception as error:  # noqa: BLE001 - destination unreachable, bad credentials…: could not tell
-        cause = root_cause(error)
-        first_line = (str(cause).splitlines() or [""])[0]
-        fail(f"could not read the destination: {type(cause).__name__}: {first_line}", EXIT_UNKNOWN)
-    if output_format == "json":
-        click.echo(json.dumps(result.as_dict(), default=str, indent=2))
+        fail(f"could not read the destination: {describe_error(error)}", EXIT_UNKNOWN)
+    if output_format == "json" or is_json():
+        document = result.as_dict()
+        if is_json():
+            emit({"health": document})
+        else:
+            click.echo(json.dumps(document, default=str, indent=2))
     else:
         for line in result.problems:
             out.print(line, highlight=False, markup=False, soft_wrap=True)
@@ -389,4 +529,18 @@ def health(
         counts = ", ".join(f"{n} {h}" for h, n in result.as_dict()["counts"].items() if n)
         out.print(f"{result.status}: {len(result.integrations)} integration(s){': ' + counts if counts else ''}.",
                   highlight=False)
+    if notify_url and result.exit_code != EXIT_UNKNOWN:
+        _notify(pipeline, result, notify_url, notify_always)
     sys.exit(result.exit_code)
+
+
+def _notify(pipeline: Any, result: Any, url: str, always: bool) -> None:
+    """Post the notice; a failure is logged and never changes health's exit code."""
+    from .notify import notify
+
+    where = f"{describe_location(pipeline)}, dataset {pipeline.dataset_name}"
+    outcome = notify(url, result, Path(pipeline.working_dir), where, always=always)
+    if outcome.status == "failed":
+        logger.error(outcome.message, extra={"fields": {"notify": outcome.status}})
+    else:
+        logger.info(outcome.message, extra={"fields": {"notify": outcome.status}})

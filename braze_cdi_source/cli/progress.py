@@ -20,6 +20,17 @@ from ..run_stats import RunStats
 logger = logging.getLogger("braze_cdi")
 
 
+MIN_WAIT_SHOWN = 1.0
+"""Waits shorter than this (pacing between requests) are not worth a line."""
+
+_ENDPOINT_LABELS = {"job_sync_status": "job sync status", "list": "integration list"}
+
+
+def wait_message(kind: str, seconds: float) -> str:
+    """"waiting 42 s for Braze's rate-limit window (job sync status)"."""
+    return f"waiting {seconds:.0f} s for Braze's rate-limit window ({_ENDPOINT_LABELS.get(kind, kind)})"
+
+
 class ProgressCollector(Collector):
     """dlt progress collector: a live bar on a terminal, a log line every `log_period` s otherwise."""
 
@@ -34,6 +45,8 @@ class ProgressCollector(Collector):
         self._last_log = 0.0
         self._progress: Progress | None = None
         self._task: Any = None
+        self._waiting_until: dict[str, float] = {}
+        stats.wait_listeners.append(self.waiting)
 
     def update(
         self,
@@ -61,6 +74,19 @@ class ProgressCollector(Collector):
         if force or now - self._last_log >= self.log_period:
             self._last_log = now
             logger.info(f"{self.step}: {self._describe(figures)}", extra={"fields": {"progress": figures}})
+
+    def waiting(self, kind: str, seconds: float) -> None:
+        """Say why the run is idle: live on a terminal, one log line per wait otherwise (called from any thread)."""
+        if seconds < MIN_WAIT_SHOWN:
+            return
+        text = wait_message(kind, seconds)
+        if self._progress is not None:
+            self._progress.update(self._task, description=text)
+            return
+        now = time.monotonic()
+        if now + seconds > self._waiting_until.get(kind, 0.0) + 1.0:  # a new wait, not the same one again
+            self._waiting_until[kind] = now + seconds
+            logger.info(text, extra={"fields": {"waiting": {"endpoint": kind, "seconds": round(seconds, 1)}}})
 
     def _describe(self, figures: dict[str, Any]) -> str:
         eta = figures["eta_seconds"]

@@ -234,6 +234,13 @@ def integrations_resource(
     def integrations() -> Iterator[Any]:
         try:
             items = listed if listed is not None else [i for p in client.pages(LIST_PATH) for i in p]
+            client.stats.named(
+                {
+                    str(i["integration_id"]): str(i["integration_name"])
+                    for i in items
+                    if isinstance(i, dict) and i.get("integration_id") and i.get("integration_name")
+                }
+            )
             yield [
                 _normalise(item, INTEGRATION_TIMESTAMPS)
                 for item in items
@@ -279,9 +286,12 @@ def job_sync_status_resource(
             for page in client.pages(path, integration_id):
                 rows, reached, bad = _rows_of_page(page, integration_id, boundary)
                 unkeyed += bad
+                kinds = {"new": 0, "updated": 0, "reread": 0}
                 for row in rows:
+                    kinds[cursor.kind_of(row["sync_start_time"], row.get("job_status"))] += 1
                     cursor.see(row["sync_start_time"], row.get("job_status"), now)
                 client.stats.rows(integration_id, len(rows))
+                client.stats.classified(integration_id, **kinds)
                 batch += rows
                 if len(batch) >= BATCH_ROWS:
                     yield _with_format(batch, file_format)

@@ -54,6 +54,15 @@ class SyncCursor:
             bound = self.start_date
         return bound
 
+    def kind_of(self, start: datetime, job_status: object) -> str:
+        """What a row read now is to the destination: "new" (after everything loaded before), "updated"
+        (loaded while running, finished since) or "reread" (read again at the boundary, as it was)."""
+        if self.last_start is None or start > self.last_start:
+            return "new"
+        if start in self.open_starts and job_status != "running":
+            return "updated"
+        return "reread"
+
     def see(self, start: datetime, job_status: object, now: datetime) -> None:
         """Record a row this run loaded."""
         if self.newest_seen is None or start > self.newest_seen:

@@ -254,7 +254,7 @@ class BrazeClient:
         session: Session | None = getattr(self._local, "session", None)
         if session is None:
             session = _Session()
-            adapter = RateLimitAdapter(self.throttle, pool_maxsize=4)
+            adapter = RateLimitAdapter(self.throttle, on_wait=self.stats.waiting, pool_maxsize=4)
             session.mount("https://", adapter)
             session.mount("http://", adapter)
             # Every attempt, retries included, passes the throttle in the adapter.

@@ -76,8 +76,11 @@ class Throttle:
         with cls._registry_lock:
             cls._registry.clear()
 
-    def acquire(self, kind: str) -> None:
-        """Block until one more `kind` request fits in the current window, then count it as sent."""
+    def acquire(self, kind: str, on_wait: Callable[[str, float], None] | None = None) -> None:
+        """Block until one more `kind` request fits in the current window, then count it as sent.
+
+        `on_wait(kind, seconds)` is told before each wait, so a progress display can say why it is idle.
+        """
         while True:
             with self._lock:
                 window = self._windows[kind]
@@ -89,6 +92,8 @@ class Throttle:
                         window.remaining -= 1
                     return
             wait = min(wait, window.window_seconds)
+            if on_wait is not None:
+                on_wait(kind, wait)
             self._sleep(wait)
 
     @staticmethod
@@ -153,14 +158,17 @@ def _number(value: str | None) -> float | None:
 class RateLimitAdapter(HTTPAdapter):
     """A requests transport that passes every attempt, retries included, through the throttle."""
 
-    def __init__(self, throttle: Throttle, **kwargs: Any) -> None:
+    def __init__(
+        self, throttle: Throttle, on_wait: Callable[[str, float], None] | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(**kwargs)
         self.throttle = throttle
+        self.on_wait = on_wait
 
     def send(self, request: PreparedRequest, *args: Any, **kwargs: Any) -> Response:  # type: ignore[override]
         kind = endpoint_of(request.path_url)[0]
         kind = kind if kind == JOB_SYNC_STATUS_ENDPOINT else LIST_ENDPOINT  # any other path counts as the list
-        self.throttle.acquire(kind)
+        self.throttle.acquire(kind, self.on_wait)
         response = super().send(request, *args, **kwargs)
         self.throttle.observe(kind, response)
         return response

@@ -1,0 +1,124 @@
+"""`braze-cdi health --notify URL`: post unhealthy integrations to a Slack-compatible incoming webhook.
+
+A notice goes out when the set of unhealthy integrations (id and class) differs from the one last
+notified (or every time with `always`), so a cron job every 30 minutes does not repeat the same alarm.
+What was last notified is kept beside the pipeline's state (`health_notice.json` in its working folder),
+per destination and dataset. The webhook URL is a secret (it is the credential): only its host is ever
+printed or logged. A notice that fails is logged and does not change health's exit code.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+
+from ..analytics.health import HealthResult, when
+
+logger = logging.getLogger("braze_cdi")
+
+NOTICE_FILE = "health_notice.json"
+TIMEOUT_SECONDS = 10.0
+MAX_LISTED = 40
+"""Integrations listed in one notice (Slack caps blocks at 50); the rest are counted."""
+
+
+@dataclass
+class NoticeOutcome:
+    """What happened to the notice: sent, skipped (nothing changed) or failed, and a sentence."""
+
+    status: str  # sent | unchanged | failed
+    message: str
+
+
+def webhook_host(url: str) -> str:
+    """The only part of the webhook URL that may be shown."""
+    return urlsplit(url).hostname or "(no host)"
+
+
+def unhealthy_set(result: HealthResult) -> list[list[str]]:
+    """The integrations that make health fail, as sorted [id, class] pairs."""
+    rows = result.integrations
+    return sorted([row["integration_id"], row["health"]] for row in rows if row["health"] in result.fail_on)
+
+
+def _mrkdwn(text: Any) -> str:
+    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def build_payload(result: HealthResult, where: str) -> dict[str, Any]:
+    """Slack's incoming-webhook JSON: `text` (the fallback every compatible receiver shows) and `blocks`."""
+    rows = [row for row in result.integrations if row["health"] in result.fail_on]
+    if not rows:
+        text = f"braze-cdi: all {len(result.integrations)} integration(s) healthy again ({where})."
+        return {"text": text, "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": _mrkdwn(text)}}]}
+    text = f"braze-cdi: {len(rows)} unhealthy integration(s) ({where})"
+    lines = []
+    blocks: list[dict[str, Any]] = [{"type": "header", "text": {"type": "plain_text", "text": text[:150]}}]
+    for row in rows[:MAX_LISTED]:
+        name = row.get("integration_name") or row["integration_id"]
+        last = when(row.get("last_sync_start_time"))
+        reason = (row.get("problem") or row["health"]).split(" — ", 1)[-1]
+        line = f"{name} [{row['integration_id']}]: {row['health']} — {reason} (last sync {last})"
+        lines.append(line)
+        blocks.append(
+            {
+                "type": "section",
+                "text": {
+                    "type": "mrkdwn",
+                    "text": f"*{_mrkdwn(name)}* `{row['health']}`\n{_mrkdwn(reason)}\nlast sync: {_mrkdwn(last)}",
+                },
+            }
+        )
+    if len(rows) > MAX_LISTED:
+        more = f"… and {len(rows) - MAX_LISTED} more: run `braze-cdi health`."
+        lines.append(more)
+        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": _mrkdwn(more)}]})
+    return {"text": text + ":\n" + "\n".join(lines), "blocks": blocks}
+
+
+def _read_state(path: Path) -> dict[str, Any]:
+    try:
+        state = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return state if isinstance(state, dict) else {}
+
+
+def notify(
+    url: str, result: HealthResult, state_dir: Path, where: str, always: bool = False
+) -> NoticeOutcome:
+    """Post the notice when the unhealthy set changed (or `always`); remember what was sent."""
+    host = webhook_host(url)
+    if urlsplit(url).scheme not in ("http", "https"):
+        return NoticeOutcome("failed", "the --notify URL must start with https:// (or http://): no notice sent.")
+    path = state_dir / NOTICE_FILE
+    state = _read_state(path)
+    current = unhealthy_set(result)
+    previous = state.get(where, {}).get("unhealthy", []) if isinstance(state.get(where), dict) else []
+    if not always and current == previous:
+        return NoticeOutcome("unchanged", f"no notice to {host}: the unhealthy integrations are the same as last time.")
+    try:
+        response = requests.post(
+            url, json=build_payload(result, where), timeout=TIMEOUT_SECONDS, allow_redirects=False, stream=True
+        )
+        status = response.status_code
+        response.close()
+    except requests.RequestException as error:
+        # the exception's text may hold the URL (the secret): only its type is told
+        return NoticeOutcome("failed", f"could not post the health notice to {host}: {type(error).__name__}.")
+    if not 200 <= status < 300:
+        return NoticeOutcome("failed", f"the webhook at {host} answered {status}: no notice delivered.")
+    state[where] = {"unhealthy": current, "sent_at": datetime.now(timezone.utc).isoformat()}
+    try:
+        state_dir.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(state, indent=2), encoding="utf-8")
+    except OSError as error:
+        logger.warning("could not remember the health notice in %s: %s", path, error)
+    return NoticeOutcome("sent", f"health notice posted to {host} ({len(current)} unhealthy integration(s)).")

@@ -1,0 +1,69 @@
+"""Where the CLI writes, in the format the user chose: Rich text for people, JSON lines for log shippers.
+
+With `--log-format json` every line on stdout and stderr is one JSON object: logs and errors are JSON
+records on stderr (see `logs.py`), and what a command shows (the run summary, the report, `check`'s
+results) is one JSON document a line on stdout instead of a Rich table.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime
+from typing import Any
+
+from rich.console import Console
+
+out = Console()
+err = Console(stderr=True)
+
+
+class _Format:
+    """The output format of this process, set once the global options are parsed."""
+
+    name = "text"
+    debug = False
+
+
+def set_format(name: str | None = None, debug: bool | None = None) -> None:
+    """Record the global options (a later value, e.g. given after the command name, wins)."""
+    if name is not None:
+        _Format.name = name
+    if debug:
+        _Format.debug = True
+
+
+def reset() -> None:
+    """Back to text without debug (each CLI invocation starts here)."""
+    _Format.name, _Format.debug = "text", False
+
+
+def is_json() -> bool:
+    """Whether stdout and stderr carry only JSON lines."""
+    return _Format.name == "json"
+
+
+def is_debug() -> bool:
+    return _Format.debug
+
+
+def log_format() -> str:
+    return _Format.name
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    return str(value)
+
+
+def emit(document: dict[str, Any]) -> None:
+    """One JSON document as one line on stdout (JSON mode only)."""
+    print(json.dumps(document, default=_default), flush=True)
+
+
+def say(text: str, *, markup: bool = True) -> None:
+    """A line for people on stdout (text mode); in JSON mode a `{"message": …}` document."""
+    if is_json():
+        emit({"message": Console().render_str(text, markup=markup).plain if markup else text})
+    else:
+        out.print(text, highlight=False, markup=markup, soft_wrap=True)
