@@ -10,6 +10,8 @@ environment, as for any dlt pipeline:
 Where to load is set under `[braze_cdi_pipeline]` (or BRAZE_CDI_PIPELINE__<NAME>): `pipeline_name`
 (default braze_cdi), `destination` (default duckdb; any dlt destination, configured the dlt way under
 `[destination.<name>]`) and `dataset_name` (default braze_cdi_data); command-line options override them.
+The DuckDB file is `<pipeline_name>.duckdb` in the folder you run from (or `--duckdb-file`, or
+`[destination.duckdb] credentials`), whichever folder the pipeline ran from before; the script prints it.
 
 `run_pipeline` is the job the CLI runs too: it holds the pipeline's lock (a second run at the same time
 exits 75 and sends no request), tunes a local DuckDB, loads, creates or replaces the analyst views (not on
@@ -33,12 +35,14 @@ from braze_cdi_source.job import PipelineLockedError, make_pipeline, run_pipelin
 SECTION = "braze_cdi_pipeline"
 
 
-def load_braze_cdi(pipeline_name: str, destination: str, dataset_name: str) -> int:
+def load_braze_cdi(
+    pipeline_name: str, destination: str, dataset_name: str, duckdb_file: str | None = None
+) -> int:
     """Extract every integration and its sync history, load them, refresh the views; returns the exit code."""
-    pipeline = make_pipeline(pipeline_name, destination, dataset_name)
+    pipeline = make_pipeline(pipeline_name, destination, dataset_name, duckdb_file=duckdb_file)
     # The source is passed uncalled: it is made (and lists the integrations) only once the lock is held.
     summary = run_pipeline(pipeline, braze_cdi_source)
-    print(f"loaded into {summary.destination}, dataset {summary.dataset_name}:")
+    print(f"loaded into {summary.location}, dataset {summary.dataset_name}:")
     for table, rows in sorted(summary.rows_per_table.items()):
         print(f"  {table}: {rows} row(s)")
     print(f"{summary.requests} Braze request(s), {summary.throttled_429} rate-limited (429).")
@@ -56,9 +60,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--pipeline-name", default=configured("pipeline_name", "braze_cdi"))
     parser.add_argument("--destination", default=configured("destination", "duckdb"))
     parser.add_argument("--dataset-name", default=configured("dataset_name", "braze_cdi_data"))
+    parser.add_argument("--duckdb-file", default=None, help="DuckDB file (default: <pipeline-name>.duckdb here)")
     args = parser.parse_args(argv)
     try:
-        return load_braze_cdi(args.pipeline_name, args.destination, args.dataset_name)
+        return load_braze_cdi(args.pipeline_name, args.destination, args.dataset_name, args.duckdb_file)
     except Exception as error:  # noqa: BLE001 - a script's top: say what failed, exit as the CLI does
         cause = root_cause(error)
         print(f"error: {type(cause).__name__}: {cause}", file=sys.stderr)

@@ -199,28 +199,31 @@ MIN_TABLE_COLUMNS = 5
 """Below this many columns a table says too little: one block per integration instead."""
 
 
-def fit_columns(cells: list[dict[str, str]], width: int) -> list[str]:
-    """The columns that fit in `width` without cutting a value (names wrap; headers wrap at spaces).
+def fit_columns(cells: list[dict[str, str]], width: int) -> dict[str, int]:
+    """The columns that fit in `width` without cutting a value, with their widths, in display order.
 
-    Each column takes its longest value (or longest header word) plus 3 characters of padding and border.
+    Every column is as wide as its longest value (or longest header word: headers wrap at spaces), plus
+    3 characters of padding and border; the integration column takes what is left (names wrap).
     """
     if not cells:
-        return list(COLUMN_PRIORITY)
+        return {}
 
     def need(column: str) -> int:
         longest = max(len(row[column]) for row in cells)
         if column == "Integration":
             longest = min(longest, MIN_NAME_WIDTH)
-        header = max(len(word) for word in column.split())
-        return max(longest, header) + 3
+        return max([longest] + [len(word) for word in column.split()])
 
-    chosen: list[str] = []
+    chosen: dict[str, int] = {}
     used = 1  # the table's last border
     for column in COLUMN_PRIORITY:
-        if used + need(column) <= width:
-            chosen.append(column)
-            used += need(column)
-    return [c for c in cells[0] if c in chosen]
+        if used + need(column) + 3 <= width:
+            chosen[column] = need(column)
+            used += need(column) + 3
+    if "Integration" in chosen:
+        longest_name = max(max(len(row["Integration"]) for row in cells), len("Integration"))
+        chosen["Integration"] = min(longest_name, chosen["Integration"] + width - used)
+    return {c: chosen[c] for c in cells[0] if c in chosen}
 
 
 def _print_blocks(console: Console, data: ReportData, cells: list[dict[str, str]]) -> None:
@@ -274,14 +277,10 @@ def print_report(
             _print_blocks(console, data, cells)
         else:
             table = Table(title=f"Braze CDI sync health ({data.dataset}, {when(data.now)})", title_justify="left")
-            for column in columns:
+            for column, column_width in columns.items():
                 left = column in ("Integration", "Health", "Last sync")
                 table.add_column(
-                    column,
-                    justify="left" if left else "right",
-                    overflow="fold",
-                    no_wrap=column not in ("Integration", "Last sync") and len(column.split()) == 1,
-                    min_width=MIN_NAME_WIDTH if column == "Integration" else None,
+                    column, justify="left" if left else "right", overflow="fold", width=column_width
                 )
             for row, cell in zip(data.integrations, cells, strict=True):
                 values = {**cell, "Integration": escape(cell["Integration"]), "Last sync": escape(cell["Last sync"])}

@@ -11,6 +11,7 @@ from types import FrameType
 from .history import derive_sync_counts
 from .limits import DEFAULT_RATE_LIMITS
 from .server import BrazeSimulator
+from .ticker import Ticker
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -32,7 +33,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--rate-limit-window", type=float, default=None, metavar="S", help="rate limit window in seconds (Braze: 60)"
     )
+    parser.add_argument(
+        "--tick", type=float, default=None, metavar="SECONDS",
+        help="every SECONDS, finish running syncs and start new ones (watch incremental runs and health move)",
+    )
     args = parser.parse_args(argv)
+    if args.tick is not None and args.tick <= 0:
+        parser.error("--tick takes a positive number of seconds")
 
     if args.integrations is not None:
         sync_counts: Sequence[int] = derive_sync_counts(args.integrations, args.seed)
@@ -67,7 +74,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     with simulator:
         print(f"base_url={simulator.base_url}", flush=True)
         print(f"api_key={simulator.api_key}", flush=True)
+        ticker = Ticker(simulator, args.tick, seed=args.seed).start() if args.tick else None
+        if ticker is not None:
+            print(f"tick={args.tick:g}s", flush=True)
         while not stop.wait(0.5):
             pass
+        if ticker is not None:
+            ticker.stop()
     return 0
 

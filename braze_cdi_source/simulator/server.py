@@ -210,15 +210,19 @@ class BrazeSimulator:
         with self._lock:
             return self._workspace.add_syncs(integration_id, k, status=status, running_last=running_last)
 
-    def start_sync(self, integration_id: str) -> dict:
-        """Append a running sync (finish, rows and watermark null) newer than all; returns it (truth form)."""
+    def start_sync(self, integration_id: str, at: datetime | None = None) -> dict:
+        """Append a running sync (finish, rows and watermark null) newer than all, at `at` if given (never
+        before the newest sync); returns it (truth form)."""
         with self._lock:
-            return self._workspace.start_sync(integration_id)
+            return self._workspace.start_sync(integration_id, at)
 
-    def finish_running(self, integration_id: str | None = None, *, status: str = "success") -> int:
-        """Finish running syncs of one integration (all if None) with `status`; returns how many."""
+    def finish_running(
+        self, integration_id: str | None = None, *, status: str = "success", until: datetime | None = None
+    ) -> int:
+        """Finish running syncs of one integration (all if None) with `status`, by `until` at the latest;
+        returns how many."""
         with self._lock:
-            return self._workspace.finish_running(integration_id, status=status)
+            return self._workspace.finish_running(integration_id, status=status, until=until)
 
     def set_job_status_raw(self, integration_id: str, index: int, raw: dict) -> None:
         """Serve `raw` (any JSON value) instead of the sync at `index` (0 = newest)."""

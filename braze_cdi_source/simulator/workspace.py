@@ -88,11 +88,11 @@ class Workspace:
         added = [self._append_sync(integration, "running" if running_last and i == k - 1 else status) for i in range(k)]
         return [self._truth_item(sync) for sync in reversed(added)]
 
-    def start_sync(self, integration_id: str) -> dict:
-        """Append a running sync newer than all; returns it in truth form."""
-        return self._truth_item(self._append_sync(self._get(integration_id), "running"))
+    def start_sync(self, integration_id: str, at: datetime | None = None) -> dict:
+        """Append a running sync newer than all (at `at` if given); returns it in truth form."""
+        return self._truth_item(self._append_sync(self._get(integration_id), "running", at))
 
-    def finish_running(self, integration_id: str | None, *, status: str) -> int:
+    def finish_running(self, integration_id: str | None, *, status: str, until: datetime | None = None) -> int:
         """Finish running syncs of one integration (all if None) with `status`; returns how many."""
         targets = [self._get(integration_id)] if integration_id is not None else self._integrations.values()
         finished = 0
@@ -102,6 +102,8 @@ class Workspace:
                 if sync.status != "running":
                     continue
                 newer = syncs[index + 1].start - QUANTUM[sync.style] if index + 1 < len(syncs) else None
+                if until is not None:
+                    newer = to_ms(until) if newer is None else min(newer, to_ms(until))
                 finish_sync(sync, integration.rng, status, self._watermark_before(syncs, index), newer)
                 finished += 1
         return finished
@@ -128,7 +130,7 @@ class Workspace:
                 return syncs[i].watermark
         return None
 
-    def _append_sync(self, integration: Integration, status: str) -> Sync:
+    def _append_sync(self, integration: Integration, status: str, at: datetime | None = None) -> Sync:
         rng, syncs = integration.rng, integration.syncs
         if syncs:
             newest = syncs[-1]
@@ -138,6 +140,8 @@ class Workspace:
             base = self._now
         style = pick_style(rng, self._timestamp_style)
         start = base + rng.randrange(integration.interval // 2, integration.interval + 1)
+        if at is not None:
+            start = max(to_ms(at), syncs[-1].start + SECOND) if syncs else to_ms(at)
         sync = Sync(ceil_to(start, QUANTUM[style]), status, style)
         if status != "running":
             finish_sync(sync, rng, status, self._watermark_before(syncs, len(syncs)))

@@ -1,0 +1,68 @@
+"""The simulator moving on its own: `python -m braze_cdi_source.simulator --tick SECONDS`.
+
+Every tick, each active integration either finishes its running sync (mostly success, sometimes partial
+or error) or starts a new one at the current time. Run `braze-cdi run` now and then to watch incremental
+runs load only what is new, running syncs turn into their final status, and `braze-cdi health` change.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .server import BrazeSimulator
+
+FINISH_STATUSES = (("success", 0.8), ("partial", 0.1), ("error", 0.1))
+START_PROBABILITY = 0.5
+"""Chance that an idle integration starts a sync on a tick: the history grows, not in lockstep."""
+
+
+class Ticker:
+    """Advances a simulator's history every `seconds` in a background thread (or by calling `tick`)."""
+
+    def __init__(self, simulator: BrazeSimulator, seconds: float, seed: int = 42) -> None:
+        self.simulator = simulator
+        self.seconds = seconds
+        self._rng = random.Random(f"braze-sim-ticker:{seed}")
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.ticks = 0
+
+    def tick(self, now: datetime | None = None) -> dict[str, int]:
+        """One step: finish running syncs, start new ones; returns how many of each."""
+        now = now or datetime.now(timezone.utc)
+        counts = {"finished": 0, "started": 0}
+        for item in self.simulator.integrations_truth():
+            if item.get("integration_status") != "active":
+                continue  # a paused integration does not sync
+            integration_id = item["integration_id"]
+            history = self.simulator.truth(integration_id)
+            newest = history[0] if history and isinstance(history[0], dict) else None
+            if newest is not None and newest.get("job_status") == "running":
+                statuses, weights = zip(*FINISH_STATUSES, strict=True)
+                status = self._rng.choices(statuses, weights)[0]
+                counts["finished"] += self.simulator.finish_running(integration_id, status=status, until=now)
+            elif self._rng.random() < START_PROBABILITY:
+                self.simulator.start_sync(integration_id, at=now)
+                counts["started"] += 1
+        self.ticks += 1
+        return counts
+
+    def start(self) -> Ticker:
+        """Tick every `seconds` until `stop`."""
+        self._thread = threading.Thread(target=self._run, name="braze-simulator-ticker", daemon=True)
+        self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.seconds):
+            self.tick()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
