@@ -1,0 +1,96 @@
+"""`braze-cdi health --notify URL`: unhealthy integrations posted to a Slack-compatible webhook on loopback,
+only when the set changed (or always), and a webhook that fails never changes health's exit code."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from braze_cdi_source.simulator import BrazeSimulator
+from tests.cli import braze_cdi, cli_env
+from tests.conftest import FAST_LIMITS
+
+SECRET_PATH = "/services/T0000/B0000/notify-SECRET-token"
+
+
+@contextmanager
+def receiver(status: int = 200) -> Iterator[tuple[str, list[dict[str, Any]]]]:
+    """An incoming-webhook stand-in on 127.0.0.1 that records every JSON body and answers `status`."""
+    received: list[dict[str, Any]] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 - http.server's name
+            length = int(self.headers.get("Content-Length", 0))
+            received.append({"path": self.path, "body": json.loads(self.rfile.read(length))})
+            self.send_response(status)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"ok")
+
+        def log_message(self, format: str, *args: Any) -> None:
+            return None
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}{SECRET_PATH}", received
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def health(tmp_path, *args: str):
+    result = braze_cdi("health", *args, cwd=tmp_path, env=cli_env(tmp_path))
+    assert SECRET_PATH not in result.stdout + result.stderr, "the webhook URL is a secret"
+    return result
+
+
+def test_notices_go_out_when_the_unhealthy_set_changes_and_failures_keep_the_exit_code(tmp_path):
+    with BrazeSimulator((7, 12), rate_limits=FAST_LIMITS, seed=5) as sim:
+        first, second = sim.integration_ids
+        sim.finish_running()
+        sim.add_syncs(first, 3, status="error")
+        sim.add_syncs(second, 2, status="success")
+        run = braze_cdi("run", cwd=tmp_path, env=cli_env(tmp_path, sim.api_key, sim.base_url))
+        assert run.returncode == 0, run.stderr
+        name = next(i["integration_name"] for i in sim.integrations_truth() if i["integration_id"] == first)
+
+        with receiver() as (url, received):
+            notified = health(tmp_path, "--notify", url)
+            assert notified.returncode == 1, notified.stdout + notified.stderr
+            assert len(received) == 1
+            body = received[0]["body"]
+            assert received[0]["path"] == SECRET_PATH
+            assert name in body["text"] and "failing" in body["text"] and "last sync" in body["text"]
+            assert first in body["text"] and second not in body["text"]
+            assert body["blocks"] and any(name in json.dumps(block) for block in body["blocks"])
+            assert "health notice posted to 127.0.0.1" in notified.stderr
+
+            again = health(tmp_path, "--notify", url)
+            assert again.returncode == 1 and len(received) == 1  # same set: no second alarm
+            assert "same as last time" in again.stderr
+
+            always = health(tmp_path, "--notify", url, "--notify-always")
+            assert always.returncode == 1 and len(received) == 2
+
+            # the set changes: the second integration starts failing too
+            sim.add_syncs(second, 2, status="error")
+            assert braze_cdi("run", cwd=tmp_path, env=cli_env(tmp_path, sim.api_key, sim.base_url)).returncode == 0
+            changed = health(tmp_path, "--notify", url)
+            assert changed.returncode == 1 and len(received) == 3
+            assert second in received[2]["body"]["text"]
+
+        with receiver(status=500) as (url, received):
+            failed = health(tmp_path, "--notify", url, "--notify-always")
+            assert len(received) == 1
+        assert failed.returncode == 1  # health's own verdict, not the webhook's
+        assert "the webhook at 127.0.0.1 answered 500" in failed.stderr
+
+        refused = health(tmp_path, "--notify", url, "--notify-always")  # the receiver is gone
+        assert refused.returncode == 1
+        assert "could not post the health notice to 127.0.0.1" in refused.stderr
