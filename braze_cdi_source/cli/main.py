@@ -126,7 +126,9 @@ def handle_errors(func: Callable[..., Any]) -> Callable[..., Any]:
         except (click.exceptions.Exit, click.ClickException, SystemExit):
             raise
         except Exception as error:  # noqa: BLE001 - the top of the CLI: every failure becomes a message
-            if debug:
+            if debug and output.is_json():
+                logger.debug("traceback", extra={"fields": {"traceback": traceback.format_exc()}})
+            elif debug:
                 traceback.print_exc()
             coercion = find_cause(error, ConfigValueCannotBeCoercedException)
             if coercion is not None:
