@@ -203,7 +203,7 @@ def fit_columns(cells: list[dict[str, str]], width: int) -> dict[str, int]:
     """The columns that fit in `width` without cutting a value, with their widths, in display order.
 
     Every column is as wide as its longest value (or longest header word: headers wrap at spaces), plus
-    3 characters of padding and border; the integration column takes what is left (names wrap).
+    3 characters of padding and border; room left unwraps headers, then goes to the integration names.
     """
     if not cells:
         return {}
@@ -220,6 +220,11 @@ def fit_columns(cells: list[dict[str, str]], width: int) -> dict[str, int]:
         if used + need(column) + 3 <= width:
             chosen[column] = need(column)
             used += need(column) + 3
+    for column in chosen:  # room to spare: headers on one line, most telling columns first
+        extra = len(column) - chosen[column]
+        if column != "Integration" and 0 < extra <= width - used:
+            chosen[column] += extra
+            used += extra
     if "Integration" in chosen:
         longest_name = max(max(len(row["Integration"]) for row in cells), len("Integration"))
         chosen["Integration"] = min(longest_name, chosen["Integration"] + width - used)
