@@ -16,19 +16,19 @@ from collections.abc import Iterator
 from typing import Any
 
 import dagster as dg
-import dlt
 from dagster import AssetExecutionContext
 from dagster_dlt import DagsterDltResource, DagsterDltTranslator, dlt_assets
 from dagster_dlt.translator import DltResourceTranslatorData
 
 from braze_cdi_source import braze_cdi_source, create_views
-from braze_cdi_source.job import pipeline_lock, views_supported
+from braze_cdi_source.job import make_pipeline, pipeline_lock, views_supported
 from braze_cdi_source.settings import EXTRACTION_ERRORS_TABLE
 
-PIPELINE = dlt.pipeline(
-    pipeline_name=os.environ.get("BRAZE_CDI_PIPELINE_NAME", "braze_cdi"),
-    destination=os.environ.get("BRAZE_CDI_DESTINATION", "duckdb"),
-    dataset_name=os.environ.get("BRAZE_CDI_DATASET_NAME", "braze_cdi_data"),
+# make_pipeline: a DuckDB file resolves against the folder Dagster runs from, not where it first ran.
+PIPELINE = make_pipeline(
+    os.environ.get("BRAZE_CDI_PIPELINE_NAME", "braze_cdi"),
+    os.environ.get("BRAZE_CDI_DESTINATION", "duckdb"),
+    os.environ.get("BRAZE_CDI_DATASET_NAME", "braze_cdi_data"),
 )
 
 # The source lists one resource per integration, discovered from Braze when it is called. Dagster needs
