@@ -203,8 +203,9 @@ class _Group(click.Group):
             code = super().main(argv, *pargs, **kwargs)
         except click.ClickException as error:
             fail(error.format_message(), error.exit_code)
-        except click.exceptions.Abort:
-            fail("aborted", 1)
+        except click.exceptions.Abort as error:
+            interrupted = isinstance(error.__cause__, KeyboardInterrupt)
+            fail("interrupted" if interrupted else "aborted", 130 if interrupted else 1)
         sys.exit(code if isinstance(code, int) else 0)
 
 
