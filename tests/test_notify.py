@@ -85,6 +85,17 @@ def test_notices_go_out_when_the_unhealthy_set_changes_and_failures_keep_the_exi
             assert changed.returncode == 1 and len(received) == 3
             assert second in received[2]["body"]["text"]
 
+            # both recover: one notice says so, then silence
+            sim.add_syncs(first, 3, status="success")
+            sim.add_syncs(second, 3, status="success")
+            assert braze_cdi("run", cwd=tmp_path, env=cli_env(tmp_path, sim.api_key, sim.base_url)).returncode == 0
+            recovered = health(tmp_path, "--notify", url)
+            assert recovered.returncode == 0 and len(received) == 4
+            assert "healthy again" in received[3]["body"]["text"]
+            assert health(tmp_path, "--notify", url).returncode == 0 and len(received) == 4
+
+        sim.add_syncs(first, 2, status="error")  # failing again, for the failing webhooks below
+        assert braze_cdi("run", cwd=tmp_path, env=cli_env(tmp_path, sim.api_key, sim.base_url)).returncode == 0
         with receiver(status=500) as (url, received):
             failed = health(tmp_path, "--notify", url, "--notify-always")
             assert len(received) == 1
