@@ -21,7 +21,7 @@ from dlt.common.runtime.collector import Collector
 from dlt.destinations.fs_client import FSClientBase
 from dlt.destinations.sql_client import WithSqlClient
 
-from .analytics.health import duckdb_file
+from .analytics.health import duckdb_file as duckdb_path_of
 from .analytics.views import create_views
 from .errors import BrazeCdiError
 from .extract.source import hint_file_format, stats_of
@@ -321,7 +321,7 @@ def run_pipeline(
             source = source()
         stats = stats or stats_of(source) or RunStats()
         hint_file_format(source, loader_file_format(pipeline))
-        database = duckdb_file(pipeline)
+        database = duckdb_path_of(pipeline)
         if database is not None:
             database.parent.mkdir(parents=True, exist_ok=True)  # --duckdb-file data/cdi.duckdb in a new folder
         with destination_tuned(pipeline):
