@@ -81,6 +81,24 @@ SLOW_TESTS = {
         "test_transient_fault_on_any_page_ends_equal_to_truth[429-middle]",
         "test_transient_fault_on_any_page_ends_equal_to_truth[slow-middle]",
     },
+    "test_data_location.py": {  # one CLI case stays fast: two folders in one dlt home
+        "test_duckdb_file_option_and_configured_path_resolve_against_the_current_folder",
+        "test_the_pipeline_script_in_two_folders_loads_two_files",
+        "test_the_readme_snippet_in_two_folders_loads_two_files",
+    },
+    "test_check.py": {
+        "test_tls_failure_is_instance_unreachable",
+        "test_a_missing_list_permission_is_named_after_a_reachable_instance_and_known_key",
+        "test_missing_destination_credentials_name_the_section_and_the_variable",
+    },
+    "test_notify.py": {"test_notices_go_out_when_the_unhealthy_set_changes_and_failures_keep_the_exit_code"},
+    "test_global_options.py": {"test_json_only_output_from_every_command_with_options_after_the_command"},
+    "test_run_progress.py": {
+        "test_a_rate_limit_wait_shows_on_a_terminal",
+        "test_the_summary_names_integrations_with_new_updated_and_reread_rows",
+    },
+    "test_report_width.py": {"test_report_fits_the_terminal_width[120]", "test_report_fits_the_terminal_width[200]"},
+    "test_simulator_tick.py": {"test_incremental_runs_against_a_ticking_simulator_load_what_moved"},
     "test_source.py": {
         "test_k_new_syncs_cost_at_most_ceil_k_over_10_plus_one[9]",
         "test_k_new_syncs_cost_at_most_ceil_k_over_10_plus_one[10]",
