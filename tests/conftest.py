@@ -27,6 +27,7 @@ FAST_LIMITS = {"list": (10_000, 60.0), "job_sync_status": (10_000, 60.0)}
 
 SLOW_MODULES = {
     "test_benchmarks_smoke.py",  # the benchmark harness end to end
+    "test_json_logs.py",  # full CLI runs read line by line
     "test_crash.py",  # SIGKILL during extract and load, then a rerun
     "test_cron.py",  # the cron wrapper and overlapping CLI runs
     "test_destinations.py",  # other engines: PostgreSQL, a parquet lake
@@ -60,11 +61,8 @@ SLOW_TESTS = {
         "test_exit_code_for_each_class",
         "test_json_lists_every_integration_with_the_model_s_class",
         "test_thresholds_from_flags_and_config",
-    },
-    "test_json_logs.py": {
-        "test_every_stderr_line_is_json_and_the_summary_counts_rows",
-        "test_a_partial_run_writes_only_json_on_stderr",
-        "test_dlt_warnings_are_json_too",
+        "test_could_not_tell_without_data_and_creates_nothing",
+        "test_could_not_tell_when_the_destination_is_unreachable",
     },
     "test_pipeline_script.py": {
         "test_script_loads_the_duckdb_file_and_views_then_only_new_syncs",
@@ -108,7 +106,8 @@ SLOW_TESTS = {
 """Slow tests by module: a name without brackets covers every parameter of the test."""
 
 OTHER_ENGINES = {"postgres_url", "postgres_destination"}
-"""A test that needs a real PostgreSQL is slow (the server starts once per session, then each test loads)."""
+"""A test that needs a real PostgreSQL is slow (the server starts once per session, then each test loads):
+one that asks for these fixtures, or one whose fixture parameter is "postgres"."""
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -122,6 +121,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             or item.name in names
             or original in names
             or OTHER_ENGINES & set(getattr(item, "fixturenames", ()))
+            or "postgres" in getattr(getattr(item, "callspec", None), "params", {}).values()
         ):
             item.add_marker(pytest.mark.slow)
 
