@@ -5,8 +5,8 @@ failure streaks, rows over 30 days) and the syncs of the last `days` days for th
 has no script and no external resource: charts are inline SVG drawn here, so it opens offline and can be
 mailed or archived as one file.
 
-Over 400 lines for now: the HTML half (the SVG charts, about 230 lines) is to move to a module of its own
-once the pending changes to the terminal half have landed, so that the two do not collide.
+Over 400 lines for now: the HTML half (from `_CSS` on, the SVG charts: about 240 lines) is to move to a
+module of its own, and the data half beside it, once the pending change to `load_report_data` has landed.
 """
 
 from __future__ import annotations
