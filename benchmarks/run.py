@@ -29,6 +29,7 @@ FULL = {
     "overhead": {"integrations": 100, "syncs": 1000, "repeats": 3},
     "memory": {"integrations": 100, "small": 100, "large": 1000},
     "latency": {"integrations": 10, "syncs": 50, "latency": 0.1, "repeats": 3},
+    "backfill": {"quick": False},
 }
 QUICK = {
     "economy": {"sync_counts": "0,7,11,25", "k": 5},
@@ -36,6 +37,7 @@ QUICK = {
     "overhead": {"integrations": 5, "syncs": 100, "repeats": 1},
     "memory": {"integrations": 5, "small": 10, "large": 100},
     "latency": {"integrations": 3, "syncs": 20, "latency": 0.02, "repeats": 1},
+    "backfill": {"quick": True},
 }
 
 
@@ -93,6 +95,8 @@ def measure_all(sizes: dict[str, dict[str, Any]], log: Any) -> dict[str, Any]:
             ("braze_cdi_10_workers", ["braze_cdi", "--workers", "10"]),
             ("braze_cdi_sequential", ["braze_cdi_sequential"]),
         ], lat["repeats"])
+    log("6. pages re-read after an interruption, 7. runs to complete a backfill with a budget")
+    results["backfill"] = run_case("backfill", ["--quick"] if sizes["backfill"]["quick"] else [])
     results["sizes"] = sizes
     return results
 
@@ -172,6 +176,24 @@ def render(results: dict[str, Any], command: str, started: str, seconds: float) 
         f"{median(mem['small']['baseline'], 'peak_rss_mb'):.0f} MB vs "
         f"{median(mem['large']['baseline'], 'peak_rss_mb'):.0f} MB ({base_growth:.2f}×) | {growth:.2f}× | ≤ 1.1× | "
         f"{verdict(growth <= 1.1)} |"
+    )
+    # 6, 7. backfills
+    b = results["backfill"]
+    kill, check, once = b["interruption"], b["interruption"]["checkpoints"], b["interruption"]["one_commit_per_run"]
+    bound = check["checkpoint_pages"] + len(kill["counts"])
+    lines.append(
+        f"| 6 | pages re-read after a SIGKILL at page {kill['kill_at']} of a {check['minimum']}-page backfill | "
+        f"{check['re_read']} (checkpoint_pages {check['checkpoint_pages']}) | one commit per run: "
+        f"{once['re_read']} | {check['re_read'] / max(1, once['re_read']):.2f}× | ≤ one checkpoint + one page per "
+        f"integration ({bound}) | {verdict(check['re_read'] <= bound)} |"
+    )
+    bud = b["budget"]
+    lines.append(
+        f"| 7 | runs to complete a {bud['history_pages']:,}-page backfill, `--time-budget {bud['budget_s']:g}s`, "
+        f"limit {bud['limit']} per {bud['window_s']:g} s | {bud['runs']} runs, longest {bud['longest_run_s']:.1f} s | "
+        f"ideal (pages ÷ pages the limit allows per budget): {bud['ideal_runs']} | "
+        f"{bud['runs'] / bud['ideal_runs']:.2f}× | ≤ ideal + 1 runs, each within the budget | "
+        f"{verdict(bud['runs'] <= bud['ideal_runs'] + 1 and bud['longest_run_s'] <= bud['budget_s'])} |"
     )
     # details
     lines += ["", "## 1. Request economy (job_sync_status requests per run)", "",

@@ -9,6 +9,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,7 @@ from dlt.destinations.sql_client import WithSqlClient
 from .analytics.health import duckdb_file as duckdb_path_of
 from .analytics.views import create_views
 from .errors import BrazeCdiError
-from .extract.source import hint_file_format, stats_of
+from .extract.source import backfill_of, hint_file_format, stats_of
 from .run_stats import RunStats
 from .settings import (
     DEFAULT_DATASET_NAME,
@@ -57,13 +58,28 @@ class RunSummary:
     """Where it loaded, for people: the DuckDB file, database host and name, or bucket (never a password)."""
     integrations: list[dict[str, Any]] = field(default_factory=list)
     """Per integration: id, name, new / updated / re-read sync rows, failed."""
+    backfill_pending: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Integrations with history still to read (the time budget stopped them; the next run resumes):
+    pages read so far, covered back to, the target (start_date or Braze's 12 months), an estimate of pages
+    and minutes left at the rate limit."""
+    stopped_by_budget: bool = False
+    slices: int = 1
+
+    @property
+    def backfill_minutes_left(self) -> float | None:
+        """Minutes of reading at the rate limit that the pending backfills need, all together (None: unknown)."""
+        pages = [v.get("estimated_pages_left") for v in self.backfill_pending.values()]
+        if not pages or any(p is None for p in pages):
+            return None
+        minutes = [v.get("estimated_minutes_left") or 0.0 for v in self.backfill_pending.values()]
+        return round(sum(minutes), 1)
 
     @property
     def ok(self) -> bool:
         return self.failures == 0
 
     def as_dict(self) -> dict[str, Any]:
-        return {**self.__dict__, "ok": self.ok}
+        return {**self.__dict__, "ok": self.ok, "backfill_minutes_left": self.backfill_minutes_left}
 
 
 def make_pipeline(
@@ -324,24 +340,78 @@ def run_pipeline(
         database = duckdb_path_of(pipeline)
         if database is not None:
             database.parent.mkdir(parents=True, exist_ok=True)  # --duckdb-file data/cdi.duckdb in a new folder
+        backfill = backfill_of(source)
+        if backfill is not None:  # the time budget counts from the start of the job, not of the source
+            backfill.budget.started = min(backfill.budget.started, started)
+        loads: list[LoadInfo] = []
+        row_counts: dict[str, int] = {}
         with destination_tuned(pipeline):
-            load_info = pipeline.run(source, loader_file_format=configured_file_format())
+            # A braze_cdi_source loads in slices: each load commits rows with every integration's resume
+            # point, so a kill loses one slice at most; the first slice reads every integration's newest pages.
+            while backfill is None or backfill.begin_slice() or not loads:
+                loads.append(pipeline.run(source, loader_file_format=configured_file_format()))
+                _add_row_counts(row_counts, pipeline)
+                if backfill is None:
+                    break
+                backfill.budget.observed_load(_seconds_since_extract(pipeline))
+                backfill.slice_extracted(_extract_seconds(pipeline))
+                logger.debug(
+                    "slice %d loaded after %.2f s; load took %.2f s; paging time left %.2f s",
+                    len(loads), time.monotonic() - started, _seconds_since_extract(pipeline), backfill.budget.left(),
+                )
         if views and views_supported(pipeline):
             create_views(pipeline)
-    return summarise(pipeline, load_info, time.monotonic() - started, stats)
+    summary = summarise(pipeline, loads, time.monotonic() - started, stats, row_counts)
+    if backfill is not None:
+        summary.backfill_pending = backfill.summary()
+        summary.stopped_by_budget = backfill.stopped_by_budget and bool(summary.backfill_pending)
+        summary.slices = len(loads)
+    return summary
 
 
-def summarise(pipeline: dlt.Pipeline, load_info: LoadInfo, duration: float, stats: RunStats) -> RunSummary:
-    """Row counts per table from dlt's trace (what landed); requests, 429s and rows per integration from
-    the run's own counters (dlt's per-resource metrics merge parallel resources)."""
+def _add_row_counts(totals: dict[str, int], pipeline: dlt.Pipeline) -> None:
+    """Add the last load's rows per table (dlt's trace) to `totals`."""
     trace = pipeline.last_trace
-    row_counts: dict[str, int] = {}
-    if trace is not None and trace.last_normalize_info is not None:
-        row_counts = {
-            table: count
-            for table, count in trace.last_normalize_info.row_counts.items()
-            if not table.startswith("_dlt")
-        }
+    if trace is None or trace.last_normalize_info is None:
+        return
+    for table, count in trace.last_normalize_info.row_counts.items():
+        if not table.startswith("_dlt"):
+            totals[table] = totals.get(table, 0) + count
+
+
+def _seconds_since_extract(pipeline: dlt.Pipeline) -> float:
+    """How long normalize and load of the last run took (what the time budget must keep for a slice)."""
+    trace = pipeline.last_trace
+    steps = [step for step in (trace.steps if trace is not None else []) if step.step == "extract"]
+    if not steps or steps[-1].finished_at is None:
+        return 0.0
+    finished = steps[-1].finished_at
+    return max(0.0, (datetime.now(timezone.utc) - finished).total_seconds())
+
+
+def _extract_seconds(pipeline: dlt.Pipeline) -> float:
+    """How long the extract step of the last run took."""
+    trace = pipeline.last_trace
+    steps = [step for step in (trace.steps if trace is not None else []) if step.step == "extract"]
+    if not steps or steps[-1].finished_at is None:
+        return 0.0
+    return max(0.0, (steps[-1].finished_at - steps[-1].started_at).total_seconds())
+
+
+def summarise(
+    pipeline: dlt.Pipeline,
+    loads: list[LoadInfo] | LoadInfo,
+    duration: float,
+    stats: RunStats,
+    row_counts: dict[str, int] | None = None,
+) -> RunSummary:
+    """Row counts per table from dlt's trace (what landed, summed over the run's slices); requests, 429s
+    and rows per integration from the run's own counters (dlt's per-resource metrics merge parallel resources)."""
+    if not isinstance(loads, list):
+        loads = [loads]
+    if row_counts is None:
+        row_counts = {}
+        _add_row_counts(row_counts, pipeline)
     figures = stats.snapshot()
     per_integration = stats.per_integration()
     return RunSummary(
@@ -354,7 +424,7 @@ def summarise(pipeline: dlt.Pipeline, load_info: LoadInfo, duration: float, stat
         failures=row_counts.get(EXTRACTION_ERRORS_TABLE, 0),
         requests=figures["requests"],
         throttled_429=figures["throttled_429"],
-        load_ids=list(load_info.loads_ids),
+        load_ids=[load_id for load in loads for load_id in load.loads_ids],
         location=describe_location(pipeline),
         integrations=[
             {
@@ -368,3 +438,32 @@ def summarise(pipeline: dlt.Pipeline, load_info: LoadInfo, duration: float, stat
             for integration_id, figures_of in per_integration.items()
         ],
     )
+
+
+def reset_state(pipeline: dlt.Pipeline, integration_ids: list[str] | None = None) -> list[str]:
+    """Forget the incremental and backfill state of these integrations (all when None or empty), under the lock.
+
+    The next run reads their history again from the newest sync down to start_date (or Braze's oldest); the
+    rows already loaded stay and are merged, never doubled. The state is committed to the destination, so a
+    run on another machine sees the reset too. Returns the integration ids whose state was dropped.
+    """
+    from dlt.pipeline.helpers import pipeline_drop
+
+    from .settings import JOB_SYNC_STATUS_TABLE
+
+    prefix = f"{JOB_SYNC_STATUS_TABLE}_"
+    with pipeline_lock(pipeline):
+        if pipeline.has_pending_data:
+            raise BrazeCdiError(
+                f"Pipeline {pipeline.pipeline_name!r} holds data an interrupted run did not load yet: "
+                "run `braze-cdi run` once (it loads that first), then reset."
+            )
+        pipeline.sync_destination()
+        if not pipeline.default_schema_name:
+            return []
+        resources = pipeline.state.get("sources", {}).get(pipeline.default_schema_name, {}).get("resources", {})
+        known = [name[len(prefix) :] for name in resources if name.startswith(prefix)]
+        chosen = [i for i in known if not integration_ids or i in integration_ids]
+        if chosen:
+            pipeline_drop(pipeline, resources=[f"{prefix}{i}" for i in chosen], state_only=True)()
+        return chosen

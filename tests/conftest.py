@@ -26,6 +26,7 @@ FAST_LIMITS = {"list": (10_000, 60.0), "job_sync_status": (10_000, 60.0)}
 # --- test lanes: `make test` runs everything; `make test-fast` (-m "not slow") skips what is listed here ---
 
 SLOW_MODULES = {
+    "test_backfill.py",  # SIGKILL, time budgets, start_date and reset through the CLI, DuckDB and PostgreSQL
     "test_benchmarks_smoke.py",  # the benchmark harness end to end
     "test_json_logs.py",  # full CLI runs read line by line
     "test_crash.py",  # SIGKILL during extract and load, then a rerun

@@ -264,6 +264,18 @@ def _pipeline_options(func: Callable[..., Any]) -> Callable[..., Any]:
 @click.option("--integration-id", "integration_ids", multiple=True, help="Only this integration (repeatable).")
 @click.option("--start-date", default=None, help="Ignore syncs that started before this ISO 8601 date/time.")
 @click.option("--fail-fast", is_flag=True, help="Stop at the first failed integration, loading nothing.")
+@click.option(
+    "--time-budget",
+    default=None,
+    help="Stop reading after this long (e.g. 50m, 1h30m, 90s), load what was read, exit 0; the next run "
+    "resumes the backfill. Default: [sources.braze_cdi] time_budget, else none.",
+)
+@click.option(
+    "--checkpoint-pages",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Commit rows and resume points at least every this many pages (default: one minute at the rate limit).",
+)
 @handle_errors
 def run(
     pipeline_name: str,
@@ -272,6 +284,8 @@ def run(
     integration_ids: tuple[str, ...],
     start_date: str | None,
     fail_fast: bool,
+    time_budget: str | None,
+    checkpoint_pages: int | None,
 ) -> None:
     """Extract CDI integrations and sync history, load them, refresh the views."""
     from ..extract.source import braze_cdi_source
@@ -281,6 +295,10 @@ def run(
         kwargs["integration_ids"] = list(integration_ids)
     if start_date:
         kwargs["start_date"] = start_date
+    if time_budget:
+        kwargs["time_budget"] = time_budget
+    if checkpoint_pages:
+        kwargs["checkpoint_pages"] = checkpoint_pages
     pipeline = make_pipeline(pipeline_name, destination, dataset_name)
     logger.info(f"loading into {describe_location(pipeline)}, dataset {dataset_name}")
     stats = RunStats()
@@ -340,8 +358,65 @@ def print_summary(summary: RunSummary) -> None:
         f"{summary.duration_seconds:.1f} s.",
         highlight=False,
     )
+    print_backfill(summary)
     out.print(escape(where), highlight=False, soft_wrap=True)
     logger.info("run finished", extra={"fields": {"summary": summary.as_dict()}})
+
+
+def print_backfill(summary: RunSummary) -> None:
+    """Which integrations still have history to read, and about how long it takes at Braze's rate limit."""
+    if not summary.backfill_pending:
+        if summary.rows_per_integration and not any(summary.rows_per_integration.values()):
+            out.print("No sync rows found: nothing new to load (the tables are in place).", highlight=False)
+        return
+    pending = summary.backfill_pending
+    why = "the time budget ran out" if summary.stopped_by_budget else "not finished in this run"
+    minutes = summary.backfill_minutes_left
+    estimate = "time left unknown"
+    if minutes is not None:
+        estimate = f"about {minutes:.0f} min of reading at the rate limit left"
+    out.print(
+        f"Backfill in progress for {len(pending)} integration(s) ({why}; {estimate}); the next run resumes it.",
+        highlight=False,
+    )
+    if len(pending) <= 50:
+        table = Table(title="history still to read")
+        for column in ("integration_id", "pages read", "covered back to", "target", "pages left (est.)"):
+            table.add_column(column, justify="right" if column.startswith("pages") else "left")
+        for integration_id, row in pending.items():
+            left = row.get("estimated_pages_left")
+            table.add_row(
+                integration_id,
+                str(row.get("pages_read")),
+                str(row.get("covered_back_to") or "-"),
+                str(row.get("backfill_target") or "-"),
+                "?" if left is None else str(left),
+            )
+        out.print(table)
+
+
+@main.command()
+@_pipeline_options
+@click.option("--integration-id", "integration_ids", multiple=True, help="Only this integration (repeatable).")
+@handle_errors
+def reset(pipeline_name: str, destination: str, dataset_name: str, integration_ids: tuple[str, ...]) -> None:
+    """Forget the incremental state (of these integrations) so the next run reads their history again."""
+    from ..job import reset_state
+
+    pipeline = make_pipeline(pipeline_name, destination, dataset_name)
+    dropped = reset_state(pipeline, list(integration_ids))
+    missing = [i for i in integration_ids if i not in dropped]
+    if dropped:
+        out.print(
+            f"Reset {len(dropped)} integration(s): the next run reads their history again "
+            "(rows already loaded are merged, not doubled).",
+            highlight=False,
+        )
+    if missing:
+        fail(f"No state for integration(s) {', '.join(missing)} in pipeline {pipeline_name!r}: check the id(s).")
+    if not dropped:
+        out.print(f"Nothing to reset: pipeline {pipeline_name!r} has no integration state yet.", highlight=False)
+    sys.exit(EXIT_OK)
 
 
 @main.command()

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import dlt
+from dlt.common.schema.utils import has_table_seen_data
 from dlt.sources import DltResource
 from requests.exceptions import RequestException
 
@@ -30,7 +31,8 @@ from ..settings import (
     RATE_LIMITS_PER_MINUTE,
     SOURCE_NAME,
 )
-from ..timestamps import parse_instant
+from ..timestamps import parse_instant, to_iso
+from .backfill import BACKFILL_COLUMNS, BACKFILL_TABLE, Backfill, History, Stretch, TimeBudget, parse_duration
 from .sync_cursor import SyncCursor
 
 logger = logging.getLogger("braze_cdi")
@@ -148,6 +150,8 @@ def braze_cdi_source(
     fail_fast: bool = False,
     parallel: bool = True,
     run_stats: RunStats | None = None,
+    time_budget: str | float | None = None,
+    checkpoint_pages: int | None = None,
 ) -> Iterator[DltResource]:
     """Braze CDI sync history: the `integrations` table and one `job_sync_status_<id>` resource per integration.
 
@@ -169,6 +173,11 @@ def braze_cdi_source(
         parallel: extract integrations in parallel threads (one throttle is shared by all of them).
         run_stats: the counters this run reports requests, pages and rows into (the job's summary reads
             them); a fresh `RunStats` when not given, so two sources in one process never share counts.
+        time_budget: stop paging when this much time is spent (`50m`, `1h30m`, `90s` or seconds), load what
+            was read and keep each integration's resume point: the next run continues the backfill.
+        checkpoint_pages: at most this many pages between two commits of rows and resume points, when the
+            job (`braze-cdi run`, `job.run_pipeline`) loads in slices; default: about one minute of reading
+            (100 pages at Braze's limit, more when Braze answers faster). A plain `pipeline.run` commits once.
     """
     client = BrazeClient(
         api_key,
@@ -182,7 +191,20 @@ def braze_cdi_source(
         ),
         stats=run_stats,
     )
+    budget = TimeBudget(parse_duration(time_budget))
     bounded_from = _parse_start_date(start_date)
+    if bounded_from is not None and bounded_from > datetime.now(timezone.utc):
+        raise ConfigurationError(
+            f"start_date {to_iso(bounded_from)} is in the future: no sync started after it, so nothing would load. "
+            "Use a past date (or none: Braze's whole history)."
+        )
+    backfill = Backfill(
+        int(checkpoint_pages) if checkpoint_pages else None,
+        budget,
+        wait_for_page=lambda: client.throttle.wait_needed("job_sync_status"),
+        rate_per_minute=int(job_status_requests_per_minute),
+        limit_per_minute=lambda: client.throttle.per_minute("job_sync_status"),
+    )
     max_running = timedelta(hours=float(max_running_hours))
     failures = ExtractionFailures(fail_fast)
     wanted = _as_ids(integration_ids)
@@ -195,14 +217,16 @@ def braze_cdi_source(
         listed = [item for page in client.pages(LIST_PATH) for item in page]
         wanted = [str(item["integration_id"]) for item in listed if item.get("integration_id")]
 
-    integrations = integrations_resource(client, listed, wanted if integration_ids else None, failures)
+    integrations = integrations_resource(client, listed, wanted if integration_ids else None, failures, backfill)
     integrations.run_stats = client.stats  # type: ignore[attr-defined]  # read by `stats_of`
     integrations.file_format = file_format  # type: ignore[attr-defined]  # set by `hint_file_format`
+    integrations.backfill = backfill  # type: ignore[attr-defined]  # read by `backfill_of`
     yield integrations
     client.stats.expect(list(dict.fromkeys(wanted)))
+    backfill.expect(list(dict.fromkeys(wanted)))
     for integration_id in dict.fromkeys(wanted):
         yield job_sync_status_resource(
-            client, integration_id, bounded_from, max_running, failures, parallel, file_format
+            client, integration_id, bounded_from, max_running, failures, parallel, file_format, backfill
         )
 
 
@@ -212,6 +236,14 @@ def stats_of(source: Any) -> RunStats | None:
     resource = resources.get(INTEGRATIONS_TABLE) if hasattr(resources, "get") else None
     stats = getattr(resource, "run_stats", None)
     return stats if isinstance(stats, RunStats) else None
+
+
+def backfill_of(source: Any) -> Backfill | None:
+    """The `Backfill` coordinating the slices of a `braze_cdi_source` (None for any other source)."""
+    resources = getattr(source, "resources", None) or {}
+    resource = resources.get(INTEGRATIONS_TABLE) if hasattr(resources, "get") else None
+    backfill = getattr(resource, "backfill", None)
+    return backfill if isinstance(backfill, Backfill) else None
 
 
 def _as_ids(value: Sequence[str] | str | None) -> list[str]:
@@ -227,11 +259,14 @@ def integrations_resource(
     listed: list[dict[str, Any]] | None,
     only: list[str] | None,
     failures: ExtractionFailures,
+    backfill: Backfill | None = None,
 ) -> DltResource:
-    """`GET /cdi/integrations`, every page, merged on `integration_id`."""
+    """`GET /cdi/integrations`, every page, merged on `integration_id` (once per run: not again per slice)."""
 
     @dlt.resource(name=INTEGRATIONS_TABLE)
     def integrations() -> Iterator[Any]:
+        if backfill is not None and not backfill.first_slice():
+            return
         try:
             items = listed if listed is not None else [i for p in client.pages(LIST_PATH) for i in p]
             client.stats.named(
@@ -268,67 +303,222 @@ def job_sync_status_resource(
     failures: ExtractionFailures,
     parallel: bool,
     file_format_hint: FileFormatHint | None = None,
+    backfill: Backfill | None = None,
 ) -> DltResource:
-    """One integration's sync history, newest first, read back only as far as the cursor needs."""
+    """One integration's sync history, newest first, read back only as far as the cursor needs.
+
+    Each run (first slice) reads the newest pages down to what earlier runs loaded; then the stretches of
+    older history still to read (`History`) continue from their saved cursors, as far as the slice's page
+    share and the time budget allow. The state is written at the end of each slice, with its rows.
+    """
     name = f"{JOB_SYNC_STATUS_TABLE}_{integration_id}"
+    backfill = backfill or Backfill(10**9, TimeBudget(None))
 
     @dlt.resource(name=name, parallelized=parallel)
     def job_sync_status() -> Iterator[Any]:
+        if not backfill.chosen(integration_id):
+            return
         state = dlt.current.resource_state()
         cursor = SyncCursor.from_state(state, start_date, max_running)
+        history = History.from_state(state)
         now = datetime.now(timezone.utc)
-        boundary = cursor.boundary(now)
         path = JOB_SYNC_STATUS_PATH.format(integration_id=integration_id)
-        unkeyed = 0
+        top_read = backfill.needs_top(integration_id)
+        if top_read:
+            if cursor.last_start is None:
+                # nothing loaded yet: the whole history (to start_date) is one stretch read from the top
+                history.stretches = [Stretch()]
+                backfill.newest_page_only(integration_id)
+            else:
+                history.stretches.insert(0, Stretch(until=cursor.boundary(now)))
+        top = history.stretches[0] if top_read else None
+        read = _StretchReader(client, path, integration_id, cursor, history, backfill, now, top)
         file_format = file_format_hint.value if file_format_hint else None  # read at extract time
         batch: list[dict[str, Any]] = []
         try:
-            for page in client.pages(path, integration_id):
-                rows, reached, bad = _rows_of_page(page, integration_id, boundary)
-                unkeyed += bad
-                kinds = {"new": 0, "updated": 0, "reread": 0}
-                for row in rows:
-                    kinds[cursor.kind_of(row["sync_start_time"], row.get("job_status"))] += 1
-                    cursor.see(row["sync_start_time"], row.get("job_status"), now)
-                client.stats.rows(integration_id, len(rows))
-                client.stats.classified(integration_id, **kinds)
-                batch += rows
-                if len(batch) >= BATCH_ROWS:
-                    yield _with_format(batch, file_format)
-                    batch, file_format = [], None
-                if reached:
+            for stretch in list(history.stretches):
+                if not stretch.active(start_date):
+                    continue
+                for rows in read(stretch, start_date):
+                    batch += rows
+                    if len(batch) >= BATCH_ROWS:
+                        yield _with_format(batch, file_format)
+                        batch, file_format = [], None
+                if not read.more:
                     break
         except (BrazeCdiError, RequestException) as error:
             # Rows read before the failure still load; the state stays where it was so the next run re-reads.
             client.stats.finish(integration_id, failed=True)
+            backfill.report(integration_id, None, failed=True)
             if batch:
                 yield _with_format(batch, file_format)
             yield failures.record(name, error, integration_id)
             return
         if batch:
             yield _with_format(batch, file_format)
-        elif cursor.last_start is None and cursor.newest_seen is None:
-            # Nothing loaded yet, ever: create the table anyway, so analysts' SQL finds every column.
+        elif cursor.last_start is None and cursor.newest_seen is None and not _table_has_data():
+            # Nothing loaded yet, ever: create the table anyway, so analysts' SQL finds every column. Only
+            # then: an empty file of a table whose rows go as jsonl fails DuckDB's JSON reader (no columns).
             yield dlt.mark.materialize_table_schema()
-        if unkeyed:
+        if read.unkeyed:
             yield failures.record(
                 name,
                 BrazeCdiError(
-                    f"{unkeyed} sync item(s) without a valid sync_start_time were skipped for integration "
+                    f"{read.unkeyed} sync item(s) without a valid sync_start_time were skipped for integration "
                     f"{integration_id}: the other rows loaded."
                 ),
                 integration_id,
             )
+        top_finished = top is not None and not any(s is top for s in history.stretches)
+        if top is not None and not top_finished and top.until is not None and top.cursor is None:
+            # a look at the newest pages that never started (budget spent): the next run's covers it
+            history.stretches[:] = [s for s in history.stretches if s is not top]
+        open_before = state.get("open_sync_start_times", [])
         state.update(cursor.to_state())
-        client.stats.finish(integration_id, failed=bool(unkeyed))
+        if not top_finished:
+            # the syncs still open that this slice did not read past stay open
+            state["open_sync_start_times"] = sorted(set(open_before) | set(state["open_sync_start_times"]))
+        state["backfill"] = history.to_state()
+        newest = parse_instant(state.get("last_sync_start_time"))
+        progress = history.progress(integration_id, newest, start_date, now)
+        yield dlt.mark.with_table_name(progress, BACKFILL_TABLE)
+        backfill.report(integration_id, progress)
+        if not history.pending(start_date):
+            client.stats.finish(integration_id, failed=bool(read.unkeyed))
 
-    return with_errors_table(
+    job_sync_status.apply_hints(
+        table_name=BACKFILL_TABLE,
+        write_disposition="merge",
+        primary_key="integration_id",
+        columns=BACKFILL_COLUMNS,
+        create_table_variant=True,
+    )
+    resource = with_errors_table(
         job_sync_status,
         table_name=JOB_SYNC_STATUS_TABLE,
         write_disposition={"disposition": "merge", "strategy": "delete-insert"},
         primary_key=("integration_id", "sync_start_time"),
         columns=JOB_SYNC_STATUS_COLUMNS,
     )
+    return resource
+
+
+def _table_has_data() -> bool:
+    """Whether `job_sync_status` already holds rows from an earlier load (so it exists with every column)."""
+    try:
+        table = dlt.current.source_schema().tables.get(JOB_SYNC_STATUS_TABLE)
+    except Exception:  # no schema in this context: materialize, as before
+        return False
+    return table is not None and has_table_seen_data(table)
+
+
+class _StretchReader:
+    """Reads stretches of one integration's history page by page, within the slice's share and the budget.
+
+    `more` turns False when the slice must stop (share or budget spent); a stretch left unfinished keeps the
+    cursor of its next page. An old cursor that Braze refuses (400 Invalid cursor) is dropped for a read from
+    the newest page down to the same point: some pages again, nothing skipped.
+    """
+
+    def __init__(
+        self,
+        client: BrazeClient,
+        path: str,
+        integration_id: str,
+        cursor: SyncCursor,
+        history: History,
+        backfill: Backfill,
+        now: datetime,
+        top: Stretch | None,
+    ) -> None:
+        self.client, self.path, self.integration_id = client, path, integration_id
+        self.cursor, self.history, self.backfill, self.now, self.top = cursor, history, backfill, now, top
+        self.more = True
+        self.unkeyed = 0
+
+    def __call__(self, stretch: Stretch, start_date: datetime | None) -> Iterator[list[dict[str, Any]]]:
+        floor = stretch.until is None
+        bound = start_date if floor else stretch.until
+        fell_back = False
+        while True:
+            try:
+                yield from self._read(stretch, bound, floor)
+                return
+            except BrazeApiError as error:
+                refused = error.status == 400 and "cursor" in str(error).lower()
+                if not (refused and stretch.cursor and not fell_back):
+                    raise
+                fell_back = True
+                logger.warning(
+                    "integration %s: Braze refused the saved cursor (%s); reading again from the newest page "
+                    "down to what is loaded.",
+                    self.integration_id,
+                    error.status,
+                )
+                stretch.cursor = None
+
+    def _read(self, stretch: Stretch, bound: datetime | None, floor: bool) -> Iterator[list[dict[str, Any]]]:
+        pages = self.client.pages(self.path, self.integration_id, cursor=stretch.cursor)
+        try:
+            while True:
+                if not self.backfill.may_read(self.integration_id):
+                    self.more = False
+                    return
+                page = next(pages, None)
+                if page is None:  # no page at all: nothing further to read
+                    self._finish(stretch, floor)
+                    return
+                self.backfill.page_read(self.integration_id)
+                if floor or stretch is not self.top:  # pages of history, not a run's look at the newest
+                    self.history.pages += 1
+                rows, reached, bad = _rows_of_page(page, self.integration_id, bound)
+                self.unkeyed += bad
+                kinds = {"new": 0, "updated": 0, "reread": 0}
+                for row in rows:
+                    kinds[self._kind_of(stretch, row)] += 1
+                    self.cursor.see(row["sync_start_time"], row.get("job_status"), self.now)
+                    self.history.see(row["sync_start_time"])
+                self.client.stats.rows(self.integration_id, len(rows))
+                self.client.stats.classified(self.integration_id, **kinds)
+                yield rows
+                if reached:
+                    if floor and bound is not None:
+                        # stopped at start_date: keep this page's cursor for an earlier start_date later
+                        stretch.cursor, stretch.covered_to, stretch.parked = page.cursor, bound, True
+                    else:
+                        self._drop(stretch)
+                    return
+                starts = [r["sync_start_time"] for r in rows]
+                if starts:
+                    stretch.covered_to = min(starts)
+                if not page.has_next:
+                    for _ in pages:  # no request: lets the client raise for a next link it refused
+                        pass
+                    self._finish(stretch, floor)
+                    return
+                if page.next_cursor is not None:  # else a link without cursor: resuming re-reads from the last
+                    stretch.cursor = page.next_cursor
+        finally:
+            close = getattr(pages, "close", None)
+            if close is not None:
+                close()
+
+    def _kind_of(self, stretch: Stretch, row: dict[str, Any]) -> str:
+        """New, updated or re-read: the newest pages as the cursor sees them; older history is new unless it is
+        above where its stretch is covered already (a resumed offset cursor shifted by syncs on top)."""
+        start = row["sync_start_time"]
+        if stretch is self.top:
+            return self.cursor.kind_of(start, row.get("job_status"))
+        return "reread" if stretch.covered_to is not None and start >= stretch.covered_to else "new"
+
+    def _finish(self, stretch: Stretch, floor: bool) -> None:
+        """The last page of Braze's history was read."""
+        if floor:
+            self.history.complete = True
+        self._drop(stretch)
+
+    def _drop(self, stretch: Stretch) -> None:
+        self.history.stretches[:] = [s for s in self.history.stretches if s is not stretch]
 
 
 @dataclass

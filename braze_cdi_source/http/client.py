@@ -227,6 +227,27 @@ class _RESTClient(RESTClient):
         return results_of(response, None)
 
 
+def cursor_of(url: str | None) -> str | None:
+    """The `cursor` query parameter of a page URL (None for the first page or no URL)."""
+    if not url:
+        return None
+    values = parse_qs(urlsplit(url).query).get("cursor")
+    return values[0] if values else None
+
+
+class Page(list):  # type: ignore[type-arg]
+    """One page's `results`, with the cursor that fetched it, the one that fetches the next (None when the
+    next link carries none) and whether there is a next page at all."""
+
+    def __init__(
+        self, items: Any, cursor: str | None = None, next_cursor: str | None = None, has_next: bool = False
+    ) -> None:
+        super().__init__(items)
+        self.cursor = cursor
+        self.next_cursor = next_cursor
+        self.has_next = has_next
+
+
 class BrazeClient:
     """One Braze workspace: every request goes through one throttle and one retrying session."""
 
@@ -272,12 +293,17 @@ class BrazeClient:
             self._local.rest = rest
         return rest
 
-    def pages(self, path: str, integration_id: str | None = None) -> Iterator[list[Any]]:
-        """Each page's `results`, following `next` links; raises `BrazeApiError` on an error status."""
+    def pages(self, path: str, integration_id: str | None = None, cursor: str | None = None) -> Iterator[Page]:
+        """Each page's `results`, following `next` links; raises `BrazeApiError` on an error status.
+
+        `cursor` starts at a page a previous run saved (Braze's cursor as it sent it); each `Page` says
+        which cursor fetched it and which one fetches the next, so a backfill can stop and resume.
+        """
         rest = self._rest_client()
         paginator = SameOriginLinkPaginator()
         pages = rest.paginate(
             path,
+            params={"cursor": cursor} if cursor else None,
             paginator=paginator,
             hooks={"response": [self._make_checker(integration_id)]},
             allow_redirects=False,
@@ -286,7 +312,13 @@ class BrazeClient:
         try:
             for page in pages:
                 self.stats.page(integration_id)
-                yield list(page)
+                following = paginator.current_url if paginator.has_next_page else None
+                yield Page(
+                    page,
+                    cursor=cursor_of(page.response.url),
+                    next_cursor=cursor_of(following),
+                    has_next=paginator.has_next_page,
+                )
         except (ConnectionError, Timeout, ChunkedEncodingError) as error:
             # Spent the retry budget on the network: name the path, not the URL's host details.
             current = urlsplit(paginator.current_url or path).path

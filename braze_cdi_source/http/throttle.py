@@ -96,6 +96,20 @@ class Throttle:
                 on_wait(kind, wait)
             self._sleep(wait)
 
+    def per_minute(self, kind: str) -> float:
+        """Requests a minute that `kind` allows, as last learned from Braze's `X-RateLimit-Limit`."""
+        with self._lock:
+            window = self._windows[kind]
+            return window.limit * 60.0 / window.window_seconds
+
+    def wait_needed(self, kind: str) -> float:
+        """Seconds the next `kind` request would wait now (0 if it could go at once); counts nothing.
+
+        A run with a time budget asks before each page, so it never starts a wait that outlasts the budget.
+        """
+        with self._lock:
+            return max(0.0, self._wait_needed(self._windows[kind], self._clock()))
+
     @staticmethod
     def _wait_needed(window: _Window, now: float) -> float:
         if window.blocked_until > now:

@@ -14,7 +14,9 @@ from http import HTTPStatus
 
 from .responses import HTML_ERROR, Response, json_response, rate_headers
 
-FAULT_KINDS = frozenset({"500", "502", "503", "504", "429", "drop", "slow", "truncated", "non_json", "wrong_shape"})
+FAULT_KINDS = frozenset(
+    {"500", "502", "503", "504", "429", "drop", "slow", "truncated", "non_json", "wrong_shape", "invalid_cursor"}
+)
 
 
 @dataclass
@@ -28,18 +30,22 @@ class Fault:
     times: int
     seconds: float
 
-    def matches(self, endpoint: str, integration_id: str | None, page: int | None) -> bool:
-        """Whether a request to this endpoint kind, integration and page gets this fault."""
+    def matches(self, endpoint: str, integration_id: str | None, page: int | None, has_cursor: bool = True) -> bool:
+        """Whether a request to this endpoint kind, integration and page gets this fault ("invalid_cursor":
+        only a request that carries a cursor)."""
         return (
-            (self.endpoint is None or self.endpoint == endpoint)
+            (self.kind != "invalid_cursor" or has_cursor)
+            and (self.endpoint is None or self.endpoint == endpoint)
             and (self.integration_id is None or self.integration_id == integration_id)
             and (self.page is None or self.page == page)
         )
 
 
-def take(faults: list[Fault], endpoint: str, integration_id: str | None, page: int | None) -> Fault | None:
+def take(
+    faults: list[Fault], endpoint: str, integration_id: str | None, page: int | None, has_cursor: bool = True
+) -> Fault | None:
     """The first pending fault that matches, counted once (removed when used up); None if none matches."""
-    fault = next((f for f in faults if f.matches(endpoint, integration_id, page)), None)
+    fault = next((f for f in faults if f.matches(endpoint, integration_id, page, has_cursor)), None)
     if fault is not None:
         fault.times -= 1
         if fault.times <= 0:
@@ -55,6 +61,8 @@ def replacement(kind: str | None, limit: int, now: float) -> Response | None:
         return json_response(429, {"message": "Rate Limited"}, rate_headers(limit, 0, math.ceil(now + 2)))
     if kind == "500":
         return json_response(500, {"message": "Internal Server Error"})
+    if kind == "invalid_cursor":  # what Braze answers for a cursor it no longer knows
+        return json_response(400, {"message": "Invalid cursor"})
     if kind in ("502", "503", "504"):
         title = f"{kind} {HTTPStatus(int(kind)).phrase}"
         return Response(int(kind), [("Content-Type", "text/html")], HTML_ERROR.format(title).encode())

@@ -246,7 +246,8 @@ class BrazeSimulator:
         kind: "500" | "502" | "503" | "504" | "429" (rate-limit headers, reset 2 s ahead, no Retry-After)
         | "drop" (close the connection without answering) | "slow" (sleep `seconds`, then answer)
         | "truncated" (body cut at half, Content-Length of the cut body) | "non_json" (an HTML body)
-        | "wrong_shape" (`{"results": {"oops": 1}, "message": "success"}`). The body faults keep the
+        | "wrong_shape" (`{"results": {"oops": 1}, "message": "success"}`) | "invalid_cursor" (400 Invalid
+        cursor, only for requests that carry a cursor: an expired one). The body faults keep the
         normal answer's status and headers. `page` is 0-based (skip // page_size); None matches any.
         """
         if kind not in FAULT_KINDS:
@@ -305,7 +306,7 @@ class BrazeSimulator:
         skip = decode_cursor(query["cursor"]) if "cursor" in query else 0
         page = None if skip is None else skip // self._page_size
         with self._lock:
-            fault = take(self._faults, endpoint, integration_id, page)
+            fault = take(self._faults, endpoint, integration_id, page, "cursor" in query)
         kind = fault.kind if fault is not None else None
         if fault is not None and kind == "slow":
             time.sleep(fault.seconds)

@@ -8,7 +8,9 @@ The same tables as `braze-cdi run`, loaded by the same source and followed by th
 same pipeline lock (a cron run and a Dagster run of one pipeline never overlap). Where to load is dlt's
 configuration: DuckDB file `braze_cdi.duckdb` by default, or e.g. DESTINATION__DUCKDB__CREDENTIALS, or
 BRAZE_CDI_DESTINATION=postgres with DESTINATION__POSTGRES__CREDENTIALS (see README, Running in production).
-A run where some integrations failed loads the others, then fails the step so Dagster alerts.
+A run where some integrations failed loads the others, then fails the step so Dagster alerts. Each run stops
+reading after `time_budget` (25 minutes, within the 30-minute schedule), loads what it read and succeeds: a
+first backfill longer than that continues on the next runs (README, Backfills).
 """
 
 import os
@@ -48,11 +50,13 @@ class BrazeCdiTranslator(DagsterDltTranslator):
 
 
 class BrazeCdiConfig(dg.ConfigurableResource):
-    """The workspace to read: its REST API key and endpoint (and optionally how far back to start)."""
+    """The workspace to read: its REST API key and endpoint (optionally how far back to start), and how long
+    one run may read."""
 
     api_key: str
     base_url: str
     start_date: str | None = None
+    time_budget: str = "25m"
 
 
 @dlt_assets(
@@ -65,7 +69,9 @@ class BrazeCdiConfig(dg.ConfigurableResource):
 def braze_cdi_assets(
     context: AssetExecutionContext, dlt: DagsterDltResource, braze: BrazeCdiConfig
 ) -> Iterator[Any]:
-    source = braze_cdi_source(api_key=braze.api_key, base_url=braze.base_url, start_date=braze.start_date)
+    source = braze_cdi_source(
+        api_key=braze.api_key, base_url=braze.base_url, start_date=braze.start_date, time_budget=braze.time_budget
+    )
     with pipeline_lock(PIPELINE):
         yield from dlt.run(context=context, dlt_source=source, dagster_dlt_translator=BrazeCdiTranslator())
         if views_supported(PIPELINE):

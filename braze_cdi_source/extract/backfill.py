@@ -1,0 +1,364 @@
+"""Backfills that survive interruption and fit a time budget.
+
+dlt commits resource state only together with a load, so a run that must not lose hours of reading to a kill
+loads in *slices*: the job runs the same source again and again (`run_pipeline`), each slice reading at most
+`checkpoint_pages` pages, and each load commits the rows with every integration's resume point. `Backfill`
+coordinates the slices of one run (who reads, how many pages, whether the time budget allows one more page);
+`History` is one integration's backfill state: the stretches of its history still to read, each a Braze
+cursor to continue from and the instant to stop at.
+
+Why stretches and not one cursor: a run first reads every integration's newest pages (new syncs, running
+ones that finished), down to what the previous runs loaded. When that top read itself is cut short (a long
+pause between runs), it leaves a gap above the older backfill; each gap is read downward from its own cursor.
+Braze's cursors are offsets: syncs that arrive on top shift them, so a resumed read sees some rows again
+(merged, never doubled) and never skips one.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from ..errors import ConfigurationError
+from ..timestamps import parse_instant, to_iso
+
+logger = logging.getLogger("braze_cdi")
+
+BRAZE_HISTORY = timedelta(days=365)
+"""Braze keeps sync run metadata at least 12 months: the target of a backfill without start_date."""
+
+MAX_GAPS = 20
+"""Stretches kept per integration; beyond this the two oldest gaps are joined (re-reading between them)."""
+
+BACKFILL_TABLE = "integration_backfill"
+BACKFILL_COLUMNS = {
+    "integration_id": {"data_type": "text", "nullable": False},
+    "backfill_complete": {"data_type": "bool", "nullable": False},
+    "covered_back_to": {"data_type": "timestamp", "timezone": True},
+    "oldest_sync_start_reached": {"data_type": "timestamp", "timezone": True},
+    "backfill_target": {"data_type": "timestamp", "timezone": True},
+    "pages_read": {"data_type": "bigint"},
+    "estimated_pages_left": {"data_type": "bigint"},
+    "updated_at": {"data_type": "timestamp", "timezone": True, "nullable": False},
+}
+
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)\s*(h|m|s)?", re.IGNORECASE)
+
+
+def parse_duration(value: str | float | int | None) -> float | None:
+    """Seconds from `50m`, `1h30m`, `90s`, `3600` (seconds) or a number; None or "" means no budget."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        seconds = float(value)
+    else:
+        text = str(value).strip().replace(" ", "")
+        parts = list(_DURATION_PART.finditer(text))
+        if not parts or "".join(p.group(0) for p in parts) != text:
+            raise ConfigurationError(
+                f"time_budget {value!r} is not a duration: use e.g. 50m, 1h30m, 90s or a number of seconds."
+            )
+        scale = {"h": 3600.0, "m": 60.0, "s": 1.0, None: 1.0}
+        seconds = sum(float(p.group(1)) * scale[(p.group(2) or "").lower() or None] for p in parts)
+    if not math.isfinite(seconds) or seconds <= 0:
+        raise ConfigurationError(f"time_budget {value!r} must be a positive duration, e.g. 50m.")
+    return seconds
+
+
+@dataclass(eq=False)  # identity: two stretches with equal fields are still two
+class Stretch:
+    """A part of one integration's history still to read, newest first.
+
+    `cursor`: Braze's cursor of the next page (None: from the newest page). `until`: the instant where this
+    stretch meets what is already loaded; None for the oldest stretch, which runs to start_date or to the end
+    of Braze's history. `covered_to`: every sync of this stretch that started after it is loaded. `parked`:
+    the oldest stretch stopped at start_date (its cursor is the page that crossed it, so an earlier
+    start_date later reads on from there).
+    """
+
+    cursor: str | None = None
+    until: datetime | None = None
+    covered_to: datetime | None = None
+    parked: bool = False
+
+    def active(self, start_date: datetime | None) -> bool:
+        """Whether this run must read it: a gap always; the oldest stretch unless start_date is behind it."""
+        if self.until is not None or start_date is None or self.covered_to is None:
+            return True
+        return start_date < self.covered_to or (start_date == self.covered_to and not self.parked)
+
+    def to_state(self) -> dict[str, Any]:
+        return {
+            "cursor": self.cursor,
+            "until": to_iso(self.until) if self.until else None,
+            "covered_to": to_iso(self.covered_to) if self.covered_to else None,
+            "parked": self.parked,
+        }
+
+    @classmethod
+    def from_state(cls, value: dict[str, Any]) -> Stretch:
+        cursor = value.get("cursor")
+        return cls(
+            cursor=str(cursor) if cursor else None,
+            until=parse_instant(value.get("until")),
+            covered_to=parse_instant(value.get("covered_to")),
+            parked=bool(value.get("parked")),
+        )
+
+
+@dataclass
+class History:
+    """One integration's backfill state (kept under `backfill` in its resource state)."""
+
+    stretches: list[Stretch] = field(default_factory=list)
+    complete: bool = False  # read down to Braze's oldest sync
+    oldest: datetime | None = None  # oldest sync start loaded
+    pages: int = 0  # pages read by backfill stretches so far
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> History:
+        """State written by `to_state`; a state from before backfills (only a high-water mark) was read whole."""
+        saved = state.get("backfill")
+        if not isinstance(saved, dict):
+            return cls(complete=state.get("last_sync_start_time") is not None)
+        return cls(
+            stretches=[Stretch.from_state(s) for s in saved.get("stretches", []) if isinstance(s, dict)],
+            complete=bool(saved.get("complete")),
+            oldest=parse_instant(saved.get("oldest")),
+            pages=int(saved.get("pages") or 0),
+        )
+
+    def to_state(self) -> dict[str, Any]:
+        while len(self.stretches) > MAX_GAPS:
+            # join the two oldest gaps: read from the upper one's cursor down to the lower one's end
+            upper, lower = self.stretches[-2], self.stretches.pop()
+            upper.until, upper.covered_to, upper.parked = lower.until, lower.covered_to, lower.parked
+        return {
+            "stretches": [s.to_state() for s in self.stretches],
+            "complete": self.complete,
+            "oldest": to_iso(self.oldest) if self.oldest else None,
+            "pages": self.pages,
+        }
+
+    def pending(self, start_date: datetime | None) -> bool:
+        return any(s.active(start_date) for s in self.stretches)
+
+    def covered_back_to(self) -> datetime | None:
+        """Every sync from this instant to the newest is loaded (the first stretch's edge, else the oldest)."""
+        for stretch in self.stretches:
+            return stretch.covered_to
+        return self.oldest
+
+    def see(self, start: datetime) -> None:
+        if self.oldest is None or start < self.oldest:
+            self.oldest = start
+
+    def progress(
+        self, integration_id: str, newest: datetime | None, start_date: datetime | None, now: datetime
+    ) -> dict[str, Any]:
+        """A row of `integration_backfill`: how far back it is covered and an estimate of what is left."""
+        target = start_date or (now - BRAZE_HISTORY)
+        covered = self.covered_back_to()
+        pending = self.pending(start_date)
+        pages_left: int | None = 0
+        if pending:
+            pages_left = None
+            if covered is not None and newest is not None and self.pages > 0 and newest > covered:
+                per_page = (newest - covered) / self.pages
+                left = (covered - target) / per_page if per_page.total_seconds() > 0 else 0
+                pages_left = max(1, math.ceil(left))
+        return {
+            "integration_id": integration_id,
+            "backfill_complete": not pending,
+            "covered_back_to": covered,
+            "oldest_sync_start_reached": self.oldest,
+            "backfill_target": target,
+            "pages_read": self.pages,
+            "estimated_pages_left": pages_left,
+            "updated_at": now,
+        }
+
+
+class TimeBudget:
+    """Wall time a run may spend; paging stops early enough to load what was read within it.
+
+    What loading takes is unknown until a slice has loaded (a first DuckDB load in a busy container took
+    seconds): until then paging stops at a quarter of the budget; after that the `reserve` kept for the last
+    load and the views is one and a half times what the last slice's load took, plus a second.
+    """
+
+    def __init__(self, seconds: float | None, started: float | None = None) -> None:
+        self.seconds = seconds
+        self.started = time.monotonic() if started is None else started
+        self.reserve: float | None = None
+
+    def observed_load(self, seconds: float) -> None:
+        """How long loading one slice took (from the end of its extract to the end of its load)."""
+        if self.seconds is not None:
+            self.reserve = seconds * 1.5 + 1.0
+
+    def left(self) -> float:
+        """Seconds of paging left (negative when spent); infinite without a budget."""
+        if self.seconds is None:
+            return math.inf
+        if self.reserve is None:
+            return self.started + self.seconds / 4 - time.monotonic()
+        return self.started + self.seconds - self.reserve - time.monotonic()
+
+    def spent(self) -> bool:
+        return self.left() <= 0
+
+
+class Backfill:
+    """The slices of one run: which integrations read in the next slice, how many pages, and when to stop.
+
+    Run by plain `pipeline.run(source)` there is one slice and no page limit (the time budget still holds).
+    `run_pipeline` calls `begin_slice` before each load: the first slice reads every integration's newest
+    pages, later slices continue the pending backfills, `checkpoint_pages` pages at most in all, shared evenly.
+    """
+
+    CHECKPOINT_SECONDS = 60.0
+    """The default checkpoint: about a minute of reading (100 pages at Braze's limit)."""
+
+    def __init__(
+        self,
+        checkpoint_pages: int | None,
+        budget: TimeBudget,
+        wait_for_page: Callable[[], float] | None = None,
+        rate_per_minute: int = 100,
+        limit_per_minute: Callable[[], float] | None = None,
+    ) -> None:
+        if checkpoint_pages is not None and checkpoint_pages < 1:
+            raise ConfigurationError(f"checkpoint_pages must be at least 1, not {checkpoint_pages}.")
+        # Not set: a minute of reading at the rate limit, grown when Braze answers faster than that (a
+        # load costs about a second: 100 pages read in 0.3 s would spend most of the run loading).
+        self.adaptive = checkpoint_pages is None
+        self.checkpoint_pages = int(checkpoint_pages or rate_per_minute)
+        self._floor_pages = self.checkpoint_pages
+        self._limit_per_minute = limit_per_minute or (lambda: float(rate_per_minute))
+        self.budget = budget
+        self.rate_per_minute = rate_per_minute
+        self._wait_for_page = wait_for_page or (lambda: 0.0)
+        self._lock = threading.Lock()
+        self.integrations: list[str] = []
+        self.slice_number = 0
+        self._allowance: dict[str, int] | None = None  # None: everyone, no page limit
+        self._read: dict[str, int] = {}  # pages this slice
+        self._read_run: dict[str, int] = {}  # pages this run
+        self.top_done: set[str] = set()
+        self.failed: set[str] = set()
+        self.pending: dict[str, dict[str, Any]] = {}  # integration -> its progress row
+        self.stopped_by_budget = False
+
+    def expect(self, integration_ids: list[str]) -> None:
+        self.integrations = list(dict.fromkeys(integration_ids))
+
+    def begin_slice(self) -> bool:
+        """Plan the next slice; False when no integration has anything left to read or the budget is spent."""
+        with self._lock:
+            order = {i: n for n, i in enumerate(self.integrations)}
+            candidates = [
+                i for i in self.integrations if i not in self.failed and (i not in self.top_done or i in self.pending)
+            ]
+            if not candidates:
+                return False
+            if self.budget.spent():
+                self.stopped_by_budget = True
+                return False
+            candidates.sort(key=lambda i: (i in self.top_done, self._read_run.get(i, 0), order[i]))
+            chosen = candidates[: self.checkpoint_pages]
+            share = max(1, self.checkpoint_pages // len(chosen))
+            self._allowance = {i: share for i in chosen}
+            self._read = {}
+            self.slice_number += 1
+            return True
+
+    def chosen(self, integration_id: str) -> bool:
+        """Whether this integration reads in the current slice."""
+        with self._lock:
+            return self._allowance is None or integration_id in self._allowance
+
+    def newest_page_only(self, integration_id: str) -> None:
+        """In this slice, read one page only: an integration starting its backfill gets its newest page in the
+        run's first load, as every other integration does, before any backfill goes deeper."""
+        with self._lock:
+            if self._allowance is not None and integration_id in self._allowance:
+                self._allowance[integration_id] = min(self._allowance[integration_id], 1)
+
+    def first_slice(self) -> bool:
+        return self.slice_number <= 1
+
+    def needs_top(self, integration_id: str) -> bool:
+        """Whether this slice reads the integration's newest pages: once per run (every time when unsliced)."""
+        with self._lock:
+            return self._allowance is None or integration_id not in self.top_done
+
+    def may_read(self, integration_id: str) -> bool:
+        """Whether one more page may be read now: within this slice's share and within the time budget."""
+        with self._lock:
+            if self._allowance is not None and self._read.get(integration_id, 0) >= self._allowance.get(
+                integration_id, 0
+            ):
+                return False
+        if self.budget.seconds is not None and self.budget.left() <= self._wait_for_page():
+            self.stopped_by_budget = True
+            return False
+        return True
+
+    def slice_extracted(self, seconds: float) -> None:
+        """After a slice: with the default checkpoint, size the next slice to about a minute of reading."""
+        with self._lock:
+            pages = sum(self._read.values())
+            if not self.adaptive or pages < 10 or seconds <= 0:
+                return
+            # a burst at the start of a rate-limit window reads fast: never more than the limit allows a minute
+            per_minute = min(pages / seconds * self.CHECKPOINT_SECONDS, self._limit_per_minute())
+            self.checkpoint_pages = max(self._floor_pages, int(per_minute))
+
+    def page_read(self, integration_id: str) -> None:
+        with self._lock:
+            self._read[integration_id] = self._read.get(integration_id, 0) + 1
+            self._read_run[integration_id] = self._read_run.get(integration_id, 0) + 1
+
+    def report(self, integration_id: str, progress: dict[str, Any] | None, failed: bool = False) -> None:
+        """What one integration's slice ended with: its progress row while history is left, else None."""
+        with self._lock:
+            self.top_done.add(integration_id)
+            if failed:
+                self.failed.add(integration_id)
+                self.pending.pop(integration_id, None)
+            elif progress is not None and not progress["backfill_complete"]:
+                self.pending[integration_id] = progress
+            else:
+                self.pending.pop(integration_id, None)
+
+    def summary(self) -> dict[str, dict[str, Any]]:
+        """Per integration with history left: pages read, how far back, the target, an estimate of what is left."""
+        with self._lock:
+            pending = dict(self.pending)
+        result: dict[str, dict[str, Any]] = {}
+        for integration_id, row in sorted(pending.items()):
+            left = row["estimated_pages_left"]
+            result[integration_id] = {
+                "pages_read": row["pages_read"],
+                "covered_back_to": _iso(row["covered_back_to"]),
+                "backfill_target": _iso(row["backfill_target"]),
+                "estimated_pages_left": left,
+                "estimated_minutes_left": None if left is None else round(left / self.rate_per_minute, 1),
+            }
+        return result
+
+
+def _iso(value: datetime | None) -> str | None:
+    return to_iso(value) if value is not None else None
+
+
+def now_utc() -> datetime:
+    return datetime.now(timezone.utc)
