@@ -54,8 +54,20 @@ def missing_destination_message(config: object) -> str | None:
     )
 
 
+class BaseUrlUnreachableError(ConfigurationError):
+    """The first request to base_url's host could not resolve or connect: base_url (or the network) is wrong."""
+
+
 class UnsafeLinkError(BrazeCdiError):
     """A pagination link the client refuses to follow (another origin, or unusable)."""
+
+
+class PagingLoopError(UnsafeLinkError):
+    """Braze's next-page links came back to a page already read, or passed the page limit."""
+
+
+class ResponseTooLargeError(BrazeCdiError):
+    """A response body larger than the configured cap (after decompression)."""
 
 
 class ResponseShapeError(BrazeCdiError, HTTPError):
@@ -115,8 +127,15 @@ def hint(status: int | None, braze_message: str, path: str) -> str:
         return "Braze rejected a pagination cursor: re-run; if it persists, report it with this path."
     if status == 404:
         return "the URL does not exist: check base_url (e.g. https://rest.iad-03.braze.com, no path)."
+    if status == 429 and "max_rate_limit_wait" in message:
+        return "the integration stopped here; the next run goes on (raise max_rate_limit_wait to wait longer)."
     if status == 429:
         return "rate limited past the retry budget: re-run later or raise the retry budget."
+    if status is not None and 300 <= status < 400:
+        return (
+            "redirects are not followed (the API key stays on base_url): check base_url is your instance's "
+            "REST endpoint, e.g. https://rest.iad-03.braze.com, and any proxy in between."
+        )
     if status is None or status >= 500:
         return "Braze or the network failed past the retry budget: re-run later; nothing loaded twice."
     return "see Braze's API error reference for this status."

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import _thread
+import copy
 import fcntl
 import logging
 import os
+import signal
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -21,11 +25,13 @@ from dlt.common.pipeline import LoadInfo
 from dlt.common.runtime.collector import Collector
 from dlt.destinations.fs_client import FSClientBase
 from dlt.destinations.sql_client import WithSqlClient
+from dlt.pipeline.exceptions import PipelineStepFailed
 
 from .analytics.health import duckdb_file as duckdb_path_of
 from .analytics.views import create_views
-from .errors import BrazeCdiError
+from .errors import BrazeCdiError, root_cause
 from .extract.source import backfill_of, hint_file_format, stats_of
+from .http import cancel
 from .run_stats import RunStats
 from .settings import (
     DEFAULT_DATASET_NAME,
@@ -349,7 +355,13 @@ def run_pipeline(
             # A braze_cdi_source loads in slices: each load commits rows with every integration's resume
             # point, so a kill loses one slice at most; the first slice reads every integration's newest pages.
             while backfill is None or backfill.begin_slice() or not loads:
-                loads.append(pipeline.run(source, loader_file_format=configured_file_format()))
+                sources_state = copy.deepcopy(pipeline.state.get("sources", {}))
+                try:
+                    loads.append(pipeline.run(source, loader_file_format=configured_file_format()))
+                except PipelineStepFailed as error:
+                    if error.step == "load":  # set the refused package aside, cursors back to before it
+                        raise _set_aside(pipeline, sources_state, error) from error
+                    raise
                 _add_row_counts(row_counts, pipeline)
                 if backfill is None:
                     break
@@ -467,3 +479,86 @@ def reset_state(pipeline: dlt.Pipeline, integration_ids: list[str] | None = None
         if chosen:
             pipeline_drop(pipeline, resources=[f"{prefix}{i}" for i in chosen], state_only=True)()
         return chosen
+
+
+class LoadFailedError(BrazeCdiError):
+    """The destination refused this run's data; the package was set aside so later runs are not blocked."""
+
+
+def _set_aside(pipeline: dlt.Pipeline, sources_state: dict[str, Any], error: PipelineStepFailed) -> LoadFailedError:
+    """Drop the package the destination refused and put the cursors back to before this run.
+
+    Left pending, dlt would retry the same package first on every later run and fail every time, even
+    against a clean Braze. With the cursors back where they were, the next run reads those syncs again,
+    so nothing is lost; the merge keeps anything that did land from being doubled.
+    """
+    cause = root_cause(error)
+    first_line = (str(cause).splitlines() or [type(cause).__name__])[0][:300]
+    try:
+        pipeline.drop_pending_packages()
+        with pipeline.managed_state() as state:
+            state["sources"] = sources_state
+    except Exception as cleanup:  # noqa: BLE001 - report the load failure, with what to do by hand
+        logger.error(f"could not set the failed load package aside: {cleanup}")
+        return LoadFailedError(
+            f"the load into {pipeline.destination.destination_name if pipeline.destination else '?'} failed "
+            f"({first_line}), and the package could not be set aside: run "
+            f"`dlt pipeline {pipeline.pipeline_name} drop-pending-packages`, then `braze-cdi reset` and run again."
+        )
+    return LoadFailedError(
+        f"the load into {pipeline.destination.destination_name if pipeline.destination else '?'} failed "
+        f"({first_line}): its package was set aside and the cursors put back, so the next run reads those "
+        "syncs again; fix what the destination names (permissions, space, a constraint or a column type) "
+        "and run again."
+    )
+
+
+EXIT_INTERRUPTED = 130
+"""128 + SIGINT, what shells expect from a program stopped by Ctrl-C."""
+
+
+@contextmanager
+def stop_on_signals(announce: Callable[[], None], grace: float = 4.0) -> Iterator[None]:
+    """Ctrl-C / SIGTERM end the run within `grace` seconds, in any phase, with exit code 130.
+
+    The signals are taken by a thread of their own (blocked everywhere else), so they are seen even while
+    the main thread is inside DuckDB or waiting on dlt's worker threads. The first one stops every
+    rate-limit wait, backoff and open request (http/cancel.py) and interrupts the main thread, which then
+    unwinds normally; if it has not exited after `grace` seconds, or on a second signal, `announce()` prints
+    the one line and the process exits at once: like a crash, which loses nothing (state moves only with
+    the loaded data; dlt finishes a half-loaded package on the next run).
+
+    Main thread only, and before the run starts other threads (they inherit the blocked signals).
+    """
+    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    signals = {signal.SIGINT, signal.SIGTERM}
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, signals | {signal.SIGUSR2})
+    done = threading.Event()
+
+    def watch() -> None:
+        received = signal.sigwait(signals | {signal.SIGUSR2})
+        if received == signal.SIGUSR2 or done.is_set():
+            return  # the run ended first
+        cancel.request_stop()
+        logging.getLogger("dlt").setLevel(logging.CRITICAL + 1)  # no thread-pool noise while stopping
+        _thread.interrupt_main(signal.SIGINT)
+        second = threading.Event()
+        threading.Thread(target=lambda: (signal.sigwait(signals), second.set()), daemon=True).start()
+        deadline = time.monotonic() + grace
+        while not done.is_set() and not second.is_set() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        if not done.is_set():
+            announce()
+            os._exit(EXIT_INTERRUPTED)
+
+    watcher = threading.Thread(target=watch, name="braze-cdi-signals", daemon=True)
+    watcher.start()
+    try:
+        yield
+    finally:
+        done.set()
+        if watcher.is_alive() and watcher.ident is not None:
+            signal.pthread_kill(watcher.ident, signal.SIGUSR2)
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)

@@ -47,6 +47,9 @@ def endpoint_of(path: str) -> tuple[str, str | None]:
 DEFAULT_MAX_RUNNING_HOURS = 24.0
 """A sync seen `running` is re-read on later runs until it finishes, for at most this long after it started."""
 
+DEFAULT_FUTURE_TOLERANCE_MINUTES = 60.0
+"""A sync starting more than this after now (clock skew allowed for) loads but never moves the cursor."""
+
 INTEGRATIONS_TABLE = "integrations"
 JOB_SYNC_STATUS_TABLE = "job_sync_status"
 EXTRACTION_ERRORS_TABLE = "extraction_errors"

@@ -7,23 +7,37 @@ compares it.
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime, timezone
 from typing import Any
 
 from dlt.common.time import ensure_pendulum_datetime
 
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}")
+"""What an ISO 8601 timestamp starts with; anything else ("1e10", "now", "1700000000") is not one."""
+
 
 def parse_instant(value: Any) -> datetime | None:
     """Return `value` as an aware UTC datetime; None for None or ""; ValueError if it is no timestamp.
 
-    A value without a zone is taken as UTC, which is what Braze means.
+    A value without a zone is taken as UTC, which is what Braze means. A timestamp whose UTC instant falls
+    outside years 1-9999 (`9999-12-31T23:59:59-01:00`, `0001-01-01T00:00:00+01:00`) is a ValueError too.
     """
+    try:
+        return _parse_instant(value)
+    except OverflowError:
+        raise ValueError(f"timestamp outside years 1-9999 in UTC: {str(value)[:40]!r}") from None
+
+
+def _parse_instant(value: Any) -> datetime | None:
     if value is None or value == "":
         return None
     if isinstance(value, datetime):
         parsed = value
     elif isinstance(value, str):
         text = value.strip()
+        if not _ISO_DATE.match(text):
+            raise ValueError(f"not an ISO 8601 timestamp: {text[:40]!r}")
         try:
             # Fast path for what Braze sends; Python 3.10 does not read "Z" itself.
             parsed = datetime.fromisoformat(text[:-1] + "+00:00" if text[-1:] in "Zz" else text)

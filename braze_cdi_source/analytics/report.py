@@ -26,6 +26,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from ..settings import DEFAULT_PIPELINE_NAME
+from ..terminal_text import markup_safe, plain
 from .health import NoDataError, describe_problem, fetch_details, human_duration, when
 from .views import HEALTH_CLASSES, HealthThresholds, render_queries
 
@@ -236,7 +237,7 @@ def _print_blocks(console: Console, data: ReportData, cells: list[dict[str, str]
     console.print(f"Braze CDI sync health ({data.dataset}, {when(data.now)})", highlight=False, markup=False)
     for row, cell in zip(data.integrations, cells, strict=True):
         console.print()
-        console.print(f"[bold]{escape(cell['Integration'])}[/]", highlight=False, soft_wrap=False)
+        console.print(f"[bold]{markup_safe(cell['Integration'])}[/]", highlight=False, soft_wrap=False)
         health = f"[{_RICH_HEALTH[row['health']]}]{row['health']}[/]"
         lines = [
             f"{health} · last sync {escape(cell['Last sync'])}",
@@ -288,7 +289,8 @@ def print_report(
                     column, justify="left" if left else "right", overflow="fold", width=column_width
                 )
             for row, cell in zip(data.integrations, cells, strict=True):
-                values = {**cell, "Integration": escape(cell["Integration"]), "Last sync": escape(cell["Last sync"])}
+                values = {**cell, "Integration": markup_safe(cell["Integration"])}  # names come from Braze
+                values["Last sync"] = escape(cell["Last sync"])
                 values["Health"] = f"[{_RICH_HEALTH[row['health']]}]{row['health']}[/]"
                 table.add_row(*(values[c] for c in columns))
             console.print(table)
@@ -302,7 +304,7 @@ def print_report(
         counts = ", ".join(f"{n} {h}" for h, n in data.counts.items() if n)
         console.print(f"{len(data.integrations)} integrations: {counts}.", highlight=False)
         for message in data.problems:
-            console.print(f"  • {message}", highlight=False, markup=False)
+            console.print(f"  • {plain(message)}", highlight=False, markup=False)
         name = "" if pipeline.pipeline_name == DEFAULT_PIPELINE_NAME else f" --pipeline-name {pipeline.pipeline_name}"
         console.print(
             "Views: sync_runs, daily_sync_summary, integration_health, integration_health_details "

@@ -16,9 +16,9 @@ from requests.exceptions import RequestException
 from urllib3.exceptions import NameResolutionError, NewConnectionError, SSLError
 
 from ..errors import BrazeApiError, BrazeCdiError, exception_chain
-from ..http.client import BrazeClient, check_api_key, check_base_url
+from ..http.client import BrazeClient, check_api_key, check_base_url, job_sync_status_path
 from ..http.retries import RetryBudget
-from ..settings import JOB_STATUS_PERMISSION, JOB_SYNC_STATUS_PATH, LIST_PATH, LIST_PERMISSION
+from ..settings import JOB_STATUS_PERMISSION, LIST_PATH, LIST_PERMISSION
 
 PROBE_INTEGRATION_ID = "00000000-0000-0000-0000-000000000000"
 """Asked for when the workspace lists no integration: a 400 'Invalid integration ID' proves the permission."""
@@ -109,7 +109,7 @@ def run_checks(api_key: Any, base_url: Any) -> list[Check]:
     client = BrazeClient(api_key, url, budget=RetryBudget(max_attempts=2, backoff_factor=0.5, max_delay=2))
     ids = [str(i["integration_id"]) for i in first_page if isinstance(i, dict) and i.get("integration_id")]
     probe = ids[0] if ids else PROBE_INTEGRATION_ID
-    path = JOB_SYNC_STATUS_PATH.format(integration_id=probe)
+    path = job_sync_status_path(probe)
     try:
         syncs = next(iter(client.pages(path, probe)), [])
         checks.append(

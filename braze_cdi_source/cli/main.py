@@ -28,9 +28,19 @@ from ..errors import (
     missing_destination_message,
     root_cause,
 )
-from ..job import PipelineLockedError, RunSummary, describe_location, make_pipeline, run_pipeline
+from ..http.cancel import RunInterrupted
+from ..job import (
+    EXIT_INTERRUPTED,
+    PipelineLockedError,
+    RunSummary,
+    describe_location,
+    make_pipeline,
+    run_pipeline,
+    stop_on_signals,
+)
 from ..run_stats import RunStats
 from ..settings import DEFAULT_DATASET_NAME, DEFAULT_PIPELINE_NAME
+from ..terminal_text import markup_safe, plain
 from . import output
 from .output import emit, err, is_json, out, say
 from .progress import ProgressCollector
@@ -68,13 +78,21 @@ def _setup_logging(log_format: str, debug: bool) -> None:
     if log_format == "json":
         formatter: logging.Formatter = _JsonFormatter()
     else:
-        formatter = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+        formatter = _PlainFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
     logger.handlers[:] = [_FixedFormatHandler(formatter)]
     logger.setLevel(logging.DEBUG if debug else logging.INFO)
     logger.propagate = False
     dlt_logger = logging.getLogger("dlt")
     dlt_logger.handlers[:] = [_FixedFormatHandler(formatter)]
     dlt_logger.propagate = False
+
+
+class _PlainFormatter(logging.Formatter):
+    """Text log lines whose message holds no terminal control characters (Braze text goes into messages)."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802 - logging's name
+        record.message = plain(record.message)
+        return super().formatMessage(record)
 
 
 class _JsonFormatter(logging.Formatter):
@@ -91,13 +109,24 @@ class _JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str)
 
 
-def fail(message: str, code: int = EXIT_ERROR) -> NoReturn:
-    """One plain sentence on stderr (a JSON record with --log-format json), then the exit code."""
+def say_error(message: str, code: int = EXIT_ERROR) -> None:
+    """One plain sentence on stderr (a JSON record with --log-format json); Braze text in it made printable."""
     if _log_format == "json":
         logger.error(message, extra={"fields": {"exit_code": code}})
     else:
-        err.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
+        err.print(f"[bold red]error:[/] {markup_safe(message)}", highlight=False, soft_wrap=True)
+
+
+def fail(message: str, code: int = EXIT_ERROR) -> NoReturn:
+    """`say_error`, then the exit code."""
+    say_error(message, code)
     sys.exit(code)
+
+
+INTERRUPTED = (
+    "interrupted: this run stopped; what it loaded stays, nothing is doubled: run `braze-cdi run` again "
+    "to finish."
+)
 
 
 def describe_error(error: BaseException) -> str:
@@ -125,7 +154,11 @@ def handle_errors(func: Callable[..., Any]) -> Callable[..., Any]:
             return func(*args, **kwargs)
         except (click.exceptions.Exit, click.ClickException, SystemExit):
             raise
+        except KeyboardInterrupt:
+            fail(INTERRUPTED, EXIT_INTERRUPTED)
         except Exception as error:  # noqa: BLE001 - the top of the CLI: every failure becomes a message
+            if isinstance(root_cause(error), RunInterrupted) or find_cause(error, KeyboardInterrupt) is not None:
+                fail(INTERRUPTED, EXIT_INTERRUPTED)
             if debug and output.is_json():
                 logger.debug("traceback", extra={"fields": {"traceback": traceback.format_exc()}})
             elif debug:
@@ -302,9 +335,10 @@ def run(
     pipeline = make_pipeline(pipeline_name, destination, dataset_name)
     logger.info(f"loading into {describe_location(pipeline)}, dataset {dataset_name}")
     stats = RunStats()
-    summary = run_pipeline(
-        pipeline, lambda: braze_cdi_source(run_stats=stats, **kwargs), progress=_progress(stats), stats=stats
-    )
+    with stop_on_signals(lambda: say_error(INTERRUPTED, EXIT_INTERRUPTED)):
+        summary = run_pipeline(
+            pipeline, lambda: braze_cdi_source(run_stats=stats, **kwargs), progress=_progress(stats), stats=stats
+        )
     print_summary(summary)
     sys.exit(EXIT_OK if summary.ok else EXIT_PARTIAL)
 
@@ -347,7 +381,7 @@ def print_summary(summary: RunSummary) -> None:
             per_integration.add_column(column, justify="right")
         rows = sorted(summary.integrations, key=lambda i: ((i["name"] or "").lower(), i["integration_id"]))
         for item in rows:
-            label = escape(item["name"] or item["integration_id"])
+            label = markup_safe(item["name"] or item["integration_id"])
             if item["failed"]:
                 label += " [bold red](failed)[/]"
             per_integration.add_row(label, str(item["new"]), str(item["updated"]), str(item["reread"]))
@@ -500,7 +534,7 @@ def check(pipeline_name: str, destination: str, dataset_name: str, skip_destinat
             emit({"check": result.name, "ok": result.ok, "detail": result.detail})
         else:
             mark = "[green]ok[/]  " if result.ok else "[bold red]FAIL[/]"
-            out.print(f"{mark} {result.name}: {escape(result.detail)}", highlight=False, soft_wrap=True)
+            out.print(f"{mark} {result.name}: {markup_safe(result.detail)}", highlight=False, soft_wrap=True)
     sys.exit(EXIT_OK if all(r.ok for r in results) else EXIT_ERROR)
 
 
@@ -601,9 +635,9 @@ def health(
             click.echo(json.dumps(document, default=str, indent=2))
     else:
         for line in result.problems:
-            out.print(line, highlight=False, markup=False, soft_wrap=True)
+            out.print(plain(line), highlight=False, markup=False, soft_wrap=True)
         for line in result.notes:
-            err.print(line, highlight=False, markup=False, soft_wrap=True)
+            err.print(plain(line), highlight=False, markup=False, soft_wrap=True)
         counts = ", ".join(f"{n} {h}" for h, n in result.as_dict()["counts"].items() if n)
         out.print(f"{result.status}: {len(result.integrations)} integration(s){': ' + counts if counts else ''}.",
                   highlight=False)

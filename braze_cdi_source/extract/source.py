@@ -14,17 +14,20 @@ from dlt.sources import DltResource
 from requests.exceptions import RequestException
 
 from ..errors import BrazeApiError, BrazeCdiError, ConfigurationError
-from ..http.client import BrazeClient
+from ..http.client import BrazeClient, job_sync_status_path
+from ..http.next_link import DEFAULT_MAX_PAGES
 from ..http.retries import RetryBudget
+from ..http.throttle import DEFAULT_MAX_RATE_LIMIT_WAIT
+from ..http.transport import DEFAULT_MAX_BODY_BYTES
 from ..run_stats import RunStats
 from ..settings import (
+    DEFAULT_FUTURE_TOLERANCE_MINUTES,
     DEFAULT_MAX_RUNNING_HOURS,
     EXTRACTION_ERRORS_TABLE,
     INTEGRATION_COLUMNS,
     INTEGRATION_TIMESTAMPS,
     INTEGRATIONS_TABLE,
     JOB_SYNC_STATUS_COLUMNS,
-    JOB_SYNC_STATUS_PATH,
     JOB_SYNC_STATUS_TABLE,
     JOB_SYNC_STATUS_TIMESTAMPS,
     LIST_PATH,
@@ -33,6 +36,7 @@ from ..settings import (
 )
 from ..timestamps import parse_instant, to_iso
 from .backfill import BACKFILL_COLUMNS, BACKFILL_TABLE, Backfill, History, Stretch, TimeBudget, parse_duration
+from .rows import RowCleaner
 from .sync_cursor import SyncCursor
 
 logger = logging.getLogger("braze_cdi")
@@ -116,14 +120,16 @@ def _parse_start_date(value: str | datetime | None) -> datetime | None:
         ) from None
 
 
-def _normalise(item: dict[str, Any], timestamp_fields: Sequence[str], key: str | None = None) -> dict[str, Any]:
-    """A copy of `item` with its timestamps as UTC instants.
+def _normalise(
+    item: dict[str, Any], timestamp_fields: Sequence[str], key: str | None = None, cleaner: RowCleaner | None = None
+) -> dict[str, Any]:
+    """A copy of `item` with its timestamps as UTC instants, and values that cannot load repaired (rows.py).
 
     A timestamp that does not parse is kept as sent: dlt stores it in a variant column
     (e.g. `sync_finish_time__v_text`) instead of the row being lost. Only the `key` timestamp must
     parse, since the row's identity depends on it (ValueError otherwise).
     """
-    row = dict(item)
+    row = cleaner.clean(item) if cleaner is not None else dict(item)
     for name in timestamp_fields:
         if name in row:
             try:
@@ -131,6 +137,7 @@ def _normalise(item: dict[str, Any], timestamp_fields: Sequence[str], key: str |
             except ValueError:
                 if name == key:
                     raise
+                row[name] = (cleaner or RowCleaner(())).unparsed_timestamp(name, row[name])
     return row
 
 
@@ -147,6 +154,10 @@ def braze_cdi_source(
     max_attempts: int = 8,
     backoff_factor: float = 1.0,
     max_retry_delay: float = 60.0,
+    max_response_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    max_rate_limit_wait: float = DEFAULT_MAX_RATE_LIMIT_WAIT,
+    max_pages: int = DEFAULT_MAX_PAGES,
+    future_tolerance_minutes: float = DEFAULT_FUTURE_TOLERANCE_MINUTES,
     fail_fast: bool = False,
     parallel: bool = True,
     run_stats: RunStats | None = None,
@@ -167,7 +178,14 @@ def braze_cdi_source(
             when Braze's responses carry no `X-RateLimit-*` headers.
         request_timeout / max_attempts / backoff_factor / max_retry_delay: the retry budget of one
             request (5xx, timeouts, dropped connections, truncated bodies); the default waits up to
-            about two minutes in all, longer than a Braze rate-limit window.
+            about two minutes in all, longer than a Braze rate-limit window. `request_timeout` is the total
+            time of one attempt (connect, headers and body), not a per-read timeout.
+        max_response_bytes: largest response body read, after decompression (a page is about 3 KB).
+        max_rate_limit_wait: longest wait a 429's reset or Retry-After may ask for; beyond it the
+            integration fails saying what Braze asked for (the next run goes on).
+        max_pages: pages read per integration per run at most (a longer history goes on next run).
+        future_tolerance_minutes: a sync that starts more than this after now loads but does not move the
+            integration's cursor (a future-dated sync would hide every later one).
         fail_fast: raise on the first failed integration instead of loading the others and recording
             the failure in `extraction_errors`.
         parallel: extract integrations in parallel threads (one throttle is shared by all of them).
@@ -190,7 +208,11 @@ def braze_cdi_source(
             timeout=float(request_timeout),
         ),
         stats=run_stats,
+        max_body_bytes=int(max_response_bytes),
+        max_rate_limit_wait=float(max_rate_limit_wait),
+        max_pages=int(max_pages),
     )
+    future_tolerance = timedelta(minutes=float(future_tolerance_minutes))
     budget = TimeBudget(parse_duration(time_budget))
     bounded_from = _parse_start_date(start_date)
     if bounded_from is not None and bounded_from > datetime.now(timezone.utc):
@@ -226,7 +248,8 @@ def braze_cdi_source(
     backfill.expect(list(dict.fromkeys(wanted)))
     for integration_id in dict.fromkeys(wanted):
         yield job_sync_status_resource(
-            client, integration_id, bounded_from, max_running, failures, parallel, file_format, backfill
+            client, integration_id, bounded_from, max_running, failures, parallel, file_format, backfill,
+            future_tolerance,
         )
 
 
@@ -265,6 +288,7 @@ def integrations_resource(
 
     @dlt.resource(name=INTEGRATIONS_TABLE)
     def integrations() -> Iterator[Any]:
+        cleaner = RowCleaner(INTEGRATION_COLUMNS)
         if backfill is not None and not backfill.first_slice():
             return
         try:
@@ -277,7 +301,7 @@ def integrations_resource(
                 }
             )
             yield [
-                _normalise(item, INTEGRATION_TIMESTAMPS)
+                _normalise(item, INTEGRATION_TIMESTAMPS, cleaner=cleaner)
                 for item in items
                 if isinstance(item, dict)
                 and item.get("integration_id")
@@ -285,6 +309,8 @@ def integrations_resource(
             ]
         except (BrazeCdiError, RequestException, ValueError) as error:
             yield failures.record(INTEGRATIONS_TABLE, error, None)
+        if cleaner.note():
+            yield failures.record(INTEGRATIONS_TABLE, BrazeCdiError(f"integration list: {cleaner.note()}"), None)
 
     return with_errors_table(
         integrations,
@@ -304,6 +330,7 @@ def job_sync_status_resource(
     parallel: bool,
     file_format_hint: FileFormatHint | None = None,
     backfill: Backfill | None = None,
+    future_tolerance: timedelta = timedelta(minutes=DEFAULT_FUTURE_TOLERANCE_MINUTES),
 ) -> DltResource:
     """One integration's sync history, newest first, read back only as far as the cursor needs.
 
@@ -319,10 +346,10 @@ def job_sync_status_resource(
         if not backfill.chosen(integration_id):
             return
         state = dlt.current.resource_state()
-        cursor = SyncCursor.from_state(state, start_date, max_running)
+        cursor = SyncCursor.from_state(state, start_date, max_running, future_tolerance)
         history = History.from_state(state)
         now = datetime.now(timezone.utc)
-        path = JOB_SYNC_STATUS_PATH.format(integration_id=integration_id)
+        path = job_sync_status_path(integration_id)
         top_read = backfill.needs_top(integration_id)
         if top_read:
             if cursor.last_start is None:
@@ -346,6 +373,8 @@ def job_sync_status_resource(
                         batch, file_format = [], None
                 if not read.more:
                     break
+        except ConfigurationError:
+            raise  # base_url unreachable from the start: the whole run's configuration, not this integration
         except (BrazeCdiError, RequestException) as error:
             # Rows read before the failure still load; the state stays where it was so the next run re-reads.
             client.stats.finish(integration_id, failed=True)
@@ -369,6 +398,9 @@ def job_sync_status_resource(
                 ),
                 integration_id,
             )
+        note = read.cleaner.note()
+        if note:
+            yield failures.record(name, BrazeCdiError(f"integration {integration_id}: {note}"), integration_id)
         top_finished = top is not None and not any(s is top for s in history.stretches)
         if top is not None and not top_finished and top.until is not None and top.cursor is None:
             # a look at the newest pages that never started (budget spent): the next run's covers it
@@ -435,6 +467,7 @@ class _StretchReader:
         self.cursor, self.history, self.backfill, self.now, self.top = cursor, history, backfill, now, top
         self.more = True
         self.unkeyed = 0
+        self.cleaner = RowCleaner(JOB_SYNC_STATUS_COLUMNS)
 
     def __call__(self, stretch: Stretch, start_date: datetime | None) -> Iterator[list[dict[str, Any]]]:
         floor = stretch.until is None
@@ -471,7 +504,7 @@ class _StretchReader:
                 self.backfill.page_read(self.integration_id)
                 if floor or stretch is not self.top:  # pages of history, not a run's look at the newest
                     self.history.pages += 1
-                rows, reached, bad = _rows_of_page(page, self.integration_id, bound)
+                rows, reached, bad = _rows_of_page(page, self.integration_id, bound, self.cleaner)
                 self.unkeyed += bad
                 kinds = {"new": 0, "updated": 0, "reread": 0}
                 for row in rows:
@@ -550,7 +583,7 @@ def _with_format(rows: list[dict[str, Any]], file_format: str | None) -> Any:
 
 
 def _rows_of_page(
-    page: list[Any], integration_id: str, boundary: datetime | None
+    page: list[Any], integration_id: str, boundary: datetime | None, cleaner: RowCleaner | None = None
 ) -> tuple[list[dict[str, Any]], bool, int]:
     """The page's rows at or after the boundary, whether paging can stop, and how many items had no key.
 
@@ -562,7 +595,7 @@ def _rows_of_page(
     bad = 0
     for item in page:
         try:
-            row = _normalise(item, JOB_SYNC_STATUS_TIMESTAMPS, key="sync_start_time")
+            row = _normalise(item, JOB_SYNC_STATUS_TIMESTAMPS, key="sync_start_time", cleaner=cleaner)
         except (ValueError, TypeError, AttributeError):
             bad += 1
             continue

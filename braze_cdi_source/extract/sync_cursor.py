@@ -23,13 +23,21 @@ class SyncCursor:
     open_starts: list[datetime] = field(default_factory=list)
     start_date: datetime | None = None
     max_running: timedelta = timedelta(hours=24)
+    future_tolerance: timedelta = timedelta(hours=1)
     # this run
     newest_seen: datetime | None = None
     open_seen: list[datetime] = field(default_factory=list)
+    future_seen: list[datetime] = field(default_factory=list)
+    """Syncs dated after now + `future_tolerance`: loaded, but they never move the cursor."""
+    now: datetime | None = None
 
     @classmethod
     def from_state(
-        cls, state: dict, start_date: datetime | None, max_running: timedelta
+        cls,
+        state: dict,
+        start_date: datetime | None,
+        max_running: timedelta,
+        future_tolerance: timedelta = timedelta(hours=1),
     ) -> SyncCursor:
         """Read the resource state written by `to_state` (missing keys mean a first run)."""
         last = parse_instant(state.get("last_sync_start_time"))
@@ -39,6 +47,7 @@ class SyncCursor:
             open_starts=[v for v in open_starts if v is not None],
             start_date=start_date,
             max_running=max_running,
+            future_tolerance=future_tolerance,
         )
 
     def boundary(self, now: datetime) -> datetime | None:
@@ -47,6 +56,9 @@ class SyncCursor:
         Rows at the boundary are read again on purpose: the merge replaces them, so nothing is lost
         at an instant shared by two pages or runs.
         """
+        self.now = now
+        if self.last_start is not None and self._future(self.last_start, now):
+            self.last_start = None  # a cursor an earlier version let a future-dated sync freeze: read again
         candidates = [self.last_start] if self.last_start is not None else []
         candidates += [s for s in self.open_starts if now - s <= self.max_running]
         bound = min(candidates) if candidates else None
@@ -64,11 +76,17 @@ class SyncCursor:
         return "reread"
 
     def see(self, start: datetime, job_status: object, now: datetime) -> None:
-        """Record a row this run loaded."""
+        """Record a row this run loaded (a future-dated one is loaded but moves nothing)."""
+        if self._future(start, now):
+            self.future_seen.append(start)
+            return
         if self.newest_seen is None or start > self.newest_seen:
             self.newest_seen = start
         if job_status == "running" and now - start <= self.max_running:
             self.open_seen.append(start)
+
+    def _future(self, start: datetime, now: datetime) -> bool:
+        return start > now + self.future_tolerance
 
     def to_state(self) -> dict:
         """State after a run that read everything back to the boundary (not after a failed one)."""

@@ -12,13 +12,12 @@ import re
 import threading
 from collections.abc import Iterator
 from typing import Any
-from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from dlt.common.jsonpath import TJsonPath
 from dlt.sources.helpers.rest_client import RESTClient
 from dlt.sources.helpers.rest_client.auth import BearerTokenAuth
-from dlt.sources.helpers.rest_client.paginators import HeaderLinkPaginator
-from requests import Request, Response, Session
+from requests import Response, Session
 from requests.exceptions import ChunkedEncodingError, ConnectionError, JSONDecodeError, Timeout
 
 from ..errors import (
@@ -27,11 +26,15 @@ from ..errors import (
     BrazeApiError,
     ConfigurationError,
     ResponseShapeError,
-    UnsafeLinkError,
 )
 from ..run_stats import RunStats
+from ..settings import JOB_SYNC_STATUS_PATH
+from .next_link import DEFAULT_MAX_PAGES, SameOriginLinkPaginator, origin, path_segment
 from .retries import RetryBudget, json_body, make_retrying
-from .throttle import RateLimitAdapter, Throttle
+from .throttle import ASKED_WAIT, DEFAULT_MAX_RATE_LIMIT_WAIT, RateLimitAdapter, Throttle
+from .transport import DEFAULT_MAX_BODY_BYTES, RequestDeadlineExceeded
+
+__all__ = ["BrazeClient", "SameOriginLinkPaginator", "job_sync_status_path", "origin", "results_of"]
 
 _INSTANCE_HOST = re.compile(r"^rest\.[a-z0-9-]+\.braze\.(com|eu)$")
 _DASHBOARD_HOST = re.compile(r"^dashboard(-[a-z0-9]+)?\.braze\.(com|eu)$")
@@ -88,76 +91,28 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-def origin(url: str) -> tuple[str, str, int | None]:
-    """Scheme, host and effective port: what must not change between pages."""
-    parts = urlsplit(url)
-    default = {"http": 80, "https": 443}.get(parts.scheme.lower())
-    try:
-        port = parts.port or default
-    except ValueError:  # a port that is not a number
-        port = -1
-    return parts.scheme.lower(), (parts.hostname or "").lower(), port
-
-
-class SameOriginLinkPaginator(HeaderLinkPaginator):
-    """Braze's `Link: <…>; rel="next"` paging that refuses to leave the first request's origin.
-
-    dlt would send the Authorization header to whatever URL a `next` link names. A link to another
-    scheme, host or port ends paging before any request goes there, and `refused` holds the
-    `UnsafeLinkError` for the caller to raise once the current page is handed over. A same-origin link to
-    another path (Braze's documentation shows one missing a `/`) is not followed as is: its `cursor` is
-    applied to the current path instead, since the cursor is all the link carries.
-    """
-
-    def __init__(self) -> None:
-        super().__init__(links_next_key="next")
-        self._origin: tuple[str, str, int | None] | None = None
-        self._path = ""
-        self.refused: UnsafeLinkError | None = None
-        self.current_url: str | None = None
-
-    def init_request(self, request: Request) -> None:
-        super().init_request(request)
-        parts = urlsplit(request.url)
-        self._origin = origin(request.url)
-        self._path = parts.path
-        self.current_url = request.url
-
-    def update_request(self, request: Request) -> None:
-        if not self._next_reference:
-            return
-        try:
-            target = urljoin(request.url, self._next_reference)
-            urlsplit(target).port  # noqa: B018 - raises on a malformed host or port
-        except ValueError:
-            return self._refuse(
-                f"Braze's next-page link {self._next_reference[:200]!r} is not a valid URL: cannot continue paging."
-            )
-        if origin(target) != self._origin:
-            scheme, host, port = origin(target)
-            return self._refuse(
-                f"Braze's next-page link points to {scheme}://{host}:{port}, not to the configured instance: "
-                "refusing to send the API key there. Check base_url; report it if it persists."
-            )
-        parts = urlsplit(target)
-        if parts.path != self._path:
-            cursor = parse_qs(parts.query).get("cursor")
-            if not cursor:
-                return self._refuse(
-                    f"Braze's next-page link {self._next_reference[:200]!r} has another path and no cursor: "
-                    "cannot continue paging."
-                )
-            base = urlsplit(request.url)
-            target = base._replace(query=urlencode({"cursor": cursor[0]})).geturl()
-        request.url = self.current_url = target
-        request.params = None
-
-    def _refuse(self, message: str) -> None:
-        self.refused = UnsafeLinkError(message)
-        self._has_next_page = False
+def job_sync_status_path(integration_id: str) -> str:
+    """The job sync status path of one integration, its id percent-encoded as one path segment (an id such
+    as `../../users/export/ids?` from config or from Braze's list must never name another endpoint)."""
+    return JOB_SYNC_STATUS_PATH.format(integration_id=path_segment(str(integration_id)))
 
 
 def _braze_message(response: Response) -> str:
+    asked = getattr(response, ASKED_WAIT, None)
+    if asked is not None:
+        header, value, seconds = asked
+        return (
+            f"Braze asked to wait {seconds:.0f} s ({header}: {value}), more than max_rate_limit_wait; "
+            "not waiting that long"
+        )
+    if 300 <= response.status_code < 400:
+        location = response.headers.get("Location") or ""
+        try:
+            host = urlsplit(location).hostname or ""
+        except ValueError:
+            host = ""
+        host = "".join(c for c in host if c.isalnum() or c in ".-:")[:100]
+        return f"redirected to host {host}" if host else "redirected"
     try:
         body = json_body(response)
     except ValueError:
@@ -259,13 +214,21 @@ class BrazeClient:
         limits_per_minute: dict[str, int] | None = None,
         budget: RetryBudget | None = None,
         stats: RunStats | None = None,
+        max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+        max_rate_limit_wait: float = DEFAULT_MAX_RATE_LIMIT_WAIT,
+        max_pages: int = DEFAULT_MAX_PAGES,
     ) -> None:
         self.stats = stats if stats is not None else RunStats()
         self.base_url = check_base_url(base_url)
         api_key = check_api_key(api_key)
         # keyed by the normalised URL, so every client of one workspace in this process shares it
-        self.throttle = Throttle.shared(api_key, self.base_url, limits_per_minute=limits_per_minute)
+        self.throttle = Throttle.shared(
+            api_key, self.base_url, limits_per_minute=limits_per_minute, max_wait=max_rate_limit_wait
+        )
         self.budget = budget or RetryBudget()
+        self.max_body_bytes = int(max_body_bytes)
+        self.max_pages = int(max_pages)
+        self._reached = threading.Event()  # the host answered once: later network errors are transient
         self._auth = BearerTokenAuth(api_key)
         self._local = threading.local()
 
@@ -275,7 +238,15 @@ class BrazeClient:
         session: Session | None = getattr(self._local, "session", None)
         if session is None:
             session = _Session()
-            adapter = RateLimitAdapter(self.throttle, on_wait=self.stats.waiting, pool_maxsize=4)
+            adapter = RateLimitAdapter(
+                self.throttle,
+                self.base_url,
+                on_wait=self.stats.waiting,
+                timeout=self.budget.timeout,
+                max_body_bytes=self.max_body_bytes,
+                reached=self._reached,
+                pool_maxsize=4,
+            )
             session.mount("https://", adapter)
             session.mount("http://", adapter)
             # Every attempt, retries included, passes the throttle in the adapter.
@@ -300,7 +271,7 @@ class BrazeClient:
         which cursor fetched it and which one fetches the next, so a backfill can stop and resume.
         """
         rest = self._rest_client()
-        paginator = SameOriginLinkPaginator()
+        paginator = SameOriginLinkPaginator(self.base_url, self.max_pages)
         pages = rest.paginate(
             path,
             params={"cursor": cursor} if cursor else None,
@@ -322,7 +293,8 @@ class BrazeClient:
         except (ConnectionError, Timeout, ChunkedEncodingError) as error:
             # Spent the retry budget on the network: name the path, not the URL's host details.
             current = urlsplit(paginator.current_url or path).path
-            raise BrazeApiError(None, current, f"network: {type(error).__name__}", integration_id) from error
+            what = str(error) if isinstance(error, RequestDeadlineExceeded) else type(error).__name__
+            raise BrazeApiError(None, current, f"network: {what}", integration_id) from error
         if paginator.refused is not None:
             raise paginator.refused
 

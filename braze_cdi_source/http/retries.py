@@ -10,6 +10,7 @@ every thread until Braze's reset.
 from __future__ import annotations
 
 import random
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -18,10 +19,12 @@ from dlt.sources.helpers.requests.retry import (
     DEFAULT_RETRY_EXCEPTIONS,
     DEFAULT_RETRY_STATUS,
     retry_if_predicate,
-    retry_if_status,
 )
 from requests import Response
 from tenacity import RetryCallState, Retrying, retry_any, retry_if_exception_type, stop_after_attempt
+
+from . import cancel
+from .throttle import ASKED_WAIT, THROTTLE_WAITS
 
 try:
     from orjson import loads as _orjson_loads
@@ -33,13 +36,25 @@ except ImportError:  # dlt installs orjson except on PyPy
 
 @dataclass(frozen=True)
 class RetryBudget:
-    """How hard to try before giving up on one request: attempts and the exponential backoff's shape."""
+    """How hard to try before giving up on one request: attempts, the backoff's shape, each attempt's deadline."""
 
     max_attempts: int = 8
     backoff_factor: float = 1.0
     max_delay: float = 60.0
     timeout: float = 30.0
+    """Total seconds one attempt may take (connect, headers and body), not per byte read."""
 
+    def worst_case_seconds(self, max_rate_limit_wait: float = 0.0) -> float:
+        """Longest one request can take with every attempt failing as slowly as possible."""
+        waits = sum(
+            max(min(self.max_delay, self.backoff_factor * 2 ** (n - 1)), max_rate_limit_wait)
+            for n in range(1, self.max_attempts)
+        )
+        return self.max_attempts * self.timeout + waits
+
+
+_LONG_NUMBER = re.compile(rb"\d{19}")
+"""19 digits in a row may be an integer past 64 bits, which orjson would round into a float."""
 
 _BODY = "_braze_cdi_json"
 """Attribute of a `Response` that keeps its parsed body (or the parse error)."""
@@ -55,12 +70,16 @@ def json_body(response: Response) -> Any:
     cached = response.__dict__.get(_BODY, _BODY)
     if cached is _BODY:
         try:
+            if _LONG_NUMBER.search(response.content or b""):
+                raise ValueError("orjson reads integers past 64 bits as floats: read them exactly")
             cached = _loads(response.content)
         except (ValueError, TypeError):
             try:
                 cached = response.json()
             except ValueError as error:
                 cached = error
+            except RecursionError:  # nested deeper than the parser's stack
+                cached = ValueError("JSON nested too deeply to read")
         setattr(response, _BODY, cached)
     if isinstance(cached, ValueError):
         raise cached
@@ -69,7 +88,7 @@ def json_body(response: Response) -> Any:
 
 def body_is_not_json(response: Response | None, exception: BaseException | None) -> bool:
     """A successful status with a body that does not parse: truncated or an HTML page from a proxy."""
-    if response is None or not response.ok:
+    if response is None or not 200 <= response.status_code < 300:  # a 3xx is "ok" to requests
         return False
     try:
         json_body(response)
@@ -79,7 +98,8 @@ def body_is_not_json(response: Response | None, exception: BaseException | None)
 
 
 class _JitteredBackoff:
-    """Exponential backoff with full jitter in its upper half; no wait after a 429 (the throttle waits)."""
+    """Exponential backoff with jitter in its upper half; no extra wait after a 429 whose reset the shared
+    throttle obeys (it holds every thread until then), the same backoff after a 429 without a usable one."""
 
     def __init__(self, budget: RetryBudget) -> None:
         self.budget = budget
@@ -88,21 +108,35 @@ class _JitteredBackoff:
         outcome = state.outcome
         if outcome is not None and not outcome.failed:
             result: Any = outcome.result()
-            if isinstance(result, Response) and result.status_code == 429:
+            if isinstance(result, Response) and result.status_code == 429 and getattr(result, THROTTLE_WAITS, False):
                 return 0.0
         ceiling = min(self.budget.max_delay, self.budget.backoff_factor * 2 ** (state.attempt_number - 1))
         return random.uniform(ceiling / 2, ceiling)
 
 
+def _status_worth_retrying(response: Response | None, exception: BaseException | None) -> bool:
+    """429 and 5xx, except a 429 that asked for a wait beyond the cap (retrying cannot help in time)."""
+    if response is None or response.status_code not in _RETRY_STATUS:
+        return False
+    return not (response.status_code == 429 and getattr(response, ASKED_WAIT, None))
+
+
+_RETRY_STATUS = frozenset(DEFAULT_RETRY_STATUS)
+
+
 def make_retrying(budget: RetryBudget) -> Retrying:
-    """A tenacity policy that returns the last response (or raises the last error) once spent."""
+    """A tenacity policy that returns the last response (or raises the last error) once spent.
+
+    Its waits end at once when the run is stopped (Ctrl-C): see cancel.py.
+    """
     return Retrying(
         retry=retry_any(
-            retry_if_status(DEFAULT_RETRY_STATUS),
+            retry_if_predicate(_status_worth_retrying),
             retry_if_exception_type(DEFAULT_RETRY_EXCEPTIONS),
             retry_if_predicate(body_is_not_json),
         ),
         wait=_JitteredBackoff(budget),
+        sleep=cancel.sleep,
         stop=stop_after_attempt(budget.max_attempts),
         reraise=True,
         retry_error_callback=lambda state: state.outcome.result() if state.outcome else None,

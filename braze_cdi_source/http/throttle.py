@@ -10,20 +10,34 @@ at all it paces by the documented limits.
 from __future__ import annotations
 
 import hashlib
+import math
 import threading
 import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
 from typing import Any, ClassVar
 
 from requests import PreparedRequest, Response
-from requests.adapters import HTTPAdapter
 
 from ..settings import JOB_SYNC_STATUS_ENDPOINT, LIST_ENDPOINT, RATE_LIMITS_PER_MINUTE, endpoint_of
+from . import cancel
+from .transport import BoundedAdapter
 
-_MIN_429_PAUSE = 1.0
-"""Seconds every thread pauses after a 429 that names no reset."""
+DEFAULT_MAX_RATE_LIMIT_WAIT = 180.0
+"""Longest wait (seconds) a rate-limit header may ask for: three Braze windows. A reset or Retry-After
+further away (a year ahead, milliseconds read as seconds, 999999) is not obeyed: a 429 that asks for it fails
+the request at once, saying what Braze asked for; on a 2xx it is ignored."""
+
+_MAX_LIMIT = 1_000_000
+"""Largest request limit per window believed from `X-RateLimit-Limit` / `-Remaining`."""
+
+THROTTLE_WAITS = "_braze_cdi_throttle_waits"
+"""Attribute of a 429 `Response`: True when the throttle holds every thread until a reset it was told."""
+
+ASKED_WAIT = "_braze_cdi_asked_wait"
+"""Attribute of a 429 `Response` that asked for a wait beyond the cap: the header and what it said."""
 
 
 @dataclass
@@ -46,14 +60,17 @@ class Throttle:
         self,
         limits_per_minute: dict[str, int] | None = None,
         window_seconds: float = 60.0,
+        max_wait: float = DEFAULT_MAX_RATE_LIMIT_WAIT,
         *,
         clock: Callable[[], float] = time.time,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], None] = cancel.sleep,
     ) -> None:
-        """`clock` (epoch seconds, as Braze's reset header) and `sleep` are injectable for fake-clock tests."""
+        """`clock` (epoch seconds, as Braze's reset header) and `sleep` are injectable for fake-clock tests;
+        the default sleep ends at once when the run is stopped (cancel.py)."""
         limits = {**RATE_LIMITS_PER_MINUTE, **(limits_per_minute or {})}
         self._windows = {kind: _Window(limit, window_seconds) for kind, limit in limits.items()}
         self._lock = threading.Lock()
+        self.max_wait = float(max_wait)
         self._clock, self._sleep = clock, sleep
 
     @classmethod
@@ -120,8 +137,9 @@ class Throttle:
         if window.remaining is not None:
             if window.remaining > 0:
                 return 0.0
-            # Spent: wait for the reset, or for an in-flight response to tell us when it is.
-            return (window.reset_at - now) if window.reset_at is not None else 0.05
+            if window.reset_at is not None:
+                return window.reset_at - now  # spent: wait for the reset (at most max_wait ahead)
+            # Spent with no usable reset: pace by the limit over a sliding window, never spin.
         # No headers seen yet: pace by the documented limit over a sliding window.
         while window.sent and window.sent[0] <= now - window.window_seconds:
             window.sent.popleft()
@@ -130,60 +148,108 @@ class Throttle:
         return 0.0
 
     def observe(self, kind: str, response: Response) -> None:
-        """Learn the window from the response headers; after a 429 hold every thread until the reset."""
+        """Learn the window from the response headers; after a 429 hold every thread until the reset.
+
+        Headers are untrusted: NaN, infinities, negatives and text are ignored, limits are capped, and a
+        reset or Retry-After more than `max_wait` ahead is not obeyed (on a 429 it is noted on the response
+        as `ASKED_WAIT`, so the request fails saying what Braze asked for instead of sleeping for it).
+        """
         headers = response.headers
+        now = self._clock()
+        limit = _count(headers.get("X-RateLimit-Limit"))
+        remaining = _count(headers.get("X-RateLimit-Remaining"))
+        reset_header = headers.get("X-RateLimit-Reset")
+        reset = _number(reset_header)
+        if reset is not None and not now - 1 < reset <= now + self.max_wait:
+            if response.status_code == 429 and reset > now + self.max_wait:
+                setattr(response, ASKED_WAIT, ("X-RateLimit-Reset", _shown(reset_header), reset - now))
+            reset = None
+        retry_after = None
+        if response.status_code == 429:
+            retry_after_header = headers.get("Retry-After")
+            retry_after = _retry_after_seconds(retry_after_header, now)
+            if retry_after is not None and retry_after > self.max_wait:
+                setattr(response, ASKED_WAIT, ("Retry-After", _shown(retry_after_header), retry_after))
+                retry_after = None
         with self._lock:
             window = self._windows[kind]
-            limit = _number(headers.get("X-RateLimit-Limit"))
-            remaining = _number(headers.get("X-RateLimit-Remaining"))
-            reset = _number(headers.get("X-RateLimit-Reset"))
             if limit is not None and limit > 0:
-                window.limit = int(limit)
+                window.limit = limit
             if remaining is not None:
                 if reset is not None and reset == window.reset_at and window.remaining is not None:
                     # Same window: responses of parallel threads arrive out of order, and an older one
                     # reports more remaining than the requests sent since; never count back up.
-                    window.remaining = min(window.remaining, int(remaining))
+                    window.remaining = min(window.remaining, remaining)
                 elif response.status_code == 429 or reset is None or window.reset_at is None or reset > window.reset_at:
-                    window.remaining = int(remaining)
+                    window.remaining = remaining
                     window.reset_at = reset
                 # else: a late 2xx from a window that is already over tells nothing.
             if response.status_code == 429:
-                now = self._clock()
-                until = now + _MIN_429_PAUSE
-                if reset is not None and reset > now:
+                until = now
+                if reset is not None:
                     until = reset
-                retry_after = _number(headers.get("Retry-After"))
-                if retry_after is not None and retry_after < 86400:
+                if retry_after is not None:
                     until = max(until, now + retry_after)
+                # With no usable reset, the retry policy backs off with jitter instead (see retries.py).
+                setattr(response, THROTTLE_WAITS, until > now)
                 window.blocked_until = max(window.blocked_until, until)
                 window.remaining = 0
 
-
 def _number(value: str | None) -> float | None:
-    if value is None:
+    """A finite, non-negative number from a header; None for anything else (NaN, inf, -1, text, huge)."""
+    if value is None or len(value) > 40:
         return None
     try:
-        return float(value)
+        number = float(value)
     except ValueError:
         return None
+    return number if math.isfinite(number) and number >= 0 else None
 
 
-class RateLimitAdapter(HTTPAdapter):
-    """A requests transport that passes every attempt, retries included, through the throttle."""
+def _count(value: str | None) -> int | None:
+    number = _number(value)
+    return None if number is None else int(min(number, _MAX_LIMIT))
+
+
+def _retry_after_seconds(value: str | None, now: float) -> float | None:
+    """`Retry-After` as seconds from now: a number of seconds or an HTTP date; None if unusable."""
+    seconds = _number(value)
+    if seconds is not None or value is None:
+        return seconds
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    if when is None or when.tzinfo is None:
+        return None
+    return max(0.0, when.timestamp() - now)
+
+
+def _shown(value: str | None) -> str:
+    """A header value fit for a message: short, printable."""
+    text = "".join(c for c in (value or "") if c.isprintable())
+    return text[:40]
+
+
+class RateLimitAdapter(BoundedAdapter):
+    """The bounded transport (one origin, a deadline, a body cap) passing every attempt through the throttle."""
 
     def __init__(
-        self, throttle: Throttle, on_wait: Callable[[str, float], None] | None = None, **kwargs: Any
+        self,
+        throttle: Throttle,
+        base_url: str,
+        on_wait: Callable[[str, float], None] | None = None,
+        **kwargs: Any,
     ) -> None:
-        super().__init__(**kwargs)
+        super().__init__(base_url, **kwargs)
         self.throttle = throttle
         self.on_wait = on_wait
 
     def send(self, request: PreparedRequest, *args: Any, **kwargs: Any) -> Response:  # type: ignore[override]
+        self.check_origin(request)  # before waiting for the throttle: a refused request costs nothing
         kind = endpoint_of(request.path_url)[0]
         kind = kind if kind == JOB_SYNC_STATUS_ENDPOINT else LIST_ENDPOINT  # any other path counts as the list
         self.throttle.acquire(kind, self.on_wait)
         response = super().send(request, *args, **kwargs)
         self.throttle.observe(kind, response)
         return response
-

@@ -1,0 +1,65 @@
+"""Stopping a run quickly: one process-wide flag that every wait and every open request obeys.
+
+Ctrl-C reaches only the main thread, while dlt extracts in worker threads that may be asleep in a rate-limit
+wait or blocked reading a socket. `request_stop()` (called by the CLI's signal handler) sets the flag, wakes
+every wait and shuts down every open connection, so the workers end within moments instead of a minute.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Callable
+
+_STOP = threading.Event()
+_on_stop: set[Callable[[], None]] = set()
+_lock = threading.Lock()
+
+
+class RunInterrupted(Exception):  # noqa: N818 - a plain name reads better in tracebacks
+    """The run was asked to stop (Ctrl-C / SIGTERM). Deliberately not a `BrazeCdiError`: it is not an
+    integration's failure to record, it ends the run."""
+
+
+def request_stop() -> None:
+    """Wake every wait and abort every open request of this process."""
+    _STOP.set()
+    with _lock:
+        callbacks = list(_on_stop)
+    for callback in callbacks:
+        with contextlib.suppress(Exception):  # stopping must never fail
+            callback()
+
+
+def stopping() -> bool:
+    """Whether a stop was requested."""
+    return _STOP.is_set()
+
+
+def reset() -> None:
+    """Forget a stop request (tests; a long-lived process starting a new run)."""
+    _STOP.clear()
+
+
+def sleep(seconds: float) -> None:
+    """`time.sleep` that ends at once, raising `RunInterrupted`, when a stop is requested."""
+    if _STOP.wait(max(0.0, seconds)) or _STOP.is_set():
+        raise RunInterrupted("the run was interrupted")
+
+
+def check() -> None:
+    """Raise `RunInterrupted` if a stop was requested."""
+    if _STOP.is_set():
+        raise RunInterrupted("the run was interrupted")
+
+
+def on_stop(callback: Callable[[], None]) -> Callable[[], None]:
+    """Call `callback` when a stop is requested; returns a function that unregisters it."""
+    with _lock:
+        _on_stop.add(callback)
+
+    def forget() -> None:
+        with _lock:
+            _on_stop.discard(callback)
+
+    return forget

@@ -1,0 +1,137 @@
+"""Braze's next-page links, turned into requests that cannot leave base_url nor go round in circles.
+
+A `Link: <…>; rel="next"` value is untrusted text. Python's `urlsplit` and urllib3 (which connects) read some
+URLs differently (`http://a:1\\@b:2/`, tabs, userinfo): a guard that checks one parser and sends with the
+other sends the key elsewhere. So the authority of a link is never used: the next request is the configured
+origin + the current resource's path + `?cursor=<the link's cursor>`, and the transport checks again, with
+urllib3's parser, before sending (transport.py). Links with backslashes, control characters, whitespace or
+non-ASCII are refused outright, and a cursor already requested for this resource ends paging (a loop).
+"""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qs, quote, urlencode, urlsplit
+
+from dlt.sources.helpers.rest_client.paginators import HeaderLinkPaginator
+from requests import Request
+
+from ..errors import PagingLoopError, UnsafeLinkError
+
+DEFAULT_MAX_PAGES = 50_000
+"""Pages read for one integration in one run at most. A year of syncs every 5 minutes is about 10,500 pages."""
+
+
+def path_segment(value: str) -> str:
+    """`value` as exactly one URL path segment: every reserved character percent-encoded, and `.`/`..`
+    (which URL parsers remove as dot segments) written as `%2E`."""
+    encoded = quote(value, safe="")
+    return encoded.replace(".", "%2E") if set(value) <= {"."} else encoded
+
+
+def origin(url: str) -> tuple[str, str, int | None]:
+    """Scheme, host and effective port as `urlsplit` reads them (for messages and a first, cheap check)."""
+    parts = urlsplit(url)
+    default = {"http": 80, "https": 443}.get(parts.scheme.lower())
+    try:
+        port = parts.port or default
+    except ValueError:  # a port that is not a number
+        port = -1
+    return parts.scheme.lower(), (parts.hostname or "").lower(), port
+
+
+def _unsafe_character(link: str) -> bool:
+    return any(c == "\\" or not (0x21 <= ord(c) <= 0x7E) for c in link)
+
+
+def _shown(link: str) -> str:
+    """A link fit for a message: printable ASCII only, short."""
+    return "".join(c if 0x20 < ord(c) < 0x7F else "?" for c in link[:120])
+
+
+class SameOriginLinkPaginator(HeaderLinkPaginator):
+    """Braze's `Link: <…>; rel="next"` paging that only ever requests base_url + this resource's path + a cursor.
+
+    A link naming another scheme, host or port, one with unsafe characters, without a cursor, or with a
+    cursor already requested ends paging before any request is sent; `refused` holds the error for the caller
+    to raise once the current page is handed over (the rows read so far load). A link to another path on the
+    same origin (Braze's documentation shows one missing a `/`) contributes its cursor only.
+    """
+
+    def __init__(self, base_url: str | None = None, max_pages: int = DEFAULT_MAX_PAGES) -> None:
+        super().__init__(links_next_key="next")
+        self._base = base_url.rstrip("/") if base_url else None
+        self._origin: tuple[str, str, int | None] | None = None
+        self._path = ""
+        self._seen: set[str] = set()
+        self._max_pages = max(1, int(max_pages))
+        self.refused: UnsafeLinkError | None = None
+        self.current_url: str | None = None
+
+    def init_request(self, request: Request) -> None:
+        super().init_request(request)
+        parts = urlsplit(request.url)
+        if self._base is None:
+            self._base = f"{parts.scheme}://{parts.netloc}"
+        self._origin = origin(self._base)
+        self._path = parts.path
+        params = request.params if isinstance(request.params, dict) else {}
+        self._seen = {str(params.get("cursor") or parse_qs(parts.query).get("cursor", [""])[0])}
+        self.current_url = request.url
+
+    def update_request(self, request: Request) -> None:
+        link = self._next_reference
+        if link is None:  # no next page; an empty link ("<>") is a next page without a cursor: refused below
+            return
+        cursor = self._cursor_of(link)
+        if cursor is None:
+            return
+        if cursor in self._seen:
+            return self._stop(
+                PagingLoopError(
+                    f"Braze's next-page link repeats cursor {_shown(cursor)!r}, already read in this run (a loop): "
+                    f"stopped paging after {len(self._seen)} page(s); the rows read so far load. "
+                    "Re-run; report it to Braze if it persists."
+                )
+            )
+        if len(self._seen) >= self._max_pages:
+            return self._stop(
+                PagingLoopError(
+                    f"more than max_pages = {self._max_pages} pages for one resource in one run: stopped paging; "
+                    "the rows read so far load and the next run goes on. Raise max_pages for a longer history."
+                )
+            )
+        self._seen.add(cursor)
+        request.url = self.current_url = f"{self._base}{self._path}?{urlencode({'cursor': cursor})}"
+        request.params = None
+
+    def _cursor_of(self, link: str) -> str | None:
+        """The cursor the next request carries; None (and `refused` set) for a link that cannot be used."""
+        if _unsafe_character(link):
+            return self._refuse(
+                f"Braze's next-page link {_shown(link)!r} contains a backslash, whitespace, a control or non-ASCII "
+                "character: refusing to follow it. Check base_url and any proxy in between; the pages before it "
+                "loaded."
+            )
+        try:
+            parts = urlsplit(link)
+            target = origin(link) if parts.scheme or parts.netloc else self._origin
+        except ValueError:
+            return self._refuse(f"Braze's next-page link {_shown(link)!r} is not a valid URL: cannot continue paging.")
+        if target != self._origin or parts.username is not None or parts.password is not None:
+            scheme, host, port = target or ("", "", None)
+            return self._refuse(
+                f"Braze's next-page link points to {_shown(f'{scheme}://{host}:{port}')}, not to the configured "
+                "instance: refusing to send the API key there. Check base_url; report it if it persists."
+            )
+        cursors = parse_qs(parts.query).get("cursor")
+        if not cursors or not cursors[0]:
+            return self._refuse(f"Braze's next-page link {_shown(link)!r} has no cursor: cannot continue paging.")
+        return cursors[0]
+
+    def _refuse(self, message: str) -> None:
+        self._stop(UnsafeLinkError(message))
+
+    def _stop(self, error: UnsafeLinkError) -> None:
+        self.refused = error
+        self._has_next_page = False
+

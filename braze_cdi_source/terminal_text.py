@@ -1,0 +1,32 @@
+"""Text from Braze made safe to print: no terminal control sequences, no Rich markup.
+
+Integration names, ids and Braze's error messages are untrusted. Raw ESC bytes would let a name move the
+cursor, rewrite earlier lines or set the terminal's title; `[/x]` in a name made Rich raise after a run had
+loaded. Everything we print that holds such text goes through `plain` (then Rich's `escape` where markup is
+on: `markup_safe`). JSON logs need nothing: `json.dumps` escapes control characters itself.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from rich.markup import escape
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+"""C0 and C1 control characters (ESC, BEL, CSI…) and bidirectional overrides, which reorder what is shown."""
+
+_LINE_BREAKS = re.compile(r"[\t\n\r]")
+
+
+def plain(value: Any, one_line: bool = True) -> str:
+    """`value` as text without control characters (each becomes `?`); line breaks become spaces if `one_line`."""
+    text = str(value)
+    if one_line:
+        text = _LINE_BREAKS.sub(" ", text)
+    return _CONTROL.sub("?", text)
+
+
+def markup_safe(value: Any) -> str:
+    """`plain` text that Rich prints literally even where markup is on."""
+    return escape(plain(value))

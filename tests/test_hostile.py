@@ -1,0 +1,504 @@
+"""A hostile Braze (tests/hostile_server.py) against the Python API and the real CLI.
+
+Each test names the bound it checks: wall time, requests, RSS. Settings are small (timeouts of about a
+second, caps of 64 KiB) so each test takes seconds; the README's failure-modes section gives the bounds for the
+default settings.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import resource
+import subprocess
+import sys
+import time
+import zlib
+from pathlib import Path
+from typing import Any
+
+import dlt
+import pytest
+
+from braze_cdi_source import braze_cdi_source
+from braze_cdi_source.http.cancel import reset as reset_stop
+from tests.cli import BRAZE_CDI, braze_cdi, cli_env
+from tests.hostile_server import HostileServer, Reply, Seen, page_body, syncs
+
+QUICK = {
+    "request_timeout": 1.0,
+    "max_attempts": 3,
+    "backoff_factor": 0.01,
+    "max_retry_delay": 0.05,
+    "max_rate_limit_wait": 5.0,
+    "max_response_bytes": 64 * 1024,
+}
+QUICK_ENV = {f"SOURCES__BRAZE_CDI__{k.upper()}": str(v) for k, v in QUICK.items()}
+
+
+@pytest.fixture(autouse=True)
+def no_stop_left_over():
+    reset_stop()
+    yield
+    reset_stop()
+
+
+def api_run(pipeline: Any, server: HostileServer, **kwargs: Any) -> float:
+    """Run the source through dlt; returns the wall time in seconds."""
+    started = time.monotonic()
+    source = braze_cdi_source(api_key=server.api_key, base_url=server.base_url, **{**QUICK, **kwargs})
+    pipeline.run(source)
+    return time.monotonic() - started
+
+
+def rows(pipeline: Any, sql: str) -> list[tuple]:
+    with pipeline.sql_client() as client:
+        return list(client.execute_sql(sql.replace("{dataset}", client.fully_qualified_dataset_name())))
+
+
+def loaded(pipeline: Any) -> list[tuple]:
+    return sorted(
+        rows(pipeline, "SELECT integration_id, sync_start_time, rows_synced FROM {dataset}.job_sync_status")
+    )
+
+
+def error_messages(pipeline: Any) -> list[str]:
+    try:
+        return [m for (m,) in rows(pipeline, "SELECT message FROM {dataset}.extraction_errors")]
+    except Exception:  # noqa: BLE001 - the table exists only once an error was recorded
+        return []
+
+
+def cli(tmp_path: Path, server: HostileServer, *args: str, timeout: float = 60, **extra: str):
+    env = cli_env(tmp_path, server.api_key, server.base_url, **QUICK_ENV, **extra)
+    started = time.monotonic()
+    result = braze_cdi("run", *args, cwd=tmp_path, env=env, timeout=timeout)
+    return result, time.monotonic() - started
+
+
+def scripted(rule):
+    """A script answering `rule(seen)` for job-sync-status requests of integration "bad" only."""
+
+    def script(seen: Seen) -> Reply | None:
+        if seen.path == "/cdi/integrations/bad/job_sync_status":
+            return rule(seen)
+        return None
+
+    return script
+
+
+# --- 1. next-page links never leave base_url ------------------------------------------------------------
+
+LINKS = {
+    "backslash_userinfo": "http://127.0.0.1:{trap}\\@127.0.0.1:{main}/cdi/integrations/bad/job_sync_status?cursor=10",
+    "other_port": "http://127.0.0.1:{trap}/cdi/integrations/bad/job_sync_status?cursor=10",
+    "userinfo": "http://x@127.0.0.1:{trap}/cdi/integrations/bad/job_sync_status?cursor=10",
+    "tab": "http://127.0.0.1:{main}\t@127.0.0.1:{trap}/cdi/integrations/bad/job_sync_status?cursor=10",
+    "scheme_relative": "//127.0.0.1:{trap}/cdi/integrations/bad/job_sync_status?cursor=10",
+}
+
+
+@pytest.mark.parametrize("kind", sorted(LINKS))
+def test_a_hostile_next_link_never_reaches_another_port(make_pipeline, kind):
+    """Bound: 0 requests to the trap port; the page before loads; the failure is recorded (wall < 10 s)."""
+    with HostileServer() as trap:
+        def rule(seen: Seen) -> Reply:
+            link = LINKS[kind].format(trap=trap.port, main=server.port)
+            return Reply(headers=[("Link", f'<{link}>; rel="next"')], body=page_body(syncs(10)))
+
+        with HostileServer({"bad": [], "good": syncs(3)}, scripted(rule)) as server:
+            pipeline = make_pipeline()
+            assert api_run(pipeline, server) < 10
+        assert trap.requests == []
+        assert len([r for r in loaded(pipeline) if r[0] == "bad"]) == 10
+        assert len([r for r in loaded(pipeline) if r[0] == "good"]) == 3
+        [message] = error_messages(pipeline)
+        assert "bad" in message and server.api_key not in message
+
+
+def test_a_hostile_next_link_on_the_cli_exits_1_and_the_trap_gets_nothing(tmp_path):
+    """Bound: 0 requests to the trap port, exit 1 (the others loaded), wall < 60 s."""
+    with HostileServer() as trap:
+        link = f"http://127.0.0.1:{trap.port}\\@127.0.0.1:PORT/cdi/integrations/bad/job_sync_status?cursor=10"
+        with HostileServer(
+            {"bad": [], "good": syncs(3)},
+            scripted(lambda s: Reply(headers=[("Link", f'<{link}>; rel="next"')], body=page_body(syncs(10)))),
+        ) as server:
+            result, _ = cli(tmp_path, server)
+        assert trap.requests == []
+        assert result.returncode == 1, result.stderr
+        assert server.api_key not in result.stdout + result.stderr
+
+
+# --- 2. ids are one path segment ----------------------------------------------------------------------
+
+@pytest.mark.parametrize("origin", ["config", "list"])
+@pytest.mark.parametrize("hostile_id", ["../../users/export/ids?", "..", "a/b#c"])
+def test_an_integration_id_never_names_another_endpoint(make_pipeline, origin, hostile_id):
+    """Bound: every request path is /cdi/integrations or /cdi/integrations/<one segment>/job_sync_status."""
+    with HostileServer({hostile_id: syncs(2), "good": syncs(2)}) as server:
+        pipeline = make_pipeline()
+        ids = {"integration_ids": [hostile_id, "good"]} if origin == "config" else {}
+        api_run(pipeline, server, **ids)
+        for seen in server.requests:
+            assert seen.path == "/cdi/integrations" or (
+                seen.path.startswith("/cdi/integrations/")
+                and seen.path.endswith("/job_sync_status")
+                and seen.path.count("/") == 4
+            ), seen.raw_path
+        assert not any("users" in s.path.split("/")[1:2] for s in server.requests)
+        assert {r[0] for r in loaded(pipeline)} == {hostile_id, "good"}
+
+
+# --- 3. bounded time ----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(
+    "headers",
+    [[], [("Retry-After", "soon")], [("X-RateLimit-Reset", "nan"), ("X-RateLimit-Remaining", "0")]],
+    ids=["no_headers", "garbage_retry_after", "nan_reset"],
+)
+def test_429_without_a_usable_reset_backs_off_then_fails_that_integration(make_pipeline, headers):
+    """Bound: max_attempts (3) requests for the integration, wall < 10 s; the other integration loads."""
+    with HostileServer({"bad": [], "good": syncs(12)}, scripted(lambda s: Reply(429, headers, b"{}"))) as server:
+        pipeline = make_pipeline()
+        assert api_run(pipeline, server) < 10
+        assert server.count("/cdi/integrations/bad/") == QUICK["max_attempts"]
+        assert len(loaded(pipeline)) == 12
+        [message] = error_messages(pipeline)
+        assert "429" in message and "bad" in message
+
+
+@pytest.mark.parametrize(
+    "header",
+    [("Retry-After", "999999"), ("X-RateLimit-Reset", str(int(time.time()) + 365 * 86400)),
+     ("X-RateLimit-Reset", str(int(time.time() * 1000)))],
+    ids=["retry_after_999999", "reset_a_year_ahead", "reset_in_milliseconds"],
+)
+def test_a_429_asking_for_too_long_a_wait_fails_at_once_saying_what_braze_asked(make_pipeline, header):
+    """Bound: 1 request for the integration, wall < 5 s; the message quotes the header."""
+    with HostileServer({"bad": [], "good": syncs(3)}, scripted(lambda s: Reply(429, [header], b"{}"))) as server:
+        pipeline = make_pipeline()
+        assert api_run(pipeline, server) < 5
+        assert server.count("/cdi/integrations/bad/") == 1
+        [message] = error_messages(pipeline)
+        assert header[0] in message and header[1] in message and "max_rate_limit_wait" in message
+        assert len(loaded(pipeline)) == 3
+
+
+@pytest.mark.parametrize("loop", ["self", "a_b_a"])
+def test_a_link_that_repeats_a_cursor_ends_paging_and_keeps_the_rows(make_pipeline, loop):
+    """Bound: at most 3 requests for the integration (not 36,771 a minute); rows of the pages read load."""
+    def rule(seen: Seen) -> Reply:
+        cursor = seen.query.get("cursor", [""])[0]
+        nxt = {"self": {"": "A", "A": "A"}, "a_b_a": {"": "A", "A": "B", "B": "A"}}[loop][cursor]
+        start = {"": 0, "A": 10, "B": 20}[cursor]
+        body = page_body(syncs(40)[start : start + 10])
+        return Reply(headers=[("Link", f'</cdi/integrations/bad/job_sync_status?cursor={nxt}>; rel="next"')], body=body)
+
+    with HostileServer({"bad": []}, scripted(rule)) as server:
+        pipeline = make_pipeline()
+        assert api_run(pipeline, server) < 10
+        assert server.count("/cdi/integrations/bad/") <= 3
+        assert len(loaded(pipeline)) == {"self": 20, "a_b_a": 30}[loop]
+        [message] = error_messages(pipeline)
+        assert "loop" in message
+
+
+def _slow_body(seen: Seen) -> Reply:
+    return Reply(body=itertools.repeat(b" "), pause=0.4)
+
+
+def _slow_json(seen: Seen) -> Reply:
+    body = page_body(syncs(10))
+    one_byte_each = (body[i : i + 1] for i in range(len(body)))
+    return Reply(headers=[("Content-Length", str(len(body)))], body=one_byte_each, pause=0.3)
+
+
+@pytest.mark.parametrize("rule", [_slow_body, _slow_json], ids=["endless_trickle", "trickled_page"])
+def test_a_slow_loris_body_ends_at_the_request_deadline(make_pipeline, rule):
+    """Bound: max_attempts x request_timeout (3 x 1 s) plus backoff, so wall < 8 s; the others load."""
+    with HostileServer({"bad": [], "good": syncs(3)}, scripted(rule)) as server:
+        pipeline = make_pipeline()
+        assert api_run(pipeline, server) < 8
+        assert server.count("/cdi/integrations/bad/") == QUICK["max_attempts"]
+        assert len(loaded(pipeline)) == 3
+        [message] = error_messages(pipeline)
+        assert "request_timeout" in message
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [[("X-RateLimit-Remaining", "nan"), ("X-RateLimit-Limit", "1e999")],
+     [("X-RateLimit-Remaining", "-5"), ("X-RateLimit-Reset", "inf"), ("X-RateLimit-Limit", "many")],
+     [("X-RateLimit-Remaining", "0"), ("X-RateLimit-Reset", "-1")]],
+    ids=["nan_inf", "negative_garbage", "spent_without_reset"],
+)
+def test_absurd_rate_limit_headers_on_2xx_are_ignored_and_everything_loads(make_pipeline, headers):
+    """Bound: wall < 10 s (no spin, no crash); every sync loads, no error."""
+    with HostileServer({"a": syncs(25), "b": syncs(4)}) as server:
+        plain = server.braze
+        server.script = lambda seen: Reply(r.status, r.headers + headers, r.body) if (r := plain(seen)) else None
+        pipeline = make_pipeline()
+        assert api_run(pipeline, server) < 10
+        assert len(loaded(pipeline)) == 29
+        assert error_messages(pipeline) == []
+
+
+@pytest.mark.parametrize("status", [301, 302, 307])
+def test_a_redirect_is_not_followed_nor_retried_and_names_the_host(make_pipeline, status):
+    """Bound: 1 request for the integration; the message names the host only."""
+    location = "https://evil.example.com/steal?key=1"
+    redirect = scripted(lambda s: Reply(status, [("Location", location)]))
+    with HostileServer({"bad": [], "good": syncs(2)}, redirect) as server:
+        pipeline = make_pipeline()
+        api_run(pipeline, server)
+        assert server.count("/cdi/integrations/bad/") == 1
+        [message] = error_messages(pipeline)
+        assert "evil.example.com" in message and "steal" not in message and str(status) in message
+
+
+@pytest.mark.parametrize(("host", "args"), [("127.0.0.1", ("--integration-id", "x")), ("localhost", ())],
+                         ids=["configured_ids", "discovery"])
+def test_a_base_url_that_refuses_fails_at_once_naming_base_url(tmp_path, host, args):
+    """Bound: exit 2 in < 15 s of wall (most of it the CLI's start), one request attempt, message about base_url."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    # the default retry budget: were a refusal retried, this would take over a minute
+    env = cli_env(tmp_path, "some-key", f"http://{host}:{port}")
+    started = time.monotonic()
+    result = braze_cdi("run", *args, cwd=tmp_path, env=env, timeout=60)
+    assert time.monotonic() - started < 15
+    assert result.returncode == 2, result.stderr
+    assert "base_url" in result.stderr and "refuses" in result.stderr
+
+
+# --- 4. bounded memory ------------------------------------------------------------------------------
+
+def _gzip_bomb(seen: Seen) -> Reply:
+    def chunks():
+        compressor = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+        zeros = b"\0" * (1 << 20)
+        for _ in range(64 * 1024):  # 64 GiB if read to the end
+            yield compressor.compress(zeros)
+    return Reply(headers=[("Content-Encoding", "gzip")], body=chunks())
+
+
+def _endless(seen: Seen) -> Reply:
+    return Reply(body=itertools.repeat(b"[" * 65536))
+
+
+_MEASURED = (
+    "import resource, subprocess, sys\n"
+    "code = subprocess.run(sys.argv[1:]).returncode\n"
+    "print('MAXRSS_KB', resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, file=sys.stderr)\n"
+    "sys.exit(code)\n"
+)
+"""Runs a command and reports its peak RSS: the only child of this wrapper, so no other test's process counts."""
+
+
+@pytest.mark.parametrize("rule", [_gzip_bomb, _endless], ids=["gzip_bomb", "endless_body"])
+def test_a_huge_body_stops_at_the_cap_on_the_cli_within_bounded_memory(tmp_path, rule):
+    """Bound: peak RSS of the CLI process < 400 MB (a run is about 150 MB), wall < 30 s, exit 1."""
+    with HostileServer({"bad": [], "good": syncs(3)}, scripted(rule)) as server:
+        env = cli_env(tmp_path, server.api_key, server.base_url, **{
+            **QUICK_ENV,
+            "SOURCES__BRAZE_CDI__MAX_RESPONSE_BYTES": str(4 * 1024 * 1024),
+            "SOURCES__BRAZE_CDI__REQUEST_TIMEOUT": "10",
+        })
+        started = time.monotonic()
+        result = subprocess.run([sys.executable, "-c", _MEASURED, BRAZE_CDI, "run"], cwd=tmp_path, env=env,
+                                capture_output=True, text=True, timeout=60)
+        elapsed = time.monotonic() - started
+    assert result.returncode == 1, result.stderr
+    assert elapsed < 30
+    assert "max_response_bytes" in result.stderr
+    peak_kb = int(result.stderr.rsplit("MAXRSS_KB", 1)[1].split()[0])
+    assert peak_kb < 400 * 1024
+
+
+def test_a_gzip_bomb_stops_early_in_process(make_pipeline):
+    """Bound: the process's peak RSS grows by less than 200 MB; wall < 10 s."""
+    with HostileServer({"bad": [], "good": syncs(3)}, scripted(_gzip_bomb)) as server:
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        pipeline = make_pipeline()
+        assert api_run(pipeline, server, max_response_bytes=1024 * 1024, request_timeout=5) < 10
+        grown = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before
+    assert grown < 200 * 1024
+    [message] = error_messages(pipeline)
+    assert "max_response_bytes" in message
+    assert len(loaded(pipeline)) == 3
+
+
+# --- 5. poison costs a field or a row -----------------------------------------------------------------
+
+POISON = {
+    "int_70_bits": {"rows_synced": 2**70},
+    "year_9999_minus_1h": {"sync_finish_time": "9999-12-31T23:59:59-01:00"},
+    "year_1_plus_1h": {"last_timestamp_synced": "0001-01-01T00:00:00+01:00"},
+    "deep_nesting": {"details": json.loads("[" * 500 + "]" * 500)},
+    "float_past_64_bits": {"rows_failed_with_errors": 1e300},
+}
+
+
+@pytest.mark.parametrize("kind", sorted(POISON))
+def test_a_poison_value_costs_that_field_not_the_run(make_pipeline, kind):
+    """Bound: every row of both integrations loads; one note in extraction_errors; wall < 10 s."""
+    poisoned = syncs(12)
+    poisoned[3] = {**poisoned[3], **POISON[kind]}
+    with HostileServer({"bad": poisoned, "good": syncs(5)}) as server:
+        pipeline = make_pipeline()
+        assert api_run(pipeline, server) < 10
+        assert len(loaded(pipeline)) == 17
+        messages = error_messages(pipeline)
+        assert len(messages) == 1 and "bad" in messages[0], messages
+
+
+@pytest.mark.parametrize("start", ["9999-12-31T23:59:59-01:00", "0001-01-01T00:00:00+01:00", "1e10"])
+def test_a_poison_key_timestamp_costs_that_row_only(make_pipeline, start):
+    """Bound: 11 of 12 rows and the other integration load; the skipped row is named in extraction_errors."""
+    poisoned = syncs(12)
+    poisoned[5] = {**poisoned[5], "sync_start_time": start}
+    with HostileServer({"bad": poisoned, "good": syncs(5)}) as server:
+        pipeline = make_pipeline()
+        api_run(pipeline, server)
+        assert len(loaded(pipeline)) == 16
+        [message] = error_messages(pipeline)
+        assert "without a valid sync_start_time" in message
+
+
+def test_poison_on_the_cli_exits_1_not_2(tmp_path):
+    """Bound: exit 1 (some rows noted), never 2; every row loaded."""
+    poisoned = syncs(12)
+    poisoned[0]["rows_synced"] = 2**70
+    poisoned[1]["sync_finish_time"] = "9999-12-31T23:59:59-01:00"
+    poisoned[2]["deep"] = json.loads("[" * 500 + "]" * 500)
+    with HostileServer({"bad": poisoned, "good": syncs(3)}) as server:
+        result, _ = cli(tmp_path, server)
+    assert result.returncode == 1, result.stderr
+    assert "15 sync rows" in result.stdout
+
+
+# --- 6. our columns are ours ----------------------------------------------------------------------------
+
+@pytest.mark.parametrize(
+    "extra",
+    [{"SyncStartTime": "2099-01-01T00:00:00Z"}, {"SYNC_START_TIME": "garbage"}, {"_dlt_id": "x", "_DLT_LOAD_ID": "y"},
+     {"Rows Synced": "many"}],
+    ids=["camel_case", "upper_garbage", "dlt_columns", "spaced"],
+)
+def test_extra_fields_never_overwrite_our_columns(make_pipeline, extra):
+    """Bound: our columns keep Braze's documented values for all 12 rows; a note names the renamed field."""
+    sent = [{**row, **extra} for row in syncs(12)]
+    with HostileServer({"bad": sent}) as server:
+        pipeline = make_pipeline()
+        api_run(pipeline, server)
+        again = api_run(pipeline, server)  # a later run against the same answers is not blocked either
+        assert again < 10
+    assert loaded(pipeline) == sorted(
+        ("bad", dlt.common.pendulum.parse(r["sync_start_time"]), r["rows_synced"]) for r in syncs(12)
+    )
+    columns = {c for (c,) in rows(pipeline, "SELECT column_name FROM information_schema.columns "
+                                           "WHERE table_name = 'job_sync_status'")}
+    assert any(c.startswith("braze_extra") for c in columns), columns
+    assert any("renamed" in m for m in error_messages(pipeline))
+
+
+def test_a_load_the_destination_refuses_is_set_aside_and_the_next_run_loads(tmp_path):
+    """Bound: run 1 exits 2 naming the load; run 2 (destination fixed) exits 0 with every row: nothing lost."""
+    import duckdb
+
+    with HostileServer({"a": syncs(12)}) as server:
+        database = tmp_path / "braze_cdi.duckdb"
+        with duckdb.connect(str(database)) as con:
+            con.execute("CREATE SCHEMA braze_cdi_data")
+            con.execute("CREATE TABLE braze_cdi_data.job_sync_status (integration_id VARCHAR, "
+                        "refuse INTEGER NOT NULL)")
+        first, _ = cli(tmp_path, server)
+        assert first.returncode == 2, first.stdout + first.stderr
+        assert "load" in first.stderr and "run again" in first.stderr
+        with duckdb.connect(str(database)) as con:
+            con.execute("ALTER TABLE braze_cdi_data.job_sync_status ALTER refuse DROP NOT NULL")
+        second, _ = cli(tmp_path, server)
+        assert second.returncode == 0, second.stdout + second.stderr
+        with duckdb.connect(str(database)) as con:
+            [(count,)] = con.execute("SELECT count(*) FROM braze_cdi_data.job_sync_status").fetchall()
+        assert count == 12
+
+
+# --- 7. future-dated syncs never freeze the cursor ------------------------------------------------------
+
+@pytest.mark.parametrize("future", ["9999-01-01T00:00:00Z", "2286-11-20T17:46:40Z"])
+def test_a_future_dated_sync_loads_but_later_syncs_still_load(make_pipeline, future):
+    """Bound: after a future-dated sync, every sync added later loads on the next run."""
+    history = syncs(5)
+    history.insert(0, {**history[0], "sync_start_time": future})
+    with HostileServer({"a": history}) as server:
+        pipeline = make_pipeline()
+        api_run(pipeline, server)
+        assert len(loaded(pipeline)) == 6
+        server.history["a"] = [history[0], *syncs(3, start_hour=100), *history[1:]]
+        api_run(pipeline, server)
+        assert len(loaded(pipeline)) == 9
+        state = pipeline.state["sources"]["braze_cdi"]["resources"]["job_sync_status_a"]
+        assert state["last_sync_start_time"].startswith("2026-01-05T06")
+
+
+# --- 8. terminal safety ----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("hostile", ["[/x]", "[bold]x\x1b[2J\x1b]0;owned\x07", "a\rb\x9bc\u202ed"])
+def test_braze_text_never_reaches_the_terminal_raw(tmp_path, hostile):
+    """Bound: exit 0, no ESC / BEL / CSI byte in stdout or stderr; JSON logs stay one JSON object a line."""
+    with HostileServer({hostile: syncs(3)}, names={hostile: hostile}) as server:
+        plain_run, _ = cli(tmp_path, server)
+        assert plain_run.returncode == 0, plain_run.stderr
+        for stream in (plain_run.stdout, plain_run.stderr):
+            assert not any(c in stream for c in "\x1b\x07\x9b\u202e"), stream
+        env = cli_env(tmp_path, server.api_key, server.base_url, **QUICK_ENV)
+        json_run = braze_cdi("--log-format", "json", "run", cwd=tmp_path, env=env)
+        assert json_run.returncode == 0, json_run.stderr
+        for line in json_run.stderr.splitlines():
+            json.loads(line)
+
+
+# --- 9. Ctrl-C --------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("phase", ["rate_limit_wait", "slow_body"])
+def test_ctrl_c_ends_the_run_in_5_s_with_exit_130_and_the_rerun_completes(tmp_path, phase):
+    """Bound: exit 130 within 5 s of SIGINT, one line on stderr; the rerun loads every sync once."""
+    blocking = {"on": True}
+
+    def rule(seen: Seen) -> Reply | None:
+        if not blocking["on"]:
+            return None
+        if phase == "rate_limit_wait":
+            return Reply(429, [("Retry-After", "50")], b"{}")
+        return Reply(body=itertools.repeat(b" "), pause=0.5)
+
+    with HostileServer({"bad": syncs(12), "good": syncs(3)}, scripted(rule)) as server:
+        env = cli_env(tmp_path, server.api_key, server.base_url, SOURCES__BRAZE_CDI__MAX_RATE_LIMIT_WAIT="120",
+                      SOURCES__BRAZE_CDI__REQUEST_TIMEOUT="60")
+        process = subprocess.Popen([BRAZE_CDI, "run"], cwd=tmp_path, env=env,
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 30
+        while server.count("/cdi/integrations/bad/") == 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(1.0)
+        process.send_signal(2)
+        started = time.monotonic()
+        stdout, stderr = process.communicate(timeout=30)
+        assert time.monotonic() - started < 5
+        assert process.returncode == 130, stderr
+        assert stderr.count("interrupted") == 1, stderr  # one line, after the progress lines before the signal
+        assert "Traceback" not in stderr and "ThreadPool" not in stderr
+        blocking["on"] = False
+        rerun, _ = cli(tmp_path, server)
+        assert rerun.returncode == 0, rerun.stderr
+    import duckdb
+
+    with duckdb.connect(str(tmp_path / "braze_cdi.duckdb")) as con:
+        counts = con.execute("SELECT integration_id, count(*), count(DISTINCT sync_start_time) FROM "
+                             "braze_cdi_data.job_sync_status GROUP BY 1 ORDER BY 1").fetchall()
+    assert counts == [("bad", 12, 12), ("good", 3, 3)]
