@@ -21,6 +21,7 @@ LAYERS = {
     "errors": 0,
     "timestamps": 0,
     "run_stats": 0,
+    "terminal_text": 0,
     "http": 1,
     "extract": 2,
     "analytics": 3,

@@ -160,7 +160,9 @@ class Throttle:
         remaining = _count(headers.get("X-RateLimit-Remaining"))
         reset_header = headers.get("X-RateLimit-Reset")
         reset = _number(reset_header)
-        if reset is not None and not now - 1 < reset <= now + self.max_wait:
+        # a reset already past (a straggler from an old window) or beyond the cap: its counts tell nothing
+        stale = reset is not None and not now - 1 < reset <= now + self.max_wait
+        if stale:
             if response.status_code == 429 and reset > now + self.max_wait:
                 setattr(response, ASKED_WAIT, ("X-RateLimit-Reset", _shown(reset_header), reset - now))
             reset = None
@@ -175,7 +177,7 @@ class Throttle:
             window = self._windows[kind]
             if limit is not None and limit > 0:
                 window.limit = limit
-            if remaining is not None:
+            if remaining is not None and not stale:
                 if reset is not None and reset == window.reset_at and window.remaining is not None:
                     # Same window: responses of parallel threads arrive out of order, and an older one
                     # reports more remaining than the requests sent since; never count back up.
