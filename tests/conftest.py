@@ -98,6 +98,16 @@ SLOW_TESTS = {
     },
     "test_report_width.py": {"test_report_fits_the_terminal_width[120]", "test_report_fits_the_terminal_width[200]"},
     "test_simulator_tick.py": {"test_incremental_runs_against_a_ticking_simulator_load_what_moved"},
+    "test_hostile.py": {  # the CLI as a subprocess, or real request deadlines of a few seconds
+        "test_a_hostile_next_link_on_the_cli_exits_1_and_the_trap_gets_nothing",
+        "test_a_base_url_that_refuses_fails_at_once_naming_base_url",
+        "test_a_huge_body_stops_at_the_cap_on_the_cli_within_bounded_memory",
+        "test_poison_on_the_cli_exits_1_not_2",
+        "test_a_load_the_destination_refuses_is_set_aside_and_the_next_run_loads",
+        "test_braze_text_never_reaches_the_terminal_raw",
+        "test_ctrl_c_ends_the_run_in_5_s_with_exit_130_and_the_rerun_completes",
+        "test_a_slow_loris_body_ends_at_the_request_deadline",
+    },
     "test_source.py": {
         "test_k_new_syncs_cost_at_most_ceil_k_over_10_plus_one[9]",
         "test_k_new_syncs_cost_at_most_ceil_k_over_10_plus_one[10]",
