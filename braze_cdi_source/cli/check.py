@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 from requests.exceptions import RequestException
 from urllib3.exceptions import NameResolutionError, NewConnectionError, SSLError
 
-from ..errors import BrazeApiError, BrazeCdiError, exception_chain
+from ..errors import BaseUrlUnreachableError, BrazeApiError, BrazeCdiError, exception_chain
 from ..http.client import BrazeClient, check_api_key, check_base_url, job_sync_status_path
 from ..http.retries import RetryBudget
 from ..settings import JOB_STATUS_PERMISSION, LIST_PATH, LIST_PERMISSION
@@ -72,7 +72,9 @@ def check_instance(api_key: str, url: str, checks: list[Check]) -> list[Any] | N
     except (BrazeCdiError, RequestException) as error:
         reason = unreachable_reason(error)
         status = getattr(error, "status", None)
-        if reason is not None or (isinstance(error, BrazeApiError) and status is None):
+        if reason is not None or isinstance(error, BaseUrlUnreachableError) or (
+            isinstance(error, BrazeApiError) and status is None
+        ):
             checks.append(Check("instance reachable", False, f"{url}: {reason or error}."))
         elif status == 401:
             checks.append(Check("instance reachable", True, url))
