@@ -378,7 +378,11 @@ def test_poison_on_the_cli_exits_1_not_2(tmp_path):
     with HostileServer({"bad": poisoned, "good": syncs(3)}) as server:
         result, _ = cli(tmp_path, server)
     assert result.returncode == 1, result.stderr
-    assert "15 sync rows" in result.stdout
+    import duckdb
+
+    with duckdb.connect(str(tmp_path / "braze_cdi.duckdb")) as con:
+        [(count,)] = con.execute("SELECT count(*) FROM braze_cdi_data.job_sync_status").fetchall()
+    assert count == 15
 
 
 # --- 6. our columns are ours ----------------------------------------------------------------------------
