@@ -223,16 +223,17 @@ class BoundedAdapter(HTTPAdapter):
             return
         cause: BaseException | None = error
         reason = None
-        while cause is not None and reason is None:
+        for _ in range(20):  # a chain of causes, never a cycle for long
+            if cause is None or reason is not None:
+                break
             if isinstance(cause, NameResolutionError):
                 reason = "does not resolve (DNS)"
             elif isinstance(cause, ConnectionRefusedError) or (
                 isinstance(cause, NewConnectionError) and "refused" in str(cause).lower()
             ):
                 reason = "refuses connections"
-            cause = getattr(cause, "reason", None) or cause.__cause__ or cause.__context__
-            if cause is error:
-                break
+            reason_of = getattr(cause, "reason", None)  # urllib3 keeps the cause there; ssl puts a str there
+            cause = reason_of if isinstance(reason_of, BaseException) else (cause.__cause__ or cause.__context__)
         if reason is not None:
             scheme, host, port = self.origin
             raise BaseUrlUnreachableError(
