@@ -506,3 +506,27 @@ def test_ctrl_c_ends_the_run_in_5_s_with_exit_130_and_the_rerun_completes(tmp_pa
         counts = con.execute("SELECT integration_id, count(*), count(DISTINCT sync_start_time) FROM "
                              "braze_cdi_data.job_sync_status GROUP BY 1 ORDER BY 1").fetchall()
     assert counts == [("bad", 12, 12), ("good", 3, 3)]
+
+
+def test_the_cursor_ignores_future_dated_syncs_and_heals_a_frozen_state():
+    """Bound: a sync beyond now + tolerance never becomes the boundary; a state frozen by one is read again."""
+    from datetime import datetime, timedelta, timezone
+
+    from braze_cdi_source.extract.sync_cursor import SyncCursor
+
+    now = datetime(2026, 6, 1, tzinfo=timezone.utc)
+    tolerance = timedelta(hours=1)
+    cursor = SyncCursor.from_state({}, None, timedelta(hours=24), tolerance)
+    assert cursor.boundary(now) is None
+    cursor.see(datetime(9999, 1, 1, tzinfo=timezone.utc), "success", now)
+    cursor.see(now + timedelta(minutes=30), "success", now)  # within the tolerance: a normal sync
+    cursor.see(now - timedelta(hours=2), "success", now)
+    state = cursor.to_state()
+    assert state["last_sync_start_time"].startswith("2026-06-01T00:30")
+    assert len(cursor.future_seen) == 1
+
+    frozen = {"last_sync_start_time": "2286-11-20T17:46:40+00:00", "open_sync_start_times": []}
+    healed = SyncCursor.from_state(frozen, None, timedelta(hours=24), tolerance)
+    assert healed.boundary(now) is None  # read everything once
+    healed.see(now - timedelta(hours=1), "success", now)
+    assert healed.to_state()["last_sync_start_time"].startswith("2026-05-31T23:00")
