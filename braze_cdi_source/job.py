@@ -28,7 +28,7 @@ from dlt.destinations.sql_client import WithSqlClient
 from dlt.pipeline.exceptions import PipelineStepFailed
 
 from .analytics.health import duckdb_file as duckdb_path_of
-from .analytics.views import create_views
+from .analytics.views import VERIFIED_DIALECTS, create_views, destination_dialect
 from .errors import BrazeCdiError, root_cause
 from .extract.source import backfill_of, hint_file_format, stats_of
 from .http import cancel
@@ -305,13 +305,25 @@ def loader_file_format(pipeline: dlt.Pipeline) -> str | None:
 
 
 def views_supported(pipeline: dlt.Pipeline) -> bool:
-    """Whether the destination keeps SQL views: not a file lake (its SQL client is a throwaway DuckDB)."""
+    """Whether the views are made here: a SQL engine that keeps views (not a file lake, whose SQL client is a
+    throwaway DuckDB) and whose dialect the views are verified on. Otherwise one log line says so; the
+    data is loaded all the same and the run's exit code does not change."""
+    name = pipeline.destination.destination_name if pipeline.destination else "?"
     client = pipeline.destination_client()
     if isinstance(client, FSClientBase) or not isinstance(client, WithSqlClient):
         logger.info(
             "views skipped: destination %s has no SQL engine that keeps views; query the files "
             "(see README, Running in production).",
-            pipeline.destination.destination_name if pipeline.destination else "?",
+            name,
+        )
+        return False
+    if destination_dialect(pipeline) is None:
+        logger.warning(
+            "views skipped: destination %s (SQL dialect %s) is not one the views are verified on (%s); the data "
+            "is loaded, query the tables (README, For analysts).",
+            name,
+            pipeline.destination.capabilities().sqlglot_dialect if pipeline.destination else "?",
+            ", ".join(VERIFIED_DIALECTS),
         )
         return False
     return True

@@ -1,7 +1,7 @@
 """`braze-cdi health`: classify every integration from the loaded data, for cron and orchestrator alerts.
 
-The classification is the SQL of the `integration_health_details` view rendered with the thresholds given
-here (so flags apply without recreating views, and read-only credentials suffice). Exit codes: 0 healthy,
+The classification is the SQL of the `integration_health_details` view rendered for the destination's
+dialect with the thresholds given here (so flags apply without recreating views, and read-only credentials suffice). Exit codes: 0 healthy,
 1 unhealthy (some integration's class is in `fail_on`), 2 could not tell (no DuckDB file, no tables, no
 integrations, every integration unknown, or the destination unreachable — the CLI maps that last one).
 """
@@ -15,7 +15,8 @@ from typing import Any
 
 import dlt
 
-from .views import HEALTH_CLASSES, HealthThresholds, missing_tables, render_queries
+from ..errors import ConfigurationError
+from .views import HEALTH_CLASSES, HealthThresholds, missing_tables, pipeline_queries
 
 EXIT_HEALTHY = 0
 EXIT_UNHEALTHY = 1
@@ -141,9 +142,12 @@ def fetch_details(pipeline: dlt.Pipeline, thresholds: HealthThresholds) -> list[
             raise NoDataError(
                 f"dataset {pipeline.dataset_name!r} does not exist{where}: nothing has been loaded yet."
             )
-        if len(missing_tables(client, pipeline.dataset_name)) == 2:
+        if len(missing_tables(pipeline)) == 2:
             raise NoDataError(f"dataset {pipeline.dataset_name!r}{where} has no integrations or sync tables yet.")
-        details = render_queries(client, pipeline.dataset_name, thresholds)["integration_health_details"]
+        try:
+            details = pipeline_queries(pipeline, client, thresholds)["integration_health_details"]
+        except ConfigurationError as error:
+            raise NoDataError(str(error)) from None
         rows = client.execute_sql(
             f"SELECT {', '.join(DETAIL_COLUMNS)} FROM ({details}) AS d "
             "ORDER BY d.integration_name, d.integration_id"

@@ -28,7 +28,7 @@ from rich.table import Table
 from ..settings import DEFAULT_PIPELINE_NAME
 from ..terminal_text import markup_safe, plain
 from .health import NoDataError, describe_problem, fetch_details, human_duration, when
-from .views import HEALTH_CLASSES, HealthThresholds, render_queries
+from .views import HEALTH_CLASSES, HealthThresholds, pipeline_queries
 
 DEFAULT_DAYS = 30
 
@@ -88,7 +88,7 @@ def load_report_data(
     thresholds = thresholds or HealthThresholds.from_config()
     integrations = fetch_details(pipeline, thresholds)
     with pipeline.sql_client() as client:
-        queries = render_queries(client, pipeline.dataset_name, thresholds)
+        queries = pipeline_queries(pipeline, client, thresholds)
         now_rows = client.execute_sql("SELECT CURRENT_TIMESTAMP")
         now = _utc(now_rows[0][0])
         window_start = now - timedelta(days=days)

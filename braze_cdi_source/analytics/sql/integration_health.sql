@@ -1,5 +1,6 @@
 -- integration_health: the public one-row-per-integration view (its columns are a public contract: README, "Views").
--- Everything is computed in integration_health_details; this selects the contract's columns.
+-- Everything is computed in integration_health_details (inlined, so neither view depends on the other),
+-- this selects the contract's columns.
 SELECT d.integration_id,
        d.integration_name,
        d.last_sync_start_time,
@@ -11,4 +12,4 @@ SELECT d.integration_id,
        d.p50_duration_seconds,
        d.p95_duration_seconds,
        d.health
-FROM ({integration_health_details}) AS d
+FROM integration_health_details AS d

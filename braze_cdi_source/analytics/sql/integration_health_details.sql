@@ -9,11 +9,18 @@
 --   degraded the newest finished sync failed (a streak shorter than failing), or success_rate_7d is below
 --            the threshold, or the watermark is in the future, or it has not moved for many successful syncs
 --   healthy  otherwise
--- "now" is CURRENT_TIMESTAMP; windows are in hours/seconds, never calendar days, so both engines agree.
+-- "now" is CURRENT_TIMESTAMP; windows are in seconds, never calendar days, so every engine agrees.
+--
+-- Written once for every warehouse (views.py renders it per dialect with sqlglot): no FILTER (WHERE),
+-- no interval arithmetic, no ordered-set aggregates. Three macros are expanded by views.py:
+--   SECONDS_BETWEEN(a, b)        b - a in seconds (a date diff in microseconds), NULL when either is NULL
+--   UTC_DAY(ts)                  the UTC calendar day of an instant
+--   RANKED_PERCENTILE(v, r, n, p) percentile_cont(p) of v, from v's rank r (1-based, ascending) among n values
+-- Extending: add a CTE keyed by integration_id, LEFT JOIN it in `facts`, and use its columns in the CASE below.
 WITH ids AS (
-    SELECT integration_id FROM {integrations}
+    SELECT integration_id FROM integrations
     UNION
-    SELECT integration_id FROM {job_sync_status}
+    SELECT integration_id FROM job_sync_status
 ),
 syncs AS (
     SELECT s.integration_id,
@@ -25,12 +32,14 @@ syncs AS (
            s.rows_failed_with_errors,
            COALESCE(s.job_status, '') <> 'running' AS finished,
            COALESCE(s.job_status, '') IN ('error', 'config_error') AS failed,
-           CAST(EXTRACT(EPOCH FROM (s.sync_finish_time - s.sync_start_time)) AS DOUBLE PRECISION) AS duration_seconds,
-           CAST(EXTRACT(EPOCH FROM (CURRENT_TIMESTAMP - s.sync_start_time)) AS DOUBLE PRECISION) AS age_seconds,
+           SECONDS_BETWEEN(s.sync_start_time, s.sync_finish_time) AS duration_seconds,
+           SECONDS_BETWEEN(s.sync_start_time, CURRENT_TIMESTAMP) AS age_seconds,
            ROW_NUMBER() OVER (PARTITION BY s.integration_id ORDER BY s.sync_start_time DESC) AS recency,
-           CAST(EXTRACT(EPOCH FROM (s.sync_start_time - LAG(s.sync_start_time) OVER (
-               PARTITION BY s.integration_id ORDER BY s.sync_start_time))) AS DOUBLE PRECISION) AS gap_seconds
-    FROM {job_sync_status} AS s
+           SECONDS_BETWEEN(
+               LAG(s.sync_start_time) OVER (PARTITION BY s.integration_id ORDER BY s.sync_start_time),
+               s.sync_start_time
+           ) AS gap_seconds
+    FROM job_sync_status AS s
 ),
 finished AS (
     SELECT integration_id, job_status, sync_start_time, failed,
@@ -57,21 +66,44 @@ streak AS (
 stats AS (
     SELECT integration_id,
            COUNT(*) AS syncs,
-           MAX(sync_finish_time) FILTER (WHERE job_status = 'success') AS last_success_time,
-           COUNT(*) FILTER (WHERE finished AND age_seconds <= 604800) AS finished_7d,
-           COUNT(*) FILTER (WHERE job_status = 'success' AND age_seconds <= 604800) AS successes_7d,
-           COUNT(*) FILTER (WHERE finished AND age_seconds <= 2592000) AS finished_30d,
-           COUNT(*) FILTER (WHERE job_status = 'success' AND age_seconds <= 2592000) AS successes_30d,
-           COUNT(*) FILTER (WHERE failed AND age_seconds <= 2592000) AS failures_30d,
-           SUM(rows_synced) FILTER (WHERE age_seconds <= 2592000) AS rows_synced_30d,
-           SUM(rows_failed_with_errors) FILTER (WHERE age_seconds <= 2592000) AS rows_failed_30d,
-           percentile_cont(0.5) WITHIN GROUP (ORDER BY duration_seconds)
-               FILTER (WHERE duration_seconds IS NOT NULL AND age_seconds <= 2592000) AS p50_duration_seconds,
-           percentile_cont(0.95) WITHIN GROUP (ORDER BY duration_seconds)
-               FILTER (WHERE duration_seconds IS NOT NULL AND age_seconds <= 2592000) AS p95_duration_seconds,
-           percentile_cont(0.5) WITHIN GROUP (ORDER BY gap_seconds)
-               FILTER (WHERE gap_seconds IS NOT NULL) AS typical_interval_seconds
+           MAX(CASE WHEN job_status = 'success' THEN sync_finish_time END) AS last_success_time,
+           SUM(CASE WHEN finished AND age_seconds <= 604800 THEN 1 ELSE 0 END) AS finished_7d,
+           SUM(CASE WHEN job_status = 'success' AND age_seconds <= 604800 THEN 1 ELSE 0 END) AS successes_7d,
+           SUM(CASE WHEN finished AND age_seconds <= 2592000 THEN 1 ELSE 0 END) AS finished_30d,
+           SUM(CASE WHEN job_status = 'success' AND age_seconds <= 2592000 THEN 1 ELSE 0 END) AS successes_30d,
+           SUM(CASE WHEN failed AND age_seconds <= 2592000 THEN 1 ELSE 0 END) AS failures_30d,
+           SUM(CASE WHEN age_seconds <= 2592000 THEN rows_synced END) AS rows_synced_30d,
+           SUM(CASE WHEN age_seconds <= 2592000 THEN rows_failed_with_errors END) AS rows_failed_30d
     FROM syncs
+    GROUP BY integration_id
+),
+recent_durations AS (  -- finished syncs of the last 30 days, ranked by duration for the percentiles
+    SELECT integration_id,
+           duration_seconds,
+           ROW_NUMBER() OVER (PARTITION BY integration_id ORDER BY duration_seconds) AS value_rank,
+           COUNT(*) OVER (PARTITION BY integration_id) AS value_count
+    FROM syncs
+    WHERE duration_seconds IS NOT NULL AND age_seconds <= 2592000
+),
+duration_percentiles AS (
+    SELECT integration_id,
+           RANKED_PERCENTILE(duration_seconds, value_rank, value_count, 0.5) AS p50_duration_seconds,
+           RANKED_PERCENTILE(duration_seconds, value_rank, value_count, 0.95) AS p95_duration_seconds
+    FROM recent_durations
+    GROUP BY integration_id
+),
+gaps AS (  -- time between consecutive sync starts, ranked for the median (the typical interval)
+    SELECT integration_id,
+           gap_seconds,
+           ROW_NUMBER() OVER (PARTITION BY integration_id ORDER BY gap_seconds) AS value_rank,
+           COUNT(*) OVER (PARTITION BY integration_id) AS value_count
+    FROM syncs
+    WHERE gap_seconds IS NOT NULL
+),
+typical_interval AS (
+    SELECT integration_id,
+           RANKED_PERCENTILE(gap_seconds, value_rank, value_count, 0.5) AS typical_interval_seconds
+    FROM gaps
     GROUP BY integration_id
 ),
 latest AS (
@@ -121,10 +153,10 @@ facts AS (
            st.last_success_time,
            CAST(COALESCE(k.consecutive_failures, 0) AS BIGINT) AS consecutive_failures,
            k.failing_since,
-           CAST(st.successes_7d AS DOUBLE PRECISION) / NULLIF(st.finished_7d, 0) AS success_rate_7d,
-           CAST(st.successes_30d AS DOUBLE PRECISION) / NULLIF(st.finished_30d, 0) AS success_rate_30d,
-           CAST(st.p50_duration_seconds AS DOUBLE PRECISION) AS p50_duration_seconds,
-           CAST(st.p95_duration_seconds AS DOUBLE PRECISION) AS p95_duration_seconds,
+           CAST(st.successes_7d AS DOUBLE) / NULLIF(st.finished_7d, 0) AS success_rate_7d,
+           CAST(st.successes_30d AS DOUBLE) / NULLIF(st.finished_30d, 0) AS success_rate_30d,
+           dp.p50_duration_seconds,
+           dp.p95_duration_seconds,
            CAST(COALESCE(st.syncs, 0) AS BIGINT) AS syncs,
            CAST(COALESCE(fs.finished_syncs, 0) AS BIGINT) AS finished_syncs,
            CAST(COALESCE(st.finished_30d, 0) AS BIGINT) AS finished_syncs_30d,
@@ -136,18 +168,20 @@ facts AS (
            CASE WHEN l.job_status = 'running' THEN l.sync_start_time END AS running_since,
            CASE WHEN l.job_status = 'running' THEN l.age_seconds END AS running_seconds,
            l.age_seconds AS seconds_since_last_sync,
-           CAST(st.typical_interval_seconds AS DOUBLE PRECISION) AS typical_interval_seconds,
-           CAST({stale_after_seconds} AS DOUBLE PRECISION) AS stale_after_seconds,
+           ti.typical_interval_seconds,
+           CAST({stale_after_seconds} AS DOUBLE) AS stale_after_seconds,
            w.last_timestamp_synced,
            wr.watermark_since,
            CAST(COALESCE(w.first_moved_recency - 1, w.loaded_syncs) - 1 AS BIGINT) AS syncs_since_watermark_moved,
-           COALESCE(w.last_timestamp_synced > CURRENT_TIMESTAMP + INTERVAL '{watermark_future_seconds} seconds', FALSE)
+           COALESCE(SECONDS_BETWEEN(CURRENT_TIMESTAMP, w.last_timestamp_synced) > {watermark_future_seconds}, FALSE)
                AS watermark_in_future
     FROM ids
-    LEFT JOIN {integrations} AS i ON i.integration_id = ids.integration_id
+    LEFT JOIN integrations AS i ON i.integration_id = ids.integration_id
     LEFT JOIN stats AS st ON st.integration_id = ids.integration_id
     LEFT JOIN finished_stats AS fs ON fs.integration_id = ids.integration_id
     LEFT JOIN streak AS k ON k.integration_id = ids.integration_id
+    LEFT JOIN duration_percentiles AS dp ON dp.integration_id = ids.integration_id
+    LEFT JOIN typical_interval AS ti ON ti.integration_id = ids.integration_id
     LEFT JOIN latest AS l ON l.integration_id = ids.integration_id
     LEFT JOIN latest_finished AS lf ON lf.integration_id = ids.integration_id
     LEFT JOIN watermark AS w ON w.integration_id = ids.integration_id

@@ -5,8 +5,8 @@ SELECT s.integration_id,
        s.job_status,
        s.sync_start_time,
        s.sync_finish_time,
-       CAST(EXTRACT(EPOCH FROM (s.sync_finish_time - s.sync_start_time)) AS DOUBLE PRECISION) AS duration_seconds,
+       SECONDS_BETWEEN(s.sync_start_time, s.sync_finish_time) AS duration_seconds,
        s.rows_synced,
        s.rows_failed_with_errors
-FROM {job_sync_status} AS s
-LEFT JOIN {integrations} AS i ON i.integration_id = s.integration_id
+FROM job_sync_status AS s
+LEFT JOIN integrations AS i ON i.integration_id = s.integration_id
