@@ -1,9 +1,10 @@
 """`braze-cdi health`: classify every integration from the loaded data, for cron and orchestrator alerts.
 
 The classification is the SQL of the `integration_health_details` view rendered for the destination's
-dialect with the thresholds given here (so flags apply without recreating views, and read-only credentials suffice). Exit codes: 0 healthy,
-1 unhealthy (some integration's class is in `fail_on`), 2 could not tell (no DuckDB file, no tables, no
-integrations, every integration unknown, or the destination unreachable — the CLI maps that last one).
+dialect with the thresholds given here (so flags apply without recreating views, and read-only credentials
+suffice). Exit codes: 0 healthy, 1 unhealthy (some integration's class is in `fail_on`), 2 could not tell
+(no DuckDB file, no tables, no integrations, every integration unknown, or the destination unreachable —
+the CLI maps that last one).
 """
 
 from __future__ import annotations
