@@ -8,8 +8,8 @@
     create_views(pipeline)
 """
 
-from .analytics.views import create_views
+from .analytics.views import create_views, render_views
 from .extract.source import braze_cdi_source
 
-__all__ = ["braze_cdi_source", "create_views"]
+__all__ = ["braze_cdi_source", "create_views", "render_views"]
 __version__ = "0.1.0"

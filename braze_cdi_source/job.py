@@ -10,6 +10,7 @@ import os
 import signal
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -30,13 +31,14 @@ from dlt.pipeline.exceptions import PipelineStepFailed
 from .analytics.health import duckdb_file as duckdb_path_of
 from .analytics.views import VERIFIED_DIALECTS, create_views, destination_dialect
 from .errors import BrazeCdiError, root_cause
-from .extract.source import backfill_of, hint_file_format, stats_of
+from .extract.source import EXTRACTION_ERROR_COLUMNS, backfill_of, hint_file_format, stats_of
 from .http import cancel
 from .run_stats import RunStats
 from .settings import (
     DEFAULT_DATASET_NAME,
     DEFAULT_PIPELINE_NAME,
     EXTRACTION_ERRORS_TABLE,
+    EXTRACTION_RUNS_TABLE,
 )
 
 logger = logging.getLogger("braze_cdi")
@@ -329,6 +331,69 @@ def views_supported(pipeline: dlt.Pipeline) -> bool:
     return True
 
 
+EXTRACTION_RUN_COLUMNS = {
+    "run_id": {"data_type": "text", "nullable": False},
+    "started_at": {"data_type": "timestamp", "timezone": True, "nullable": False},
+    "finished_at": {"data_type": "timestamp", "timezone": True, "nullable": False},
+    "status": {"data_type": "text", "nullable": False},
+    "integrations": {"data_type": "bigint"},
+    "integrations_failed": {"data_type": "bigint"},
+    "requests": {"data_type": "bigint"},
+    "throttled_429": {"data_type": "bigint"},
+    "rows_loaded": {"data_type": "bigint"},
+    "load_id": {"data_type": "text"},
+    "version": {"data_type": "text"},
+}
+"""`extraction_runs`: the connector's own run log, one row per run (ok / partial / failed)."""
+
+
+def run_status(summary: RunSummary | None, integrations: int, integrations_failed: int) -> str:
+    """failed: the run raised, or every integration failed; partial: some failed; ok: none failed."""
+    if summary is None or (integrations and integrations_failed >= integrations):
+        return "failed"
+    return "ok" if summary.ok else "partial"
+
+
+def record_run(
+    pipeline: dlt.Pipeline,
+    started_at: datetime,
+    stats: RunStats,
+    summary: RunSummary | None,
+) -> None:
+    """Append this run's row to `extraction_runs`, and make sure `extraction_errors` exists (empty when no run
+    ever failed), so analysts' queries on both work from the first run. A separate small load after the
+    main one, so a failed run can still be recorded."""
+    from . import __version__
+
+    figures = stats.snapshot()
+    failed = max(figures["integrations_failed"], summary.failures if summary else 0)
+    row = {
+        "run_id": uuid.uuid4().hex,
+        "started_at": started_at,
+        "finished_at": datetime.now(timezone.utc),
+        "status": run_status(summary, figures["integrations"], failed),
+        "integrations": figures["integrations"],
+        "integrations_failed": failed,
+        "requests": figures["requests"],
+        "throttled_429": figures["throttled_429"],
+        "rows_loaded": sum(
+            count for table, count in (summary.rows_per_table if summary else {}).items()
+            if table != EXTRACTION_ERRORS_TABLE
+        ),
+        "load_id": summary.load_ids[0] if summary and summary.load_ids else None,
+        "version": __version__,
+    }
+    runs = dlt.resource([row], name=EXTRACTION_RUNS_TABLE, write_disposition="append", columns=EXTRACTION_RUN_COLUMNS)
+    errors = dlt.resource(
+        [dlt.mark.materialize_table_schema()],
+        name=EXTRACTION_ERRORS_TABLE,
+        write_disposition="append",
+        columns=EXTRACTION_ERROR_COLUMNS,
+    )
+    with destination_tuned(pipeline):
+        pipeline.run([runs, errors], loader_file_format=configured_file_format())
+
+
 def run_pipeline(
     pipeline: dlt.Pipeline,
     source: Any,
@@ -348,49 +413,64 @@ def run_pipeline(
     `braze_cdi_source` being run): one object per run, so runs in parallel threads never mix counts.
     """
     started = time.monotonic()
+    started_at = datetime.now(timezone.utc)
     with pipeline_lock(pipeline):
         if progress is not None:
             pipeline.collector = progress
-        if callable(source):
-            source = source()
-        stats = stats or stats_of(source) or RunStats()
-        hint_file_format(source, loader_file_format(pipeline))
-        database = duckdb_path_of(pipeline)
-        if database is not None:
-            database.parent.mkdir(parents=True, exist_ok=True)  # --duckdb-file data/cdi.duckdb in a new folder
-        backfill = backfill_of(source)
-        if backfill is not None:  # the time budget counts from the start of the job, not of the source
-            backfill.budget.started = min(backfill.budget.started, started)
-        loads: list[LoadInfo] = []
-        row_counts: dict[str, int] = {}
-        with destination_tuned(pipeline):
-            # A braze_cdi_source loads in slices: each load commits rows with every integration's resume
-            # point, so a kill loses one slice at most; the first slice reads every integration's newest pages.
-            while backfill is None or backfill.begin_slice() or not loads:
-                sources_state = copy.deepcopy(pipeline.state.get("sources", {}))
-                try:
-                    loads.append(pipeline.run(source, loader_file_format=configured_file_format()))
-                except PipelineStepFailed as error:
-                    if error.step == "load":  # set the refused package aside, cursors back to before it
-                        raise _set_aside(pipeline, sources_state, error) from error
-                    raise
-                _add_row_counts(row_counts, pipeline)
-                if backfill is None:
-                    break
-                backfill.budget.observed_load(_seconds_since_extract(pipeline))
-                backfill.slice_extracted(_extract_seconds(pipeline))
-                logger.debug(
-                    "slice %d loaded after %.2f s; load took %.2f s; paging time left %.2f s",
-                    len(loads), time.monotonic() - started, _seconds_since_extract(pipeline), backfill.budget.left(),
-                )
-        if views and views_supported(pipeline):
-            create_views(pipeline)
-    summary = summarise(pipeline, loads, time.monotonic() - started, stats, row_counts)
-    if backfill is not None:
-        summary.backfill_pending = backfill.summary()
-        summary.stopped_by_budget = backfill.stopped_by_budget and bool(summary.backfill_pending)
-        summary.slices = len(loads)
+        try:
+            if callable(source):
+                source = source()
+            stats = stats or stats_of(source) or RunStats()
+            hint_file_format(source, loader_file_format(pipeline))
+            database = duckdb_path_of(pipeline)
+            if database is not None:
+                database.parent.mkdir(parents=True, exist_ok=True)  # --duckdb-file data/cdi.duckdb in a new folder
+            backfill = backfill_of(source)
+            if backfill is not None:  # the time budget counts from the start of the job, not of the source
+                backfill.budget.started = min(backfill.budget.started, started)
+            loads: list[LoadInfo] = []
+            row_counts: dict[str, int] = {}
+            with destination_tuned(pipeline):
+                # A braze_cdi_source loads in slices: each load commits rows with every integration's resume
+                # point, so a kill loses one slice at most; the first slice reads every integration's newest pages.
+                while backfill is None or backfill.begin_slice() or not loads:
+                    sources_state = copy.deepcopy(pipeline.state.get("sources", {}))
+                    try:
+                        loads.append(pipeline.run(source, loader_file_format=configured_file_format()))
+                    except PipelineStepFailed as error:
+                        if error.step == "load":  # set the refused package aside, cursors back to before it
+                            raise _set_aside(pipeline, sources_state, error) from error
+                        raise
+                    _add_row_counts(row_counts, pipeline)
+                    if backfill is None:
+                        break
+                    backfill.budget.observed_load(_seconds_since_extract(pipeline))
+                    backfill.slice_extracted(_extract_seconds(pipeline))
+                    logger.debug(
+                        "slice %d loaded after %.2f s; load took %.2f s; paging time left %.2f s",
+                        len(loads), time.monotonic() - started, _seconds_since_extract(pipeline),
+                        backfill.budget.left(),
+                    )
+            if views and views_supported(pipeline):
+                create_views(pipeline)
+            summary = summarise(pipeline, loads, time.monotonic() - started, stats, row_counts)
+            if backfill is not None:
+                summary.backfill_pending = backfill.summary()
+                summary.stopped_by_budget = backfill.stopped_by_budget and bool(summary.backfill_pending)
+                summary.slices = len(loads)
+        except Exception:
+            _record_failed_run(pipeline, started_at, stats)
+            raise
+        record_run(pipeline, started_at, stats, summary)
     return summary
+
+
+def _record_failed_run(pipeline: dlt.Pipeline, started_at: datetime, stats: RunStats | None) -> None:
+    """Best effort: a run that failed as a whole is logged too, unless the destination is what failed."""
+    try:
+        record_run(pipeline, started_at, stats or RunStats(), None)
+    except Exception as error:  # noqa: BLE001 - the run's own error is the one to raise
+        logger.warning("could not record the failed run in %s: %s", EXTRACTION_RUNS_TABLE, type(error).__name__)
 
 
 def _add_row_counts(totals: dict[str, int], pipeline: dlt.Pipeline) -> None:

@@ -55,6 +55,7 @@ are what freezes a cursor for good; a sync dated days ahead holds the cursor onl
 INTEGRATIONS_TABLE = "integrations"
 JOB_SYNC_STATUS_TABLE = "job_sync_status"
 EXTRACTION_ERRORS_TABLE = "extraction_errors"
+EXTRACTION_RUNS_TABLE = "extraction_runs"
 
 INTEGRATION_COLUMNS = {
     "integration_id": {"data_type": "text", "nullable": False},

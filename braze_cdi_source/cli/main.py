@@ -656,3 +656,18 @@ def _notify(pipeline: Any, result: Any, url: str, always: bool) -> None:
         logger.error(outcome.message, extra={"fields": {"notify": outcome.status}})
     else:
         logger.info(outcome.message, extra={"fields": {"notify": outcome.status}})
+
+
+@main.command()
+@click.option("--dialect", required=True,
+              type=click.Choice(["duckdb", "postgres", "redshift", "snowflake", "bigquery", "databricks"]),
+              help="SQL dialect of the warehouse (MotherDuck: duckdb).")
+@click.option("--dataset-name", default=DEFAULT_DATASET_NAME, show_default=True,
+              help="Dataset (schema) that holds the loaded tables and gets the views.")
+@handle_errors
+def views(dialect: str, dataset_name: str) -> None:
+    """Print the analyst views' CREATE statements for a warehouse, one per `;` (for dbt users and DBAs)."""
+    from ..analytics.views import render_views
+
+    for statement in render_views(dialect, dataset_name).values():
+        click.echo(f"{statement};\n")
