@@ -310,7 +310,8 @@ def _parse(sql: str) -> exp.Expression:
 
 
 def create_statement(dialect: str, view_name: str, query: str) -> str:
-    """`CREATE OR REPLACE VIEW name AS query` in the dialect."""
+    """`CREATE OR REPLACE VIEW name AS query` in the dialect (no `;` inside: the CLI separates statements by it,
+    so the SQL files keep it out of their comments)."""
     view = exp.Create(
         this=exp.to_table(view_name, dialect=dialect),
         kind="VIEW",

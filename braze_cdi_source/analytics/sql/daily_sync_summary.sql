@@ -1,7 +1,7 @@
 -- daily_sync_summary: per integration and UTC day of sync_start_time.
 -- UTC_DAY takes the day in UTC explicitly, so every engine agrees whatever the session time zone.
--- failures = error + config_error; other statuses (e.g. an undocumented "limit_exceeded") count only in syncs.
--- avg_duration_seconds averages finished syncs (any status); running syncs have no duration.
+-- failures = error + config_error. Other statuses (e.g. an undocumented "limit_exceeded") count only in syncs.
+-- avg_duration_seconds averages finished syncs (any status): running syncs have no duration.
 SELECT s.integration_id,
        UTC_DAY(s.sync_start_time) AS day,
        CAST(COUNT(*) AS BIGINT) AS syncs,

@@ -1,5 +1,5 @@
 -- integration_health: the public one-row-per-integration view (its columns are a public contract: README, "Views").
--- Everything is computed in integration_health_details (inlined, so neither view depends on the other),
+-- Everything is computed in integration_health_details (inlined, so neither view depends on the other):
 -- this selects the contract's columns.
 SELECT d.integration_id,
        d.integration_name,

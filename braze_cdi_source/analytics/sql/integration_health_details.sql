@@ -1,5 +1,5 @@
 -- integration_health_details: integration_health plus the facts behind each health class.
--- Rules (first match wins; thresholds are rendered in by views.py, see HealthThresholds):
+-- Rules (first match wins, thresholds are rendered in by views.py, see HealthThresholds):
 --   stuck    the newest sync is running and started more than stuck_after_seconds ago
 --   unknown  no sync at all
 --   failing  the newest failing_after_failures finished syncs are all error / config_error
@@ -9,7 +9,7 @@
 --   degraded the newest finished sync failed (a streak shorter than failing), or success_rate_7d is below
 --            the threshold, or the watermark is in the future, or it has not moved for many successful syncs
 --   healthy  otherwise
--- "now" is CURRENT_TIMESTAMP; windows are in seconds, never calendar days, so every engine agrees.
+-- "now" is CURRENT_TIMESTAMP, windows are in seconds, never calendar days, so every engine agrees.
 --
 -- Written once for every warehouse (views.py renders it per dialect with sqlglot): no FILTER (WHERE),
 -- no interval arithmetic, no ordered-set aggregates. Three macros are expanded by views.py:

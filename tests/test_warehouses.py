@@ -1,0 +1,314 @@
+"""The same views on every warehouse, verified by execution on one data set with the same answers.
+
+One history (the scripted health cases of test_views plus a random one) is loaded by dlt into DuckDB and
+a real PostgreSQL; DuckDB's answers (checked against an independent model in test_views) are the reference.
+The same base rows are then created in a real local Apache Spark (Databricks' dialect), in fakesnow
+(Snowflake's dialect on DuckDB), and, for BigQuery and Redshift, which have no local engine, the views
+rendered in their dialect are parsed strictly and transpiled back to DuckDB. Every view's rows must equal
+the reference (floats within tolerance). "Now" is each engine's clock: the reference is read before and
+after the engine's query and each row must equal one of the two.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import shutil
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import dlt
+import duckdb
+import pytest
+import sqlglot
+from sqlglot import expressions as exp
+from sqlglot.errors import ErrorLevel
+
+from braze_cdi_source import render_views
+from braze_cdi_source.analytics.views import VIEWS
+from braze_cdi_source.settings import INTEGRATION_COLUMNS, JOB_SYNC_STATUS_COLUMNS
+from braze_cdi_source.simulator import BrazeSimulator
+from tests.conftest import FAST_LIMITS
+from tests.test_views import build_cases, load
+
+BASE_COLUMNS = {"job_sync_status": JOB_SYNC_STATUS_COLUMNS, "integrations": INTEGRATION_COLUMNS}
+KEYS = {
+    "sync_runs": ("integration_id", "sync_start_time"),
+    "daily_sync_summary": ("integration_id", "day"),
+    "integration_health": ("integration_id",),
+    "integration_health_details": ("integration_id",),
+}
+CLOCK_COLUMNS = {"seconds_since_last_sync", "running_seconds"}
+"""Seconds since a sync started, measured with each engine's own clock at its own query time."""
+CLOCK_TOLERANCE_SECONDS = 600.0
+
+Rows = dict[tuple, dict[str, Any]]
+
+
+def normal(value: Any) -> Any:
+    """One comparable form: aware UTC datetimes (a naive one is the local time Spark hands back), floats."""
+    if isinstance(value, datetime):
+        return value.astimezone(timezone.utc)
+    if isinstance(value, Decimal):
+        return float(value)
+    return value
+
+
+def keyed(view: str, columns: list[str], rows: list[tuple]) -> Rows:
+    names = [c.lower() for c in columns]
+    result: Rows = {}
+    for row in rows:
+        item = {name: normal(value) for name, value in zip(names, row, strict=True)}
+        result[tuple(item[k] for k in KEYS[view])] = item
+    assert len(result) == len(rows), f"{view}: key not unique"
+    return result
+
+
+def same(column: str, actual: Any, expected: Any) -> bool:
+    if actual is None or expected is None:
+        return actual is None and expected is None
+    if column in CLOCK_COLUMNS:
+        return abs(float(actual) - float(expected)) <= CLOCK_TOLERANCE_SECONDS
+    if isinstance(expected, float) or isinstance(actual, float):
+        return math.isclose(float(actual), float(expected), rel_tol=1e-9, abs_tol=1e-6)
+    if isinstance(expected, date) and not isinstance(expected, datetime):
+        return actual == expected
+    return actual == expected
+
+
+def assert_same_answers(engine: str, view: str, actual: Rows, *references: Rows) -> None:
+    assert set(actual) == set(references[0]), f"{engine} {view}: other rows than the reference"
+    for key, row in actual.items():
+        candidates = [reference[key] for reference in references]
+        assert set(row) == set(candidates[0]), f"{engine} {view}: columns {sorted(row)}"
+        assert any(all(same(c, row[c], ref[c]) for c in ref) for ref in candidates), (engine, view, row, candidates[0])
+
+
+# --- the one data set -----------------------------------------------------------------------------
+
+
+@dataclass
+class Reference:
+    duckdb: dlt.Pipeline
+    postgres: dlt.Pipeline
+    base: dict[str, tuple[list[str], list[tuple]]]
+    schema_json: str
+
+    def answers(self, view: str) -> Rows:
+        return read_pipeline(self.duckdb, view)
+
+
+def read_pipeline(pipeline: dlt.Pipeline, view: str) -> Rows:
+    with pipeline.sql_client() as client:
+        with client.execute_query(f"SELECT * FROM {client.make_qualified_table_name(view)}") as cursor:
+            columns = [c[0] for c in cursor.description]
+            return keyed(view, columns, cursor.fetchall())
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory: pytest.TempPathFactory, postgres_url: str) -> Reference:
+    folder = tmp_path_factory.mktemp("warehouses")
+    now = datetime.now(timezone.utc)
+    with BrazeSimulator((0, 7, 45, 137), seed=5, rate_limits=FAST_LIMITS) as sim:
+        build_cases(sim, now)
+        native = dlt.pipeline("wh_duckdb", destination=dlt.destinations.duckdb(str(folder / "wh.duckdb")),
+                              dataset_name="braze_cdi_data", pipelines_dir=str(folder / "pipelines"))
+        load(native, sim)
+        postgres = dlt.pipeline("wh_postgres", destination=dlt.destinations.postgres(credentials=postgres_url),
+                                dataset_name=f"wh_{uuid.uuid4().hex[:10]}", pipelines_dir=str(folder / "pipelines"))
+        load(postgres, sim)
+    base = {}
+    with native.sql_client() as client:
+        for table, columns in BASE_COLUMNS.items():
+            names = list(columns)
+            rows = client.execute_sql(f"SELECT {', '.join(names)} FROM {client.make_qualified_table_name(table)}")
+            base[table] = (names, [tuple(normal(v) for v in row) for row in rows])
+    assert len(base["job_sync_status"][1]) > 200
+    return Reference(native, postgres, base, json.dumps(native.default_schema.to_dict()))
+
+
+def run_and_compare(engine: str, reference: Reference, query: Callable[[str], tuple[list[str], list[tuple]]]) -> None:
+    """Query every view on the engine, between two reads of the reference, and compare."""
+    for view in VIEWS:
+        before = reference.answers(view)
+        columns, rows = query(view)
+        after = reference.answers(view)
+        assert_same_answers(engine, view, keyed(view, columns, rows), before, after)
+
+
+# --- DuckDB and PostgreSQL, loaded by dlt --------------------------------------------------------------
+
+
+def test_postgres_gives_duckdb_s_answers(reference: Reference) -> None:
+    run_and_compare("postgres", reference, lambda view: _pipeline_rows(reference.postgres, view))
+
+
+def _pipeline_rows(pipeline: dlt.Pipeline, view: str) -> tuple[list[str], list[tuple]]:
+    with pipeline.sql_client() as client:
+        with client.execute_query(f"SELECT * FROM {client.make_qualified_table_name(view)}") as cursor:
+            return [c[0] for c in cursor.description], cursor.fetchall()
+
+
+# --- Databricks' dialect on a real local Apache Spark ------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def spark(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """One local Spark for the whole session (it takes seconds to start). Its session time zone is not UTC,
+    so a view that took days or durations in the session's zone would give other answers."""
+    assert shutil.which("java"), "Spark needs a Java runtime: .ci/run installs default-jre-headless"
+    from pyspark.sql import SparkSession
+
+    folder = tmp_path_factory.mktemp("spark")
+    session = (
+        SparkSession.builder.master("local[1]")
+        .appName("braze-cdi-tests")
+        .config("spark.sql.warehouse.dir", str(folder / "warehouse"))
+        .config("spark.driver.extraJavaOptions", f"-Dderby.system.home={folder}")
+        .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.sql.shuffle.partitions", "1")
+        .config("spark.sql.adaptive.enabled", "false")
+        .config("spark.sql.session.timeZone", "America/Los_Angeles")
+        .getOrCreate()
+    )
+    session.sparkContext.setLogLevel("ERROR")
+    yield session
+    session.stop()
+
+
+def test_databricks_views_run_on_spark(reference: Reference, spark: Any) -> None:
+    from pyspark.sql import types as T
+
+    spark_types = {"text": T.StringType(), "timestamp": T.TimestampType(), "bigint": T.LongType()}
+    spark.sql("CREATE DATABASE IF NOT EXISTS braze_cdi_data")
+    for table, (names, rows) in reference.base.items():
+        schema = T.StructType([T.StructField(n, spark_types[BASE_COLUMNS[table][n]["data_type"]]) for n in names])
+        spark.createDataFrame(rows, schema).write.mode("overwrite").saveAsTable(f"braze_cdi_data.{table}")
+    for statement in render_views("databricks", "braze_cdi_data").values():
+        spark.sql(statement)
+
+    def query(view: str) -> tuple[list[str], list[tuple]]:
+        frame = spark.sql(f"SELECT * FROM braze_cdi_data.{view}")
+        return frame.columns, [tuple(row) for row in frame.collect()]
+
+    run_and_compare("spark", reference, query)
+
+
+# --- Snowflake's dialect through fakesnow ------------------------------------------------------------------
+
+SNOWFLAKE_TYPES = {"text": "VARCHAR", "timestamp": "TIMESTAMP_TZ", "bigint": "BIGINT"}
+
+
+def create_snowflake_tables(cursor: Any, reference: Reference) -> None:
+    """What dlt's snowflake loader would have made: upper-case tables and columns, and its schema row."""
+    cursor.execute("CREATE SCHEMA IF NOT EXISTS BRAZE.BRAZE_CDI_DATA")
+    for table, (names, rows) in reference.base.items():
+        columns = ", ".join(f"{n.upper()} {SNOWFLAKE_TYPES[BASE_COLUMNS[table][n]['data_type']]}" for n in names)
+        cursor.execute(f"CREATE OR REPLACE TABLE BRAZE.BRAZE_CDI_DATA.{table.upper()} ({columns})")
+        marks = ", ".join(["%s"] * len(names))
+        cursor.executemany(f"INSERT INTO BRAZE.BRAZE_CDI_DATA.{table.upper()} VALUES ({marks})", rows)
+    cursor.execute(
+        "CREATE OR REPLACE TABLE BRAZE.BRAZE_CDI_DATA._DLT_VERSION (VERSION BIGINT, ENGINE_VERSION BIGINT, "
+        "INSERTED_AT TIMESTAMP_TZ, SCHEMA_NAME VARCHAR, VERSION_HASH VARCHAR, SCHEMA VARCHAR)"
+    )
+    schema = json.loads(reference.schema_json)
+    cursor.execute(
+        "INSERT INTO BRAZE.BRAZE_CDI_DATA._DLT_VERSION VALUES (%s, %s, %s, %s, %s, %s)",
+        (schema["version"], schema["engine_version"], datetime.now(timezone.utc), schema["name"],
+         schema["version_hash"], reference.schema_json),
+    )
+
+
+def test_snowflake_views_health_and_report_on_fakesnow(reference: Reference, tmp_path: Path) -> None:
+    import fakesnow
+    import snowflake.connector
+
+    from braze_cdi_source.analytics.health import check_health
+    from braze_cdi_source.analytics.report import load_report_data
+
+    with fakesnow.patch(create_schema_on_connect=False):
+        connection = snowflake.connector.connect(database="BRAZE")
+        cursor = connection.cursor()
+        create_snowflake_tables(cursor, reference)
+        statements = render_views("snowflake", "braze_cdi_data")
+        assert '"BRAZE_CDI_DATA"."INTEGRATION_HEALTH"' in statements["integration_health"]
+        for statement in statements.values():
+            cursor.execute(statement)
+
+        def query(view: str) -> tuple[list[str], list[tuple]]:
+            cursor.execute(f"SELECT * FROM BRAZE_CDI_DATA.{view}")  # unquoted: Snowflake upper-cases it
+            return [c[0] for c in cursor.description], cursor.fetchall()
+
+        run_and_compare("snowflake", reference, query)
+
+        # health and report through dlt's snowflake sql_client, on a machine with no local pipeline state
+        pipeline = dlt.pipeline(
+            "wh_snowflake",
+            destination=dlt.destinations.snowflake(credentials="snowflake://loader:unused@account/BRAZE"),
+            dataset_name="braze_cdi_data",
+            pipelines_dir=str(tmp_path / "pipelines"),
+        )
+        result = check_health(pipeline)
+        report = load_report_data(pipeline)
+    expected = reference.answers("integration_health")
+    assert {(r["integration_id"],): r["health"] for r in result.integrations} == {
+        key: row["health"] for key, row in expected.items()
+    }
+    assert result.exit_code == 1 and result.problems  # the scripted cases include failing, stale and stuck
+    native = load_report_data(reference.duckdb)
+    assert [r["health"] for r in report.integrations] == [r["health"] for r in native.integrations]
+    assert report.daily == native.daily and len(report.syncs) == len(native.syncs) > 200
+
+
+# --- BigQuery and Redshift: strict parse in their dialect, transpiled back to DuckDB --------------------------
+
+
+def strictly_parsed(statement: str, dialect: str) -> exp.Expression:
+    """Parse with errors raised, and refuse a function sqlglot does not know in that dialect."""
+    tree = sqlglot.parse_one(statement, read=dialect, error_level=ErrorLevel.IMMEDIATE)
+    unknown = [node.sql(dialect) for node in tree.find_all(exp.Anonymous)]
+    assert not unknown, f"{dialect}: functions unknown to the dialect: {unknown}"
+    code = tree.sql(dialect, comments=False).upper()
+    for forbidden in (r"\bFILTER\s*\(", r"\bWITHIN\s+GROUP\b", r"\bEPOCH\b", r"\bINTERVAL\s*'"):
+        assert not re.search(forbidden, code), f"{dialect}: {forbidden}"
+    return tree
+
+
+@pytest.mark.parametrize("dialect", ["bigquery", "redshift"])
+def test_views_round_trip_through_the_dialect(reference: Reference, dialect: str) -> None:
+    connection = duckdb.connect()
+    connection.execute("SET TimeZone = 'UTC'")
+    connection.execute("CREATE SCHEMA braze_cdi_data")
+    duck_types = {"text": "VARCHAR", "timestamp": "TIMESTAMPTZ", "bigint": "BIGINT"}
+    for table, (names, rows) in reference.base.items():
+        columns = ", ".join(f"{n} {duck_types[BASE_COLUMNS[table][n]['data_type']]}" for n in names)
+        connection.execute(f"CREATE TABLE braze_cdi_data.{table} ({columns})")
+        connection.executemany(f"INSERT INTO braze_cdi_data.{table} VALUES ({', '.join(['?'] * len(names))})", rows)
+    for statement in render_views(dialect, "braze_cdi_data").values():
+        connection.execute(strictly_parsed(statement, dialect).sql("duckdb"))
+
+    def query(view: str) -> tuple[list[str], list[tuple]]:
+        cursor = connection.execute(f"SELECT * FROM braze_cdi_data.{view}")
+        return [c[0] for c in cursor.description], cursor.fetchall()
+
+    run_and_compare(dialect, reference, query)
+
+
+def test_cli_prints_valid_bigquery(tmp_path: Path) -> None:
+    from tests.cli import braze_cdi, cli_env
+
+    result = braze_cdi("views", "--dialect", "bigquery", "--dataset-name", "cdi", cwd=tmp_path, env=cli_env(tmp_path))
+    assert result.returncode == 0, result.stderr
+    statements = [s for s in result.stdout.split(";") if s.strip()]
+    assert len(statements) == len(VIEWS)
+    for statement, view in zip(statements, VIEWS, strict=True):
+        tree = strictly_parsed(statement, "bigquery")
+        assert isinstance(tree, exp.Create) and tree.args.get("replace")
+        assert tree.this.sql("bigquery") == f"`cdi`.`{view}`"
