@@ -87,7 +87,8 @@ def assert_same_answers(engine: str, view: str, actual: Rows, *references: Rows)
     for key, row in actual.items():
         candidates = [reference[key] for reference in references]
         assert set(row) == set(candidates[0]), f"{engine} {view}: columns {sorted(row)}"
-        assert any(all(same(c, row[c], ref[c]) for c in ref) for ref in candidates), (engine, view, row, candidates[0])
+        differ = {c: (row[c], candidates[0][c]) for c in row if not same(c, row[c], candidates[0][c])}
+        assert any(all(same(c, row[c], ref[c]) for c in ref) for ref in candidates), (engine, view, key, differ)
 
 
 # --- the one data set -----------------------------------------------------------------------------
@@ -105,10 +106,7 @@ class Reference:
 
 
 def read_pipeline(pipeline: dlt.Pipeline, view: str) -> Rows:
-    with pipeline.sql_client() as client:
-        with client.execute_query(f"SELECT * FROM {client.make_qualified_table_name(view)}") as cursor:
-            columns = [c[0] for c in cursor.description]
-            return keyed(view, columns, cursor.fetchall())
+    return keyed(view, *_pipeline_rows(pipeline, view))
 
 
 @pytest.fixture(scope="module")
@@ -150,9 +148,10 @@ def test_postgres_gives_duckdb_s_answers(reference: Reference) -> None:
 
 
 def _pipeline_rows(pipeline: dlt.Pipeline, view: str) -> tuple[list[str], list[tuple]]:
-    with pipeline.sql_client() as client:
-        with client.execute_query(f"SELECT * FROM {client.make_qualified_table_name(view)}") as cursor:
-            return [c[0] for c in cursor.description], cursor.fetchall()
+    with pipeline.sql_client() as client, client.execute_query(
+        f"SELECT * FROM {client.make_qualified_table_name(view)}"
+    ) as cursor:
+        return [c[0] for c in cursor.description], cursor.fetchall()
 
 
 # --- Databricks' dialect on a real local Apache Spark ------------------------------------------------

@@ -156,17 +156,35 @@ def _utc(value: exp.Expression) -> exp.Expression:
     return exp.ConvertTimezone(target_tz=exp.Literal.string("UTC"), timestamp=value)
 
 
+_MICROSECONDS_PER_DAY = 86_400_000_000
+
+
 def _seconds_between(start: exp.Expression, end: exp.Expression, dialect: str) -> exp.Expression:
     """end - start in seconds, as a double: a microsecond date diff that sqlglot writes per dialect.
 
-    BigQuery's TIMESTAMP is always UTC and its DATE_DIFF takes dates only, so it gets TIMESTAMP_DIFF.
+    Taken between UTC wall-clock times, so that no engine works in its session's time zone. Two dialects
+    differ: BigQuery's TIMESTAMP is always UTC and its DATE_DIFF takes dates only, so it gets TIMESTAMP_DIFF.
+    Spark's TIMESTAMP is an instant that both CONVERT_TIMEZONE and DATEDIFF turn into the session's wall
+    clock (measured with a Los Angeles session: a sync in the DST fall-back hour moved by an hour, and ages
+    across the change were an hour off), so it subtracts the instants' UNIX_MICROS instead.
     """
     unit = exp.var("MICROSECOND")
     if dialect == "bigquery":
         diff: exp.Expression = exp.TimestampDiff(this=end, expression=start, unit=unit)
+    elif dialect == "databricks":
+        diff = exp.Sub(this=exp.UnixMicros(this=end), expression=exp.UnixMicros(this=start))
     else:
         diff = exp.DateDiff(this=_utc(end), expression=_utc(start), unit=unit)
     return exp.paren(exp.Div(this=exp.cast(diff, "DOUBLE"), expression=exp.Literal.number("1000000.0")))
+
+
+def _utc_day(value: exp.Expression, dialect: str) -> exp.Expression:
+    """The UTC calendar day of an instant. Spark: days since the epoch from its microseconds (its wall-clock
+    conversions go through the session time zone, see `_seconds_between`)."""
+    if dialect == "databricks":
+        micros = exp.Div(this=exp.UnixMicros(this=value), expression=exp.Literal.number(_MICROSECONDS_PER_DAY))
+        return exp.DateFromUnixDate(this=exp.cast(exp.Floor(this=micros), "INT"))
+    return exp.cast(_utc(value), "DATE")
 
 
 _PERCENTILE = (
@@ -200,7 +218,7 @@ def _expand_macros(tree: exp.Expression, dialect: str) -> exp.Expression:
         if name == "SECONDS_BETWEEN":
             return _seconds_between(args[0], args[1], dialect)
         if name == "UTC_DAY":
-            return exp.cast(_utc(args[0]), "DATE")
+            return _utc_day(args[0], dialect)
         if name == "RANKED_PERCENTILE":
             return _ranked_percentile(*args)
         return node
