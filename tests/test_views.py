@@ -17,6 +17,7 @@ import pytest
 
 from braze_cdi_source import braze_cdi_source, create_views
 from braze_cdi_source.analytics.views import HealthThresholds
+from braze_cdi_source.job import run_pipeline
 from braze_cdi_source.simulator import BrazeSimulator
 from tests.conftest import FAST_LIMITS
 from tests.tables import table_exists
@@ -467,15 +468,16 @@ def test_readme_queries_run_on_both_engines(destination_pipeline: Any) -> None:
     now = datetime.now(timezone.utc)
     with BrazeSimulator((45,), seed=4, rate_limits=FAST_LIMITS) as sim:
         cases = build_cases(sim, now)
-        load(destination_pipeline, sim)
+        run_pipeline(destination_pipeline, braze_cdi_source(api_key=sim.api_key, base_url=sim.base_url))
     queries = readme_queries()
-    assert len(queries) == 4
+    assert len(queries) == 5
     results = []
     with destination_pipeline.sql_client() as client:
         schema = client.make_qualified_table_name("x").rsplit(".", 1)[0]
         for sql in queries:
             results.append(client.execute_sql(sql.replace("braze_cdi_data.", f"{schema}.")) or [])
-    streaks, _, failed_rate, freshness = results
+    last_runs, streaks, _, failed_rate, freshness = results
+    assert [row[2] for row in last_runs] == ["ok"]
     assert any(row[0] == cases["all_failures"] and row[2] == 4 for row in streaks)
     assert {row[0] for row in freshness} == set(sim.integration_ids)
     assert all(row[3] is None or 0 <= row[3] <= 1 for row in failed_rate)
