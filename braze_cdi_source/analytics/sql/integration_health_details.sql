@@ -16,7 +16,10 @@
 --   SECONDS_BETWEEN(a, b)        b - a in seconds (a date diff in microseconds), NULL when either is NULL
 --   UTC_DAY(ts)                  the UTC calendar day of an instant
 --   RANKED_PERCENTILE(v, r, n, p) percentile_cont(p) of v, from v's rank r (1-based, ascending) among n values
--- Extending: add a CTE keyed by integration_id, LEFT JOIN it in `facts`, and use its columns in the CASE below.
+-- Extending: a new input is a CTE keyed by integration_id (over a new base table: list it in views.py
+-- _BASE_TABLES with its columns, and it gets its qualified name, or an empty stand-in until it is loaded),
+-- LEFT JOINed in `facts` with its columns, and used in the CASE below. Add the new columns to
+-- health.py DETAIL_COLUMNS for `health` and `report` to read them.
 WITH ids AS (
     SELECT integration_id FROM integrations
     UNION
