@@ -34,6 +34,7 @@ SLOW_MODULES = {
     "test_destinations.py",  # other engines: PostgreSQL, a parquet lake
     "test_parsing_properties.py",  # hypothesis sweeps
     "test_workspaces.py",  # two workspaces into one dataset, a fresh machine
+    "test_warehouses.py",  # the views on PostgreSQL, Spark, fakesnow and through BigQuery/Redshift SQL
 }
 """Modules whose every test is slow."""
 
@@ -107,6 +108,10 @@ SLOW_TESTS = {
         "test_braze_text_never_reaches_the_terminal_raw",
         "test_ctrl_c_ends_the_run_in_5_s_with_exit_130_and_the_rerun_completes",
         "test_a_slow_loris_body_ends_at_the_request_deadline",
+    },
+    "test_run_log.py": {  # ten runs; a CLI run into SQLite
+        "test_an_analysts_view_survives_ten_runs_and_each_run_is_logged",
+        "test_a_destination_with_no_verified_dialect_loads_and_skips_the_views",
     },
     "test_source.py": {
         "test_k_new_syncs_cost_at_most_ceil_k_over_10_plus_one[9]",
