@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -363,8 +364,6 @@ def record_run(
     """Append this run's row to `extraction_runs`, and make sure `extraction_errors` exists (empty when no run
     ever failed), so analysts' queries on both work from the first run. A separate small load after the
     main one, so a failed run can still be recorded."""
-    from . import __version__
-
     figures = stats.snapshot()
     failed = max(figures["integrations_failed"], summary.failures if summary else 0)
     row = {
@@ -381,7 +380,7 @@ def record_run(
             if table != EXTRACTION_ERRORS_TABLE
         ),
         "load_id": summary.load_ids[0] if summary and summary.load_ids else None,
-        "version": __version__,
+        "version": _package_version(),
     }
     runs = dlt.resource([row], name=EXTRACTION_RUNS_TABLE, write_disposition="append", columns=EXTRACTION_RUN_COLUMNS)
     errors = dlt.resource(
@@ -392,6 +391,14 @@ def record_run(
     )
     with destination_tuned(pipeline):
         pipeline.run([runs, errors], loader_file_format=configured_file_format())
+
+
+def _package_version() -> str | None:
+    """This package's installed version (the one pip reports), for the run log."""
+    try:
+        return metadata.version("braze-cdi-source")
+    except metadata.PackageNotFoundError:
+        return None
 
 
 def run_pipeline(
