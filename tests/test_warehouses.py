@@ -311,3 +311,7 @@ def test_cli_prints_valid_bigquery(tmp_path: Path) -> None:
         tree = strictly_parsed(statement, "bigquery")
         assert isinstance(tree, exp.Create) and tree.args.get("replace")
         assert tree.this.sql("bigquery") == f"`cdi`.`{view}`"
+    as_json = braze_cdi("views", "--dialect", "bigquery", "--dataset-name", "cdi", "--log-format", "json", cwd=tmp_path,
+                        env=cli_env(tmp_path))
+    [document] = [json.loads(line) for line in as_json.stdout.splitlines()]
+    assert [f"{s};" for s in document["views"].values()] == [f"{s.strip()};" for s in statements]

@@ -669,5 +669,9 @@ def views(dialect: str, dataset_name: str) -> None:
     """Print the analyst views' CREATE statements for a warehouse, one per `;` (for dbt users and DBAs)."""
     from ..analytics.views import render_views
 
-    for statement in render_views(dialect, dataset_name).values():
+    statements = render_views(dialect, dataset_name)
+    if is_json():
+        emit({"views": statements, "dialect": dialect, "dataset_name": dataset_name})
+        return
+    for statement in statements.values():
         click.echo(f"{statement};\n")
