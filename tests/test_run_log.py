@@ -59,7 +59,8 @@ def test_an_analysts_view_survives_ten_runs_and_each_run_is_logged(engine_pipeli
     )
     assert len(log) == 10 and len({row[0] for row in log}) == 10
     assert all(row[3] == "ok" and row[4] == 3 and row[5] == 0 and row[2] >= row[1] for row in log)
-    assert log[0][9] == first.load_ids[0] and log[0][8] == 3 + 52  # integrations + syncs of the first run
+    loaded = sum(count for table, count in first.rows_per_table.items() if table != "extraction_errors")
+    assert log[0][9] == first.load_ids[0] and log[0][8] == loaded >= 3 + 52  # at least integrations + syncs
     assert log[0][6] == first.requests > 0 and log[0][7] == 0
     assert {row[10] for row in log} == {__version__}
 
