@@ -223,7 +223,7 @@ def _expand_macros(tree: exp.Expression, dialect: str) -> exp.Expression:
             return _ranked_percentile(*args)
         return node
 
-    return tree.transform(expand)
+    return tree.transform(expand, copy=False)
 
 
 # --- base tables: from dlt's schema, named by dlt's sql_client ---------------------------------------------
@@ -288,7 +288,7 @@ def _with_tables(tree: exp.Expression, tables: dict[str, exp.Expression]) -> exp
             return source.as_(alias) if isinstance(source, exp.Subquery) else exp.paren(source).as_(alias)
         return node
 
-    return tree.transform(replace)
+    return tree.transform(replace, copy=False)
 
 
 def render_queries(
@@ -324,6 +324,13 @@ def render_queries(
 
 
 def _parse(sql: str) -> exp.Expression:
+    return _parsed(sql).copy()
+
+
+@cache
+def _parsed(sql: str) -> exp.Expression:
+    """Parsed once per process (the same files and thresholds on every run): rendering stays well under the
+    time a budgeted run keeps for its views."""
     return sqlglot.parse_one(sql, read=SOURCE_DIALECT)
 
 
