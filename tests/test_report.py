@@ -9,6 +9,8 @@ from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
+import duckdb
+
 from braze_cdi_source.analytics.report import load_report_data, render_html
 from braze_cdi_source.simulator import BrazeSimulator
 from tests.conftest import FAST_LIMITS
@@ -144,3 +146,11 @@ def test_demo_ends_with_the_report(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     tail = result.stdout[result.stdout.index("Loaded into"):]
     assert "Braze CDI sync health" in tail and "6 integrations:" in tail and "Users sync (new)" in tail
+    # the demo's seed gives two integrations one name: the run summary tells them apart by the id's first block
+    with duckdb.connect(str(tmp_path / "braze_cdi_demo.duckdb"), read_only=True) as db:
+        rows = db.execute("SELECT integration_id, integration_name FROM braze_cdi_data.integrations").fetchall()
+    shared = [(i, n) for i, n in rows if Counter(n for _, n in rows)[n] > 1]
+    assert shared, "the demo's seed no longer gives two integrations one name"
+    summary = result.stdout[: result.stdout.index("Loaded into")]
+    for integration_id, name in shared:
+        assert f"{name} ({integration_id[:8]})" in summary.replace("\n", " ")

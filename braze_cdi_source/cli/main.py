@@ -7,6 +7,7 @@ import logging
 import os
 import sys
 import traceback
+from collections import Counter
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from functools import wraps
@@ -380,8 +381,12 @@ def print_summary(summary: RunSummary) -> None:
         for column in ("new", "updated", "re-read"):
             per_integration.add_column(column, justify="right")
         rows = sorted(summary.integrations, key=lambda i: ((i["name"] or "").lower(), i["integration_id"]))
+        names = Counter(item["name"] for item in rows if item["name"])
         for item in rows:
-            label = markup_safe(item["name"] or item["integration_id"])
+            name = item["name"] or item["integration_id"]
+            if names[item["name"]] > 1:  # two integrations of one name: tell them apart by the id's first block
+                name = f"{name} ({item['integration_id'][:8]})"
+            label = markup_safe(name)
             if item["failed"]:
                 label += " [bold red](failed)[/]"
             per_integration.add_row(label, str(item["new"]), str(item["updated"]), str(item["reread"]))
