@@ -1,9 +1,12 @@
 """The job written by hand without dlt: `requests` + `duckdb`, sequential, what the benchmarks compare to.
 
-It does the minimum: follow Braze's `Link` header page by page, keep the documented fields, and insert
-each integration's rows into DuckDB in one columnar statement (lists bound as parameters and UNNESTed;
-`executemany` would be about 100× slower and make a straw man). No incremental state, no retries, no
-throttle, no schema evolution, no failure isolation.
+It does the minimum that still does braze-cdi's work on the data: follow Braze's `Link` header page by page,
+keep the documented fields, and insert each integration's rows into DuckDB in one columnar statement (lists
+bound as parameters and UNNESTed; `executemany` would be about 100× slower and make a straw man), with the
+same types (timestamps with time zone, bigints) and the same de-duplication (primary key `integration_id,
+sync_start_time`: a sync served twice, or loaded by an earlier run, is replaced, not duplicated — what
+braze-cdi's merge does). No incremental state, no retries, no throttle, no schema evolution, no failure
+isolation.
 """
 
 from __future__ import annotations
@@ -18,10 +21,11 @@ FIELDS = ("job_status", "sync_start_time", "sync_finish_time", "last_timestamp_s
 DDL = """CREATE TABLE IF NOT EXISTS job_sync_status (
     integration_id VARCHAR NOT NULL, job_status VARCHAR, sync_start_time TIMESTAMPTZ NOT NULL,
     sync_finish_time TIMESTAMPTZ, last_timestamp_synced TIMESTAMPTZ, rows_synced BIGINT,
-    rows_failed_with_errors BIGINT)"""
-INSERT = """INSERT INTO job_sync_status SELECT UNNEST($1::VARCHAR[]), UNNEST($2::VARCHAR[]),
-    UNNEST($3::VARCHAR[])::TIMESTAMPTZ, UNNEST($4::VARCHAR[])::TIMESTAMPTZ, UNNEST($5::VARCHAR[])::TIMESTAMPTZ,
-    UNNEST($6::BIGINT[]), UNNEST($7::BIGINT[])"""
+    rows_failed_with_errors BIGINT, PRIMARY KEY (integration_id, sync_start_time))"""
+INSERT = """INSERT OR REPLACE INTO job_sync_status SELECT DISTINCT ON (integration_id, sync_start_time) * FROM (
+    SELECT UNNEST($1::VARCHAR[]) AS integration_id, UNNEST($2::VARCHAR[]),
+    UNNEST($3::VARCHAR[])::TIMESTAMPTZ AS sync_start_time, UNNEST($4::VARCHAR[])::TIMESTAMPTZ,
+    UNNEST($5::VARCHAR[])::TIMESTAMPTZ, UNNEST($6::BIGINT[]), UNNEST($7::BIGINT[]))"""
 
 
 def pages(session: requests.Session, url: str):

@@ -16,8 +16,10 @@ import os
 import platform
 import statistics
 import sys
+import tempfile
 import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from .measure import run_case
@@ -30,6 +32,8 @@ FULL = {
     "memory": {"integrations": 100, "small": 100, "large": 1000},
     "latency": {"integrations": 10, "syncs": 50, "latency": 0.1, "repeats": 3},
     "backfill": {"quick": False},
+    "rate_60": {"integrations": 10, "syncs": 310, "limit": 100, "window": 60.0},
+    "hourly": {"integrations": 300, "syncs": 3, "limit": 100, "list_limit": 50, "window": 60.0},
 }
 QUICK = {
     "economy": {"sync_counts": "0,7,11,25", "k": 5},
@@ -38,6 +42,8 @@ QUICK = {
     "memory": {"integrations": 5, "small": 10, "large": 100},
     "latency": {"integrations": 3, "syncs": 20, "latency": 0.02, "repeats": 1},
     "backfill": {"quick": True},
+    "rate_60": {"integrations": 3, "syncs": 40, "limit": 5, "window": 1.0},
+    "hourly": {"integrations": 12, "syncs": 2, "limit": 5, "list_limit": 5, "window": 1.0},
 }
 
 
@@ -58,8 +64,25 @@ def median(runs: list[dict[str, Any]], key: str) -> float:
     return statistics.median(r[key] for r in runs)
 
 
+def slow_cases(sizes: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """The cases that wait on real rate-limit windows (minutes, little CPU), started at once in the background."""
+    r, h = sizes["rate_60"], sizes["hourly"]
+    rate = ["--integrations", r["integrations"], "--syncs", r["syncs"], "--limit", r["limit"], "--window", r["window"]]
+    pool = ThreadPoolExecutor(max_workers=3)
+    return {
+        "rate_first_request": pool.submit(run_case, "rate_limit", [*rate, "--aligned", 0]),
+        "rate_clock_aligned": pool.submit(run_case, "rate_limit", [*rate, "--aligned", 1]),
+        "hourly": pool.submit(run_case, "hourly", [
+            "--integrations", h["integrations"], "--syncs", h["syncs"], "--limit", h["limit"],
+            "--list-limit", h["list_limit"], "--window", h["window"],
+        ]),
+    }
+
+
 def measure_all(sizes: dict[str, dict[str, Any]], log: Any) -> dict[str, Any]:
     results: dict[str, Any] = {}
+    log("9-11. rate at Braze's 60 s windows and the hourly run: in the background (they wait, they use no CPU)")
+    waiting = slow_cases(sizes)
     e = sizes["economy"]
     log("1. request economy")
     results["economy"] = run_case("economy", ["--sync-counts", e["sync_counts"], "--k", e["k"]])
@@ -73,12 +96,18 @@ def measure_all(sizes: dict[str, dict[str, Any]], log: Any) -> dict[str, Any]:
     o = sizes["overhead"]
     m = sizes["memory"]
     log("3. overhead and 5. memory (simulator in its own process, no latency, no limit)")
-    with served([o["syncs"]] * o["integrations"]) as (url, key):
+    truth = os.path.join(tempfile.mkdtemp(prefix="braze_cdi_bench_"), "truth.json")
+    with served([o["syncs"]] * o["integrations"], truth_file=truth) as (url, key):
+        checked = ["--truth-file", truth]
         results["overhead"] = alternate(url, key, [
-            ("baseline", ["baseline"]), ("braze_cdi", ["braze_cdi"])
+            ("baseline", ["baseline", *checked]), ("braze_cdi", ["braze_cdi", *checked])
         ], o["repeats"])
+        log("8. the same syncs through dlt's rest_api source")
+        results["rest_api"] = [load("rest_api", url, key, *checked)]
+        results["phases_large"] = run_case("phases", ["--base-url", url, "--api-key", key])
     with served([m["small"]] * m["integrations"]) as (url, key):
         small = alternate(url, key, [("baseline", ["baseline"]), ("braze_cdi", ["braze_cdi"])], 1)
+        results["phases_small"] = run_case("phases", ["--base-url", url, "--api-key", key])
     results["memory"] = {
         "small_syncs": m["small"] * m["integrations"],
         "large_syncs": o["syncs"] * o["integrations"],
@@ -97,6 +126,9 @@ def measure_all(sizes: dict[str, dict[str, Any]], log: Any) -> dict[str, Any]:
         ], lat["repeats"])
     log("6. pages re-read after an interruption, 7. runs to complete a backfill with a budget")
     results["backfill"] = run_case("backfill", ["--quick"] if sizes["backfill"]["quick"] else [])
+    log("waiting for the rate-limit cases")
+    for name, future in waiting.items():
+        results[name] = future.result()
     results["sizes"] = sizes
     return results
 
@@ -195,6 +227,64 @@ def render(results: dict[str, Any], command: str, started: str, seconds: float) 
         f"{bud['runs'] / bud['ideal_runs']:.2f}× | ≤ ideal + 1 runs, each within the budget | "
         f"{verdict(bud['runs'] <= bud['ideal_runs'] + 1 and bud['longest_run_s'] <= bud['budget_s'])} |"
     )
+    # 8. rest_api peer
+    rest, base = results["rest_api"], o["baseline"]
+    lines.append(
+        f"| 8 | the same {n:,} syncs through dlt's `rest_api` source, configured as a user would | "
+        f"wall {median(rest, 'wall_s'):.1f} s, CPU {median(rest, 'cpu_s'):.1f} s, peak RSS "
+        f"{median(rest, 'peak_rss_mb'):.0f} MB, {rest[0]['requests']:,} requests; table equals Braze's truth: "
+        f"{all(r.get('equals_truth') for r in rest)} | braze-cdi: wall {median(o['braze_cdi'], 'wall_s'):.1f} s, "
+        f"CPU {median(o['braze_cdi'], 'cpu_s'):.1f} s, {median(o['braze_cdi'], 'peak_rss_mb'):.0f} MB, "
+        f"{o['braze_cdi'][0]['requests']:,} requests, equals truth: "
+        f"{all(r.get('equals_truth') for r in o['braze_cdi'])}; hand-written equals truth: "
+        f"{all(r.get('equals_truth') for r in base)} | rest_api / braze-cdi: wall "
+        f"{median(rest, 'wall_s') / median(o['braze_cdi'], 'wall_s'):.2f}×, CPU "
+        f"{median(rest, 'cpu_s') / median(o['braze_cdi'], 'cpu_s'):.2f}× | (a peer, no target) | |"
+    )
+    # 9, 10. rate at 60 s windows
+    for number, name, what in ((9, "rate_first_request", "windows that start at the first request"),
+                               (10, "rate_clock_aligned", "clock-aligned windows")):
+        rr = results[name]
+        share = rr["share_of_limit"] or 0.0
+        share_429 = rr["throttled_429"] / max(1, rr["requests"])
+        lines.append(
+            f"| {number} | backfill rate at Braze's limit ({rr['limit']} per {rr['window_s']:g} s, {what}, "
+            f"integer reset header) | {share:.3f} of the limit over {rr['complete_windows']} windows "
+            f"{rr.get('requests_per_window') or []}, {rr['throttled_429']} 429s in {rr['requests']} requests "
+            f"({share_429:.1%}) | the limit | {share:.3f} | ≥ 0.97, 429s < 1 % | "
+            f"{verdict(share >= 0.97 and share_429 < 0.01)} |"
+        )
+    # 11. hourly
+    hh = results["hourly"]
+    hourly_ok = hh["requests"] == hh["minimum_requests"] and hh["list_requests"] == hh["list_pages"]
+    slack = hh["wall_s"] - hh["floor_s"]
+    windows = hh["floor_s"] / hh["window_s"]
+    allowed = hh["floor_s"] + hh["unthrottled_wall_s"] + windows * 1.0  # + the job's own time, + integer resets
+    lines.append(
+        f"| 11 | hourly run, {hh['integrations']} integrations, nothing new ({hh['limit']} per {hh['window_s']:g} s) | "
+        f"{hh['requests']} job_sync_status + {hh['list_requests']} list requests, {hh['throttled_429']} 429s, "
+        f"wall {hh['wall_s']:.1f} s | minimum {hh['minimum_requests']} + {hh['list_pages']} list pages; the limit "
+        f"allows {hh['floor_s']:.0f} s, plus the same run without a limit ({hh['unthrottled_wall_s']:.1f} s) and up "
+        f"to 1 s per window for the integer reset = {allowed:.1f} s | requests {verdict(hourly_ok)}, wall "
+        f"{hh['floor_s']:.0f} s + {slack:.1f} s | = minimum; wall ≤ floor + own time + rounding | "
+        f"{verdict(hourly_ok and hh['wall_s'] <= allowed)} |"
+    )
+    # spread of the side-by-side ratios
+    lines += ["", "## Spread of figure 3 (each repeat's ratio, baseline and braze-cdi run one after the other)", "",
+              "| repeat | wall braze-cdi / hand-written | CPU braze-cdi / hand-written |", "|---|---|---|"]
+    for index, (b, c) in enumerate(zip(o["baseline"], o["braze_cdi"], strict=False), start=1):
+        lines.append(f"| {index} | {c['wall_s'] / b['wall_s']:.2f}× ({c['wall_s']:.1f} / {b['wall_s']:.1f} s) | "
+                     f"{c['cpu_s'] / b['cpu_s']:.2f}× ({c['cpu_s']:.1f} / {b['cpu_s']:.1f} s) |")
+    # step by step
+    lines += ["", "## Where braze-cdi's time and memory go (`benchmarks/phases.py`: dlt's steps one by one)", "",
+              "| syncs | step | wall s | CPU s | RSS after, MB | peak RSS so far, MB |", "|---|---|---|---|---|---|"]
+    for label, key in ((f"{mem['small_syncs']:,}", "phases_small"), (f"{mem['large_syncs']:,}", "phases_large")):
+        phases = results[key]
+        lines.append(f"| {label} | start ({phases['file_format']}) | | | {phases['start_rss_mb']:.0f} | |")
+        for step in ("extract", "normalize", "load"):
+            ph = phases[step]
+            lines.append(f"| {label} | {step} | {ph['wall_s']:.2f} | {ph['cpu_s']:.2f} | {ph['rss_mb']:.0f} | "
+                         f"{ph['peak_rss_mb']:.0f} |")
     # details
     lines += ["", "## 1. Request economy (job_sync_status requests per run)", "",
               f"Integrations with {e['sync_counts']} syncs; `k` = {e['k']}. List requests in brackets.", "",

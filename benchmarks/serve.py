@@ -8,6 +8,7 @@ Prints `base_url=…` and `api_key=…`, then serves until stdin closes or SIGTE
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import signal
 import subprocess
@@ -28,12 +29,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--limit", type=int, default=NO_LIMIT)
     parser.add_argument("--window", type=float, default=60.0)
     parser.add_argument("--latency", type=float, default=0.0)
+    parser.add_argument("--truth-file", default=None, help="write every integration's syncs here (JSON)")
     args = parser.parse_args(argv)
     counts = [int(c) for c in args.sync_counts.split(",") if c]
     limits = {"list": (args.limit, args.window), "job_sync_status": (args.limit, args.window)}
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     with BrazeSimulator(counts, seed=args.seed, rate_limits=limits, latency=args.latency) as sim:
+        if args.truth_file:
+            sim.finish_running()  # settled history: what a full load must equal
+            truth = {i: sim.truth(i) for i in sim.integration_ids}
+            with open(args.truth_file, "w") as out:
+                json.dump(truth, out, default=str)
         print(f"base_url={sim.base_url}", flush=True)
         print(f"api_key={sim.api_key}", flush=True)
         threading.Thread(target=lambda: (sys.stdin.read(), stop.set()), daemon=True).start()
@@ -43,7 +50,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 @contextmanager
-def served(sync_counts: Sequence[int], **options: float) -> Iterator[tuple[str, str]]:
+def served(sync_counts: Sequence[int], **options: float | str) -> Iterator[tuple[str, str]]:
     """Start `python -m benchmarks.serve` and yield (base_url, api_key); stop it on exit."""
     argv = [sys.executable, "-m", "benchmarks.serve", "--sync-counts", ",".join(map(str, sync_counts))]
     for name, value in options.items():

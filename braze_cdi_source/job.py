@@ -32,6 +32,7 @@ from dlt.pipeline.exceptions import PipelineStepFailed
 from .analytics.health import duckdb_file as duckdb_path_of
 from .analytics.views import VERIFIED_DIALECTS, create_views, destination_dialect
 from .errors import BrazeCdiError, root_cause
+from .extract.arrow_batch import ARROW_FILE_FORMAT, arrow_available
 from .extract.source import EXTRACTION_ERROR_COLUMNS, backfill_of, hint_file_format, stats_of
 from .http import cancel
 from .run_stats import RunStats
@@ -255,10 +256,23 @@ class _TuningProvider(ConfigProvider):
         return "braze-cdi destination tuning"
 
 
+def file_format_tuning(file_format: str | None) -> dict[str, Any]:
+    """Settings the source's load-file format needs unless the user set them.
+
+    With Parquet the source hands dlt Arrow tables, and a batch that does not fit the declared types goes as
+    rows (extract/arrow_batch.py). dlt gives rows `_dlt_load_id` and `_dlt_id` (not null in the table) but
+    leaves Arrow tables without them unless told, so both kinds of batch must get them for one table.
+    """
+    if file_format != ARROW_FILE_FORMAT:
+        return {}
+    return {"normalize.parquet_normalizer.add_dlt_load_id": True, "normalize.parquet_normalizer.add_dlt_id": True}
+
+
 @contextmanager
-def destination_tuned(pipeline: dlt.Pipeline) -> Iterator[None]:
-    """Apply `destination_tuning` for the duration of the block only (no environment variable is touched)."""
-    values = destination_tuning(pipeline)
+def destination_tuned(pipeline: dlt.Pipeline, file_format: str | None = None) -> Iterator[None]:
+    """Apply `destination_tuning` (and `file_format_tuning`) for the duration of the block only (no
+    environment variable is touched)."""
+    values = {**destination_tuning(pipeline), **file_format_tuning(file_format)}
     if not values:
         yield
         return
@@ -285,11 +299,12 @@ def configured_file_format() -> str | None:
 def loader_file_format(pipeline: dlt.Pipeline) -> str | None:
     """The load-file format of the source's rows: the one place this is decided (None: dlt's own choice).
 
-    The user's configured format wins. Otherwise "jsonl" when the destination would write INSERT statements
-    but can read JSON files (DuckDB): DuckDB loads dlt's default `insert_values` files by parsing them as SQL,
-    which took 2.5 GB of RSS and most of the load time for 100,000 syncs, against about 0.2 GB through its
-    JSON reader (benchmarks/README.md). Other destinations keep their own preferred format (Postgres has no
-    jsonl loader). `run_pipeline` hands the choice to the source (`hint_file_format`), which puts it on its
+    The user's configured format wins. Otherwise, where the destination would write INSERT statements but
+    reads other files (DuckDB): "parquet" when pyarrow is installed, so the source hands dlt Arrow tables and
+    dlt skips its per-row normalize (extract/arrow_batch.py), else "jsonl". DuckDB loads dlt's default
+    `insert_values` files by parsing them as SQL, which took 2.5 GB of RSS and most of the load time for
+    100,000 syncs (benchmarks/README.md). Other destinations keep their own preferred format (Postgres has
+    neither loader). `run_pipeline` hands the choice to the source (`hint_file_format`), which puts it on its
     batches of rows only: an empty table's jsonl file would have no columns for DuckDB.
     """
     configured = configured_file_format()
@@ -303,8 +318,9 @@ def loader_file_format(pipeline: dlt.Pipeline) -> str | None:
     except Exception:  # a destination that cannot say: leave dlt's choice
         return None
     supported = capabilities.supported_loader_file_formats or ()
-    wanted = capabilities.preferred_loader_file_format == "insert_values" and "jsonl" in supported
-    return "jsonl" if wanted else None
+    if capabilities.preferred_loader_file_format != "insert_values" or "jsonl" not in supported:
+        return None  # Postgres lists parquet too, but loads it only through an optional ADBC driver
+    return ARROW_FILE_FORMAT if ARROW_FILE_FORMAT in supported and arrow_available() else "jsonl"
 
 
 def views_supported(pipeline: dlt.Pipeline) -> bool:
@@ -428,7 +444,8 @@ def run_pipeline(
             if callable(source):
                 source = source()
             stats = stats or stats_of(source) or RunStats()
-            hint_file_format(source, loader_file_format(pipeline))
+            file_format = loader_file_format(pipeline)
+            hint_file_format(source, file_format)
             database = duckdb_path_of(pipeline)
             if database is not None:
                 database.parent.mkdir(parents=True, exist_ok=True)  # --duckdb-file data/cdi.duckdb in a new folder
@@ -437,7 +454,7 @@ def run_pipeline(
                 backfill.budget.started = min(backfill.budget.started, started)
             loads: list[LoadInfo] = []
             row_counts: dict[str, int] = {}
-            with destination_tuned(pipeline):
+            with destination_tuned(pipeline, file_format):
                 # A braze_cdi_source loads in slices: each load commits rows with every integration's resume
                 # point, so a kill loses one slice at most; the first slice reads every integration's newest pages.
                 while backfill is None or backfill.begin_slice() or not loads:

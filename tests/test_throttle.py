@@ -104,6 +104,56 @@ def test_a_late_answer_from_a_window_that_is_over_tells_nothing(clock):
     assert waited(clock, lambda: limiter.acquire(JOBS)) == pytest.approx(60)
 
 
+class Stop(Exception):
+    """Raised instead of a sleep: the throttle wanted to wait."""
+
+
+def test_a_late_answer_after_the_next_window_began_does_not_refill_it(clock):
+    """At the reset the throttle starts the next window itself; an answer to a request sent before the reset
+    that arrives after it must not make it believe the new window is fresh again (measured: 429s at Braze's
+    60 s windows with five parallel threads)."""
+    limiter = throttle(clock)
+    limiter.acquire(JOBS)
+    limiter.observe(JOBS, answer(remaining=0, reset=T0 + 12, limit=5))
+    assert waited(clock, lambda: limiter.acquire(JOBS)) == pytest.approx(12)  # the next window: 1 of 5 sent
+    for _ in range(3):
+        assert waited(clock, lambda: limiter.acquire(JOBS)) == 0  # 4 of 5
+    limiter.observe(JOBS, answer(remaining=0, reset=T0 + 12, limit=5))  # late, from the window before
+    assert waited(clock, lambda: limiter.acquire(JOBS)) == 0  # 5 of 5
+
+    def refuse(seconds: float) -> None:
+        raise Stop
+
+    limiter._sleep = refuse  # type: ignore[method-assign]
+    with pytest.raises(Stop):
+        limiter.acquire(JOBS)  # a 6th would be a 429
+
+
+def test_the_first_answer_of_a_window_counts_the_requests_still_in_flight(clock):
+    """Five threads send at once into a window the throttle knows nothing of; the first answer says 9 of 10
+    left, but four more requests are on their way: 5 left, not 9."""
+    limiter = throttle(clock)
+    for _ in range(5):
+        limiter.acquire(JOBS)
+    limiter.observe(JOBS, answer(remaining=9, reset=T0 + 60, limit=10))
+    for _ in range(5):
+        assert waited(clock, lambda: limiter.acquire(JOBS)) == 0
+    assert waited(clock, lambda: limiter.acquire(JOBS)) == pytest.approx(60)
+
+
+def test_the_first_answer_after_the_throttle_started_a_window_does_not_count_back_up(clock):
+    limiter = throttle(clock)
+    limiter.acquire(JOBS)
+    limiter.observe(JOBS, answer(remaining=0, reset=T0 + 12, limit=5))
+    assert waited(clock, lambda: limiter.acquire(JOBS)) == pytest.approx(12)  # 1 of 5 in the next window
+    for _ in range(3):
+        limiter.acquire(JOBS)  # 4 of 5
+    limiter.observe(JOBS, answer(remaining=4, reset=T0 + 72, limit=5))  # the answer to the first: 4 left then
+    assert waited(clock, lambda: limiter.acquire(JOBS)) == 0  # 5 of 5
+    limiter.observe(JOBS, answer(remaining=3, reset=T0 + 72, limit=5))
+    assert waited(clock, lambda: limiter.acquire(JOBS)) == pytest.approx(60)
+
+
 def test_a_429_holds_every_request_of_that_endpoint_until_the_reset_and_no_other(clock):
     limiter = throttle(clock)
     limiter.acquire(JOBS)

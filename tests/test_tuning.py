@@ -92,7 +92,13 @@ def test_values_the_user_set_win(make_pipeline, monkeypatch):
 
 def load_files(pipeline: Any) -> list[Path]:
     loaded = Path(pipeline.working_dir) / "load" / "loaded"
-    return [p for p in loaded.rglob("completed_jobs/job_sync_status.*") if ".jsonl" in p.name]
+    return [p for p in loaded.rglob("completed_jobs/job_sync_status.*") if p.suffix == ".parquet"]
+
+
+def text_files(pipeline: Any) -> list[Path]:
+    """Load files dlt may gzip (not Parquet, which compresses inside, nor the merge SQL)."""
+    loaded = Path(pipeline.working_dir) / "load" / "loaded"
+    return [p for p in loaded.rglob("completed_jobs/*") if p.suffix not in (".parquet", ".sql") and p.is_file()]
 
 
 def is_gzip(path: Path) -> bool:
@@ -105,27 +111,27 @@ def test_run_pipeline_writes_duckdb_load_files_uncompressed_unless_the_user_want
 ):
     pipeline = make_pipeline()
     assert run_pipeline(pipeline, braze_cdi_source(api_key=sim.api_key, base_url=sim.base_url)).ok
-    files = load_files(pipeline)
+    files = text_files(pipeline)
     assert files and not any(is_gzip(f) for f in files)
 
     # set for that pipeline only (dlt looks up pipeline-scoped keys first)
     monkeypatch.setenv("BRAZE_CDI_GZ__DATA_WRITER__DISABLE_COMPRESSION", "false")
     compressed = make_pipeline(name="braze_cdi_gz")
     assert run_pipeline(compressed, braze_cdi_source(api_key=sim.api_key, base_url=sim.base_url)).ok
-    files = load_files(compressed)
+    files = text_files(compressed)
     assert files and all(is_gzip(f) for f in files)
 
 
 @pytest.mark.parametrize(
     ("destination", "expected"),
     [
-        (None, "jsonl"),  # DuckDB would write INSERT statements; its JSON reader is far leaner
+        (None, "parquet"),  # DuckDB would write INSERT statements; the source hands it Arrow tables instead
         (dlt.destinations.postgres("postgresql://user:password@localhost:5432/braze"), None),  # no jsonl loader
         (dlt.destinations.filesystem(bucket_url="file:///tmp/braze_cdi_lake"), None),  # dlt's own choice
     ],
     ids=["duckdb", "postgres", "filesystem"],
 )
-def test_the_job_picks_jsonl_only_where_dlt_would_write_insert_statements(make_pipeline, destination, expected):
+def test_the_job_picks_parquet_only_where_dlt_would_write_insert_statements(make_pipeline, destination, expected):
     assert loader_file_format(make_pipeline(destination)) == expected
 
 
@@ -142,8 +148,8 @@ def test_the_source_alone_leaves_the_file_format_to_dlt(sim, make_pipeline):
     assert list((Path(pipeline.working_dir) / "load" / "loaded").rglob("completed_jobs/job_sync_status.*"))
 
 
-def test_rows_go_as_jsonl_but_a_load_with_no_sync_at_all_still_creates_the_table(make_pipeline):
-    """The job's jsonl goes on batches of rows only: an empty table's jsonl file has no columns for DuckDB."""
+def test_rows_go_as_parquet_but_a_load_with_no_sync_at_all_still_creates_the_table(make_pipeline):
+    """The job's format goes on batches of rows only: an empty table's jsonl file had no columns for DuckDB."""
     with BrazeSimulator((0, 0), rate_limits=FAST_LIMITS) as empty:
         pipeline = make_pipeline()
         assert run_pipeline(pipeline, braze_cdi_source(api_key=empty.api_key, base_url=empty.base_url)).ok
@@ -151,4 +157,4 @@ def test_rows_go_as_jsonl_but_a_load_with_no_sync_at_all_still_creates_the_table
             assert client.execute_sql(f"SELECT COUNT(*) FROM {client.make_qualified_table_name('job_sync_status')}")
         empty.add_syncs(empty.integration_ids[0], 3)
         assert run_pipeline(pipeline, braze_cdi_source(api_key=empty.api_key, base_url=empty.base_url)).ok
-    assert load_files(pipeline), "the rows did not go as jsonl"
+    assert load_files(pipeline), "the rows did not go as parquet"

@@ -35,6 +35,7 @@ from ..settings import (
     SOURCE_NAME,
 )
 from ..timestamps import parse_instant, to_iso
+from .arrow_batch import ArrowBatches
 from .backfill import BACKFILL_COLUMNS, BACKFILL_TABLE, Backfill, History, Stretch, TimeBudget, parse_duration
 from .rows import RowCleaner
 from .sync_cursor import SyncCursor
@@ -360,7 +361,7 @@ def job_sync_status_resource(
                 history.stretches.insert(0, Stretch(until=cursor.boundary(now)))
         top = history.stretches[0] if top_read else None
         read = _StretchReader(client, path, integration_id, cursor, history, backfill, now, top)
-        file_format = file_format_hint.value if file_format_hint else None  # read at extract time
+        items = ArrowBatches(file_format_hint.value if file_format_hint else None)  # read at extract time
         batch: list[dict[str, Any]] = []
         try:
             for stretch in list(history.stretches):
@@ -369,8 +370,8 @@ def job_sync_status_resource(
                 for rows in read(stretch, start_date):
                     batch += rows
                     if len(batch) >= BATCH_ROWS:
-                        yield _with_format(batch, file_format)
-                        batch, file_format = [], None
+                        yield from items.add(batch)
+                        batch = []
                 if not read.more:
                     break
         except ConfigurationError:
@@ -379,12 +380,11 @@ def job_sync_status_resource(
             # Rows read before the failure still load; the state stays where it was so the next run re-reads.
             client.stats.finish(integration_id, failed=True)
             backfill.report(integration_id, None, failed=True)
-            if batch:
-                yield _with_format(batch, file_format)
+            yield from items.flush(batch)
             yield failures.record(name, error, integration_id)
             return
-        if batch:
-            yield _with_format(batch, file_format)
+        if batch or items.pending:
+            yield from items.flush(batch)
         elif cursor.last_start is None and cursor.newest_seen is None and not _table_has_data():
             # Nothing loaded yet, ever: create the table anyway, so analysts' SQL finds every column. Only
             # then: an empty file of a table whose rows go as jsonl fails DuckDB's JSON reader (no columns).
@@ -575,11 +575,6 @@ def hint_file_format(source: Any, file_format: str | None) -> bool:
         return False
     hint.value = file_format
     return True
-
-
-def _with_format(rows: list[dict[str, Any]], file_format: str | None) -> Any:
-    """The first batch of a resource carries its file format hint; later ones go as they are."""
-    return dlt.mark.with_hints(rows, dlt.mark.make_hints(file_format=file_format)) if file_format else rows
 
 
 def _rows_of_page(

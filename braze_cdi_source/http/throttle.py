@@ -48,6 +48,7 @@ class _Window:
     reset_at: float | None = None
     blocked_until: float = 0.0
     sent: deque[float] = field(default_factory=deque)
+    over_reset: float | None = None  # the reset of the last window that ended: its late answers tell nothing
 
 
 class Throttle:
@@ -133,7 +134,7 @@ class Throttle:
             return window.blocked_until - now
         if window.reset_at is not None and now >= window.reset_at:
             # The window Braze told us about is over: a fresh one starts with the full limit.
-            window.remaining, window.reset_at = window.limit, None
+            window.remaining, window.reset_at, window.over_reset = window.limit, None, window.reset_at
         if window.remaining is not None:
             if window.remaining > 0:
                 return 0.0
@@ -177,15 +178,34 @@ class Throttle:
             window = self._windows[kind]
             if limit is not None and limit > 0:
                 window.limit = limit
+            late = reset is not None and window.over_reset is not None and reset <= window.over_reset
             if remaining is not None and not stale:
                 if reset is not None and reset == window.reset_at and window.remaining is not None:
                     # Same window: responses of parallel threads arrive out of order, and an older one
                     # reports more remaining than the requests sent since; never count back up.
                     window.remaining = min(window.remaining, remaining)
-                elif response.status_code == 429 or reset is None or window.reset_at is None or reset > window.reset_at:
-                    window.remaining = remaining
+                elif (
+                    reset is not None and window.reset_at is None and window.remaining is not None and not late
+                    and response.status_code != 429
+                ):
+                    # The first answer of a window the throttle started itself at the reset: it has counted
+                    # every request sent since, which this answer may not have seen yet.
+                    window.remaining = min(window.remaining, remaining)
                     window.reset_at = reset
-                # else: a late 2xx from a window that is already over tells nothing.
+                elif (
+                    response.status_code == 429
+                    or reset is None
+                    or (window.reset_at is None and not late)
+                    or (window.reset_at is not None and reset > window.reset_at)
+                ):
+                    fresh = remaining
+                    if window.remaining is None and response.status_code != 429:
+                        # The first answer this process gets: parallel threads have sent more since (still in
+                        # flight); this window holds at most the limit minus what was sent into it.
+                        fresh = min(fresh, window.limit - len(window.sent))
+                    window.remaining, window.reset_at = fresh, reset
+                # else: a late 2xx from a window that is already over tells nothing, also once the throttle
+                # has started the next window itself (it would count that one back up to the full limit).
             if response.status_code == 429:
                 until = now
                 if reset is not None:
