@@ -148,7 +148,8 @@ def test_odd_values_land_as_the_json_path_lands_them_while_the_rest_goes_as_arro
             assert summary.ok, summary
             tables[file_format] = _table(pipeline)
     assert _parquet_files(pipeline), "the job did not take the Arrow path"
-    assert sorted(kinds) == ["arrow", "arrow", "arrow", "rows"]  # the odd items' batch only went as rows
+    # the odd items' batch only went as rows (how many Arrow batches depends on how the job slices the backfill)
+    assert kinds.count("rows") == 1 and kinds.count("arrow") >= 2, kinds
     columns, rows = tables["parquet"]
     assert len(rows) == 274
     names = dict(columns)
