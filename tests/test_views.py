@@ -500,3 +500,69 @@ def test_a_paused_integration_is_not_stale(destination_pipeline: Any) -> None:
     by_id = {r["integration_id"]: r for r in query(destination_pipeline, "integration_health")[1]}
     assert by_id[active]["health"] == "stale"
     assert by_id[paused]["health"] == "healthy"
+
+
+def load_backfill(pipeline: Any, rows: list[dict[str, Any]]) -> None:
+    """Rows of integration_backfill as a run's slices write them (the job's table, its columns)."""
+    from braze_cdi_source.extract.backfill import BACKFILL_COLUMNS, BACKFILL_TABLE
+
+    now = datetime.now(timezone.utc)
+    info = pipeline.run(
+        [{"pages_read": 3, "estimated_pages_left": 9, "updated_at": now, **row} for row in rows],
+        table_name=BACKFILL_TABLE, columns=BACKFILL_COLUMNS, write_disposition="merge", primary_key="integration_id",
+    )
+    assert not info.has_failed_jobs
+    create_views(pipeline)
+
+
+def test_a_backfill_in_progress_is_not_judged_on_missing_history(destination_pipeline: Any) -> None:
+    """While the first backfill runs: no `unknown` for nothing finished yet, no success-rate verdict on a 7-day
+    window not covered yet; the details say so. Once complete (or covered past 7 days) the usual rules apply."""
+    now = datetime.now(timezone.utc)
+    only_running = [sync("running", now - timedelta(minutes=10))]
+    low = hourly(now, ["success", "partial", "limit_exceeded", "partial", "success", "partial"])
+    with BrazeSimulator((), rate_limits=FAST_LIMITS) as sim:
+        ids = {name: scripted(sim, rows) for name, rows in {
+            "running_backfilling": only_running, "running_done": only_running,
+            "low_backfilling": low, "low_covered_8d": low, "low_done": low, "low_no_row": low,
+        }.items()}
+        load(destination_pipeline, sim)
+    # before any integration_backfill row exists, the typed stand-in keeps the usual rules
+    by_id = {r["integration_id"]: r for r in query(destination_pipeline, "integration_health_details")[1]}
+    assert by_id[ids["running_backfilling"]]["health"] == "unknown"
+    assert by_id[ids["low_backfilling"]]["health"] == "degraded"
+    assert not any(r["backfill_in_progress"] for r in by_id.values())
+
+    covered = now - 5 * HOUR
+    load_backfill(destination_pipeline, [
+        {"integration_id": ids["running_backfilling"], "backfill_complete": False, "covered_back_to": None},
+        {"integration_id": ids["running_done"], "backfill_complete": True, "covered_back_to": now - HOUR},
+        {"integration_id": ids["low_backfilling"], "backfill_complete": False, "covered_back_to": covered},
+        {"integration_id": ids["low_covered_8d"], "backfill_complete": False,
+         "covered_back_to": now - timedelta(days=8)},
+        {"integration_id": ids["low_done"], "backfill_complete": True, "covered_back_to": covered},
+    ])
+    columns, rows = query(destination_pipeline, "integration_health_details")
+    assert columns.index("backfill_in_progress") > columns.index("health")
+    assert columns.index("backfill_covered_back_to") > columns.index("health")
+    by_id = {r["integration_id"]: r for r in rows}
+    health = {name: by_id[i]["health"] for name, i in ids.items()}
+    assert health == {
+        "running_backfilling": "healthy", "running_done": "unknown",
+        "low_backfilling": "healthy", "low_covered_8d": "degraded", "low_done": "degraded", "low_no_row": "degraded",
+    }
+    progress = {name: by_id[i]["backfill_in_progress"] for name, i in ids.items()}
+    assert [name for name, value in progress.items() if value] == [
+        "running_backfilling", "low_backfilling", "low_covered_8d"
+    ]
+    assert same(utc(by_id[ids["low_backfilling"]]["backfill_covered_back_to"]), covered)
+    assert by_id[ids["low_done"]]["backfill_covered_back_to"] is None
+
+    # `health` and its one-line explanations read the same columns
+    from braze_cdi_source.analytics.health import check_health, describe_problem
+
+    result = check_health(destination_pipeline)
+    rows_by_id = {r["integration_id"]: r for r in result.integrations}
+    line = describe_problem(rows_by_id[ids["low_covered_8d"]], HealthThresholds())
+    assert "success rate over 7 days" in line and "backfill in progress: covered back to" in line
+    assert describe_problem(rows_by_id[ids["low_backfilling"]], HealthThresholds()) is None

@@ -17,6 +17,7 @@ from typing import Any
 import dlt
 
 from ..errors import ConfigurationError
+from ..settings import INTEGRATIONS_TABLE, JOB_SYNC_STATUS_TABLE
 from .views import HEALTH_CLASSES, HealthThresholds, missing_tables, pipeline_queries
 
 EXIT_HEALTHY = 0
@@ -56,6 +57,8 @@ DETAIL_COLUMNS = (
     "syncs_since_watermark_moved",
     "watermark_in_future",
     "watermark_stalled",
+    "backfill_in_progress",
+    "backfill_covered_back_to",
 )
 
 
@@ -143,7 +146,7 @@ def fetch_details(pipeline: dlt.Pipeline, thresholds: HealthThresholds) -> list[
             raise NoDataError(
                 f"dataset {pipeline.dataset_name!r} does not exist{where}: nothing has been loaded yet."
             )
-        if len(missing_tables(pipeline)) == 2:
+        if {INTEGRATIONS_TABLE, JOB_SYNC_STATUS_TABLE} <= set(missing_tables(pipeline)):
             raise NoDataError(f"dataset {pipeline.dataset_name!r}{where} has no integrations or sync tables yet.")
         try:
             details = pipeline_queries(pipeline, client, thresholds)["integration_health_details"]
@@ -169,8 +172,16 @@ def describe_problem(row: dict[str, Any], thresholds: HealthThresholds) -> str |
     """One line saying what is wrong with an integration and since when; None when healthy."""
     name = f"{row['integration_name'] or '(unnamed)'} [{row['integration_id']}]"
     health = row["health"]
+    backfill = (
+        f" (backfill in progress: covered back to {when(row['backfill_covered_back_to'])})"
+        if row.get("backfill_in_progress") else ""
+    )
     if health == "healthy":
         return None
+    return _problem(name, health, row, thresholds) + backfill
+
+
+def _problem(name: str, health: str, row: dict[str, Any], thresholds: HealthThresholds) -> str:
     if health == "stuck":
         return (
             f"{name}: stuck — a sync has been running for {human_duration(row['running_seconds'])} "
@@ -195,7 +206,7 @@ def describe_problem(row: dict[str, Any], thresholds: HealthThresholds) -> str |
     if row["consecutive_failures"]:
         reasons.append(f"the last finished sync failed ({row['last_finished_status']})")
     rate = row["success_rate_7d"]
-    if rate is not None and rate < thresholds.degraded_below_success_rate:
+    if rate is not None and rate < thresholds.degraded_below_success_rate and not _rate_unjudged(row):
         reasons.append(f"success rate over 7 days {rate:.0%} (below {thresholds.degraded_below_success_rate:.0%})")
     if row["watermark_in_future"]:
         reasons.append(
@@ -208,6 +219,14 @@ def describe_problem(row: dict[str, Any], thresholds: HealthThresholds) -> str |
             f"(stuck at {when(row['last_timestamp_synced'])} since {when(row['watermark_since'])})"
         )
     return f"{name}: degraded — {'; '.join(reasons) or 'see integration_health_details'}."
+
+
+def _rate_unjudged(row: dict[str, Any]) -> bool:
+    """The view skips the 7-day success rate while a backfill has not yet covered those 7 days."""
+    covered = row.get("backfill_covered_back_to")
+    return bool(row.get("backfill_in_progress")) and (
+        covered is None or (datetime.now(timezone.utc) - covered).total_seconds() < 7 * 86400
+    )
 
 
 def check_health(

@@ -150,6 +150,13 @@ def _label_integrations(rows: list[dict[str, Any]]) -> None:
 
 
 def _last_sync(row: dict[str, Any], now: datetime) -> str:
+    if row.get("backfill_in_progress"):  # older history is still being read: say how far back it goes
+        covered = row.get("backfill_covered_back_to")
+        return f"{_newest_sync(row, now)}; backfill in progress (back to {when(covered) if covered else 'nothing yet'})"
+    return _newest_sync(row, now)
+
+
+def _newest_sync(row: dict[str, Any], now: datetime) -> str:
     if row["last_sync_start_time"] is None:
         return "never"
     seconds = (now - row["last_sync_start_time"]).total_seconds()

@@ -33,6 +33,7 @@ from dlt.common.schema.utils import has_table_seen_data
 from sqlglot import expressions as exp
 
 from ..errors import ConfigurationError
+from ..extract.backfill import BACKFILL_COLUMNS, BACKFILL_TABLE
 from ..settings import (
     INTEGRATION_COLUMNS,
     INTEGRATIONS_TABLE,
@@ -59,8 +60,12 @@ with another dialect (mssql, synapse, clickhouse, athena, …) load the data and
 SOURCE_DIALECT = "duckdb"
 """The dialect `sql/*.sql` is written in."""
 
-_SQL_TYPES = {"text": "VARCHAR", "timestamp": "TIMESTAMPTZ", "bigint": "BIGINT"}
-_BASE_TABLES = {JOB_SYNC_STATUS_TABLE: JOB_SYNC_STATUS_COLUMNS, INTEGRATIONS_TABLE: INTEGRATION_COLUMNS}
+_SQL_TYPES = {"text": "VARCHAR", "timestamp": "TIMESTAMPTZ", "bigint": "BIGINT", "bool": "BOOLEAN"}
+_BASE_TABLES = {
+    JOB_SYNC_STATUS_TABLE: JOB_SYNC_STATUS_COLUMNS,
+    INTEGRATIONS_TABLE: INTEGRATION_COLUMNS,
+    BACKFILL_TABLE: BACKFILL_COLUMNS,
+}
 
 
 @dataclass(frozen=True)
@@ -228,7 +233,11 @@ def _expand_macros(tree: exp.Expression, dialect: str) -> exp.Expression:
 
 # --- base tables: from dlt's schema, named by dlt's sql_client ---------------------------------------------
 
-_BASE_TABLES = {JOB_SYNC_STATUS_TABLE: JOB_SYNC_STATUS_COLUMNS, INTEGRATIONS_TABLE: INTEGRATION_COLUMNS}
+_BASE_TABLES = {
+    JOB_SYNC_STATUS_TABLE: JOB_SYNC_STATUS_COLUMNS,
+    INTEGRATIONS_TABLE: INTEGRATION_COLUMNS,
+    BACKFILL_TABLE: BACKFILL_COLUMNS,
+}
 
 Present = dict[str, "set[str] | None"]
 """Base table -> the columns it has in the destination, or None when the table does not exist there."""

@@ -1,13 +1,16 @@
 -- integration_health_details: integration_health plus the facts behind each health class.
 -- Rules (first match wins, thresholds are rendered in by views.py, see HealthThresholds):
 --   stuck    the newest sync is running and started more than stuck_after_seconds ago
---   unknown  no sync at all
+--   unknown  no sync at all (future-dated ones aside)
 --   failing  the newest failing_after_failures finished syncs are all error / config_error
 --   stale    the newest sync is finished and started more than stale_after_seconds ago, and the
 --            integration is not paused (integration_status 'paused': no sync is expected)
---   unknown  only running syncs (nothing finished to judge)
+--   unknown  only running syncs (nothing finished to judge), unless its first backfill is still in progress
 --   degraded the newest finished sync failed (a streak shorter than failing), or success_rate_7d is below
---            the threshold, or the watermark is in the future, or it has not moved for many successful syncs
+--            the threshold (not judged while a backfill has not yet covered the 7 days), or the watermark is
+--            in the future, or it has not moved for many successful syncs
+-- Backfill: integration_backfill (one row per integration, written by each slice of a run) says whether the
+-- first read of its history is complete and how far back it is covered so far.
 --   healthy  otherwise
 -- "now" is CURRENT_TIMESTAMP, windows are in seconds, never calendar days, so every engine agrees.
 --
@@ -147,6 +150,12 @@ watermark_run AS (  -- the newest loaded syncs that all carry the current waterm
     WHERE l.recency < COALESCE(w.first_moved_recency, w.loaded_syncs + 1)
     GROUP BY l.integration_id
 ),
+backfill AS (
+    SELECT integration_id,
+           COALESCE(NOT backfill_complete, FALSE) AS backfill_in_progress,
+           covered_back_to AS backfill_covered_back_to
+    FROM integration_backfill
+),
 facts AS (
     SELECT ids.integration_id,
            i.integration_name,
@@ -190,6 +199,8 @@ facts AS (
     LEFT JOIN watermark AS w ON w.integration_id = ids.integration_id
     LEFT JOIN watermark_run AS wr ON wr.integration_id = ids.integration_id
 )
+-- New columns go after `health` (PostgreSQL refuses CREATE OR REPLACE VIEW when existing columns move),
+-- so inputs added later are joined here rather than in facts (whose columns f.* lists before `health`).
 SELECT f.*,
        COALESCE(f.syncs_since_watermark_moved >= {watermark_stall_syncs}, FALSE) AS watermark_stalled,
        CASE
@@ -199,12 +210,17 @@ SELECT f.*,
            WHEN COALESCE(f.last_job_status, '') <> 'running' AND f.seconds_since_last_sync > f.stale_after_seconds
                 AND COALESCE(LOWER(f.integration_status), '') <> 'paused'
                THEN 'stale'
-           WHEN f.finished_syncs = 0 THEN 'unknown'
+           WHEN f.finished_syncs = 0 AND NOT COALESCE(b.backfill_in_progress, FALSE) THEN 'unknown'
            WHEN f.consecutive_failures >= 1
-               OR f.success_rate_7d < {degraded_below_success_rate}
+               OR (f.success_rate_7d < {degraded_below_success_rate}
+                   AND NOT (COALESCE(b.backfill_in_progress, FALSE)
+                            AND COALESCE(SECONDS_BETWEEN(b.backfill_covered_back_to, CURRENT_TIMESTAMP), 0) < 604800))
                OR f.watermark_in_future
                OR f.syncs_since_watermark_moved >= {watermark_stall_syncs}
                THEN 'degraded'
            ELSE 'healthy'
-       END AS health
+       END AS health,
+       COALESCE(b.backfill_in_progress, FALSE) AS backfill_in_progress,
+       CASE WHEN b.backfill_in_progress THEN b.backfill_covered_back_to END AS backfill_covered_back_to
 FROM facts AS f
+LEFT JOIN backfill AS b ON b.integration_id = f.integration_id
