@@ -566,3 +566,52 @@ def test_a_backfill_in_progress_is_not_judged_on_missing_history(destination_pip
     line = describe_problem(rows_by_id[ids["low_covered_8d"]], HealthThresholds())
     assert "success rate over 7 days" in line and "backfill in progress: covered back to" in line
     assert describe_problem(rows_by_id[ids["low_backfilling"]], HealthThresholds()) is None
+
+
+def test_future_dated_syncs_degrade_and_are_left_out_of_the_other_checks(destination_pipeline: Any) -> None:
+    """A sync dated beyond now + future_sync_minutes: degraded with the reason and its start in the details;
+    last_sync_start_time, stale and stuck are judged without it. One within the tolerance is an ordinary sync."""
+    now = datetime.now(timezone.utc)
+    far, near = now + timedelta(days=400), now + timedelta(days=1)
+    with BrazeSimulator((), rate_limits=FAST_LIMITS) as sim:
+        ids = {name: scripted(sim, rows) for name, rows in {
+            "future_on_top": [sync("success", far), sync("success", far - HOUR)] + hourly(now, ["success"] * 5),
+            "only_future": [sync("success", far)],
+            "stale_under_future": [sync("success", far)]
+            + [sync("success", now - timedelta(days=10) - i * timedelta(days=1)) for i in range(5)],
+            "stuck_under_future": [sync("success", far), sync("running", now - 10 * HOUR)]
+            + hourly(now, ["success"] * 5, newest_ago=11 * HOUR),
+            "within_tolerance": [sync("success", near, watermark=now - HOUR)] + hourly(now, ["success"] * 5),
+        }.items()}
+        load(destination_pipeline, sim)
+    columns, rows = query(destination_pipeline, "integration_health_details")
+    assert columns.index("future_syncs") > columns.index("health")
+    assert columns.index("newest_future_sync_start_time") > columns.index("health")
+    by_id = {r["integration_id"]: r for r in rows}
+    row = {name: by_id[i] for name, i in ids.items()}
+    assert {name: r["health"] for name, r in row.items()} == {
+        "future_on_top": "degraded", "only_future": "degraded", "stale_under_future": "stale",
+        "stuck_under_future": "stuck", "within_tolerance": "healthy",
+    }
+    assert {name: r["future_syncs"] for name, r in row.items()} == {
+        "future_on_top": 2, "only_future": 1, "stale_under_future": 1, "stuck_under_future": 1, "within_tolerance": 0,
+    }
+    assert row["future_on_top"]["newest_future_sync_start_time"] == far
+    assert same(utc(row["future_on_top"]["last_sync_start_time"]), now - 30 * timedelta(minutes=1))
+    assert row["future_on_top"]["syncs"] == 5
+    assert row["only_future"]["last_sync_start_time"] is None
+    assert row["within_tolerance"]["last_sync_start_time"] == near
+    assert row["within_tolerance"]["newest_future_sync_start_time"] is None
+
+    from braze_cdi_source.analytics.health import check_health
+
+    result = check_health(destination_pipeline, fail_on=("degraded",))
+    assert any(ids["future_on_top"] in p and "2 sync(s) dated in the future" in p for p in result.problems)
+    # the tolerance is a threshold: one hour makes the sync a day ahead future-dated too
+    create_views(destination_pipeline, HealthThresholds(future_sync_minutes=60))
+    near_row = {r["integration_id"]: r for r in query(destination_pipeline, "integration_health_details")[1]}[
+        ids["within_tolerance"]
+    ]
+    assert (near_row["health"], near_row["future_syncs"], near_row["newest_future_sync_start_time"]) == (
+        "degraded", 1, near
+    )

@@ -59,6 +59,8 @@ DETAIL_COLUMNS = (
     "watermark_stalled",
     "backfill_in_progress",
     "backfill_covered_back_to",
+    "future_syncs",
+    "newest_future_sync_start_time",
 )
 
 
@@ -217,6 +219,13 @@ def _problem(name: str, health: str, row: dict[str, Any], thresholds: HealthThre
         reasons.append(
             f"last_timestamp_synced has not moved for {row['syncs_since_watermark_moved']} successful syncs "
             f"(stuck at {when(row['last_timestamp_synced'])} since {when(row['watermark_since'])})"
+        )
+    if row.get("future_syncs"):
+        newest = when(row["newest_future_sync_start_time"])
+        tolerance = human_duration(thresholds.future_sync_minutes * 60)
+        reasons.append(
+            f"{row['future_syncs']} sync(s) dated in the future (newest starts {newest}, more than {tolerance} "
+            "ahead): left out of the last sync and the stale and stuck checks"
         )
     return f"{name}: degraded — {'; '.join(reasons) or 'see integration_health_details'}."
 

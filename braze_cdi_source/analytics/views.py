@@ -35,6 +35,7 @@ from sqlglot import expressions as exp
 from ..errors import ConfigurationError
 from ..extract.backfill import BACKFILL_COLUMNS, BACKFILL_TABLE
 from ..settings import (
+    DEFAULT_FUTURE_TOLERANCE_MINUTES,
     INTEGRATION_COLUMNS,
     INTEGRATIONS_TABLE,
     JOB_SYNC_STATUS_COLUMNS,
@@ -81,6 +82,8 @@ class HealthThresholds:
     watermark_stall_syncs: `last_timestamp_synced` unchanged over this many successful syncs after the one
         that set it → degraded (a future-dated UPDATED_AT row blocks the sync; so does a source with no changes).
     watermark_future_minutes: `last_timestamp_synced` later than now plus this → degraded.
+    future_sync_minutes: a sync starting later than now plus this → degraded; such syncs are left out of
+        last_sync_start_time and the stale/stuck checks (the same tolerance the cursor uses by default).
     """
 
     stuck_after_hours: float = 6.0
@@ -92,6 +95,7 @@ class HealthThresholds:
     degraded_below_success_rate: float = 0.8
     watermark_stall_syncs: int = 6
     watermark_future_minutes: float = 5.0
+    future_sync_minutes: float = DEFAULT_FUTURE_TOLERANCE_MINUTES
 
     def __post_init__(self) -> None:
         for item in dataclasses.fields(self):
@@ -140,6 +144,7 @@ class HealthThresholds:
             "degraded_below_success_rate": _number(self.degraded_below_success_rate),
             "watermark_stall_syncs": str(int(self.watermark_stall_syncs)),
             "watermark_future_seconds": str(int(round(self.watermark_future_minutes * 60))),
+            "future_sync_seconds": str(int(round(self.future_sync_minutes * 60))),
         }
 
 

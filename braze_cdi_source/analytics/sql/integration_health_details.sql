@@ -8,7 +8,8 @@
 --   unknown  only running syncs (nothing finished to judge), unless its first backfill is still in progress
 --   degraded the newest finished sync failed (a streak shorter than failing), or success_rate_7d is below
 --            the threshold (not judged while a backfill has not yet covered the 7 days), or the watermark is
---            in the future, or it has not moved for many successful syncs
+--            in the future, or it has not moved for many successful syncs, or some sync starts more than
+--            future_sync_seconds after now (a future-dated sync: left out of every other fact and check)
 -- Backfill: integration_backfill (one row per integration, written by each slice of a run) says whether the
 -- first read of its history is complete and how far back it is covered so far.
 --   healthy  otherwise
@@ -28,6 +29,25 @@ WITH ids AS (
     UNION
     SELECT integration_id FROM job_sync_status
 ),
+dated AS (  -- a sync dated beyond now plus the tolerance is named, and left out of every other fact
+    SELECT s.integration_id,
+           s.job_status,
+           s.sync_start_time,
+           s.sync_finish_time,
+           s.last_timestamp_synced,
+           s.rows_synced,
+           s.rows_failed_with_errors,
+           COALESCE(SECONDS_BETWEEN(CURRENT_TIMESTAMP, s.sync_start_time) > {future_sync_seconds}, FALSE) AS future
+    FROM job_sync_status AS s
+),
+future_dated AS (
+    SELECT integration_id,
+           COUNT(*) AS future_syncs,
+           MAX(sync_start_time) AS newest_future_sync_start_time
+    FROM dated
+    WHERE future
+    GROUP BY integration_id
+),
 syncs AS (
     SELECT s.integration_id,
            s.job_status,
@@ -45,7 +65,8 @@ syncs AS (
                LAG(s.sync_start_time) OVER (PARTITION BY s.integration_id ORDER BY s.sync_start_time),
                s.sync_start_time
            ) AS gap_seconds
-    FROM job_sync_status AS s
+    FROM dated AS s
+    WHERE NOT s.future
 ),
 finished AS (
     SELECT integration_id, job_status, sync_start_time, failed,
@@ -205,22 +226,27 @@ SELECT f.*,
        COALESCE(f.syncs_since_watermark_moved >= {watermark_stall_syncs}, FALSE) AS watermark_stalled,
        CASE
            WHEN f.last_job_status = 'running' AND f.running_seconds > {stuck_after_seconds} THEN 'stuck'
-           WHEN f.syncs = 0 THEN 'unknown'
+           WHEN f.syncs = 0 AND fd.future_syncs IS NULL THEN 'unknown'
            WHEN f.consecutive_failures >= {failing_after_failures} THEN 'failing'
            WHEN COALESCE(f.last_job_status, '') <> 'running' AND f.seconds_since_last_sync > f.stale_after_seconds
                 AND COALESCE(LOWER(f.integration_status), '') <> 'paused'
                THEN 'stale'
-           WHEN f.finished_syncs = 0 AND NOT COALESCE(b.backfill_in_progress, FALSE) THEN 'unknown'
+           WHEN f.finished_syncs = 0 AND NOT COALESCE(b.backfill_in_progress, FALSE) AND fd.future_syncs IS NULL
+               THEN 'unknown'
            WHEN f.consecutive_failures >= 1
                OR (f.success_rate_7d < {degraded_below_success_rate}
                    AND NOT (COALESCE(b.backfill_in_progress, FALSE)
                             AND COALESCE(SECONDS_BETWEEN(b.backfill_covered_back_to, CURRENT_TIMESTAMP), 0) < 604800))
                OR f.watermark_in_future
                OR f.syncs_since_watermark_moved >= {watermark_stall_syncs}
+               OR fd.future_syncs IS NOT NULL
                THEN 'degraded'
            ELSE 'healthy'
        END AS health,
        COALESCE(b.backfill_in_progress, FALSE) AS backfill_in_progress,
-       CASE WHEN b.backfill_in_progress THEN b.backfill_covered_back_to END AS backfill_covered_back_to
+       CASE WHEN b.backfill_in_progress THEN b.backfill_covered_back_to END AS backfill_covered_back_to,
+       CAST(COALESCE(fd.future_syncs, 0) AS BIGINT) AS future_syncs,
+       fd.newest_future_sync_start_time
 FROM facts AS f
 LEFT JOIN backfill AS b ON b.integration_id = f.integration_id
+LEFT JOIN future_dated AS fd ON fd.integration_id = f.integration_id
