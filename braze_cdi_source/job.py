@@ -5,6 +5,7 @@ from __future__ import annotations
 import _thread
 import copy
 import fcntl
+import json
 import logging
 import os
 import signal
@@ -360,8 +361,15 @@ EXTRACTION_RUN_COLUMNS = {
     "rows_loaded": {"data_type": "bigint"},
     "load_id": {"data_type": "text"},
     "version": {"data_type": "text"},
+    "integrations_backfilling": {"data_type": "bigint"},
+    "backfill_minutes_left": {"data_type": "double"},
+    "stopped_by_budget": {"data_type": "bool"},
+    "slices": {"data_type": "bigint"},
+    "backfill_pending": {"data_type": "text"},
 }
-"""`extraction_runs`: the connector's own run log, one row per run (ok / partial / failed)."""
+"""`extraction_runs`: the connector's own run log, one row per run (ok / partial / failed). The backfill
+columns say what a budgeted run left for the next one: `backfill_pending` is JSON text, integration id ->
+estimated pages left (null when unknown); all of them are null for a run that raised."""
 
 
 def run_status(summary: RunSummary | None, integrations: int, integrations_failed: int) -> str:
@@ -397,6 +405,7 @@ def record_run(
         ),
         "load_id": summary.load_ids[0] if summary and summary.load_ids else None,
         "version": _package_version(),
+        **_backfill_figures(summary),
     }
     runs = dlt.resource([row], name=EXTRACTION_RUNS_TABLE, write_disposition="append", columns=EXTRACTION_RUN_COLUMNS)
     errors = dlt.resource(
@@ -407,6 +416,21 @@ def record_run(
     )
     with destination_tuned(pipeline):
         pipeline.run([runs, errors], loader_file_format=configured_file_format())
+
+
+def _backfill_figures(summary: RunSummary | None) -> dict[str, Any]:
+    """The run log's backfill columns from the summary (all None when the run raised before one existed)."""
+    if summary is None:
+        return {"integrations_backfilling": None, "backfill_minutes_left": None, "stopped_by_budget": None,
+                "slices": None, "backfill_pending": None}
+    pending = {key: value.get("estimated_pages_left") for key, value in summary.backfill_pending.items()}
+    return {
+        "integrations_backfilling": len(pending),
+        "backfill_minutes_left": summary.backfill_minutes_left,
+        "stopped_by_budget": summary.stopped_by_budget,
+        "slices": summary.slices,
+        "backfill_pending": json.dumps(pending, sort_keys=True),
+    }
 
 
 def _package_version() -> str | None:

@@ -133,7 +133,25 @@ def test_a_time_budget_stops_in_time_and_runs_complete_the_backfill(tmp_path, ta
             assert row["pages_read"] > 0 and row["estimated_pages_left"] > 0
             assert row["estimated_minutes_left"] == round(row["estimated_pages_left"] / 100, 1)
         assert not summaries[-1]["backfill_pending"], "repeated budgeted runs did not complete the backfill"
-        assert loaded_syncs(read()) == truth_syncs(sim)
+        pipeline = read()
+        assert loaded_syncs(pipeline) == truth_syncs(sim)
+    # the run log carries each run's backfill figures, as its summary said them
+    with pipeline.sql_client() as client:
+        runs = client.make_qualified_table_name("extraction_runs")
+        log = client.execute_sql(
+            "SELECT integrations_backfilling, backfill_minutes_left, stopped_by_budget, slices, backfill_pending "
+            f"FROM {runs} ORDER BY started_at"
+        )
+    assert len(log) == len(summaries)
+    for (backfilling, minutes, stopped, slices, pending), summary in zip(log, summaries, strict=True):
+        expected = {key: value["estimated_pages_left"] for key, value in summary["backfill_pending"].items()}
+        assert json.loads(pending) == expected
+        assert backfilling == len(expected)
+        assert (minutes, bool(stopped), slices) == (
+            summary["backfill_minutes_left"], summary["stopped_by_budget"], summary["slices"]
+        )
+    assert log[0][0] > 0 and log[0][1] > 0 and log[0][2] and log[0][3] >= 1
+    assert (log[-1][0], log[-1][4]) == (0, "{}")
 
 
 def test_the_budget_never_starts_a_rate_limit_wait_it_cannot_afford(tmp_path):
