@@ -32,12 +32,17 @@ from sqlglot.errors import ErrorLevel
 
 from braze_cdi_source import render_views
 from braze_cdi_source.analytics.views import VIEWS
+from braze_cdi_source.extract.backfill import BACKFILL_COLUMNS, BACKFILL_TABLE
 from braze_cdi_source.settings import INTEGRATION_COLUMNS, JOB_SYNC_STATUS_COLUMNS
 from braze_cdi_source.simulator import BrazeSimulator
 from tests.conftest import FAST_LIMITS
 from tests.test_views import build_cases, load
 
-BASE_COLUMNS = {"job_sync_status": JOB_SYNC_STATUS_COLUMNS, "integrations": INTEGRATION_COLUMNS}
+BASE_COLUMNS = {
+    "job_sync_status": JOB_SYNC_STATUS_COLUMNS,
+    "integrations": INTEGRATION_COLUMNS,
+    BACKFILL_TABLE: BACKFILL_COLUMNS,
+}
 KEYS = {
     "sync_runs": ("integration_id", "sync_start_time"),
     "daily_sync_summary": ("integration_id", "day"),
@@ -128,6 +133,7 @@ def reference(tmp_path_factory: pytest.TempPathFactory, postgres_url: str) -> Re
             rows = client.execute_sql(f"SELECT {', '.join(names)} FROM {client.make_qualified_table_name(table)}")
             base[table] = (names, [tuple(normal(v) for v in row) for row in rows])
     assert len(base["job_sync_status"][1]) > 200
+    assert len(base[BACKFILL_TABLE][1]) == len(base["integrations"][1])  # every engine reads the backfill rows
     return Reference(native, postgres, base, json.dumps(native.default_schema.to_dict()))
 
 
@@ -185,7 +191,9 @@ def spark(tmp_path_factory: pytest.TempPathFactory) -> Any:
 def test_databricks_views_run_on_spark(reference: Reference, spark: Any) -> None:
     from pyspark.sql import types as T
 
-    spark_types = {"text": T.StringType(), "timestamp": T.TimestampType(), "bigint": T.LongType()}
+    spark_types = {
+        "text": T.StringType(), "timestamp": T.TimestampType(), "bigint": T.LongType(), "bool": T.BooleanType()
+    }
     spark.sql("CREATE DATABASE IF NOT EXISTS braze_cdi_data")
     for table, (names, rows) in reference.base.items():
         schema = T.StructType([T.StructField(n, spark_types[BASE_COLUMNS[table][n]["data_type"]]) for n in names])
@@ -202,7 +210,7 @@ def test_databricks_views_run_on_spark(reference: Reference, spark: Any) -> None
 
 # --- Snowflake's dialect through fakesnow ------------------------------------------------------------------
 
-SNOWFLAKE_TYPES = {"text": "VARCHAR", "timestamp": "TIMESTAMP_TZ", "bigint": "BIGINT"}
+SNOWFLAKE_TYPES = {"text": "VARCHAR", "timestamp": "TIMESTAMP_TZ", "bigint": "BIGINT", "bool": "BOOLEAN"}
 
 
 def create_snowflake_tables(cursor: Any, reference: Reference) -> None:
@@ -285,7 +293,7 @@ def test_views_round_trip_through_the_dialect(reference: Reference, dialect: str
     connection = duckdb.connect()
     connection.execute("SET TimeZone = 'UTC'")
     connection.execute("CREATE SCHEMA braze_cdi_data")
-    duck_types = {"text": "VARCHAR", "timestamp": "TIMESTAMPTZ", "bigint": "BIGINT"}
+    duck_types = {"text": "VARCHAR", "timestamp": "TIMESTAMPTZ", "bigint": "BIGINT", "bool": "BOOLEAN"}
     for table, (names, rows) in reference.base.items():
         columns = ", ".join(f"{n} {duck_types[BASE_COLUMNS[table][n]['data_type']]}" for n in names)
         connection.execute(f"CREATE TABLE braze_cdi_data.{table} ({columns})")
