@@ -567,6 +567,13 @@ def test_a_backfill_in_progress_is_not_judged_on_missing_history(destination_pip
     assert "success rate over 7 days" in line and "backfill in progress: covered back to" in line
     assert describe_problem(rows_by_id[ids["low_backfilling"]], HealthThresholds()) is None
 
+    from braze_cdi_source.analytics.report import load_report_data, summary_rows
+
+    data = load_report_data(destination_pipeline)
+    cells = dict(zip((r["integration_id"] for r in data.integrations), summary_rows(data), strict=True))
+    assert "backfill in progress (back to " in cells[ids["low_backfilling"]]["Last sync"]
+    assert "backfill" not in cells[ids["low_done"]]["Last sync"]
+
 
 def test_future_dated_syncs_degrade_and_are_left_out_of_the_other_checks(destination_pipeline: Any) -> None:
     """A sync dated beyond now + future_sync_minutes: degraded with the reason and its start in the details;
