@@ -82,3 +82,25 @@ JOB_SYNC_STATUS_COLUMNS = {
     "rows_failed_with_errors": {"data_type": "bigint"},
 }
 JOB_SYNC_STATUS_TIMESTAMPS = ("sync_start_time", "sync_finish_time", "last_timestamp_synced")
+
+EXTRACTION_RUN_COLUMNS = {
+    "run_id": {"data_type": "text", "nullable": False},
+    "started_at": {"data_type": "timestamp", "timezone": True, "nullable": False},
+    "finished_at": {"data_type": "timestamp", "timezone": True, "nullable": False},
+    "status": {"data_type": "text", "nullable": False},
+    "integrations": {"data_type": "bigint"},
+    "integrations_failed": {"data_type": "bigint"},
+    "requests": {"data_type": "bigint"},
+    "throttled_429": {"data_type": "bigint"},
+    "rows_loaded": {"data_type": "bigint"},
+    "load_id": {"data_type": "text"},
+    "version": {"data_type": "text"},
+    "integrations_backfilling": {"data_type": "bigint"},
+    "backfill_minutes_left": {"data_type": "double"},
+    "stopped_by_budget": {"data_type": "bool"},
+    "slices": {"data_type": "bigint"},
+    "backfill_pending": {"data_type": "text"},
+}
+"""`extraction_runs`: the connector's own run log, one row per run (ok / partial / failed). The backfill
+columns say what a budgeted run left for the next one: `backfill_pending` is JSON text, integration id ->
+estimated pages left (null when unknown); all of them are null for a run that raised."""

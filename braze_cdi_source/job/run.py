@@ -1,0 +1,234 @@
+"""One run of the job, shared by the CLI and the pipeline script: lock, extract and load in slices, views,
+summary, run log; and the reset of a pipeline's state."""
+
+from __future__ import annotations
+
+import copy
+import logging
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import dlt
+from dlt.common.pipeline import LoadInfo
+from dlt.common.runtime.collector import Collector
+from dlt.destinations.fs_client import FSClientBase
+from dlt.destinations.sql_client import WithSqlClient
+from dlt.pipeline.exceptions import PipelineStepFailed
+
+from ..analytics.health import duckdb_file as duckdb_path_of
+from ..analytics.views import VERIFIED_DIALECTS, create_views, destination_dialect
+from ..errors import BrazeCdiError, root_cause
+from ..extract.source import backfill_of, hint_file_format, stats_of
+from ..run_stats import RunStats
+from ..settings import DEFAULT_DATASET_NAME, DEFAULT_PIPELINE_NAME
+from .file_format import configured_file_format, loader_file_format
+from .location import resolve_destination
+from .lock import pipeline_lock
+from .run_log import record_failed_run, record_run
+from .summary import RunSummary, add_row_counts, summarise
+from .tuning import destination_tuned
+
+logger = logging.getLogger("braze_cdi")
+
+
+def make_pipeline(
+    pipeline_name: str = DEFAULT_PIPELINE_NAME,
+    destination: Any = "duckdb",
+    dataset_name: str = DEFAULT_DATASET_NAME,
+    pipelines_dir: str | None = None,
+    duckdb_file: str | Path | None = None,
+) -> dlt.Pipeline:
+    """A dlt pipeline with the project's defaults: a local DuckDB file in the folder the command runs from.
+
+    dlt remembers where a pipeline first ran (its local state holds that folder) and resolves a relative
+    DuckDB path against it, so a run from another folder would load the first folder's file. Passing
+    an absolute path always wins: `duckdb_file`, else a configured `destination.duckdb.credentials` path,
+    else `<pipeline_name>.duckdb`, each resolved against the current folder.
+    """
+    return dlt.pipeline(
+        pipeline_name=pipeline_name,
+        destination=resolve_destination(destination, pipeline_name, duckdb_file),
+        dataset_name=dataset_name,
+        pipelines_dir=pipelines_dir,
+    )
+
+
+def views_supported(pipeline: dlt.Pipeline) -> bool:
+    """Whether the views are made here: a SQL engine that keeps views (not a file lake, whose SQL client is a
+    throwaway DuckDB) and whose dialect the views are verified on. Otherwise one log line says so; the
+    data is loaded all the same and the run's exit code does not change."""
+    name = pipeline.destination.destination_name if pipeline.destination else "?"
+    client = pipeline.destination_client()
+    if isinstance(client, FSClientBase) or not isinstance(client, WithSqlClient):
+        logger.info(
+            "views skipped: destination %s has no SQL engine that keeps views; query the files "
+            "(see README, Running in production).",
+            name,
+        )
+        return False
+    if destination_dialect(pipeline) is None:
+        logger.warning(
+            "views skipped: destination %s (SQL dialect %s) is not one the views are verified on (%s); the data "
+            "is loaded, query the tables (README, For analysts).",
+            name,
+            pipeline.destination.capabilities().sqlglot_dialect if pipeline.destination else "?",
+            ", ".join(VERIFIED_DIALECTS),
+        )
+        return False
+    return True
+
+
+def run_pipeline(
+    pipeline: dlt.Pipeline,
+    source: Any,
+    *,
+    views: bool = True,
+    progress: Collector | None = None,
+    stats: RunStats | None = None,
+) -> RunSummary:
+    """Run the source under the pipeline lock, refresh the views, and summarise what happened.
+
+    `source` may be a source or a function that makes one: a function is called only once the lock
+    is held, so a run refused by the lock sends no request to Braze (making the source lists the
+    integrations). A failure of some integrations is not an exception here: their rows are in
+    `extraction_errors` and `summary.failures` counts them. A failure of the whole run raises.
+
+    The summary's requests and rows come from the source's own counters (`stats`, else those of the
+    `braze_cdi_source` being run): one object per run, so runs in parallel threads never mix counts.
+    """
+    started = time.monotonic()
+    started_at = datetime.now(timezone.utc)
+    with pipeline_lock(pipeline):
+        if progress is not None:
+            pipeline.collector = progress
+        try:
+            if callable(source):
+                source = source()
+            stats = stats or stats_of(source) or RunStats()
+            file_format = loader_file_format(pipeline)
+            hint_file_format(source, file_format)
+            database = duckdb_path_of(pipeline)
+            if database is not None:
+                database.parent.mkdir(parents=True, exist_ok=True)  # --duckdb-file data/cdi.duckdb in a new folder
+            backfill = backfill_of(source)
+            if backfill is not None:  # the time budget counts from the start of the job, not of the source
+                backfill.budget.started = min(backfill.budget.started, started)
+            loads: list[LoadInfo] = []
+            row_counts: dict[str, int] = {}
+            with destination_tuned(pipeline, file_format):
+                # A braze_cdi_source loads in slices: each load commits rows with every integration's resume
+                # point, so a kill loses one slice at most; the first slice reads every integration's newest pages.
+                while backfill is None or backfill.begin_slice() or not loads:
+                    sources_state = copy.deepcopy(pipeline.state.get("sources", {}))
+                    try:
+                        loads.append(pipeline.run(source, loader_file_format=configured_file_format()))
+                    except PipelineStepFailed as error:
+                        if error.step == "load":  # set the refused package aside, cursors back to before it
+                            raise _set_aside(pipeline, sources_state, error) from error
+                        raise
+                    add_row_counts(row_counts, pipeline)
+                    if backfill is None:
+                        break
+                    backfill.budget.observed_load(_seconds_since_extract(pipeline))
+                    backfill.slice_extracted(_extract_seconds(pipeline))
+                    logger.debug(
+                        "slice %d loaded after %.2f s; load took %.2f s; paging time left %.2f s",
+                        len(loads), time.monotonic() - started, _seconds_since_extract(pipeline),
+                        backfill.budget.left(),
+                    )
+            if views and views_supported(pipeline):
+                create_views(pipeline)
+            summary = summarise(pipeline, loads, time.monotonic() - started, stats, row_counts)
+            if backfill is not None:
+                summary.backfill_pending = backfill.summary()
+                summary.stopped_by_budget = backfill.stopped_by_budget and bool(summary.backfill_pending)
+                summary.slices = len(loads)
+        except Exception:
+            record_failed_run(pipeline, started_at, stats)
+            raise
+        record_run(pipeline, started_at, stats, summary)
+    return summary
+
+
+def _seconds_since_extract(pipeline: dlt.Pipeline) -> float:
+    """How long normalize and load of the last run took (what the time budget must keep for a slice)."""
+    trace = pipeline.last_trace
+    steps = [step for step in (trace.steps if trace is not None else []) if step.step == "extract"]
+    if not steps or steps[-1].finished_at is None:
+        return 0.0
+    finished = steps[-1].finished_at
+    return max(0.0, (datetime.now(timezone.utc) - finished).total_seconds())
+
+
+def _extract_seconds(pipeline: dlt.Pipeline) -> float:
+    """How long the extract step of the last run took."""
+    trace = pipeline.last_trace
+    steps = [step for step in (trace.steps if trace is not None else []) if step.step == "extract"]
+    if not steps or steps[-1].finished_at is None:
+        return 0.0
+    return max(0.0, (steps[-1].finished_at - steps[-1].started_at).total_seconds())
+
+
+def reset_state(pipeline: dlt.Pipeline, integration_ids: list[str] | None = None) -> list[str]:
+    """Forget the incremental and backfill state of these integrations (all when None or empty), under the lock.
+
+    The next run reads their history again from the newest sync down to start_date (or Braze's oldest); the
+    rows already loaded stay and are merged, never doubled. The state is committed to the destination, so a
+    run on another machine sees the reset too. Returns the integration ids whose state was dropped.
+    """
+    from dlt.pipeline.helpers import pipeline_drop
+
+    from ..settings import JOB_SYNC_STATUS_TABLE
+
+    prefix = f"{JOB_SYNC_STATUS_TABLE}_"
+    with pipeline_lock(pipeline):
+        if pipeline.has_pending_data:
+            raise BrazeCdiError(
+                f"Pipeline {pipeline.pipeline_name!r} holds data an interrupted run did not load yet: "
+                "run `braze-cdi run` once (it loads that first), then reset."
+            )
+        pipeline.sync_destination()
+        if not pipeline.default_schema_name:
+            return []
+        resources = pipeline.state.get("sources", {}).get(pipeline.default_schema_name, {}).get("resources", {})
+        known = [name[len(prefix) :] for name in resources if name.startswith(prefix)]
+        chosen = [i for i in known if not integration_ids or i in integration_ids]
+        if chosen:
+            pipeline_drop(pipeline, resources=[f"{prefix}{i}" for i in chosen], state_only=True)()
+        return chosen
+
+
+class LoadFailedError(BrazeCdiError):
+    """The destination refused this run's data; the package was set aside so later runs are not blocked."""
+
+
+def _set_aside(pipeline: dlt.Pipeline, sources_state: dict[str, Any], error: PipelineStepFailed) -> LoadFailedError:
+    """Drop the package the destination refused and put the cursors back to before this run.
+
+    Left pending, dlt would retry the same package first on every later run and fail every time, even
+    against a clean Braze. With the cursors back where they were, the next run reads those syncs again,
+    so nothing is lost; the merge keeps anything that did land from being doubled.
+    """
+    cause = root_cause(error)
+    first_line = (str(cause).splitlines() or [type(cause).__name__])[0][:300]
+    try:
+        pipeline.drop_pending_packages()
+        with pipeline.managed_state() as state:
+            state["sources"] = sources_state
+    except Exception as cleanup:  # noqa: BLE001 - report the load failure, with what to do by hand
+        logger.error(f"could not set the failed load package aside: {cleanup}")
+        return LoadFailedError(
+            f"the load into {pipeline.destination.destination_name if pipeline.destination else '?'} failed "
+            f"({first_line}), and the package could not be set aside: run "
+            f"`dlt pipeline {pipeline.pipeline_name} drop-pending-packages`, then `braze-cdi reset` and run again."
+        )
+    return LoadFailedError(
+        f"the load into {pipeline.destination.destination_name if pipeline.destination else '?'} failed "
+        f"({first_line}): its package was set aside and the cursors put back, so the next run reads those "
+        "syncs again; fix what the destination names (permissions, space, a constraint or a column type) "
+        "and run again."
+    )
+
+
