@@ -140,5 +140,5 @@ def test_the_graph_sees_the_imports_it_checks():
     edges = {name: {t for t, _ in targets} for name, targets in graph().items()}
     assert "braze_cdi_source.http.client" in edges["braze_cdi_source.extract.source"]
     assert "braze_cdi_source.settings" in edges["braze_cdi_source.simulator.server"]
-    assert "braze_cdi_source.simulator" in edges["braze_cdi_source.cli.main"]  # imported inside `demo`
+    assert "braze_cdi_source.simulator" in edges["braze_cdi_source.cli.demo"]  # imported inside `demo`
     assert ("braze_cdi_source.simulator.server", True) in graph()["braze_cdi_source.simulator.connections"]

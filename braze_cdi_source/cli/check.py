@@ -1,5 +1,5 @@
-"""`braze-cdi check`: verify configuration, instance, key, both permissions and the destination before the
-first run.
+"""`braze-cdi check` (the command is at the end): verify configuration, instance, key, both permissions and
+the destination before the first run.
 
 Each check says exactly what is wrong and what to do; none prints the key. A failure to reach the instance
 is told apart from a rejected key (401) and from a missing permission (403): they need different fixes.
@@ -8,17 +8,23 @@ is told apart from a rejected key (401) and from a missing permission (403): the
 from __future__ import annotations
 
 import socket
+import sys
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+import click
 from requests.exceptions import RequestException
 from urllib3.exceptions import NameResolutionError, NewConnectionError, SSLError
 
-from ..errors import BaseUrlUnreachableError, BrazeApiError, BrazeCdiError, exception_chain
+from ..errors import BaseUrlUnreachableError, BrazeApiError, BrazeCdiError, exception_chain, missing_config_message
 from ..http.client import BrazeClient, check_api_key, check_base_url, job_sync_status_path
 from ..http.retries import RetryBudget
+from ..job import describe_location, make_pipeline
 from ..settings import JOB_STATUS_PERMISSION, LIST_PATH, LIST_PERMISSION
+from ..terminal_text import markup_safe
+from .main import EXIT_ERROR, EXIT_OK, describe_error, handle_errors, pipeline_options
+from .output import emit, is_json, out
 
 PROBE_INTEGRATION_ID = "00000000-0000-0000-0000-000000000000"
 """Asked for when the workspace lists no integration: a 400 'Invalid integration ID' proves the permission."""
@@ -139,8 +145,6 @@ def check_destination(pipeline: Any, describe: Any) -> list[Check]:
     """
     from dlt.destinations.fs_client import FSClientBase
 
-    from ..job import describe_location
-
     checks: list[Check] = []
     name = pipeline.destination.destination_name if pipeline.destination else "?"
     try:
@@ -180,3 +184,36 @@ def check_destination(pipeline: Any, describe: Any) -> list[Check]:
         label = {"connect": f"destination {name}"}.get(step, step)
         checks.append(Check(label, False, f"{where}: {describe(error)}"))
     return checks
+
+
+@click.command()
+@pipeline_options
+@click.option("--skip-destination", is_flag=True, help="Check only Braze, not the destination.")
+@handle_errors
+def check(pipeline_name: str, destination: str, dataset_name: str, skip_destination: bool) -> None:
+    """Verify configuration, instance, key and both permissions, then the destination (connect, create the
+    dataset, write and drop a probe table)."""
+    import dlt
+
+    api_key = dlt.secrets.get("sources.braze_cdi.api_key")
+    base_url = dlt.config.get("sources.braze_cdi.base_url")
+    missing = {name for name, value in (("api_key", api_key), ("base_url", base_url)) if value is None}
+    results: list[Check] = []
+    if missing:
+        results.append(Check("configuration", False, missing_config_message(missing)))
+    else:
+        results += run_checks(api_key, base_url)
+    if not skip_destination:
+        try:
+            pipeline = make_pipeline(pipeline_name, destination, dataset_name)
+        except Exception as error:  # noqa: BLE001 - an unknown destination name is a finding like the others
+            results.append(Check(f"destination {destination}", False, describe_error(error)))
+        else:
+            results += check_destination(pipeline, describe_error)
+    for result in results:
+        if is_json():
+            emit({"check": result.name, "ok": result.ok, "detail": result.detail})
+        else:
+            mark = "[green]ok[/]  " if result.ok else "[bold red]FAIL[/]"
+            out.print(f"{mark} {result.name}: {markup_safe(result.detail)}", highlight=False, soft_wrap=True)
+    sys.exit(EXIT_OK if all(r.ok for r in results) else EXIT_ERROR)

@@ -1,0 +1,190 @@
+"""`braze-cdi run` and `braze-cdi reset`: the commands that move a pipeline's data and state, and the
+summary a run ends with (rows per integration, what it cost, the backfill still to read)."""
+
+from __future__ import annotations
+
+import sys
+from collections import Counter
+from typing import Any
+
+import click
+from rich.markup import escape
+from rich.table import Table
+
+from ..job import (
+    EXIT_INTERRUPTED,
+    RunSummary,
+    describe_location,
+    make_pipeline,
+    reset_state,
+    run_pipeline,
+    stop_on_signals,
+)
+from ..run_stats import RunStats
+from ..terminal_text import markup_safe
+from .main import EXIT_OK, EXIT_PARTIAL, INTERRUPTED, fail, handle_errors, logger, pipeline_options, say_error
+from .output import emit, err, is_json, out
+from .progress import ProgressCollector
+
+
+@click.command()
+@pipeline_options
+@click.option("--integration-id", "integration_ids", multiple=True, help="Only this integration (repeatable).")
+@click.option("--start-date", default=None, help="Ignore syncs that started before this ISO 8601 date/time.")
+@click.option("--fail-fast", is_flag=True, help="Stop at the first failed integration, loading nothing.")
+@click.option(
+    "--time-budget",
+    default=None,
+    help="Stop reading after this long (e.g. 50m, 1h30m, 90s), load what was read, exit 0; the next run "
+    "resumes the backfill. Default: [sources.braze_cdi] time_budget, else none.",
+)
+@click.option(
+    "--checkpoint-pages",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Commit rows and resume points at least every this many pages (default: one minute at the rate limit).",
+)
+@handle_errors
+def run(
+    pipeline_name: str,
+    destination: str,
+    dataset_name: str,
+    integration_ids: tuple[str, ...],
+    start_date: str | None,
+    fail_fast: bool,
+    time_budget: str | None,
+    checkpoint_pages: int | None,
+) -> None:
+    """Extract CDI integrations and sync history, load them, refresh the views."""
+    from ..extract.source import braze_cdi_source
+
+    kwargs: dict[str, Any] = {"fail_fast": fail_fast}
+    if integration_ids:
+        kwargs["integration_ids"] = list(integration_ids)
+    if start_date:
+        kwargs["start_date"] = start_date
+    if time_budget:
+        kwargs["time_budget"] = time_budget
+    if checkpoint_pages:
+        kwargs["checkpoint_pages"] = checkpoint_pages
+    pipeline = make_pipeline(pipeline_name, destination, dataset_name)
+    logger.info(f"loading into {describe_location(pipeline)}, dataset {dataset_name}")
+    stats = RunStats()
+    with stop_on_signals(lambda: say_error(INTERRUPTED, EXIT_INTERRUPTED)):
+        summary = run_pipeline(
+            pipeline, lambda: braze_cdi_source(run_stats=stats, **kwargs), progress=progress_display(stats), stats=stats
+        )
+    print_summary(summary)
+    sys.exit(EXIT_OK if summary.ok else EXIT_PARTIAL)
+
+
+def progress_display(stats: RunStats) -> ProgressCollector:
+    """Live on a terminal with text logs; otherwise a log line every 10 s (JSON with --log-format json)."""
+    return ProgressCollector(stats, live=err.is_terminal and not is_json(), console=err)
+
+
+def print_summary(summary: RunSummary) -> None:
+    """The last lines of every run: where it loaded, rows per integration (new, updated, re-read), what it
+    cost, what failed. With --log-format json: one `{"summary": …}` document on stdout and a log record."""
+    new = sum(i["new"] for i in summary.integrations)
+    updated = sum(i["updated"] for i in summary.integrations)
+    reread = sum(i["reread"] for i in summary.integrations)
+    where = f"Loaded into {summary.location}, dataset {summary.dataset_name} (pipeline {summary.pipeline_name})."
+    if summary.failures:
+        message = (
+            f"{summary.failures} integration(s) failed: their errors are above and in the "
+            "extraction_errors table; the others loaded."
+        )
+        if is_json():
+            logger.error(message, extra={"fields": {"failures": summary.failures}})
+        else:
+            err.print(f"[bold red]{escape(message)}[/]", highlight=False)
+    if is_json():
+        emit({"summary": summary.as_dict()})
+        logger.info("run finished", extra={"fields": {"summary": summary.as_dict()}})
+        return
+    table = Table(title=f"braze-cdi: {summary.pipeline_name} → {summary.destination}.{summary.dataset_name}")
+    table.add_column("table")
+    table.add_column("rows written", justify="right")
+    for name, count in sorted(summary.rows_per_table.items()):
+        table.add_row(name, str(count))
+    out.print(table)
+    if 0 < len(summary.integrations) <= 50:
+        per_integration = Table(title="sync rows per integration")
+        per_integration.add_column("integration", overflow="fold")
+        for column in ("new", "updated", "re-read"):
+            per_integration.add_column(column, justify="right")
+        rows = sorted(summary.integrations, key=lambda i: ((i["name"] or "").lower(), i["integration_id"]))
+        names = Counter(item["name"] for item in rows if item["name"])
+        for item in rows:
+            name = item["name"] or item["integration_id"]
+            if names[item["name"]] > 1:  # two integrations of one name: tell them apart by the id's first block
+                name = f"{name} ({item['integration_id'][:8]})"
+            label = markup_safe(name)
+            if item["failed"]:
+                label += " [bold red](failed)[/]"
+            per_integration.add_row(label, str(item["new"]), str(item["updated"]), str(item["reread"]))
+        out.print(per_integration)
+    out.print(
+        f"{new} new, {updated} updated and {reread} re-read sync row(s) from {len(summary.integrations)} "
+        f"integration(s); {summary.requests} Braze request(s), {summary.throttled_429} rate-limited (429), "
+        f"{summary.duration_seconds:.1f} s.",
+        highlight=False,
+    )
+    print_backfill(summary)
+    out.print(escape(where), highlight=False, soft_wrap=True)
+    logger.info("run finished", extra={"fields": {"summary": summary.as_dict()}})
+
+
+def print_backfill(summary: RunSummary) -> None:
+    """Which integrations still have history to read, and about how long it takes at Braze's rate limit."""
+    if not summary.backfill_pending:
+        if summary.rows_per_integration and not any(summary.rows_per_integration.values()):
+            out.print("No sync rows found: nothing new to load (the tables are in place).", highlight=False)
+        return
+    pending = summary.backfill_pending
+    why = "the time budget ran out" if summary.stopped_by_budget else "not finished in this run"
+    minutes = summary.backfill_minutes_left
+    estimate = "time left unknown"
+    if minutes is not None:
+        estimate = f"about {minutes:.0f} min of reading at the rate limit left"
+    out.print(
+        f"Backfill in progress for {len(pending)} integration(s) ({why}; {estimate}); the next run resumes it.",
+        highlight=False,
+    )
+    if len(pending) <= 50:
+        table = Table(title="history still to read")
+        for column in ("integration_id", "pages read", "covered back to", "target", "pages left (est.)"):
+            table.add_column(column, justify="right" if column.startswith("pages") else "left")
+        for integration_id, row in pending.items():
+            left = row.get("estimated_pages_left")
+            table.add_row(
+                integration_id,
+                str(row.get("pages_read")),
+                str(row.get("covered_back_to") or "-"),
+                str(row.get("backfill_target") or "-"),
+                "?" if left is None else str(left),
+            )
+        out.print(table)
+
+
+@click.command()
+@pipeline_options
+@click.option("--integration-id", "integration_ids", multiple=True, help="Only this integration (repeatable).")
+@handle_errors
+def reset(pipeline_name: str, destination: str, dataset_name: str, integration_ids: tuple[str, ...]) -> None:
+    """Forget the incremental state (of these integrations) so the next run reads their history again."""
+    pipeline = make_pipeline(pipeline_name, destination, dataset_name)
+    dropped = reset_state(pipeline, list(integration_ids))
+    missing = [i for i in integration_ids if i not in dropped]
+    if dropped:
+        out.print(
+            f"Reset {len(dropped)} integration(s): the next run reads their history again "
+            "(rows already loaded are merged, not doubled).",
+            highlight=False,
+        )
+    if missing:
+        fail(f"No state for integration(s) {', '.join(missing)} in pipeline {pipeline_name!r}: check the id(s).")
+    if not dropped:
+        out.print(f"Nothing to reset: pipeline {pipeline_name!r} has no integration state yet.", highlight=False)
+    sys.exit(EXIT_OK)
