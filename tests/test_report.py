@@ -11,7 +11,8 @@ from typing import Any
 
 import duckdb
 
-from braze_cdi_source.analytics.report import load_report_data, render_html
+from braze_cdi_source.analytics.report import load_report_data
+from braze_cdi_source.analytics.report_html import render_html
 from braze_cdi_source.simulator import BrazeSimulator
 from tests.conftest import FAST_LIMITS
 from tests.test_health import cli
@@ -154,3 +155,41 @@ def test_demo_ends_with_the_report(tmp_path: Path) -> None:
     summary = result.stdout[: result.stdout.index("Loaded into")]
     for integration_id, name in shared:
         assert f"{name} ({integration_id[:8]})" in summary.replace("\n", " ")
+
+
+def test_report_reads_through_one_connection_and_renders_the_queries_once(
+    make_pipeline: Any, monkeypatch: Any, tmp_path: Path
+) -> None:
+    """The report's health details, syncs and daily totals come from one sql_client and one rendering of the
+    views' SQL (not the health queries built twice over two connections); the HTML page reuses that data."""
+    from braze_cdi_source.analytics import views
+    from braze_cdi_source.analytics.report_html import write_html
+
+    with BrazeSimulator((7, 45), seed=5, rate_limits=FAST_LIMITS) as sim:
+        pipeline = make_pipeline()
+        load(pipeline, sim)
+    connections: list[Any] = []
+    statements: list[str] = []
+    renderings: list[str] = []
+    open_client, render = pipeline.sql_client, views.render_queries
+
+    def counting_client(*args: Any, **kwargs: Any) -> Any:
+        client = open_client(*args, **kwargs)
+        connections.append(client)
+        execute = client.execute_sql
+        client.execute_sql = lambda sql, *a, **k: (statements.append(sql), execute(sql, *a, **k))[1]
+        return client
+
+    def counting_render(dialect: str, *args: Any, **kwargs: Any) -> Any:
+        renderings.append(dialect)
+        return render(dialect, *args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "sql_client", counting_client)
+    monkeypatch.setattr(views, "render_queries", counting_render)
+    data = load_report_data(pipeline)
+    assert len(data.integrations) == 2 and data.syncs and data.daily
+    assert len(connections) == 1 and renderings == ["duckdb"]
+    assert len(statements) == 5  # has the dataset, details, the database clock, syncs, daily totals
+    write_html(pipeline, tmp_path / "report.html", data=data)
+    assert len(connections) == 1 and len(statements) == 5
+    assert "<svg" in (tmp_path / "report.html").read_text(encoding="utf-8")

@@ -9,6 +9,8 @@ the CLI maps that last one).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from pathlib import Path
@@ -18,7 +20,7 @@ import dlt
 
 from ..errors import ConfigurationError
 from ..settings import INTEGRATIONS_TABLE, JOB_SYNC_STATUS_TABLE
-from .views import HEALTH_CLASSES, HealthThresholds, missing_tables, pipeline_queries
+from .views import HEALTH_CLASSES, HealthThresholds, loaded_schema, pipeline_queries, present_tables
 
 EXIT_HEALTHY = 0
 EXIT_UNHEALTHY = 1
@@ -131,8 +133,10 @@ def duckdb_file(pipeline: dlt.Pipeline) -> Path | None:
     return Path(database) if isinstance(database, str) and database != ":memory:" else None
 
 
-def fetch_details(pipeline: dlt.Pipeline, thresholds: HealthThresholds) -> list[dict[str, Any]]:
-    """One dict per integration (DETAIL_COLUMNS), without creating anything in the destination.
+@contextmanager
+def reading(pipeline: dlt.Pipeline, thresholds: HealthThresholds) -> Iterator[tuple[Any, dict[str, str]]]:
+    """One open sql_client on the loaded dataset, with every view's SELECT rendered for it: what `health` and
+    `report` read through, one connection and one rendering per command.
 
     Raises NoDataError when there is no DuckDB file, no dataset or no loaded table to read.
     """
@@ -148,16 +152,22 @@ def fetch_details(pipeline: dlt.Pipeline, thresholds: HealthThresholds) -> list[
             raise NoDataError(
                 f"dataset {pipeline.dataset_name!r} does not exist{where}: nothing has been loaded yet."
             )
-        if {INTEGRATIONS_TABLE, JOB_SYNC_STATUS_TABLE} <= set(missing_tables(pipeline)):
+        present = present_tables(loaded_schema(pipeline))
+        if {INTEGRATIONS_TABLE, JOB_SYNC_STATUS_TABLE} <= {t for t, columns in present.items() if columns is None}:
             raise NoDataError(f"dataset {pipeline.dataset_name!r}{where} has no integrations or sync tables yet.")
         try:
-            details = pipeline_queries(pipeline, client, thresholds)["integration_health_details"]
+            queries = pipeline_queries(pipeline, client, thresholds, present)
         except ConfigurationError as error:
             raise NoDataError(str(error)) from None
-        rows = client.execute_sql(
-            f"SELECT {', '.join(DETAIL_COLUMNS)} FROM ({details}) AS d "
-            "ORDER BY d.integration_name, d.integration_id"
-        )
+        yield client, queries
+
+
+def read_details(client: Any, queries: dict[str, str]) -> list[dict[str, Any]]:
+    """One dict per integration (DETAIL_COLUMNS), read through an open `reading` connection."""
+    rows = client.execute_sql(
+        f"SELECT {', '.join(DETAIL_COLUMNS)} FROM ({queries['integration_health_details']}) AS d "
+        "ORDER BY d.integration_name, d.integration_id"
+    )
     result = []
     for row in rows or []:
         item = dict(zip(DETAIL_COLUMNS, row, strict=True))
@@ -168,6 +178,15 @@ def fetch_details(pipeline: dlt.Pipeline, thresholds: HealthThresholds) -> list[
                 item[key] = None if value is None else float(value)
         result.append(item)
     return result
+
+
+def fetch_details(pipeline: dlt.Pipeline, thresholds: HealthThresholds) -> list[dict[str, Any]]:
+    """One dict per integration (DETAIL_COLUMNS), without creating anything in the destination.
+
+    Raises NoDataError when there is no DuckDB file, no dataset or no loaded table to read.
+    """
+    with reading(pipeline, thresholds) as (client, queries):
+        return read_details(client, queries)
 
 
 def describe_problem(row: dict[str, Any], thresholds: HealthThresholds) -> str | None:

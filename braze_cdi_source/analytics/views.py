@@ -393,13 +393,17 @@ def destination_dialect(pipeline: dlt.Pipeline) -> str | None:
     return dialect if dialect in VERIFIED_DIALECTS else None
 
 
-def pipeline_queries(pipeline: dlt.Pipeline, client: Any, thresholds: HealthThresholds | None = None) -> dict[str, str]:
+def pipeline_queries(
+    pipeline: dlt.Pipeline, client: Any, thresholds: HealthThresholds | None = None, present: Present | None = None
+) -> dict[str, str]:
     """Every view's SELECT for the pipeline's destination, read through `client` (its sql_client): what
-    `health` and `report` query, so they need no view of their own and only read rights."""
+    `health` and `report` query, so they need no view of their own and only read rights. `present`: the
+    tables dlt's schema has (read from the schema when not given)."""
     dialect = destination_dialect(pipeline)
     if dialect is None:
         raise ConfigurationError(_unverified(pipeline))
-    present = present_tables(loaded_schema(pipeline))
+    if present is None:
+        present = present_tables(loaded_schema(pipeline))
     return render_queries(dialect, client.make_qualified_table_name, present, thresholds)
 
 
@@ -462,7 +466,3 @@ def _recreate(client: Any, name: str, view: str, statement: str, refused: Except
     logger.info("view %s recreated: its columns changed (%s)", view, str(refused).splitlines()[0])
     client.execute_sql(statement)
 
-
-def missing_tables(pipeline: dlt.Pipeline) -> list[str]:
-    """Base tables the dataset does not have (yet), per dlt's schema."""
-    return [table for table, columns in present_tables(loaded_schema(pipeline)).items() if columns is None]

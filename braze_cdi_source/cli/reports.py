@@ -58,7 +58,8 @@ def _thresholds(values: dict[str, Any]) -> Any:
 def report(pipeline_name: str, destination: str, dataset_name: str, html_file: Path | None, days: int) -> None:
     """What an analyst wants first: health, last sync, success rates, durations, streaks, rows."""
     from ..analytics.health import NoDataError
-    from ..analytics.report import load_report_data, print_report, report_document, write_html
+    from ..analytics.report import load_report_data, print_report, report_document
+    from ..analytics.report_html import write_html
 
     pipeline = make_pipeline(pipeline_name, destination, dataset_name)
     try:
@@ -70,7 +71,7 @@ def report(pipeline_name: str, destination: str, dataset_name: str, html_file: P
     else:
         print_report(pipeline, out, days=days, data=data)
     if html_file is not None:
-        write_html(pipeline, html_file, days=days)
+        write_html(pipeline, html_file, days=days, data=data)
         say(f"HTML report written to {html_file.resolve()}", markup=False)
 
 
