@@ -8,7 +8,8 @@
     create_views(pipeline)
 """
 
-from .analytics.views import create_views, render_views
+from .analytics.view_sql import render_views
+from .analytics.views import create_views
 from .extract.source import braze_cdi_source
 
 __all__ = ["braze_cdi_source", "create_views", "render_views"]

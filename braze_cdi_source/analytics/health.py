@@ -20,7 +20,9 @@ import dlt
 
 from ..errors import ConfigurationError
 from ..settings import INTEGRATIONS_TABLE, JOB_SYNC_STATUS_TABLE
-from .views import HEALTH_CLASSES, HealthThresholds, loaded_schema, pipeline_queries, present_tables
+from .thresholds import HEALTH_CLASSES, HealthThresholds
+from .view_sql import present_tables
+from .views import loaded_schema, pipeline_queries
 
 EXIT_HEALTHY = 0
 EXIT_UNHEALTHY = 1

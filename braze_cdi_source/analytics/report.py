@@ -21,7 +21,7 @@ from rich.table import Table
 from ..settings import DEFAULT_PIPELINE_NAME
 from ..terminal_text import markup_safe, plain
 from .health import NoDataError, describe_problem, human_duration, read_details, reading, when
-from .views import HEALTH_CLASSES, HealthThresholds
+from .thresholds import HEALTH_CLASSES, HealthThresholds
 
 DEFAULT_DAYS = 30
 

@@ -17,7 +17,7 @@ import dlt
 
 from .health import human_duration, when
 from .report import DEFAULT_DAYS, ReportData, display_name, load_report_data, summary_rows
-from .views import HealthThresholds
+from .thresholds import HealthThresholds
 
 STATUS_COLOURS = {
     "success": "#2e9d4f",

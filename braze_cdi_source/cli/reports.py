@@ -44,7 +44,7 @@ def _threshold_options(func: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _thresholds(values: dict[str, Any]) -> Any:
-    from ..analytics.views import HealthThresholds
+    from ..analytics.thresholds import HealthThresholds
 
     return HealthThresholds.from_config(**values)
 
@@ -149,7 +149,7 @@ def _notify(pipeline: Any, result: Any, url: str, always: bool) -> None:
 @handle_errors
 def views(dialect: str, dataset_name: str) -> None:
     """Print the analyst views' CREATE statements for a warehouse, one per `;` (for dbt users and DBAs)."""
-    from ..analytics.views import render_views
+    from ..analytics.view_sql import render_views
 
     statements = render_views(dialect, dataset_name)
     if is_json():

@@ -18,7 +18,8 @@ from dlt.destinations.sql_client import WithSqlClient
 from dlt.pipeline.exceptions import PipelineStepFailed
 
 from ..analytics.health import duckdb_file as duckdb_path_of
-from ..analytics.views import VERIFIED_DIALECTS, create_views, destination_dialect
+from ..analytics.view_sql import VERIFIED_DIALECTS
+from ..analytics.views import create_views, destination_dialect
 from ..errors import BrazeCdiError, root_cause
 from ..extract.source import backfill_of, hint_file_format, stats_of
 from ..run_stats import RunStats

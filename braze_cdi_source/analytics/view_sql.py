@@ -1,0 +1,272 @@
+"""The views' SQL: one definition per view, rendered for each warehouse's SQL dialect (no destination needed).
+
+The SQL lives in `sql/*.sql` inside the package, written once in DuckDB's dialect with three macros
+(SECONDS_BETWEEN, UTC_DAY, RANKED_PERCENTILE: see `_expand_macros`) and bare base-table names
+(`job_sync_status`, `integrations`). sqlglot parses it, the macros become each dialect's own date-diff,
+time-zone and window expressions, the table names become the destination's qualified, cased and quoted
+names (from dlt's sql_client), and sqlglot writes the result in the destination's dialect
+(`capabilities().sqlglot_dialect`). The SQL avoids what some warehouse lacks: FILTER (WHERE …), ordered-set
+aggregates (PERCENTILE_CONT … WITHIN GROUP), interval arithmetic and EXTRACT(EPOCH …).
+
+Which base tables (and columns) exist comes from dlt's schema, not information_schema (Snowflake upper-cases
+names). When a base table or column does not exist yet — a workspace with no syncs has no `job_sync_status`
+table — an empty, typed stand-in takes its place, so the views can always be created and queried; the next
+load after the table appears replaces them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import cache
+from importlib import resources
+from typing import Any
+
+import dlt
+import sqlglot
+from dlt.common.schema import Schema
+from dlt.common.schema.utils import has_table_seen_data
+from sqlglot import expressions as exp
+
+from ..errors import ConfigurationError
+from ..extract.backfill import BACKFILL_COLUMNS, BACKFILL_TABLE
+from ..settings import (
+    INTEGRATION_COLUMNS,
+    INTEGRATIONS_TABLE,
+    JOB_SYNC_STATUS_COLUMNS,
+    JOB_SYNC_STATUS_TABLE,
+)
+from .thresholds import HealthThresholds
+
+VIEWS = ("sync_runs", "daily_sync_summary", "integration_health", "integration_health_details")
+"""Created in this order. The first three are the public contract (README, Views); the details view adds the
+facts behind each health class (streak start, stale window, running time, watermark checks)."""
+
+VERIFIED_DIALECTS = ("duckdb", "postgres", "redshift", "snowflake", "bigquery", "databricks")
+"""sqlglot dialects whose rendering is verified by the tests (executed, or round-tripped: README). Destinations
+with another dialect (mssql, synapse, clickhouse, athena, …) load the data and skip the views."""
+
+SOURCE_DIALECT = "duckdb"
+"""The dialect `sql/*.sql` is written in."""
+
+_SQL_TYPES = {"text": "VARCHAR", "timestamp": "TIMESTAMPTZ", "bigint": "BIGINT", "bool": "BOOLEAN"}
+
+
+def view_sql(name: str) -> str:
+    """The raw text of one packaged SQL file."""
+    return resources.files("braze_cdi_source.analytics").joinpath("sql", f"{name}.sql").read_text()
+
+
+# --- macros: the few expressions that differ per dialect, built as sqlglot nodes ---------------------------
+
+
+def _utc(value: exp.Expression) -> exp.Expression:
+    """The instant as a UTC wall-clock timestamp: no session time zone (or DST) can shift a difference or a day."""
+    return exp.ConvertTimezone(target_tz=exp.Literal.string("UTC"), timestamp=value)
+
+
+_MICROSECONDS_PER_DAY = 86_400_000_000
+
+
+def _seconds_between(start: exp.Expression, end: exp.Expression, dialect: str) -> exp.Expression:
+    """end - start in seconds, as a double: a microsecond date diff that sqlglot writes per dialect.
+
+    Taken between UTC wall-clock times, so that no engine works in its session's time zone. Two dialects
+    differ: BigQuery's TIMESTAMP is always UTC and its DATE_DIFF takes dates only, so it gets TIMESTAMP_DIFF.
+    Spark's TIMESTAMP is an instant that both CONVERT_TIMEZONE and DATEDIFF turn into the session's wall
+    clock (measured with a Los Angeles session: a sync in the DST fall-back hour moved by an hour, and ages
+    across the change were an hour off), so it subtracts the instants' UNIX_MICROS instead.
+    """
+    unit = exp.var("MICROSECOND")
+    if dialect == "bigquery":
+        diff: exp.Expression = exp.TimestampDiff(this=end, expression=start, unit=unit)
+    elif dialect == "databricks":
+        diff = exp.Sub(this=exp.UnixMicros(this=end), expression=exp.UnixMicros(this=start))
+    else:
+        diff = exp.DateDiff(this=_utc(end), expression=_utc(start), unit=unit)
+    return exp.paren(exp.Div(this=exp.cast(diff, "DOUBLE"), expression=exp.Literal.number("1000000.0")))
+
+
+def _utc_day(value: exp.Expression, dialect: str) -> exp.Expression:
+    """The UTC calendar day of an instant. Spark: days since the epoch from its microseconds (its wall-clock
+    conversions go through the session time zone, see `_seconds_between`)."""
+    if dialect == "databricks":
+        micros = exp.Div(this=exp.UnixMicros(this=value), expression=exp.Literal.number(_MICROSECONDS_PER_DAY))
+        return exp.DateFromUnixDate(this=exp.cast(exp.Floor(this=micros), "INT"))
+    return exp.cast(_utc(value), "DATE")
+
+
+_PERCENTILE = (
+    "CAST(MAX(CASE WHEN {r} = FLOOR({p} * ({n} - 1)) + 1 THEN {v} END)"
+    " + (MAX(CASE WHEN {r} = CEIL({p} * ({n} - 1)) + 1 THEN {v} END)"
+    " - MAX(CASE WHEN {r} = FLOOR({p} * ({n} - 1)) + 1 THEN {v} END))"
+    " * MAX({p} * ({n} - 1) - FLOOR({p} * ({n} - 1))) AS DOUBLE)"
+)
+
+
+def _ranked_percentile(value: exp.Expression, rank: exp.Expression, count: exp.Expression,
+                       share: exp.Expression) -> exp.Expression:
+    """percentile_cont(share) from ranks: linear interpolation between the two closest ranks.
+
+    Plain aggregates over ROW_NUMBER/COUNT windows, so it is exact and the same on every engine (BigQuery has
+    PERCENTILE_CONT only as a window function, Redshift allows one ORDER BY per query's percentiles).
+    The share is a DECIMAL so that FLOOR/CEIL of share × (n - 1) are exact everywhere.
+    """
+    share_sql = f"CAST({share.sql(SOURCE_DIALECT)} AS DECIMAL(9, 6))"
+    text = _PERCENTILE.format(
+        v=value.sql(SOURCE_DIALECT), r=rank.sql(SOURCE_DIALECT), n=count.sql(SOURCE_DIALECT), p=share_sql
+    )
+    return sqlglot.parse_one(text, read=SOURCE_DIALECT)
+
+
+def _expand_macros(tree: exp.Expression, dialect: str) -> exp.Expression:
+    def expand(node: exp.Expression) -> exp.Expression:
+        if not isinstance(node, exp.Anonymous):
+            return node
+        name, args = str(node.this).upper(), node.expressions
+        if name == "SECONDS_BETWEEN":
+            return _seconds_between(args[0], args[1], dialect)
+        if name == "UTC_DAY":
+            return _utc_day(args[0], dialect)
+        if name == "RANKED_PERCENTILE":
+            return _ranked_percentile(*args)
+        return node
+
+    return tree.transform(expand, copy=False)
+
+
+# --- base tables: from dlt's schema, named by dlt's sql_client ---------------------------------------------
+
+_BASE_TABLES = {
+    JOB_SYNC_STATUS_TABLE: JOB_SYNC_STATUS_COLUMNS,
+    INTEGRATIONS_TABLE: INTEGRATION_COLUMNS,
+    BACKFILL_TABLE: BACKFILL_COLUMNS,
+}
+"""The tables the views read, with the columns they expect."""
+
+Present = dict[str, "set[str] | None"]
+"""Base table -> the columns it has in the destination, or None when the table does not exist there."""
+
+
+def present_tables(schema: Schema | None) -> Present:
+    """Which base tables and columns dlt created, from its schema (tables it has seen data for)."""
+    present: Present = {}
+    for table in _BASE_TABLES:
+        hints = schema.tables.get(table) if schema is not None else None
+        if hints is None or not has_table_seen_data(hints):
+            present[table] = None
+        else:
+            present[table] = {name for name, column in hints["columns"].items() if column.get("data_type")}
+    return present
+
+
+def _stand_in(table: str, qualified: exp.Table, columns: set[str] | None) -> exp.Expression:
+    """The table itself, or a typed subquery when the table or some of its columns are missing."""
+    expected = _BASE_TABLES[table]
+    if columns is not None and set(expected) <= columns:
+        return qualified
+    select = ", ".join(
+        (f"t.{column}" if columns is not None and column in columns else
+         f"CAST(NULL AS {_SQL_TYPES[hints['data_type']]})") + f" AS {column}"
+        for column, hints in expected.items()
+    )
+    if columns is None:
+        subquery = sqlglot.parse_one(f"SELECT {select} FROM (SELECT 1 AS one) AS no_rows WHERE 1 = 0")
+    else:
+        subquery = sqlglot.parse_one(f"SELECT {select} FROM placeholder AS t", read=SOURCE_DIALECT)
+        subquery.find(exp.Table).replace(qualified.copy().as_("t"))
+    return subquery.subquery()
+
+
+def _with_tables(tree: exp.Expression, tables: dict[str, exp.Expression]) -> exp.Expression:
+    """Replace the bare base-table names by their qualified names (or stand-ins), keeping each alias."""
+
+    def replace(node: exp.Expression) -> exp.Expression:
+        if isinstance(node, exp.Table) and not node.args.get("db") and node.name in tables:
+            alias = node.alias or node.name
+            source = tables[node.name].copy()
+            if isinstance(source, exp.Table):
+                return source.as_(alias)
+            return source.as_(alias) if isinstance(source, exp.Subquery) else exp.paren(source).as_(alias)
+        return node
+
+    return tree.transform(replace, copy=False)
+
+
+def render_queries(
+    dialect: str,
+    table_name: Callable[[str], str],
+    present: Present | None = None,
+    thresholds: HealthThresholds | None = None,
+) -> dict[str, str]:
+    """Every view's SELECT in `dialect`, keyed by view name.
+
+    `table_name` gives a base table's qualified name as the destination spells it (dlt's sql_client
+    `make_qualified_table_name`); `present` says which tables and columns exist (all, when None).
+    """
+    thresholds = thresholds or HealthThresholds.from_config()
+    sources: dict[str, exp.Expression] = {}
+    for table in _BASE_TABLES:
+        qualified = exp.to_table(table_name(table), dialect=dialect)
+        columns = set(_BASE_TABLES[table]) if present is None else present.get(table)
+        sources[table] = _stand_in(table, qualified, columns)
+    details = _parse(view_sql("integration_health_details").format(**thresholds.sql_params()))
+    trees = {
+        "sync_runs": _parse(view_sql("sync_runs")),
+        "daily_sync_summary": _parse(view_sql("daily_sync_summary")),
+        "integration_health": _with_tables(
+            _parse(view_sql("integration_health")), {"integration_health_details": details.subquery()}
+        ),
+        "integration_health_details": details,
+    }
+    return {
+        view: _expand_macros(_with_tables(trees[view], sources), dialect).sql(dialect=dialect)
+        for view in VIEWS
+    }
+
+
+def _parse(sql: str) -> exp.Expression:
+    return _parsed(sql).copy()
+
+
+@cache
+def _parsed(sql: str) -> exp.Expression:
+    """Parsed once per process (the same files and thresholds on every run): rendering stays well under the
+    time a budgeted run keeps for its views."""
+    return sqlglot.parse_one(sql, read=SOURCE_DIALECT)
+
+
+def create_statement(dialect: str, view_name: str, query: str) -> str:
+    """`CREATE OR REPLACE VIEW name AS query` in the dialect (no `;` inside: the CLI separates statements by it,
+    so the SQL files keep it out of their comments)."""
+    view = exp.Create(
+        this=exp.to_table(view_name, dialect=dialect),
+        kind="VIEW",
+        replace=True,
+        expression=sqlglot.parse_one(query, read=dialect),
+    )
+    return view.sql(dialect=dialect, pretty=True)
+
+
+@cache
+def _capabilities(dialect: str) -> Any:
+    destination = {"postgres": "postgres", "duckdb": "duckdb"}.get(dialect, dialect)
+    return getattr(dlt.destinations, destination)().capabilities()
+
+
+def render_views(dialect: str, dataset_name: str, thresholds: HealthThresholds | None = None) -> dict[str, str]:
+    """The CREATE OR REPLACE VIEW statements for `dialect` (one of VERIFIED_DIALECTS), keyed by view name.
+
+    For dbt users and DBAs: names are `dataset.table` as dlt spells them on that warehouse (upper case on
+    Snowflake), in the session's default database / project; the base tables are assumed loaded.
+    """
+    if dialect not in VERIFIED_DIALECTS:
+        raise ConfigurationError(f"no verified SQL for dialect {dialect!r}: use one of {', '.join(VERIFIED_DIALECTS)}.")
+    caps = _capabilities(dialect)
+
+    def name(table: str) -> str:
+        return f"{caps.escape_identifier(caps.casefold_identifier(dataset_name))}." + caps.escape_identifier(
+            caps.casefold_identifier(table)
+        )
+
+    queries = render_queries(dialect, name, None, thresholds)
+    return {view: create_statement(dialect, name(view), queries[view]) for view in VIEWS}
