@@ -1,7 +1,7 @@
 """Where the CLI writes, in the format the user chose: Rich text for people, JSON lines for log shippers.
 
 With `--log-format json` every line on stdout and stderr is one JSON object: logs and errors are JSON
-records on stderr (see `logs.py`), and what a command shows (the run summary, the report, `check`'s
+records on stderr (see `main.py`), and what a command shows (the run summary, the report, `check`'s
 results) is one JSON document a line on stdout instead of a Rich table.
 """
 
