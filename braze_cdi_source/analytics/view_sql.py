@@ -204,12 +204,30 @@ def render_queries(
     `make_qualified_table_name`); `present` says which tables and columns exist (all, when None).
     """
     thresholds = thresholds or HealthThresholds.from_config()
+    names = tuple(table_name(table) for table in _BASE_TABLES)
+    columns = None if present is None else tuple(
+        None if present.get(table) is None else frozenset(present[table])  # type: ignore[arg-type]
+        for table in _BASE_TABLES
+    )
+    return dict(_rendered(dialect, names, columns, tuple(sorted(thresholds.sql_params().items()))))
+
+
+@cache
+def _rendered(
+    dialect: str,
+    names: tuple[str, ...],
+    columns: tuple[frozenset[str] | None, ...] | None,
+    params: tuple[tuple[str, str], ...],
+) -> tuple[tuple[str, str], ...]:
+    """The rendering itself, once per process for the same inputs: a process that runs many pipelines (an
+    orchestrator, a notebook, the tests) renders each dialect's views once; rendering is mostly sqlglot tree
+    copies and takes about half a second."""
     sources: dict[str, exp.Expression] = {}
-    for table in _BASE_TABLES:
-        qualified = exp.to_table(table_name(table), dialect=dialect)
-        columns = set(_BASE_TABLES[table]) if present is None else present.get(table)
-        sources[table] = _stand_in(table, qualified, columns)
-    details = _parse(view_sql("integration_health_details").format(**thresholds.sql_params()))
+    for index, table in enumerate(_BASE_TABLES):
+        qualified = exp.to_table(names[index], dialect=dialect)
+        present = set(_BASE_TABLES[table]) if columns is None else columns[index]
+        sources[table] = _stand_in(table, qualified, None if present is None else set(present))
+    details = _parse(view_sql("integration_health_details").format(**dict(params)))
     trees = {
         "sync_runs": _parse(view_sql("sync_runs")),
         "daily_sync_summary": _parse(view_sql("daily_sync_summary")),
@@ -218,10 +236,9 @@ def render_queries(
         ),
         "integration_health_details": details,
     }
-    return {
-        view: _expand_macros(_with_tables(trees[view], sources), dialect).sql(dialect=dialect)
-        for view in VIEWS
-    }
+    return tuple(
+        (view, _expand_macros(_with_tables(trees[view], sources), dialect).sql(dialect=dialect)) for view in VIEWS
+    )
 
 
 def _parse(sql: str) -> exp.Expression:
@@ -235,9 +252,10 @@ def _parsed(sql: str) -> exp.Expression:
     return sqlglot.parse_one(sql, read=SOURCE_DIALECT)
 
 
+@cache
 def create_statement(dialect: str, view_name: str, query: str) -> str:
     """`CREATE OR REPLACE VIEW name AS query` in the dialect (no `;` inside: the CLI separates statements by it,
-    so the SQL files keep it out of their comments)."""
+    so the SQL files keep it out of their comments). Cached: it re-parses the whole query."""
     view = exp.Create(
         this=exp.to_table(view_name, dialect=dialect),
         kind="VIEW",
