@@ -1,11 +1,14 @@
 # One command each: `make demo` runs the whole job against the bundled simulator, `make test` runs the tests
 # (all of them, as CI does), `make test-fast` the inner loop (the tests not marked `slow`).
 # Both create .venv and install the project on first use (Python >= 3.10 and make are all they need).
+# Tests run in TEST_WORKERS processes (pytest-xdist): many wait on sockets, timers and subprocesses, so three
+# workers keep two cores busy; `make test TEST_WORKERS=0` runs them in one process.
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+TEST_WORKERS ?= 3
 
 .PHONY: install demo test test-fast lint bench clean
 
@@ -22,11 +25,11 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/ruff check braze_cdi_source tests pipelines benchmarks examples
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS)
 
 test-fast: $(STAMP)
 	$(BIN)/ruff check braze_cdi_source tests pipelines benchmarks examples
-	$(BIN)/python -m pytest -q -m "not slow"
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) -m "not slow"
 
 lint: $(STAMP)
 	$(BIN)/ruff check braze_cdi_source tests pipelines benchmarks examples

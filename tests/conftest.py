@@ -121,6 +121,9 @@ SLOW_TESTS = {
 }
 """Slow tests by module: a name without brackets covers every parameter of the test."""
 
+FIRST = {"test_benchmarks_smoke.py": 0, "test_examples.py": 1, "test_warehouses.py": 1, "test_backfill.py": 2}
+"""Modules with the longest tests (the benchmark harness, Airflow and Spark, backfills): scheduled first."""
+
 OTHER_ENGINES = {"postgres_url", "postgres_destination"}
 """A test that needs a real PostgreSQL is slow (the server starts once per session, then each test loads):
 one that asks for these fixtures, or one whose fixture parameter is "postgres"."""
@@ -140,6 +143,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             or "postgres" in getattr(getattr(item, "callspec", None), "params", {}).values()
         ):
             item.add_marker(pytest.mark.slow)
+    # the longest first, so that with several workers (`make test`) none is left running alone at the end
+    items.sort(key=lambda item: FIRST.get(item.path.name, 3 if item.get_closest_marker("slow") else 4))
 
 
 @pytest.fixture(autouse=True)

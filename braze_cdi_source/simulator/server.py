@@ -28,7 +28,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from types import TracebackType
 from typing import Any
@@ -59,6 +59,7 @@ class RecordedRequest:
     endpoint: str  # "list" | "job_sync_status" | "other"
     integration_id: str | None
     authorization: str | None  # the raw Authorization header as received
+    at: float = field(default_factory=time.monotonic)  # when it was answered (this process's monotonic clock)
 
 
 def _parse_query(query: str) -> dict[str, str]:
