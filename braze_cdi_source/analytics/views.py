@@ -23,10 +23,10 @@ from .view_sql import (
     VERIFIED_DIALECTS,
     VIEWS,
     Present,
-    create_statement,
     present_tables,
     render_queries,
     render_views,
+    replace_view,
 )
 
 logger = logging.getLogger("braze_cdi")
@@ -114,7 +114,7 @@ def create_views(pipeline: dlt.Pipeline, thresholds: HealthThresholds | None = N
         queries = render_queries(dialect, client.make_qualified_table_name, present, thresholds)
         for view in VIEWS:
             name = client.make_qualified_table_name(view)
-            statement = create_statement(dialect, name, queries[view])
+            statement = replace_view(name, queries[view])
             try:
                 client.execute_sql(statement)
             except Exception as error:  # noqa: BLE001 - the engine refused to replace: see below
