@@ -36,11 +36,11 @@ FULL = {
     "hourly": {"integrations": 300, "syncs": 3, "limit": 100, "list_limit": 50, "window": 60.0},
 }
 QUICK = {
-    "economy": {"sync_counts": "0,7,11,25", "k": 5},
+    "economy": {"sync_counts": "0,11", "k": 5},
     "rate_limit": {"integrations": 3, "syncs": 60, "limit": 6, "window": 0.5},
     "overhead": {"integrations": 5, "syncs": 100, "repeats": 1},
     "memory": {"integrations": 5, "small": 10, "large": 100},
-    "latency": {"integrations": 3, "syncs": 20, "latency": 0.02, "repeats": 1},
+    "latency": {"integrations": 2, "syncs": 10, "latency": 0.02, "repeats": 1},
     "backfill": {"quick": True},
     "rate_60": {"integrations": 3, "syncs": 40, "limit": 5, "window": 1.0},
     "hourly": {"integrations": 12, "syncs": 2, "limit": 5, "list_limit": 5, "window": 1.0},
