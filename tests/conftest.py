@@ -34,6 +34,9 @@ SLOW_MODULES = {
     "test_destinations.py",  # other engines: PostgreSQL, a parquet lake
     "test_parsing_properties.py",  # hypothesis sweeps
     "test_workspaces.py",  # two workspaces into one dataset, a fresh machine
+    "test_concurrency.py",  # two pipelines in two threads
+    "test_global_options.py",  # every command through the CLI, options before and after
+    "test_report_width.py",  # a CLI load, then the report at three widths
     "test_warehouses.py",  # the views on PostgreSQL, Spark, fakesnow and through BigQuery/Redshift SQL
 }
 """Modules whose every test is slow."""
@@ -65,11 +68,13 @@ SLOW_TESTS = {
         "test_thresholds_from_flags_and_config",
         "test_could_not_tell_without_data_and_creates_nothing",
         "test_could_not_tell_when_the_destination_is_unreachable",
+        "test_could_not_tell_when_every_integration_is_unknown",
     },
     "test_pipeline_script.py": {
         "test_script_loads_the_duckdb_file_and_views_then_only_new_syncs",
         "test_script_reads_where_to_load_from_config",
         "test_script_exits_1_when_an_integration_fails_and_loads_the_others",
+        "test_script_exits_2_naming_the_missing_key",
     },
     "test_report.py": {
         "test_html_report_charts_match_the_history_and_load_nothing_external",
@@ -81,7 +86,8 @@ SLOW_TESTS = {
         "test_transient_fault_on_any_page_ends_equal_to_truth[429-middle]",
         "test_transient_fault_on_any_page_ends_equal_to_truth[slow-middle]",
     },
-    "test_data_location.py": {  # one CLI case stays fast: two folders in one dlt home
+    "test_data_location.py": {
+        "test_cli_runs_in_two_folders_load_two_files_and_say_where",
         "test_duckdb_file_option_and_configured_path_resolve_against_the_current_folder",
         "test_the_pipeline_script_in_two_folders_loads_two_files",
         "test_the_readme_snippet_in_two_folders_loads_two_files",
@@ -91,13 +97,18 @@ SLOW_TESTS = {
         "test_a_missing_list_permission_is_named_after_a_reachable_instance_and_known_key",
         "test_missing_destination_credentials_name_the_section_and_the_variable",
     },
+    "test_arrow_batch.py": {"test_odd_values_land_as_the_json_path_lands_them_while_the_rest_goes_as_arrow"},
+    "test_tuning.py": {
+        "test_run_pipeline_writes_duckdb_load_files_uncompressed_unless_the_user_wants_them_compressed",
+        "test_rows_go_as_parquet_but_a_load_with_no_sync_at_all_still_creates_the_table",
+    },
     "test_notify.py": {"test_notices_go_out_when_the_unhealthy_set_changes_and_failures_keep_the_exit_code"},
     "test_global_options.py": {"test_json_only_output_from_every_command_with_options_after_the_command"},
     "test_run_progress.py": {
         "test_a_rate_limit_wait_shows_on_a_terminal",
+        "test_a_rate_limit_wait_is_a_log_line_when_not_on_a_terminal",
         "test_the_summary_names_integrations_with_new_updated_and_reread_rows",
     },
-    "test_report_width.py": {"test_report_fits_the_terminal_width[120]", "test_report_fits_the_terminal_width[200]"},
     "test_simulator_tick.py": {"test_incremental_runs_against_a_ticking_simulator_load_what_moved"},
     "test_hostile.py": {  # the CLI as a subprocess, or real request deadlines of a few seconds
         "test_a_hostile_next_link_on_the_cli_exits_1_and_the_trap_gets_nothing",
