@@ -502,20 +502,19 @@ def test_timestamp_styles(style, pattern):
                 assert item[key] is None or re.search(pattern + "$", item[key]), item[key]
 
 
-def test_large_history_is_fast():
-    started = time.perf_counter()
+def test_a_large_history_is_served_over_one_keep_alive_connection():
+    """100,000 syncs: the last page is right, and fifty requests on one session reuse one connection (a new
+    connection per request would cost each benchmark request a handshake)."""
     sim = BrazeSimulator([100_000], now=NOW)
-    assert time.perf_counter() - started < 3.0
     with sim:
         iid = sim.integration_ids[0]
         session = requests.Session()
         page = session.get(sim.base_url + job_path(iid, 99_990), headers=auth(sim), timeout=5)
         assert [as_truth(i) for i in page.json()["results"]] == sim.truth(iid)[99_990:]
         assert list(links(page)) == ["prev"]
-        started = time.perf_counter()
-        for n in range(50):  # keep-alive: no ~40 ms delayed-ACK stall per request
-            session.get(sim.base_url + job_path(iid, n * 10), headers=auth(sim), timeout=5)
-        assert time.perf_counter() - started < 1.0
+        for n in range(50):
+            assert session.get(sim.base_url + job_path(iid, n * 10), headers=auth(sim), timeout=5).ok
+        assert len(sim._connections) == 1
 
 
 # --- log, lifecycle, CLI ----------------------------------------------------------------------------
