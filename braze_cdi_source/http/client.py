@@ -8,12 +8,14 @@ into `BrazeApiError` with a hint, and bodies checked against the documented shap
 from __future__ import annotations
 
 import ipaddress
+import logging
 import re
 import threading
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from dlt.common import logger as dlt_logger
 from dlt.common.jsonpath import TJsonPath
 from dlt.sources.helpers.rest_client import RESTClient
 from dlt.sources.helpers.rest_client.auth import BearerTokenAuth
@@ -174,7 +176,14 @@ class _Session(Session):
 
 
 class _RESTClient(RESTClient):
-    """dlt's RESTClient reading a page's `results` from the body the response hook already parsed."""
+    """dlt's RESTClient reading a page's `results` from the body the response hook already parsed, and
+    building its request log line only when dlt's logger would print it."""
+
+    def _log_request(self, request: Any, prepared_url: str) -> None:
+        # dlt sanitizes the URL and formats an INFO line for every page even when no logger prints it
+        target = dlt_logger.LOGGER
+        if target is not None and target.isEnabledFor(logging.INFO):
+            super()._log_request(request, prepared_url)
 
     def extract_response(self, response: Response, data_selector: TJsonPath) -> list[Any]:
         # the response hook has checked the shape (`results_of`); dlt would parse the body again and

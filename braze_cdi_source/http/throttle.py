@@ -272,6 +272,6 @@ class RateLimitAdapter(BoundedAdapter):
         kind = endpoint_of(request.path_url)[0]
         kind = kind if kind == JOB_SYNC_STATUS_ENDPOINT else LIST_ENDPOINT  # any other path counts as the list
         self.throttle.acquire(kind, self.on_wait)
-        response = super().send(request, *args, **kwargs)
+        response = self.send_checked(request, *args, **kwargs)
         self.throttle.observe(kind, response)
         return response
