@@ -10,6 +10,7 @@ non-ASCII are refused outright, and a cursor already requested for this resource
 
 from __future__ import annotations
 
+import re
 from urllib.parse import parse_qs, quote, urlencode, urlsplit
 
 from dlt.sources.helpers.rest_client.paginators import HeaderLinkPaginator
@@ -39,8 +40,12 @@ def origin(url: str) -> tuple[str, str, int | None]:
     return parts.scheme.lower(), (parts.hostname or "").lower(), port
 
 
+_UNSAFE_CHARACTER = re.compile(r"[^\x21-\x7e]|\\")
+"""A backslash or anything outside printable ASCII without the space (one regex, not a loop per character)."""
+
+
 def _unsafe_character(link: str) -> bool:
-    return any(c == "\\" or not (0x21 <= ord(c) <= 0x7E) for c in link)
+    return _UNSAFE_CHARACTER.search(link) is not None
 
 
 def _shown(link: str) -> str:

@@ -101,18 +101,21 @@ class _Watchdog:
         self._order = itertools.count()
         self._wake = threading.Condition(threading.Lock())
         self._thread: threading.Thread | None = None
+        self._sleeps_until: float | None = None
+        """When the thread wakes next by itself (None: only when notified)."""
 
     def watch(self, watch: _Watch) -> None:
         """Fire `watch` at its deadline unless it is `done` by then."""
         with self._wake:
             while self._heap and self._heap[0][2].done:  # requests end about in the order they started
                 heapq.heappop(self._heap)
-            earliest = self._heap[0][0] if self._heap else None
             heapq.heappush(self._heap, (watch.deadline, next(self._order), watch))
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(target=self._run, name="braze-cdi-deadlines", daemon=True)
                 self._thread.start()
-            elif earliest is None or watch.deadline < earliest:
+            elif self._sleeps_until is None or watch.deadline < self._sleeps_until:
+                # waking the thread for every request was a thread switch per request: only when it would
+                # sleep past this deadline (deadlines mostly grow, so it wakes about once per request_timeout)
                 self._wake.notify()
 
     def _run(self) -> None:
@@ -125,7 +128,9 @@ class _Watchdog:
                     if not watch.done:
                         due.append(watch)
                 if not due:
-                    self._wake.wait(self._heap[0][0] - now if self._heap else None)
+                    self._sleeps_until = self._heap[0][0] if self._heap else None
+                    self._wake.wait(self._sleeps_until - now if self._sleeps_until is not None else None)
+                    self._sleeps_until = now
             for watch in due:
                 watch.fire()
 
@@ -193,6 +198,7 @@ class BoundedAdapter(HTTPAdapter):
         self.origin = url_origin(base_url)
         self.timeout = float(timeout)
         self.max_body_bytes = int(max_body_bytes)
+        self._pool_keys: dict[tuple[Any, ...], tuple[dict[str, Any], dict[str, Any]]] = {}
         self.reached = reached if reached is not None else threading.Event()
         """Set once the host answered anything: after that, network errors are transient, not configuration."""
 
@@ -206,12 +212,24 @@ class BoundedAdapter(HTTPAdapter):
             manager.pool_classes_by_scheme = dict(_POOLS)
         return manager
 
+    def build_connection_pool_key_attributes(
+        self, request: PreparedRequest, verify: Any, cert: Any = None
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        # requests stats the CA bundle path (`os.path.isdir`) on every request to pick a pool: once per origin
+        # and TLS settings here (the request's origin is base_url's, `check_origin` made sure)
+        key = (self.origin, verify if isinstance(verify, (bool, str)) else repr(verify), repr(cert))
+        cached = self._pool_keys.get(key)
+        if cached is None:
+            cached = self._pool_keys[key] = super().build_connection_pool_key_attributes(request, verify, cert)
+        return dict(cached[0]), dict(cached[1])
+
     def check_origin(self, request: PreparedRequest) -> None:
         """Refuse, before any byte is sent, a request that urllib3 would send elsewhere than base_url."""
         url = request.url or ""
         try:
             parts = parse_url(url)
-            target = url_origin(url)
+            scheme = (parts.scheme or "").lower()
+            target = (scheme, (parts.host or "").lower().rstrip("."), parts.port or _DEFAULT_PORTS.get(scheme, -1))
         except (LocationParseError, ValueError):
             raise UnsafeLinkError("refusing to send a request to a URL that does not parse") from None
         if target != self.origin or parts.auth is not None:
