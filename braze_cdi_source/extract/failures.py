@@ -1,0 +1,77 @@
+"""Failures that cost one integration, not the run: each becomes a row of `extraction_errors`."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timezone
+from typing import Any
+
+import dlt
+from dlt.sources import DltResource
+from requests.exceptions import RequestException
+
+from ..errors import BrazeApiError, BrazeCdiError
+from ..settings import EXTRACTION_ERRORS_TABLE
+
+logger = logging.getLogger("braze_cdi")
+
+EXTRACTION_ERROR_COLUMNS = {
+    "run_started_at": {"data_type": "timestamp", "timezone": True, "nullable": False},
+    "integration_id": {"data_type": "text"},
+    "resource": {"data_type": "text", "nullable": False},
+    "status": {"data_type": "bigint"},
+    "path": {"data_type": "text"},
+    "message": {"data_type": "text", "nullable": False},
+}
+
+
+class ExtractionFailures:
+    """Turns a failed resource into an `extraction_errors` row (or re-raises it with `fail_fast`)."""
+
+    def __init__(self, fail_fast: bool) -> None:
+        self.fail_fast = fail_fast
+        self.run_started_at = datetime.now(timezone.utc)
+
+    def record(self, resource: str, error: Exception, integration_id: str | None) -> Any:
+        """Return the row to yield into `extraction_errors`, or re-raise when failing fast."""
+        if self.fail_fast:
+            raise error
+        row = {
+            "run_started_at": self.run_started_at,
+            "integration_id": integration_id,
+            "resource": resource,
+            "status": error.status if isinstance(error, BrazeApiError) else None,
+            "path": error.path if isinstance(error, BrazeApiError) else None,
+            "message": describe(error, integration_id),
+        }
+        logger.error(row["message"])
+        return dlt.mark.with_table_name(row, EXTRACTION_ERRORS_TABLE)
+
+
+def with_errors_table(resource: DltResource, **hints: Any) -> DltResource:
+    """Give `resource` its own table hints plus an `extraction_errors` variant for the rows `record` returns.
+
+    The variant is declared first: dlt starts a variant from the resource's hints at that moment, and the
+    errors table must not inherit the sync table's key and columns.
+    """
+    resource.apply_hints(
+        table_name=EXTRACTION_ERRORS_TABLE,
+        write_disposition="append",
+        columns=EXTRACTION_ERROR_COLUMNS,
+        create_table_variant=True,
+    )
+    resource.apply_hints(**hints)
+    return resource
+
+
+def describe(error: Exception, integration_id: str | None) -> str:
+    """One sentence naming what failed; request errors from `requests` are rewritten without URLs' secrets."""
+    if isinstance(error, BrazeCdiError):
+        text = str(error)
+    elif isinstance(error, RequestException):
+        text = f"network error ({type(error).__name__}) past the retry budget: re-run later."
+    else:
+        text = f"{type(error).__name__}: {error}"
+    if integration_id and integration_id not in text:
+        text = f"integration {integration_id}: {text}"
+    return text
