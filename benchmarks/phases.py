@@ -38,7 +38,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from braze_cdi_source import braze_cdi_source
     from braze_cdi_source.extract.source import hint_file_format
-    from braze_cdi_source.job import configured_file_format, destination_tuned, loader_file_format, make_pipeline
+    from braze_cdi_source.job import destination_tuned, loader_file_format, make_pipeline, run_file_format
 
     folder = workdir()
     pipeline = make_pipeline("phases", dlt.destinations.duckdb(os.path.join(folder, "phases.duckdb")), "phases_data",
@@ -51,7 +51,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         for step in ("extract", "normalize", "load"):
             wall, cpu = time.perf_counter(), _cpu()
             if step == "extract":
-                pipeline.extract(source, loader_file_format=configured_file_format())
+                pipeline.extract(source, loader_file_format=run_file_format(pipeline))
             elif step == "normalize":
                 pipeline.normalize()
             else:

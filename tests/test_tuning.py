@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import dlt
+import duckdb
 import pytest
 from dlt.common.configuration import resolve_configuration
 from dlt.common.configuration.container import Container
@@ -16,6 +17,7 @@ from dlt.load.configuration import LoaderConfiguration
 from braze_cdi_source import braze_cdi_source
 from braze_cdi_source.job import destination_tuned, destination_tuning, loader_file_format, run_pipeline
 from braze_cdi_source.simulator import BrazeSimulator
+from tests.cli import braze_cdi, cli_env
 from tests.conftest import FAST_LIMITS
 
 TUNED_KEYS = ("data_writer.disable_compression", "normalize.data_writer.file_max_items", "load.workers")
@@ -158,3 +160,25 @@ def test_rows_go_as_parquet_but_a_load_with_no_sync_at_all_still_creates_the_tab
         empty.add_syncs(empty.integration_ids[0], 3)
         assert run_pipeline(pipeline, braze_cdi_source(api_key=empty.api_key, base_url=empty.base_url)).ok
     assert load_files(pipeline), "the rows did not go as parquet"
+
+
+@pytest.mark.parametrize("sync_counts", [(0, 0), (0, 4)], ids=["no-sync-at-all", "one-empty-integration"])
+def test_a_configured_jsonl_loads_into_duckdb_through_the_cli(tmp_path, sync_counts):
+    """NORMALIZE__LOADER_FILE_FORMAT=jsonl went on every table, so the files that only create an empty table
+    (`job_sync_status` with no sync yet, `extraction_errors` on every run) were empty jsonl files, which DuckDB's
+    JSON reader binds to one column named `json`: the load failed. The rows still go as jsonl."""
+    with BrazeSimulator(sync_counts, rate_limits=FAST_LIMITS) as sim:
+        env = cli_env(tmp_path, sim.api_key, sim.base_url, NORMALIZE__LOADER_FILE_FORMAT="jsonl")
+        result = braze_cdi("run", "--pipeline-name", "jsonl_run", cwd=tmp_path, env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    con = duckdb.connect(str(tmp_path / "jsonl_run.duckdb"), read_only=True)
+    try:
+        assert con.execute("SELECT COUNT(*) FROM braze_cdi_data.job_sync_status").fetchone() == (sum(sync_counts),)
+        assert con.execute("SELECT COUNT(*) FROM braze_cdi_data.extraction_errors").fetchone() == (0,)
+        assert con.execute("SELECT COUNT(*) FROM braze_cdi_data.extraction_runs").fetchone() == (1,)
+    finally:
+        con.close()
+    if sum(sync_counts):
+        loaded = list((tmp_path / "dlt_data" / "pipelines" / "jsonl_run" / "load" / "loaded").rglob(
+            "completed_jobs/job_sync_status.*"))
+        assert any(path.name.endswith(".jsonl") for path in loaded), [path.name for path in loaded]

@@ -6,7 +6,7 @@ summary, run log.
 and `signals.py` (Ctrl-C / SIGTERM). The names below are the job's API: `from braze_cdi_source.job import …`.
 """
 
-from .file_format import configured_file_format, file_format_tuning, loader_file_format
+from .file_format import configured_file_format, file_format_tuning, loader_file_format, run_file_format
 from .location import describe_location, resolve_destination
 from .lock import PipelineLockedError, pipeline_lock
 from .run import LoadFailedError, make_pipeline, reset_state, run_pipeline, views_supported
@@ -32,6 +32,7 @@ __all__ = [
     "record_run",
     "reset_state",
     "resolve_destination",
+    "run_file_format",
     "run_pipeline",
     "run_status",
     "stop_on_signals",

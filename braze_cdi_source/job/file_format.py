@@ -29,6 +29,22 @@ def configured_file_format() -> str | None:
     return dlt.config.get("normalize.loader_file_format", str) or None
 
 
+def run_file_format(pipeline: dlt.Pipeline) -> str | None:
+    """The format `pipeline.run` puts on every table: the configured one (`configured_file_format`), except jsonl
+    on DuckDB. There the files that only create an empty table (`job_sync_status` before any sync,
+    `extraction_errors`) were empty jsonl files, which DuckDB's JSON reader binds to a single column `json`, and
+    the load failed. The source's rows still go as jsonl (`hint_file_format` puts it on their batches); tables
+    without such a hint take DuckDB's own format, which creates an empty table."""
+    configured = configured_file_format()
+    destination = pipeline.destination
+    if configured == "jsonl" and destination is not None and destination.destination_type in _EMPTY_JSONL_FAILS:
+        return None
+    return configured
+
+
+_EMPTY_JSONL_FAILS = ("dlt.destinations.duckdb", "dlt.destinations.motherduck")
+
+
 def loader_file_format(pipeline: dlt.Pipeline) -> str | None:
     """The load-file format of the source's rows: the one place this is decided (None: dlt's own choice).
 

@@ -24,7 +24,7 @@ from ..errors import BrazeCdiError, root_cause
 from ..extract.source import backfill_of, hint_file_format, stats_of
 from ..run_stats import RunStats
 from ..settings import DEFAULT_DATASET_NAME, DEFAULT_PIPELINE_NAME
-from .file_format import configured_file_format, loader_file_format
+from .file_format import loader_file_format, run_file_format
 from .location import resolve_destination
 from .lock import pipeline_lock
 from .run_log import record_failed_run, record_run
@@ -124,7 +124,7 @@ def run_pipeline(
                 while backfill is None or backfill.begin_slice() or not loads:
                     sources_state = copy.deepcopy(pipeline.state.get("sources", {}))
                     try:
-                        loads.append(pipeline.run(source, loader_file_format=configured_file_format()))
+                        loads.append(pipeline.run(source, loader_file_format=run_file_format(pipeline)))
                     except PipelineStepFailed as error:
                         if error.step == "load":  # set the refused package aside, cursors back to before it
                             raise _set_aside(pipeline, sources_state, error) from error

@@ -14,7 +14,7 @@ import dlt
 from ..extract.source import EXTRACTION_ERROR_COLUMNS
 from ..run_stats import RunStats
 from ..settings import EXTRACTION_ERRORS_TABLE, EXTRACTION_RUN_COLUMNS, EXTRACTION_RUNS_TABLE
-from .file_format import configured_file_format
+from .file_format import run_file_format
 from .summary import RunSummary
 from .tuning import destination_tuned
 
@@ -64,7 +64,7 @@ def record_run(
         columns=EXTRACTION_ERROR_COLUMNS,
     )
     with destination_tuned(pipeline):
-        pipeline.run([runs, errors], loader_file_format=configured_file_format())
+        pipeline.run([runs, errors], loader_file_format=run_file_format(pipeline))
 
 
 def _backfill_figures(summary: RunSummary | None) -> dict[str, Any]:
