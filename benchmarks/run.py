@@ -28,8 +28,8 @@ from .serve import served
 FULL = {
     "economy": {"sync_counts": "0,7,10,11,137,300", "k": 25},
     "rate_limit": {"integrations": 10, "syncs": 700, "limit": 100, "window": 3.0},
-    "overhead": {"integrations": 100, "syncs": 1000, "repeats": 3},
-    "memory": {"integrations": 100, "small": 100, "large": 1000},
+    "overhead": {"integrations": 100, "syncs": 1000, "repeats": 5},
+    "memory": {"integrations": 100, "small": 100, "large": 1000, "repeats": 3},
     "latency": {"integrations": 10, "syncs": 50, "latency": 0.1, "repeats": 3},
     "backfill": {"quick": False},
     "rate_60": {"integrations": 10, "syncs": 310, "limit": 100, "window": 60.0},
@@ -39,7 +39,7 @@ QUICK = {
     "economy": {"sync_counts": "0,11", "k": 5},
     "rate_limit": {"integrations": 3, "syncs": 60, "limit": 6, "window": 0.5},
     "overhead": {"integrations": 5, "syncs": 100, "repeats": 1},
-    "memory": {"integrations": 5, "small": 10, "large": 100},
+    "memory": {"integrations": 5, "small": 10, "large": 100, "repeats": 1},
     "latency": {"integrations": 2, "syncs": 10, "latency": 0.02, "repeats": 1},
     "backfill": {"quick": True},
     "rate_60": {"integrations": 3, "syncs": 40, "limit": 5, "window": 1.0},
@@ -62,6 +62,58 @@ def alternate(url: str, key: str, impls: Sequence[tuple[str, Sequence[str]]], re
 
 def median(runs: list[dict[str, Any]], key: str) -> float:
     return statistics.median(r[key] for r in runs)
+
+
+def paired(candidate: list[dict[str, Any]], baseline: list[dict[str, Any]], key: str) -> list[float]:
+    """Each repeat's ratio candidate / baseline (the two ran one after the other, so they shared the machine's
+    load): the statistic of figure 3 is the median of these, the spread their minimum and maximum."""
+    return [c[key] / b[key] for c, b in zip(candidate, baseline, strict=False)]
+
+
+def spread(ratios: list[float]) -> str:
+    """`median× (min–max over n repeats)`."""
+    return f"{statistics.median(ratios):.2f}× ({min(ratios):.2f}–{max(ratios):.2f} over {len(ratios)} repeats)"
+
+
+def measure_overhead(sizes: dict[str, dict[str, Any]], log: Any) -> dict[str, Any]:
+    """Figures 3 and 5 alone (`--only overhead`): the 100,000-sync load side by side with the hand-written job,
+    and the 10,000-sync runs for memory growth; nothing else runs beside them."""
+    o, m = sizes["overhead"], sizes["memory"]
+    results: dict[str, Any] = {}
+    truth = os.path.join(tempfile.mkdtemp(prefix="braze_cdi_bench_"), "truth.json")
+    log(f"3. overhead: {o['integrations']} x {o['syncs']} syncs, {o['repeats']} repeats, alternating")
+    with served([o["syncs"]] * o["integrations"], truth_file=truth) as (url, key):
+        checked = ["--truth-file", truth]
+        results["overhead"] = alternate(url, key, [
+            ("baseline", ["baseline", *checked]), ("braze_cdi", ["braze_cdi", *checked])
+        ], o["repeats"])
+    log(f"5. memory: {m['integrations']} x {m['small']} syncs, {m['repeats']} repeats")
+    with served([m["small"]] * m["integrations"]) as (url, key):
+        small = alternate(url, key, [("baseline", ["baseline"]), ("braze_cdi", ["braze_cdi"])], m["repeats"])
+    results["memory"] = {"small_syncs": m["small"] * m["integrations"], "large_syncs": o["syncs"] * o["integrations"],
+                         "small": small, "large": results["overhead"]}
+    return results
+
+
+def overhead_summary(results: dict[str, Any]) -> list[str]:
+    """Figure 3's paired ratios and figure 5's growth, as table rows."""
+    o, mem = results["overhead"], results["memory"]
+    wall = paired(o["braze_cdi"], o["baseline"], "wall_s")
+    cpu = paired(o["braze_cdi"], o["baseline"], "cpu_s")
+    small_rss = median(mem["small"]["braze_cdi"], "peak_rss_mb")
+    large_rss = median(mem["large"]["braze_cdi"], "peak_rss_mb")
+    lines = ["| repeat | wall braze-cdi / hand-written | CPU braze-cdi / hand-written | peak RSS MB (ours / theirs) |",
+             "|---|---|---|---|"]
+    for index, (b, c) in enumerate(zip(o["baseline"], o["braze_cdi"], strict=False), start=1):
+        lines.append(f"| {index} | {c['wall_s'] / b['wall_s']:.2f}× ({c['wall_s']:.1f} / {b['wall_s']:.1f} s) | "
+                     f"{c['cpu_s'] / b['cpu_s']:.2f}× ({c['cpu_s']:.1f} / {b['cpu_s']:.1f} s) | "
+                     f"{c['peak_rss_mb']:.0f} / {b['peak_rss_mb']:.0f} |")
+    lines.append(f"| median (min–max) | {spread(wall)} | {spread(cpu)} | |")
+    small_all = ", ".join(f"{r['peak_rss_mb']:.0f}" for r in mem["small"]["braze_cdi"])
+    large_all = ", ".join(f"{r['peak_rss_mb']:.0f}" for r in mem["large"]["braze_cdi"])
+    lines.append(f"| memory growth | {small_rss:.0f} → {large_rss:.0f} MB = {large_rss / small_rss:.2f}× (medians; "
+                 f"10k runs {small_all}; 100k runs {large_all}) | | |")
+    return lines
 
 
 def slow_cases(sizes: dict[str, dict[str, Any]]) -> dict[str, Any]:
@@ -96,24 +148,14 @@ def measure_all(sizes: dict[str, dict[str, Any]], log: Any) -> dict[str, Any]:
     o = sizes["overhead"]
     m = sizes["memory"]
     log("3. overhead and 5. memory (simulator in its own process, no latency, no limit)")
+    results.update(measure_overhead(sizes, log))
+    log("8. the same syncs through dlt's rest_api source")
     truth = os.path.join(tempfile.mkdtemp(prefix="braze_cdi_bench_"), "truth.json")
     with served([o["syncs"]] * o["integrations"], truth_file=truth) as (url, key):
-        checked = ["--truth-file", truth]
-        results["overhead"] = alternate(url, key, [
-            ("baseline", ["baseline", *checked]), ("braze_cdi", ["braze_cdi", *checked])
-        ], o["repeats"])
-        log("8. the same syncs through dlt's rest_api source")
-        results["rest_api"] = [load("rest_api", url, key, *checked)]
+        results["rest_api"] = [load("rest_api", url, key, "--truth-file", truth)]
         results["phases_large"] = run_case("phases", ["--base-url", url, "--api-key", key])
     with served([m["small"]] * m["integrations"]) as (url, key):
-        small = alternate(url, key, [("baseline", ["baseline"]), ("braze_cdi", ["braze_cdi"])], 1)
         results["phases_small"] = run_case("phases", ["--base-url", url, "--api-key", key])
-    results["memory"] = {
-        "small_syncs": m["small"] * m["integrations"],
-        "large_syncs": o["syncs"] * o["integrations"],
-        "small": small,
-        "large": results["overhead"],
-    }
 
     lat = sizes["latency"]
     log("4. latency-bound speed")
@@ -174,14 +216,16 @@ def render(results: dict[str, Any], command: str, started: str, seconds: float) 
         f"the limit | {share:.3f} | ≥ 0.95, 429s < 1 % | {verdict(share >= 0.95 and rate_429 < 0.01)} |"
     )
     # 3. overhead
-    wall = median(o["braze_cdi"], "wall_s") / median(o["baseline"], "wall_s")
-    cpu = median(o["braze_cdi"], "cpu_s") / median(o["baseline"], "cpu_s")
+    wall_ratios = paired(o["braze_cdi"], o["baseline"], "wall_s")
+    cpu_ratios = paired(o["braze_cdi"], o["baseline"], "cpu_s")
+    wall, cpu = statistics.median(wall_ratios), statistics.median(cpu_ratios)
     n = mem["large_syncs"]
     lines.append(
         f"| 3 | {n:,} syncs extracted, normalized, loaded into DuckDB (no latency, no limit) | "
         f"wall {median(o['braze_cdi'], 'wall_s'):.1f} s, CPU {median(o['braze_cdi'], 'cpu_s'):.1f} s | "
         f"hand-written requests+duckdb: wall {median(o['baseline'], 'wall_s'):.1f} s, "
-        f"CPU {median(o['baseline'], 'cpu_s'):.1f} s | wall {wall:.2f}×, CPU {cpu:.2f}× | ≤ 1.0 | "
+        f"CPU {median(o['baseline'], 'cpu_s'):.1f} s | wall {spread(wall_ratios)}, CPU {spread(cpu_ratios)} "
+        f"(median of the paired ratios) | ≤ 1.0 | "
         f"{verdict(wall <= 1.0 and cpu <= 1.0)} |"
     )
     # 4. latency
@@ -270,11 +314,8 @@ def render(results: dict[str, Any], command: str, started: str, seconds: float) 
         f"{verdict(hourly_ok and hh['wall_s'] <= allowed)} |"
     )
     # spread of the side-by-side ratios
-    lines += ["", "## Spread of figure 3 (each repeat's ratio, baseline and braze-cdi run one after the other)", "",
-              "| repeat | wall braze-cdi / hand-written | CPU braze-cdi / hand-written |", "|---|---|---|"]
-    for index, (b, c) in enumerate(zip(o["baseline"], o["braze_cdi"], strict=False), start=1):
-        lines.append(f"| {index} | {c['wall_s'] / b['wall_s']:.2f}× ({c['wall_s']:.1f} / {b['wall_s']:.1f} s) | "
-                     f"{c['cpu_s'] / b['cpu_s']:.2f}× ({c['cpu_s']:.1f} / {b['cpu_s']:.1f} s) |")
+    lines += ["", "## Spread of figures 3 and 5 (each repeat's ratio, baseline and braze-cdi run one after the other)",
+              "", *overhead_summary(results)]
     # step by step
     lines += ["", "## Where braze-cdi's time and memory go (`benchmarks/phases.py`: dlt's steps one by one)", "",
               "| syncs | step | wall s | CPU s | RSS after, MB | peak RSS so far, MB |", "|---|---|---|---|---|---|"]
@@ -306,14 +347,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.run")
     parser.add_argument("--quick", action="store_true", help="tiny sizes (smoke test)")
     parser.add_argument("--output", default=os.path.join(os.path.dirname(__file__), "RESULTS.md"))
+    parser.add_argument("--only", choices=("overhead",), default=None,
+                        help="run figures 3 and 5 alone and print them (RESULTS.md is not written)")
+    parser.add_argument("--repeats", type=int, default=None, help="repeats of figure 3 (default 5; --quick 1)")
     args = parser.parse_args(argv)
-    sizes = QUICK if args.quick else FULL
+    sizes = {k: dict(v) for k, v in (QUICK if args.quick else FULL).items()}
+    if args.repeats:
+        sizes["overhead"]["repeats"] = args.repeats
     started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     began = time.monotonic()
 
     def log(message: str) -> None:
         print(f"[{time.monotonic() - began:6.1f}s] {message}", flush=True)
 
+    if args.only == "overhead":
+        results = measure_overhead(sizes, log)
+        print(json.dumps(results, default=str))
+        print("\n".join(overhead_summary(results)))
+        return 0
     results = measure_all(sizes, log)
     command = "python -m benchmarks.run" + (" --quick" if args.quick else "")
     text = render(results, command, started, time.monotonic() - began)
