@@ -314,7 +314,7 @@ def render(results: dict[str, Any], command: str, started: str, seconds: float) 
         f"{verdict(hourly_ok and hh['wall_s'] <= allowed)} |"
     )
     # spread of the side-by-side ratios
-    lines += ["", "## Spread of figures 3 and 5 (each repeat's ratio, baseline and braze-cdi run one after the other)",
+    lines += ["", "## Spread of figure 3 and figure 5 (repeat by repeat, the two jobs alternating)",
               "", *overhead_summary(results)]
     # step by step
     lines += ["", "## Where braze-cdi's time and memory go (`benchmarks/phases.py`: dlt's steps one by one)", "",

@@ -19,7 +19,7 @@ from dlt.common import logger as dlt_logger
 from dlt.common.jsonpath import TJsonPath
 from dlt.sources.helpers.rest_client import RESTClient
 from dlt.sources.helpers.rest_client.auth import BearerTokenAuth
-from requests import Response, Session
+from requests import PreparedRequest, Request, Response, Session
 from requests.exceptions import ChunkedEncodingError, ConnectionError, JSONDecodeError, Timeout
 
 from ..errors import (
@@ -162,6 +162,17 @@ class _Session(Session):
     def __init__(self) -> None:
         super().__init__()
         self._environment: dict[tuple[str, str, int | None], dict[str, Any]] = {}
+        self.params = None  # type: ignore[assignment]  # see prepare_request
+
+    def prepare_request(self, request: Request) -> PreparedRequest:
+        # requests checks each mapping it merges against a typing Protocol (`to_key_val_list`, about 20 µs a
+        # check on Python 3.11): the empty `params` and `headers` of every dlt request cost five checks, about a
+        # tenth of a request's CPU. Empty is the same as None to requests; None skips the merge.
+        if not request.params:
+            request.params = None
+        if not request.headers:
+            request.headers = None
+        return super().prepare_request(request)
 
     def merge_environment_settings(  # type: ignore[override]
         self, url: str | None, proxies: Any, stream: Any, verify: Any, cert: Any
