@@ -327,6 +327,9 @@ def render(results: dict[str, Any], command: str, started: str, seconds: float) 
             lines.append(f"| {label} | {step} | {ph['wall_s']:.2f} | {ph['cpu_s']:.2f} | {ph['rss_mb']:.0f} | "
                          f"{ph['peak_rss_mb']:.0f} |")
     # details
+    lines += ["", "Where the rest of figure 3's CPU goes, step by step with the share of each, and why figures 3 and 5 "
+              "stay above their targets: benchmarks/README.md, \"Why figure 3's CPU stays above 1.0×\" and \"Why "
+              "figure 5 stays above 1.1×\"."]
     lines += ["", "## 1. Request economy (job_sync_status requests per run)", "",
               f"Integrations with {e['sync_counts']} syncs; `k` = {e['k']}. List requests in brackets.", "",
               "| run | minimum | braze-cdi | rest_api (as a user configures it) | naive full re-read |",
