@@ -104,3 +104,26 @@ EXTRACTION_RUN_COLUMNS = {
 """`extraction_runs`: the connector's own run log, one row per run (ok / partial / failed). The backfill
 columns say what a budgeted run left for the next one: `backfill_pending` is JSON text, integration id ->
 estimated pages left (null when unknown); all of them are null for a run that raised."""
+
+EXTRACTION_ERROR_COLUMNS = {
+    "run_started_at": {"data_type": "timestamp", "timezone": True, "nullable": False},
+    "integration_id": {"data_type": "text"},
+    "resource": {"data_type": "text", "nullable": False},
+    "status": {"data_type": "bigint"},
+    "path": {"data_type": "text"},
+    "message": {"data_type": "text", "nullable": False},
+}
+"""`extraction_errors`: one row per integration (or the listing) that failed in a run, with what to do."""
+
+BACKFILL_TABLE = "integration_backfill"
+BACKFILL_COLUMNS = {
+    "integration_id": {"data_type": "text", "nullable": False},
+    "backfill_complete": {"data_type": "bool", "nullable": False},
+    "covered_back_to": {"data_type": "timestamp", "timezone": True},
+    "oldest_sync_start_reached": {"data_type": "timestamp", "timezone": True},
+    "backfill_target": {"data_type": "timestamp", "timezone": True},
+    "pages_read": {"data_type": "bigint"},
+    "estimated_pages_left": {"data_type": "bigint"},
+    "updated_at": {"data_type": "timestamp", "timezone": True, "nullable": False},
+}
+"""`integration_backfill`: per integration, how far back its history is loaded and what is left to read."""

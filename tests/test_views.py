@@ -504,7 +504,7 @@ def test_a_paused_integration_is_not_stale(destination_pipeline: Any) -> None:
 
 def load_backfill(pipeline: Any, rows: list[dict[str, Any]]) -> None:
     """Rows of integration_backfill as a run's slices write them (the job's table, its columns)."""
-    from braze_cdi_source.extract.backfill import BACKFILL_COLUMNS, BACKFILL_TABLE
+    from braze_cdi_source.settings import BACKFILL_COLUMNS, BACKFILL_TABLE
 
     now = datetime.now(timezone.utc)
     info = pipeline.run(

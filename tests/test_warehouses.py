@@ -32,8 +32,7 @@ from sqlglot.errors import ErrorLevel
 
 from braze_cdi_source import render_views
 from braze_cdi_source.analytics.views import VIEWS
-from braze_cdi_source.extract.backfill import BACKFILL_COLUMNS, BACKFILL_TABLE
-from braze_cdi_source.settings import INTEGRATION_COLUMNS, JOB_SYNC_STATUS_COLUMNS
+from braze_cdi_source.settings import BACKFILL_COLUMNS, BACKFILL_TABLE, INTEGRATION_COLUMNS, JOB_SYNC_STATUS_COLUMNS
 from braze_cdi_source.simulator import BrazeSimulator
 from tests.conftest import FAST_LIMITS
 from tests.test_views import build_cases, load

@@ -33,8 +33,9 @@ from dlt.common.schema.utils import has_table_seen_data
 from sqlglot import expressions as exp
 
 from ..errors import ConfigurationError
-from ..extract.backfill import BACKFILL_COLUMNS, BACKFILL_TABLE
 from ..settings import (
+    BACKFILL_COLUMNS,
+    BACKFILL_TABLE,
     INTEGRATION_COLUMNS,
     INTEGRATIONS_TABLE,
     JOB_SYNC_STATUS_COLUMNS,

@@ -37,18 +37,6 @@ BRAZE_HISTORY = timedelta(days=365)
 MAX_GAPS = 20
 """Stretches kept per integration; beyond this the two oldest gaps are joined (re-reading between them)."""
 
-BACKFILL_TABLE = "integration_backfill"
-BACKFILL_COLUMNS = {
-    "integration_id": {"data_type": "text", "nullable": False},
-    "backfill_complete": {"data_type": "bool", "nullable": False},
-    "covered_back_to": {"data_type": "timestamp", "timezone": True},
-    "oldest_sync_start_reached": {"data_type": "timestamp", "timezone": True},
-    "backfill_target": {"data_type": "timestamp", "timezone": True},
-    "pages_read": {"data_type": "bigint"},
-    "estimated_pages_left": {"data_type": "bigint"},
-    "updated_at": {"data_type": "timestamp", "timezone": True, "nullable": False},
-}
-
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)\s*(h|m|s)?", re.IGNORECASE)
 
 

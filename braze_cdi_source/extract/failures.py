@@ -11,18 +11,10 @@ from dlt.sources import DltResource
 from requests.exceptions import RequestException
 
 from ..errors import BrazeApiError, BrazeCdiError
-from ..settings import EXTRACTION_ERRORS_TABLE
+from ..settings import EXTRACTION_ERROR_COLUMNS, EXTRACTION_ERRORS_TABLE
 
 logger = logging.getLogger("braze_cdi")
 
-EXTRACTION_ERROR_COLUMNS = {
-    "run_started_at": {"data_type": "timestamp", "timezone": True, "nullable": False},
-    "integration_id": {"data_type": "text"},
-    "resource": {"data_type": "text", "nullable": False},
-    "status": {"data_type": "bigint"},
-    "path": {"data_type": "text"},
-    "message": {"data_type": "text", "nullable": False},
-}
 
 
 class ExtractionFailures:

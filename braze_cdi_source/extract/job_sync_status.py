@@ -13,10 +13,16 @@ from requests.exceptions import RequestException
 
 from ..errors import BrazeCdiError, ConfigurationError
 from ..http.client import BrazeClient, job_sync_status_path
-from ..settings import DEFAULT_FUTURE_TOLERANCE_MINUTES, JOB_SYNC_STATUS_COLUMNS, JOB_SYNC_STATUS_TABLE
+from ..settings import (
+    BACKFILL_COLUMNS,
+    BACKFILL_TABLE,
+    DEFAULT_FUTURE_TOLERANCE_MINUTES,
+    JOB_SYNC_STATUS_COLUMNS,
+    JOB_SYNC_STATUS_TABLE,
+)
 from ..timestamps import parse_instant
 from .arrow_batch import ArrowBatches
-from .backfill import BACKFILL_COLUMNS, BACKFILL_TABLE, Backfill, History, Stretch, TimeBudget
+from .backfill import Backfill, History, Stretch, TimeBudget
 from .failures import ExtractionFailures, with_errors_table
 from .file_format import FileFormatHint
 from .stretch_reader import StretchReader

@@ -11,9 +11,13 @@ from typing import Any
 
 import dlt
 
-from ..extract.source import EXTRACTION_ERROR_COLUMNS
 from ..run_stats import RunStats
-from ..settings import EXTRACTION_ERRORS_TABLE, EXTRACTION_RUN_COLUMNS, EXTRACTION_RUNS_TABLE
+from ..settings import (
+    EXTRACTION_ERROR_COLUMNS,
+    EXTRACTION_ERRORS_TABLE,
+    EXTRACTION_RUN_COLUMNS,
+    EXTRACTION_RUNS_TABLE,
+)
 from .file_format import run_file_format
 from .summary import RunSummary
 from .tuning import destination_tuned
