@@ -28,7 +28,7 @@ HISTORY = (1200, 1000, 800)
 CHECKPOINT = 60
 LOAD_TIME_SLACK = 3.0
 """How far past its budget a run may end: the budget keeps a reserve for the last load and the views, estimated
-from the previous load, and on a busy machine (tests run in parallel) the last load can take longer."""
+from the loads before it, and on a busy machine (tests run in parallel) the last load can take longer."""
 
 
 def pages(sim: BrazeSimulator, integration_id: str | None = None) -> int:
