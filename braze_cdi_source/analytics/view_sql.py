@@ -16,6 +16,7 @@ load after the table appears replaces them.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -278,11 +279,15 @@ def _write_cache(path: Path, entries: dict[str, dict[str, str]]) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    except OSError:
+        return
+    try:
         with os.fdopen(handle, "w") as file:
             json.dump(entries, file)
         os.replace(temporary, path)
-    except OSError:
-        return
+    except OSError:  # a full disk: leave no half-written file behind
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
 
 
 @cache
