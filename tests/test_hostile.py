@@ -508,6 +508,66 @@ def test_ctrl_c_ends_the_run_in_5_s_with_exit_130_and_the_rerun_completes(tmp_pa
     assert counts == [("bad", 12, 12), ("good", 3, 3)]
 
 
+
+def test_a_stop_mid_body_interrupts_the_run_instead_of_failing_the_request():
+    """Bound: a stop that shuts a socket mid-body raises RunInterrupted at once, never the request's deadline
+    error (which would be retried or recorded as the integration's failure), and the CLI reads it as Ctrl-C."""
+    import threading
+
+    from braze_cdi_source.errors import find_cause
+    from braze_cdi_source.http.cancel import RunInterrupted, request_stop
+    from braze_cdi_source.http.client import BrazeClient, job_sync_status_path
+    from braze_cdi_source.http.transport import RequestDeadlineExceeded
+
+    with HostileServer({"bad": syncs(12)}, scripted(_slow_body)) as server:
+        client = BrazeClient(server.api_key, server.base_url)
+        raised: list[BaseException] = []
+
+        def read() -> None:
+            try:
+                list(client.pages(job_sync_status_path("bad"), "bad"))
+            except BaseException as error:  # noqa: BLE001 - the test inspects it
+                raised.append(error)
+
+        reader = threading.Thread(target=read)
+        reader.start()
+        deadline = time.monotonic() + 10
+        while server.count("/cdi/integrations/bad/") == 0 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(0.3)  # the body has started to trickle
+        stopped = time.monotonic()
+        request_stop()
+        reader.join(timeout=10)
+        assert not reader.is_alive() and time.monotonic() - stopped < 2
+    [error] = raised
+    assert isinstance(error, RunInterrupted), repr(error)
+    assert find_cause(error, RequestDeadlineExceeded) is None
+    assert server.count("/cdi/integrations/bad/") == 1  # not retried
+
+
+def test_an_interruption_whose_chain_ends_in_a_socket_error_exits_130(capsys):
+    """Bound: however deep the RunInterrupted sits in dlt's wrappers, and whatever socket error it ended on,
+    the CLI says "interrupted" and exits 130 (a stop races the reset of the connection it shut down)."""
+    from dlt.extract.exceptions import ResourceExtractionError
+
+    from braze_cdi_source.cli.main import handle_errors
+    from braze_cdi_source.http.cancel import RunInterrupted
+
+    def run() -> None:
+        try:
+            try:
+                raise ConnectionResetError(104, "Connection reset by peer")
+            except ConnectionResetError as reset:
+                raise RunInterrupted("the run was interrupted") from reset
+        except RunInterrupted as stop:
+            raise ResourceExtractionError("job_sync_status_bad", None, "extract", str(stop)) from stop
+
+    with pytest.raises(SystemExit) as exited:
+        handle_errors(run)()
+    assert exited.value.code == 130
+    err = capsys.readouterr().err
+    assert "interrupted" in err and "ConnectionResetError" not in err
+
 def test_the_cursor_ignores_future_dated_syncs_and_heals_a_frozen_state():
     """Bound: a sync beyond now + tolerance never becomes the boundary; a state frozen by one is read again."""
     from datetime import datetime, timedelta, timezone

@@ -145,7 +145,7 @@ def handle_errors(func: Callable[..., Any]) -> Callable[..., Any]:
         except KeyboardInterrupt:
             fail(INTERRUPTED, EXIT_INTERRUPTED)
         except Exception as error:  # noqa: BLE001 - the top of the CLI: every failure becomes a message
-            if isinstance(root_cause(error), RunInterrupted) or find_cause(error, KeyboardInterrupt) is not None:
+            if find_cause(error, RunInterrupted) is not None or find_cause(error, KeyboardInterrupt) is not None:
                 fail(INTERRUPTED, EXIT_INTERRUPTED)
             if debug and output.is_json():
                 logger.debug("traceback", extra={"fields": {"traceback": traceback.format_exc()}})

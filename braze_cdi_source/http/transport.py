@@ -282,6 +282,13 @@ class BoundedAdapter(HTTPAdapter):
     def _late(self) -> RequestDeadlineExceeded:
         return RequestDeadlineExceeded(f"no complete answer within request_timeout = {self.timeout:g} s")
 
+    def _cut(self) -> Exception:
+        """Why a fired watch shut the socket mid-body: a stop (Ctrl-C) interrupts the run, not this request's
+        deadline, which would be retried or recorded as the integration's failure."""
+        if cancel.stopping():
+            return cancel.RunInterrupted("the run was interrupted")
+        return self._late()
+
     def _raise_unreachable(self, error: ConnectionError) -> None:
         """A first request whose host does not resolve or refuses the connection: base_url is wrong."""
         if self.reached.is_set():
@@ -322,8 +329,8 @@ class BoundedAdapter(HTTPAdapter):
                 cancel.check()
                 data = raw.read(_CHUNK, decode_content=False)
                 if not data:
-                    if watch.fired:  # the watchdog shut the socket: a cut body, not the end of one
-                        raise self._late()
+                    if watch.fired:  # the watchdog or a stop shut the socket: a cut body, not the end of one
+                        raise self._cut()
                     break
                 for piece in decoder.feed(data, limit - size + 1):
                     size += len(piece)
@@ -338,7 +345,7 @@ class BoundedAdapter(HTTPAdapter):
             raise ReadTimeout(error, request=response.request) from error
         except (ProtocolError, DecodeError, zlib.error, OSError) as error:
             if watch.fired:
-                raise self._late() from error
+                raise self._cut() from error
             raise ChunkedEncodingError(error, request=response.request) from error
         except Urllib3HTTPError as error:
             raise ConnectionError(error, request=response.request) from error
