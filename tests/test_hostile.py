@@ -452,14 +452,20 @@ def test_a_future_dated_sync_loads_but_later_syncs_still_load(make_pipeline, fut
 
 # --- 8. terminal safety ----------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("hostile", ["[/x]", "[bold]x\x1b[2J\x1b]0;owned\x07", "a\rb\x9bc\u202ed"])
-def test_braze_text_never_reaches_the_terminal_raw(tmp_path, hostile):
-    """Bound: exit 0, no ESC / BEL / CSI byte in stdout or stderr; JSON logs stay one JSON object a line."""
-    with HostileServer({hostile: syncs(3)}, names={hostile: hostile}) as server:
+HOSTILE_TEXT = ("[/x]", "[bold]x\x1b[2J\x1b]0;owned\x07", "a\rb\x9bc\u202ed")
+"""Rich markup, terminal escapes (clear screen, window title, bell), a carriage return, a C1 CSI, bidi override."""
+
+
+def test_braze_text_never_reaches_the_terminal_raw(tmp_path):
+    """Bound: exit 0, no ESC / BEL / CSI byte in stdout or stderr; JSON logs stay one JSON object a line.
+    Each hostile text is an integration's id and name, all in one workspace (one plain and one JSON run)."""
+    with HostileServer({text: syncs(3) for text in HOSTILE_TEXT}, names={t: t for t in HOSTILE_TEXT}) as server:
         plain_run, _ = cli(tmp_path, server)
         assert plain_run.returncode == 0, plain_run.stderr
         for stream in (plain_run.stdout, plain_run.stderr):
             assert not any(c in stream for c in "\x1b\x07\x9b\u202e"), stream
+        # each integration is named in the summary, its text made inert
+        assert "[/x]" in plain_run.stdout and "0;owned" in plain_run.stdout and "b?c?d" in plain_run.stdout
         env = cli_env(tmp_path, server.api_key, server.base_url, **QUICK_ENV)
         json_run = braze_cdi("--log-format", "json", "run", cwd=tmp_path, env=env)
         assert json_run.returncode == 0, json_run.stderr
