@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import logging
 import time
+from contextlib import ExitStack
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ from ..errors import BrazeCdiError, root_cause
 from ..extract.source import backfill_of, hint_file_format, stats_of
 from ..run_stats import RunStats
 from ..settings import DEFAULT_DATASET_NAME, DEFAULT_PIPELINE_NAME
+from .duckdb_hold import DuckDBOpenDuringLoads, duckdb_kept_open
 from .file_format import loader_file_format, run_file_format
 from .location import resolve_destination
 from .lock import pipeline_lock
@@ -101,9 +103,10 @@ def run_pipeline(
     """
     started = time.monotonic()
     started_at = datetime.now(timezone.utc)
-    with pipeline_lock(pipeline):
-        if progress is not None:
-            pipeline.collector = progress
+    with pipeline_lock(pipeline), ExitStack() as tail:
+        collector = pipeline.collector
+        held = DuckDBOpenDuringLoads(pipeline, progress if progress is not None else collector)
+        pipeline.collector = held
         try:
             if callable(source):
                 source = source()
@@ -139,6 +142,7 @@ def run_pipeline(
                         len(loads), time.monotonic() - started, _seconds_since_extract(pipeline),
                         backfill.budget.left(),
                     )
+            tail.enter_context(duckdb_kept_open(pipeline))  # the views and the run log share one open file
             if views and views_supported(pipeline):
                 create_views(pipeline)
             summary = summarise(pipeline, loads, time.monotonic() - started, stats, row_counts)
@@ -147,8 +151,12 @@ def run_pipeline(
                 summary.stopped_by_budget = backfill.stopped_by_budget and bool(summary.backfill_pending)
                 summary.slices = len(loads)
         except Exception:
+            held.release()
             record_failed_run(pipeline, started_at, stats)
             raise
+        finally:
+            held.release()
+            pipeline.collector = progress if progress is not None else collector
         record_run(pipeline, started_at, stats, summary)
     return summary
 
