@@ -20,6 +20,7 @@ import tempfile
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 from typing import Any
 
 from .measure import run_case
@@ -75,21 +76,30 @@ def spread(ratios: list[float]) -> str:
     return f"{statistics.median(ratios):.2f}× ({min(ratios):.2f}–{max(ratios):.2f} over {len(ratios)} repeats)"
 
 
-def measure_overhead(sizes: dict[str, dict[str, Any]], log: Any) -> dict[str, Any]:
+def measure_overhead(sizes: dict[str, dict[str, Any]], log: Any, peers: bool = False) -> dict[str, Any]:
     """Figures 3 and 5 alone (`--only overhead`): the 100,000-sync load side by side with the hand-written job,
-    and the 10,000-sync runs for memory growth; nothing else runs beside them."""
+    and the 10,000-sync runs for memory growth; nothing else runs beside them. With `peers`, then figure 8 and
+    the step-by-step profile against the same two simulators (the same data; a simulator is a process of its
+    own that imports dlt, so starting it again would only cost time)."""
     o, m = sizes["overhead"], sizes["memory"]
     results: dict[str, Any] = {}
     truth = os.path.join(tempfile.mkdtemp(prefix="braze_cdi_bench_"), "truth.json")
-    log(f"3. overhead: {o['integrations']} x {o['syncs']} syncs, {o['repeats']} repeats, alternating")
-    with served([o["syncs"]] * o["integrations"], truth_file=truth) as (url, key):
+    with ExitStack() as simulators:
+        log(f"3. overhead: {o['integrations']} x {o['syncs']} syncs, {o['repeats']} repeats, alternating")
+        url, key = simulators.enter_context(served([o["syncs"]] * o["integrations"], truth_file=truth))
         checked = ["--truth-file", truth]
         results["overhead"] = alternate(url, key, [
             ("baseline", ["baseline", *checked]), ("braze_cdi", ["braze_cdi", *checked])
         ], o["repeats"])
-    log(f"5. memory: {m['integrations']} x {m['small']} syncs, {m['repeats']} repeats")
-    with served([m["small"]] * m["integrations"]) as (url, key):
-        small = alternate(url, key, [("baseline", ["baseline"]), ("braze_cdi", ["braze_cdi"])], m["repeats"])
+        log(f"5. memory: {m['integrations']} x {m['small']} syncs, {m['repeats']} repeats")
+        small_url, small_key = simulators.enter_context(served([m["small"]] * m["integrations"]))
+        small = alternate(small_url, small_key, [("baseline", ["baseline"]), ("braze_cdi", ["braze_cdi"])],
+                          m["repeats"])
+        if peers:
+            log("8. the same syncs through dlt's rest_api source")
+            results["rest_api"] = [load("rest_api", url, key, *checked)]
+            results["phases_large"] = run_case("phases", ["--base-url", url, "--api-key", key])
+            results["phases_small"] = run_case("phases", ["--base-url", small_url, "--api-key", small_key])
     results["memory"] = {"small_syncs": m["small"] * m["integrations"], "large_syncs": o["syncs"] * o["integrations"],
                          "small": small, "large": results["overhead"]}
     return results
@@ -117,11 +127,13 @@ def overhead_summary(results: dict[str, Any]) -> list[str]:
 
 
 def slow_cases(sizes: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    """The cases that wait on real rate-limit windows (minutes, little CPU), started at once in the background."""
+    """The cases that wait on real rate-limit windows (minutes, little CPU), started at once in the background.
+    At the quick sizes the backfills join them: they take the second core while the loads run one at a time
+    (at full size they stay in the foreground, so that nothing runs beside figure 3's loads)."""
     r, h = sizes["rate_60"], sizes["hourly"]
     rate = ["--integrations", r["integrations"], "--syncs", r["syncs"], "--limit", r["limit"], "--window", r["window"]]
-    pool = ThreadPoolExecutor(max_workers=3)
-    return {
+    pool = ThreadPoolExecutor(max_workers=4)
+    waiting = {
         "rate_first_request": pool.submit(run_case, "rate_limit", [*rate, "--aligned", 0]),
         "rate_clock_aligned": pool.submit(run_case, "rate_limit", [*rate, "--aligned", 1]),
         "hourly": pool.submit(run_case, "hourly", [
@@ -129,12 +141,17 @@ def slow_cases(sizes: dict[str, dict[str, Any]]) -> dict[str, Any]:
             "--list-limit", h["list_limit"], "--window", h["window"],
         ]),
     }
+    if sizes["backfill"]["quick"]:
+        waiting["backfill"] = pool.submit(run_case, "backfill", ["--quick"])
+    return waiting
 
 
 def measure_all(sizes: dict[str, dict[str, Any]], log: Any) -> dict[str, Any]:
     results: dict[str, Any] = {}
     log("9-11. rate at Braze's 60 s windows and the hourly run: in the background (they wait, they use no CPU)")
     waiting = slow_cases(sizes)
+    if "backfill" in waiting:
+        log("6-7. the backfills at the quick sizes: in the background too")
     e = sizes["economy"]
     log("1. request economy")
     results["economy"] = run_case("economy", ["--sync-counts", e["sync_counts"], "--k", e["k"]])
@@ -145,17 +162,8 @@ def measure_all(sizes: dict[str, dict[str, Any]], log: Any) -> dict[str, Any]:
         "--integrations", r["integrations"], "--syncs", r["syncs"], "--limit", r["limit"], "--window", r["window"]
     ])
 
-    o = sizes["overhead"]
-    m = sizes["memory"]
-    log("3. overhead and 5. memory (simulator in its own process, no latency, no limit)")
-    results.update(measure_overhead(sizes, log))
-    log("8. the same syncs through dlt's rest_api source")
-    truth = os.path.join(tempfile.mkdtemp(prefix="braze_cdi_bench_"), "truth.json")
-    with served([o["syncs"]] * o["integrations"], truth_file=truth) as (url, key):
-        results["rest_api"] = [load("rest_api", url, key, "--truth-file", truth)]
-        results["phases_large"] = run_case("phases", ["--base-url", url, "--api-key", key])
-    with served([m["small"]] * m["integrations"]) as (url, key):
-        results["phases_small"] = run_case("phases", ["--base-url", url, "--api-key", key])
+    log("3. overhead, 5. memory and 8. rest_api (simulators in their own processes, no latency, no limit)")
+    results.update(measure_overhead(sizes, log, peers=True))
 
     lat = sizes["latency"]
     log("4. latency-bound speed")
@@ -166,9 +174,10 @@ def measure_all(sizes: dict[str, dict[str, Any]], log: Any) -> dict[str, Any]:
             ("braze_cdi_10_workers", ["braze_cdi", "--workers", "10"]),
             ("braze_cdi_sequential", ["braze_cdi_sequential"]),
         ], lat["repeats"])
-    log("6. pages re-read after an interruption, 7. runs to complete a backfill with a budget")
-    results["backfill"] = run_case("backfill", ["--quick"] if sizes["backfill"]["quick"] else [])
-    log("waiting for the rate-limit cases")
+    if "backfill" not in waiting:
+        log("6. pages re-read after an interruption, 7. runs to complete a backfill with a budget")
+        results["backfill"] = run_case("backfill", [])
+    log("waiting for the background cases")
     for name, future in waiting.items():
         results[name] = future.result()
     results["sizes"] = sizes
