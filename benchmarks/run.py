@@ -127,13 +127,11 @@ def overhead_summary(results: dict[str, Any]) -> list[str]:
 
 
 def slow_cases(sizes: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    """The cases that wait on real rate-limit windows (minutes, little CPU), started at once in the background.
-    At the quick sizes the backfills join them: they take the second core while the loads run one at a time
-    (at full size they stay in the foreground, so that nothing runs beside figure 3's loads)."""
+    """The cases that wait on real rate-limit windows (minutes, little CPU), started at once in the background."""
     r, h = sizes["rate_60"], sizes["hourly"]
     rate = ["--integrations", r["integrations"], "--syncs", r["syncs"], "--limit", r["limit"], "--window", r["window"]]
-    pool = ThreadPoolExecutor(max_workers=4)
-    waiting = {
+    pool = ThreadPoolExecutor(max_workers=3)
+    return {
         "rate_first_request": pool.submit(run_case, "rate_limit", [*rate, "--aligned", 0]),
         "rate_clock_aligned": pool.submit(run_case, "rate_limit", [*rate, "--aligned", 1]),
         "hourly": pool.submit(run_case, "hourly", [
@@ -141,17 +139,12 @@ def slow_cases(sizes: dict[str, dict[str, Any]]) -> dict[str, Any]:
             "--list-limit", h["list_limit"], "--window", h["window"],
         ]),
     }
-    if sizes["backfill"]["quick"]:
-        waiting["backfill"] = pool.submit(run_case, "backfill", ["--quick"])
-    return waiting
 
 
 def measure_all(sizes: dict[str, dict[str, Any]], log: Any) -> dict[str, Any]:
     results: dict[str, Any] = {}
     log("9-11. rate at Braze's 60 s windows and the hourly run: in the background (they wait, they use no CPU)")
     waiting = slow_cases(sizes)
-    if "backfill" in waiting:
-        log("6-7. the backfills at the quick sizes: in the background too")
     e = sizes["economy"]
     log("1. request economy")
     results["economy"] = run_case("economy", ["--sync-counts", e["sync_counts"], "--k", e["k"]])
@@ -174,10 +167,9 @@ def measure_all(sizes: dict[str, dict[str, Any]], log: Any) -> dict[str, Any]:
             ("braze_cdi_10_workers", ["braze_cdi", "--workers", "10"]),
             ("braze_cdi_sequential", ["braze_cdi_sequential"]),
         ], lat["repeats"])
-    if "backfill" not in waiting:
-        log("6. pages re-read after an interruption, 7. runs to complete a backfill with a budget")
-        results["backfill"] = run_case("backfill", [])
-    log("waiting for the background cases")
+    log("6. pages re-read after an interruption, 7. runs to complete a backfill with a budget")
+    results["backfill"] = run_case("backfill", ["--quick"] if sizes["backfill"]["quick"] else [])
+    log("waiting for the rate-limit cases")
     for name, future in waiting.items():
         results[name] = future.result()
     results["sizes"] = sizes
