@@ -2,9 +2,10 @@
 
 dlt opens the DuckDB file for each client it makes: about seven times a load (schema, jobs, state, the
 `_dlt_loads` row), and DuckDB reads the file's catalog on each open and checkpoints its log on each last
-close: about 25 ms each on a small file, more on a large one, a third of an incremental run's CPU (measured
-with tests' runs: 0.93 → 0.62 s). DuckDB keeps one database per file and process while any connection to it
-is open, so holding one connection makes dlt's opens share it, with one checkpoint at the end.
+close: 15 opens in an incremental run with its run log, about a fifth of its CPU on a small file
+(`python -m benchmarks.duckdb_hold`), more on a large one. DuckDB keeps one database per file and process
+while any connection to it is open, so holding one connection makes dlt's opens share it, with one checkpoint
+at the end.
 
 It is held only while dlt loads (its `load` step) and while the job creates the views and writes the run log,
 never while the run pages through Braze: the file stays free for `braze-cdi health` or an analyst between
