@@ -6,6 +6,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from braze_cdi_source.job.duckdb_hold import DuckDBOpenDuringLoads, duckdb_kept_
 from braze_cdi_source.simulator import BrazeSimulator
 from tests.conftest import FAST_LIMITS
 from tests.tables import count_rows
+from tests.test_cron import GatedSimulator
 
 OPEN_ELSEWHERE = """
 import sys, duckdb
@@ -53,17 +55,7 @@ def test_the_file_is_free_while_the_run_reads_braze_and_after_it(make_pipeline) 
         path = duckdb_file(pipeline)
         assert path is not None and first.ok
 
-        gate = threading.Event()
-        waiting = threading.Event()
-        respond = sim._respond
-
-        def gated(method: str, target: str, authorization: str | None) -> Any:
-            if "/job_sync_status" in target:
-                waiting.set()
-                gate.wait(60)
-            return respond(method, target, authorization)
-
-        sim._respond = gated  # type: ignore[method-assign]
+        gate = GatedSimulator(sim)  # this run's page requests wait until the gate opens
         sim.add_syncs(sim.integration_ids[0], 2)
         outcome: dict[str, Any] = {}
 
@@ -78,10 +70,13 @@ def test_the_file_is_free_while_the_run_reads_braze_and_after_it(make_pipeline) 
         runner = threading.Thread(target=second_run)
         runner.start()
         try:
-            assert waiting.wait(30), "the second run never asked Braze for a page"
+            deadline = time.monotonic() + 30
+            while not gate.waiting and time.monotonic() < deadline:
+                time.sleep(0.02)
+            assert gate.waiting, "the second run never asked Braze for a page"
             during = open_in_another_process(path)  # the run is inside dlt's extract step, reading Braze
         finally:
-            gate.set()
+            gate.open()
             runner.join(60)
         assert not runner.is_alive() and "error" not in outcome, outcome
         assert during.returncode == 0, during.stderr

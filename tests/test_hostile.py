@@ -514,10 +514,9 @@ def test_ctrl_c_ends_the_run_in_5_s_with_exit_130_and_the_rerun_completes(tmp_pa
     assert counts == [("bad", 12, 12), ("good", 3, 3)]
 
 
-
 def test_a_stop_mid_body_interrupts_the_run_instead_of_failing_the_request():
     """Bound: a stop that shuts a socket mid-body raises RunInterrupted at once, never the request's deadline
-    error (which would be retried or recorded as the integration's failure), and the CLI reads it as Ctrl-C."""
+    error (which would be retried or recorded as the integration's failure)."""
     import threading
 
     from braze_cdi_source.errors import find_cause

@@ -151,7 +151,6 @@ def run_pipeline(
                 summary.stopped_by_budget = backfill.stopped_by_budget and bool(summary.backfill_pending)
                 summary.slices = len(loads)
         except Exception:
-            held.release()
             record_failed_run(pipeline, started_at, stats)
             raise
         finally:
