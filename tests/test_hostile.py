@@ -595,3 +595,39 @@ def test_the_cursor_ignores_future_dated_syncs_and_heals_a_frozen_state():
     assert healed.boundary(now) is None  # read everything once
     healed.see(now - timedelta(hours=1), "success", now)
     assert healed.to_state()["last_sync_start_time"].startswith("2026-05-31T23:00")
+
+
+# --- 10. any body encoding: decoded by urllib3 within the caps, or a failure of that integration only -----
+
+def _gzip(data: bytes) -> bytes:
+    import gzip
+
+    return gzip.compress(data)
+
+
+BODIES = {
+    # 5,000 empty gzip members, then the page: a decoder that recursed per member died of RecursionError
+    "empty_gzip_members": ([("Content-Encoding", "gzip")], _gzip(b"") * 5000 + _gzip(page_body(syncs(10)))),
+    "gzip_twice": ([("Content-Encoding", "gzip, gzip")], _gzip(_gzip(page_body(syncs(10))))),
+    "brotli_not_asked_for": ([("Content-Encoding", "br")], b"\x8b\x03\x80garbage-not-brotli" * 10),
+    "gzip_garbage": ([("Content-Encoding", "gzip")], b"\x1f\x8b\x08\x00garbage" * 10),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(BODIES))
+def test_any_content_encoding_costs_at_most_that_integration(make_pipeline, kind):
+    """Bound: wall < 10 s; the normal integration loads; the hostile one loads (a body urllib3 decodes) or is
+    one line in extraction_errors (after max_attempts), never an exception that ends the run."""
+    headers, body = BODIES[kind]
+    with HostileServer({"bad": [], "good": syncs(12)}, scripted(lambda s: Reply(200, headers, body))) as server:
+        pipeline = make_pipeline()
+        assert api_run(pipeline, server) < 10
+        good = [r for r in loaded(pipeline) if r[0] == "good"]
+        assert len(good) == 12
+        bad = [r for r in loaded(pipeline) if r[0] == "bad"]
+        if kind in ("empty_gzip_members", "gzip_twice"):
+            assert len(bad) == 10 and error_messages(pipeline) == []
+        else:
+            assert bad == [] and server.count("/cdi/integrations/bad/") == QUICK["max_attempts"]
+            [message] = error_messages(pipeline)
+            assert "bad" in message
