@@ -128,7 +128,7 @@ def hint(status: int | None, braze_message: str, path: str) -> str:
     if status == 404:
         return "the URL does not exist: check base_url (e.g. https://rest.iad-03.braze.com, no path)."
     if status == 429 and "max_rate_limit_wait" in message:
-        return "the integration stopped here; the next run goes on (raise max_rate_limit_wait to wait longer)."
+        return "the integration stopped here; the next run goes on (check the clock of this machine and any proxy)."
     if status == 429:
         return "rate limited past the retry budget: re-run later or raise the retry budget."
     if status is not None and 300 <= status < 400:

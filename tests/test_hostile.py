@@ -631,3 +631,36 @@ def test_any_content_encoding_costs_at_most_that_integration(make_pipeline, kind
             assert bad == [] and server.count("/cdi/integrations/bad/") == QUICK["max_attempts"]
             [message] = error_messages(pipeline)
             assert "bad" in message
+
+
+# --- 11. rate-limit waits stay within Braze's window whatever the headers say ------------------------------
+
+def test_a_429_read_on_a_clock_minutes_behind_waits_then_loads(make_pipeline):
+    """Issue 21 minor: Braze's 60 s reset, read on a client clock 4 minutes behind, is 300 s ahead: the request
+    waits max_rate_limit_wait (5 s here; Braze's 60 s window by default), then loads, instead of failing.
+    Bound: wall < 15 s; both integrations load; no error."""
+    first = {"done": False}
+
+    def rule(seen: Seen) -> Reply | None:
+        if first["done"]:
+            return None
+        first["done"] = True
+        return Reply(429, [("X-RateLimit-Reset", str(int(time.time()) + 300)), ("X-RateLimit-Remaining", "0")], b"{}")
+
+    with HostileServer({"bad": syncs(12), "good": syncs(3)}, scripted(rule)) as server:
+        pipeline = make_pipeline()
+        assert api_run(pipeline, server) < 15
+        assert error_messages(pipeline) == []
+        assert len(loaded(pipeline)) == 15
+
+
+@pytest.mark.parametrize("setting", ["LIST_REQUESTS_PER_MINUTE", "JOB_STATUS_REQUESTS_PER_MINUTE"])
+def test_a_rate_limit_of_zero_is_refused_with_a_clear_message(tmp_path, setting):
+    """Issue 21 minor: `*_REQUESTS_PER_MINUTE=0` is a configuration error (exit 2, one sentence naming the
+    setting), not a ZeroDivisionError; no request is sent."""
+    with HostileServer({"good": syncs(3)}) as server:
+        result, _ = cli(tmp_path, server, **{f"SOURCES__BRAZE_CDI__{setting}": "0"})
+        assert server.requests == []
+    assert result.returncode == 2, result.stderr
+    assert setting.lower() in result.stderr and "at least 1" in result.stderr
+    assert "Traceback" not in result.stderr and "ZeroDivision" not in result.stderr

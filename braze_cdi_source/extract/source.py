@@ -106,8 +106,8 @@ def braze_cdi_source(
             about two minutes in all, longer than a Braze rate-limit window. `request_timeout` is the total
             time of one attempt (connect, headers and body), not a per-read timeout.
         max_response_bytes: largest response body read, after decompression (a page is about 3 KB).
-        max_rate_limit_wait: longest wait a 429's reset or Retry-After may ask for; beyond it the
-            integration fails saying what Braze asked for (the next run goes on).
+        max_rate_limit_wait: longest wait any rate-limit header may impose (Braze's window, 60 s); a 429 asking
+            for more than an hour fails that integration at once, saying what Braze asked for.
         max_pages: pages read per integration per run at most (a longer history goes on next run).
         future_tolerance_minutes: a sync that starts more than this after now loads but does not move the
             integration's cursor (a future-dated sync would hide every later one).

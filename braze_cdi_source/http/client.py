@@ -104,8 +104,8 @@ def _braze_message(response: Response) -> str:
     if asked is not None:
         header, value, seconds = asked
         return (
-            f"Braze asked to wait {seconds:.0f} s ({header}: {value}), more than max_rate_limit_wait; "
-            "not waiting that long"
+            f"Braze asked to wait {seconds:.0f} s ({header}: {value}), not a per-minute rate-limit window "
+            "(max_rate_limit_wait caps any wait); not waiting"
         )
     if 300 <= response.status_code < 400:
         location = response.headers.get("Location") or ""
