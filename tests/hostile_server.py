@@ -137,7 +137,7 @@ class HostileServer:
             ]
             return Reply(body=page_body(items))
         for integration_id, rows in self.history.items():
-            own = f"/cdi/integrations/{quote(integration_id, safe='')}/job_sync_status"
+            own = f"/cdi/integrations/{quote(integration_id, safe='', errors='surrogatepass')}/job_sync_status"
             if seen.path == own:
                 skip = int(seen.query.get("cursor", ["0"])[0] or 0)
                 headers = []

@@ -212,15 +212,22 @@ def cursor_of(url: str | None) -> str | None:
 
 class Page(list):  # type: ignore[type-arg]
     """One page's `results`, with the cursor that fetched it, the one that fetches the next (None when the
-    next link carries none) and whether there is a next page at all."""
+    next link carries none), whether there is a next page at all and the body's size."""
 
     def __init__(
-        self, items: Any, cursor: str | None = None, next_cursor: str | None = None, has_next: bool = False
+        self,
+        items: Any,
+        cursor: str | None = None,
+        next_cursor: str | None = None,
+        has_next: bool = False,
+        size: int = 0,
     ) -> None:
         super().__init__(items)
         self.cursor = cursor
         self.next_cursor = next_cursor
         self.has_next = has_next
+        self.size = size
+        """Bytes of the decoded body."""
 
 
 class BrazeClient:
@@ -309,6 +316,7 @@ class BrazeClient:
                     cursor=cursor_of(page.response.url),
                     next_cursor=cursor_of(following),
                     has_next=paginator.has_next_page,
+                    size=len(page.response.content or b""),
                 )
         except (ConnectionError, Timeout, ChunkedEncodingError) as error:
             # Spent the retry budget on the network: name the path, not the URL's host details.

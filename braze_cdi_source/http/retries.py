@@ -48,6 +48,9 @@ class RetryBudget:
 _LONG_NUMBER = re.compile(rb"\d{19}")
 """19 digits in a row may be an integer past 64 bits, which orjson would round into a float."""
 
+_SURROGATE = re.compile(rb"\\u[dD][89a-fA-F]")
+"""A surrogate's JSON escape: the body may hold a lone one."""
+
 _BODY = "_braze_cdi_json"
 """Attribute of a `Response` that keeps its parsed body (or the parse error)."""
 
@@ -57,7 +60,8 @@ def json_body(response: Response) -> Any:
 
     The retry predicate, the shape check and the page extraction all read the body: parsing it once
     instead of three times, and with orjson first, is a visible share of extraction CPU at 10 syncs a page.
-    Bodies orjson refuses (other encodings, integers past 64 bits) get requests' own parser.
+    Bodies orjson refuses (other encodings, integers past 64 bits, lone surrogates) get requests' own parser,
+    and its text made valid Unicode (`_valid_text`): every string from here on encodes as UTF-8.
     """
     cached = response.__dict__.get(_BODY, _BODY)
     if cached is _BODY:
@@ -68,6 +72,8 @@ def json_body(response: Response) -> Any:
         except (ValueError, TypeError):
             try:
                 cached = response.json()
+                if _SURROGATE.search(response.content):
+                    cached = _valid_text(cached)
             except ValueError as error:
                 cached = error
             except RecursionError:  # nested deeper than the parser's stack
@@ -76,6 +82,22 @@ def json_body(response: Response) -> Any:
     if isinstance(cached, ValueError):
         raise cached
     return cached
+
+
+def _valid_text(value: Any) -> Any:
+    """`value` with each lone surrogate (`"\\ud800"` is valid JSON, but no UTF-8 encoder writes it) as U+FFFD,
+    in keys and strings alike."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+        return value
+    if isinstance(value, dict):
+        return {_valid_text(k): _valid_text(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_valid_text(v) for v in value]
+    return value
 
 
 def body_is_not_json(response: Response | None, exception: BaseException | None) -> bool:
