@@ -114,3 +114,51 @@ def test_an_integration_list_that_pages_forever_stops_at_a_bound_and_says_so(mak
         assert listed == 30
     [message] = error_messages(pipeline)
     assert "stopped listing at" in message and ("time budget" in message) == (bound == "time_budget"), message
+
+
+def columns_of(pipeline, table: str) -> set[str]:
+    sql = f"SELECT column_name FROM information_schema.columns WHERE table_name = '{table}'"
+    return {c for (c,) in rows(pipeline, sql)}
+
+
+def test_extra_fields_are_capped_per_table_not_per_row(make_pipeline):
+    """Issue 21 row 5: each of 25 rows carries 100 extra fields of its own (2,509 columns before). Bound: the
+    table gains at most MAX_EXTRA_COLUMNS (50) columns over two runs; every row of both integrations loads; the
+    dropped fields are counted in extraction_errors."""
+    from braze_cdi_source.extract.rows import MAX_EXTRA_COLUMNS
+
+    def wide(run: int) -> list[dict]:
+        return [{**row, **{f"r{run}_{n}_f{k}": k for k in range(100)}} for n, row in enumerate(syncs(25))]
+
+    with HostileServer({"bad": wide(1), "good": syncs(25)}) as server:
+        pipeline = make_pipeline()
+        assert api_run(pipeline, server) < 30
+        server.history["bad"] = wide(2)
+        assert api_run(pipeline, server) < 30
+    assert len(loaded(pipeline)) == 50
+    ours = {"integration_id", "job_status", "sync_start_time", "sync_finish_time", "last_timestamp_synced",
+            "rows_synced", "rows_failed_with_errors", "_dlt_id", "_dlt_load_id"}
+    extra = columns_of(pipeline, "job_sync_status") - ours
+    assert 0 < len(extra) <= MAX_EXTRA_COLUMNS, len(extra)
+    messages = error_messages(pipeline)
+    assert any("dropped" in m and "bad" in m for m in messages), messages
+
+
+@pytest.mark.parametrize("blank", [" ", "\t", "\u00a0", ""], ids=["space", "tab", "nbsp", "empty"])
+def test_a_field_whose_name_normalises_to_nothing_is_renamed_not_the_row_dropped(make_pipeline, blank):
+    """Issue 21 row 11: a field named " ", "\\t", NBSP or "" in the syncs and in the list. Bound: every row and
+    the integrations table load; the field lands in a braze_extra__ column, noted in extraction_errors."""
+
+    def script(seen: Seen) -> Reply | None:
+        if seen.path != "/cdi/integrations":
+            return None
+        items = [{"integration_id": i, "integration_name": i, blank: "x"} for i in ("bad", "good")]
+        return Reply(body=page_body(items))
+
+    with HostileServer({"bad": [{**r, blank: "x"} for r in syncs(12)], "good": syncs(25)}, script) as server:
+        pipeline = make_pipeline()
+        assert api_run(pipeline, server) < 15
+    assert len(loaded(pipeline)) == 37
+    assert len(rows(pipeline, "SELECT integration_id FROM {dataset}.integrations")) == 2
+    assert any(c.startswith("braze_extra__") for c in columns_of(pipeline, "job_sync_status"))
+    assert any("renamed" in m for m in error_messages(pipeline))

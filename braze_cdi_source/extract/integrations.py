@@ -85,7 +85,7 @@ def integrations_resource(
 
     @dlt.resource(name=INTEGRATIONS_TABLE)
     def integrations() -> Iterator[Any]:
-        cleaner = RowCleaner(INTEGRATION_COLUMNS)
+        cleaner = RowCleaner(INTEGRATION_COLUMNS, client.stats, INTEGRATIONS_TABLE)
         if backfill is not None and not backfill.first_slice():
             return
         try:
