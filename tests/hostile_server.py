@@ -36,6 +36,8 @@ class Reply:
     body: bytes | Iterable[bytes] = b""
     pause: float = 0.0
     """Seconds between chunks of an iterable body."""
+    reason: str | None = None
+    """The status line's reason phrase (the default one for the status when None)."""
 
 
 def syncs(count: int, start_hour: int = 0) -> list[dict[str, Any]]:
@@ -101,7 +103,7 @@ class HostileServer:
                     self.close_connection = True
 
             def _send(self, reply: Reply) -> None:
-                self.send_response(reply.status)
+                self.send_response(reply.status, reply.reason)
                 names = {k.lower() for k, _ in reply.headers}
                 for key, value in reply.headers:
                     self.send_header(key, value)

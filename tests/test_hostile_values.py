@@ -8,6 +8,7 @@ one line in extraction_errors (issue 21).
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 
@@ -162,3 +163,44 @@ def test_a_field_whose_name_normalises_to_nothing_is_renamed_not_the_row_dropped
     assert len(rows(pipeline, "SELECT integration_id FROM {dataset}.integrations")) == 2
     assert any(c.startswith("braze_extra__") for c in columns_of(pipeline, "job_sync_status"))
     assert any("renamed" in m for m in error_messages(pipeline))
+
+
+def _echoes() -> dict[str, Any]:
+    import base64
+    from urllib.parse import quote
+
+    from tests.hostile_server import API_KEY
+
+    bearer64 = base64.b64encode(f"Authorization: Bearer {API_KEY}".encode()).decode()
+    return {
+        "error_message": Reply(400, body=json.dumps({"message": f"bad header: Bearer {API_KEY}"}).encode()),
+        "reason_phrase": Reply(401, reason=f"Unauthorized {API_KEY}"),
+        "url_encoded": Reply(400, body=json.dumps({"message": "k=" + quote(API_KEY + "/x", safe="")}).encode()),
+        "base64_message": Reply(400, body=json.dumps({"message": f"token {bearer64}"}).encode()),
+        "refused_link": Reply(headers=[("Link", f'<https://{API_KEY}.evil.example.com/?cursor=1>; rel="next"')],
+                              body=page_body(syncs(10))),
+        "cursor": Reply(headers=[("Link", f'</cdi/integrations/bad/job_sync_status?cursor={bearer64}>; rel="next"')],
+                        body=page_body(syncs(10))),
+    }
+
+
+@pytest.mark.parametrize("where", sorted(_echoes()))
+def test_the_key_echoed_back_is_never_logged_stored_nor_kept_in_state(make_pipeline, caplog, where):
+    """Issue 21 row 10: a server or proxy echoes the Authorization header (as is, Bearer, base64, URL-encoded)
+    in an error message, a reason phrase, a refused Link or a cursor. Bound: no form of the key in
+    extraction_errors, the logs or the pipeline state; the normal integration loads; one line for the hostile."""
+    import base64
+
+    from tests.hostile_server import API_KEY
+
+    reply = _echoes()[where]
+    with HostileServer({"bad": [], "good": syncs(25)}, scripted(lambda s: reply)) as server:
+        pipeline = make_pipeline()
+        assert api_run(pipeline, server) < 15
+    assert good_loaded(pipeline) == 25
+    [message] = error_messages(pipeline)
+    assert "bad" in message
+    kept = "\n".join([message, caplog.text, json.dumps(pipeline.state, default=str)])
+    core = base64.b64encode(f"Bearer {API_KEY}".encode()).decode()[12:-4]
+    for form in (API_KEY, core):
+        assert form not in kept, where

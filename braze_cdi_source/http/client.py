@@ -27,6 +27,7 @@ from ..errors import (
     MISSING_BASE_URL,
     BrazeApiError,
     ConfigurationError,
+    Redactor,
     ResponseShapeError,
 )
 from ..run_stats import RunStats
@@ -257,6 +258,8 @@ class BrazeClient:
         self.max_pages = int(max_pages)
         self._reached = threading.Event()  # the host answered once: later network errors are transient
         self._auth = BearerTokenAuth(api_key)
+        self.redact = Redactor(api_key)
+        """Applied to all Braze says before it is logged, stored or kept in state."""
         self._local = threading.local()
 
     @property
@@ -298,7 +301,7 @@ class BrazeClient:
         which cursor fetched it and which one fetches the next, so a backfill can stop and resume.
         """
         rest = self._rest_client()
-        paginator = SameOriginLinkPaginator(self.base_url, self.max_pages)
+        paginator = SameOriginLinkPaginator(self.base_url, self.max_pages, self.redact)
         pages = rest.paginate(
             path,
             params={"cursor": cursor} if cursor else None,
@@ -333,7 +336,7 @@ class BrazeClient:
                 raise BrazeApiError(
                     response.status_code,
                     urlsplit(response.url).path,
-                    _braze_message(response),
+                    self.redact(_braze_message(response)),
                     integration_id,
                     response,
                 )

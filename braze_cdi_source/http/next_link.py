@@ -11,6 +11,7 @@ non-ASCII are refused outright, and a cursor already requested for this resource
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from urllib.parse import parse_qs, quote, urlencode, urlsplit
 
 from dlt.sources.helpers.rest_client.paginators import HeaderLinkPaginator
@@ -62,13 +63,16 @@ class SameOriginLinkPaginator(HeaderLinkPaginator):
     same origin (Braze's documentation shows one missing a `/`) contributes its cursor only.
     """
 
-    def __init__(self, base_url: str | None = None, max_pages: int = DEFAULT_MAX_PAGES) -> None:
+    def __init__(
+        self, base_url: str | None = None, max_pages: int = DEFAULT_MAX_PAGES, redact: Callable[[str], str] = str
+    ) -> None:
         super().__init__(links_next_key="next")
         self._base = base_url.rstrip("/") if base_url else None
         self._origin: tuple[str, str, int | None] | None = None
         self._path = ""
         self._seen: set[str] = set()
         self._max_pages = max(1, int(max_pages))
+        self._redact = redact
         self.refused: UnsafeLinkError | None = None
         self.current_url: str | None = None
 
@@ -131,12 +135,17 @@ class SameOriginLinkPaginator(HeaderLinkPaginator):
         cursors = parse_qs(parts.query).get("cursor")
         if not cursors or not cursors[0]:
             return self._refuse(f"Braze's next-page link {_shown(link)!r} has no cursor: cannot continue paging.")
+        if self._redact(cursors[0]) != cursors[0]:
+            return self._refuse(
+                f"Braze's next-page link {_shown(link)!r} carries the API key (a proxy echoing it?): refusing to "
+                "follow it or keep it as a resume point. Check any proxy in between; the pages before it loaded."
+            )
         return cursors[0]
 
     def _refuse(self, message: str) -> None:
         self._stop(UnsafeLinkError(message))
 
     def _stop(self, error: UnsafeLinkError) -> None:
-        self.refused = error
+        self.refused = type(error)(self._redact(str(error)))
         self._has_next_page = False
 
