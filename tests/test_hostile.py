@@ -664,3 +664,43 @@ def test_a_rate_limit_of_zero_is_refused_with_a_clear_message(tmp_path, setting)
     assert result.returncode == 2, result.stderr
     assert setting.lower() in result.stderr and "at least 1" in result.stderr
     assert "Traceback" not in result.stderr and "ZeroDivision" not in result.stderr
+
+
+# --- 12. Link headers per RFC 8288 --------------------------------------------------------------------------
+
+LINK_FORMS = {
+    "relation_list": '<{next}>; rel="next prev"',
+    "upper_case": "<{next}>; REL=NEXT",
+    "quoted_params": '<{next}>; title="a; b, <c>"; rel="next"',
+    "several_links": '<{path}?cursor=first>; rel="first", <{next}>; rel="next", <{path}?cursor=last>; rel="last"',
+    "two_next": '<{next}>; rel="next", <{path}?cursor=other>; rel="next"',
+}
+
+
+@pytest.mark.parametrize("form", sorted(LINK_FORMS))
+def test_link_headers_are_read_per_rfc_8288(make_pipeline, form):
+    """Issue 21 row 12 (silent loss: 10 of 25 rows, exit 0). Cursors hold a `;`. Bound: all 25 rows load
+    with no error, except two different next links: the first page loads and one line says why paging stopped."""
+    path = "/cdi/integrations/bad/job_sync_status"
+    history = syncs(25)
+
+    def rule(seen: Seen) -> Reply:
+        cursor = seen.query.get("cursor", [""])[0]
+        page = {"": 0, "p;1": 1, "p;2": 2}[cursor]
+        headers = []
+        if page < 2:
+            link = LINK_FORMS[form].format(next=f"{path}?cursor=p%3B{page + 1}", path=path)
+            headers.append(("Link", link))
+        return Reply(headers=headers, body=page_body(history[page * 10 : page * 10 + 10]))
+
+    with HostileServer({"bad": [], "good": syncs(3)}, scripted(rule)) as server:
+        pipeline = make_pipeline()
+        assert api_run(pipeline, server) < 10
+    bad = [r for r in loaded(pipeline) if r[0] == "bad"]
+    assert len([r for r in loaded(pipeline) if r[0] == "good"]) == 3
+    if form == "two_next":
+        assert len(bad) == 10
+        [message] = error_messages(pipeline)
+        assert "2 different next pages" in message and "bad" in message
+    else:
+        assert len(bad) == 25 and error_messages(pipeline) == []
