@@ -2,7 +2,7 @@
 
 DuckDB and PostgreSQL (real servers, never skipped) through `run_pipeline` and through the CLI's
 `--destination`; a filesystem lake of parquet files, where dlt has no merge: rows are appended, and the
-dedup query the README documents must give back exactly what the databases hold.
+dedup query docs/warehouses.md documents must give back exactly what the databases hold.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ LAKE_DEDUP = """
 SELECT {fields} FROM read_parquet('{folder}/*.parquet', union_by_name = true)
 QUALIFY row_number() OVER (PARTITION BY {key} ORDER BY _dlt_load_id DESC) = 1
 """
-"""The README's query over the lake: the newest version of each row (latest load wins)."""
+"""The query over the lake in docs/warehouses.md: the newest version of each row (latest load wins)."""
 
 
 def source_of(sim: BrazeSimulator) -> Any:

@@ -167,7 +167,7 @@ print(json.dumps({"summary": summary, "health": verdict, "max_active_runs": dag.
 
 
 def airflow_python() -> Path:
-    """The cached venv's python, made once (about 80 s here) under a lock, so parallel runs wait for one build."""
+    """The cached venv's python, made once under a lock, so parallel runs wait for one build."""
     venv = airflow_venv()
     python = venv / "bin" / "python"
     stamp = venv / ".installed"

@@ -1,7 +1,7 @@
 """A hostile Braze (tests/hostile_server.py) against the Python API and the real CLI.
 
 Each test names the bound it checks: wall time, requests, RSS. Settings are small (timeouts of about a
-second, caps of 64 KiB) so each test takes seconds; the README's failure-modes section gives the bounds for the
+second, caps of 64 KiB) so each test takes seconds; docs/reliability.md gives the bounds for the
 default settings.
 """
 
