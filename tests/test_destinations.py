@@ -14,6 +14,7 @@ from typing import Any
 
 import dlt
 import duckdb
+import pytest
 
 from braze_cdi_source import braze_cdi_source
 from braze_cdi_source.analytics.views import VIEWS
@@ -21,6 +22,8 @@ from braze_cdi_source.job import run_pipeline
 from braze_cdi_source.simulator import BrazeSimulator
 from tests.cli import braze_cdi, cli_env
 from tests.tables import SYNC_FIELDS, _utc, count_rows, loaded_syncs, truth_syncs
+
+pytestmark = pytest.mark.slow  # other engines: PostgreSQL, a parquet lake
 
 INTEGRATION_FIELDS = ("integration_id", "app_group_id", "integration_name", "integration_type", "warehouse_type")
 

@@ -280,7 +280,7 @@ def health_rows_match(actual: list[dict], model: Callable[[datetime], dict], bef
 # --- fixtures -----------------------------------------------------------------------------------
 
 
-@pytest.fixture(params=["duckdb", "postgres"])
+@pytest.fixture(params=["duckdb", pytest.param("postgres", marks=pytest.mark.slow)])
 def destination_pipeline(request: pytest.FixtureRequest, make_pipeline: Any) -> Any:
     """A pipeline on DuckDB or on the real PostgreSQL server (never skipped)."""
     if request.param == "duckdb":
