@@ -643,6 +643,7 @@ def test_any_content_encoding_costs_at_most_that_integration(make_pipeline, kind
 
 # --- 11. rate-limit waits stay within Braze's window whatever the headers say ------------------------------
 
+@pytest.mark.slow
 def test_a_429_read_on_a_clock_minutes_behind_waits_then_loads(make_pipeline):
     """Issue 21 minor: Braze's 60 s reset, read on a client clock 4 minutes behind, is 300 s ahead: the request
     waits max_rate_limit_wait (5 s here; Braze's 60 s window by default), then loads, instead of failing.
@@ -662,6 +663,7 @@ def test_a_429_read_on_a_clock_minutes_behind_waits_then_loads(make_pipeline):
         assert len(loaded(pipeline)) == 15
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("setting", ["LIST_REQUESTS_PER_MINUTE", "JOB_STATUS_REQUESTS_PER_MINUTE"])
 def test_a_rate_limit_of_zero_is_refused_with_a_clear_message(tmp_path, setting):
     """Issue 21 minor: `*_REQUESTS_PER_MINUTE=0` is a configuration error (exit 2, one sentence naming the
