@@ -320,13 +320,14 @@ def test_time_budget_is_a_setting_and_an_argument_of_the_python_source(tmp_path,
 
 
 @pytest.mark.parametrize(
-    ("text", "seconds"), [("50m", 3000.0), ("1h30m", 5400.0), ("90s", 90.0), ("3600", 3600.0), (2.5, 2.5)]
+    ("text", "seconds"),
+    [("50m", 3000.0), ("1h30m", 5400.0), ("90s", 90.0), ("3600", 3600.0), ("1h 30m 10s", 5410.0), (2.5, 2.5)],
 )
 def test_durations(text, seconds):
     assert parse_duration(text) == seconds
 
 
-@pytest.mark.parametrize("text", ["soon", "5x", "-3m", "0", "h"])
+@pytest.mark.parametrize("text", ["soon", "5x", "-3m", "0", "h", "1h30", "30 30", "5m 10", "10s5m"])
 def test_bad_durations_say_how_to_write_one(text):
     from braze_cdi_source.errors import ConfigurationError
 

@@ -56,8 +56,11 @@ def run(
     checkpoint_pages: int | None,
 ) -> None:
     """Extract CDI integrations and sync history, load them, refresh the views."""
-    from ..extract.source import braze_cdi_source
+    from ..extract.backfill import parse_duration
+    from ..extract.source import braze_cdi_source, parse_start_date
 
+    parse_duration(time_budget)  # bad input is refused before any destination is opened
+    parse_start_date(start_date)
     kwargs: dict[str, Any] = {"fail_fast": fail_fast}
     if integration_ids:
         kwargs["integration_ids"] = list(integration_ids)
@@ -68,12 +71,15 @@ def run(
     if checkpoint_pages:
         kwargs["checkpoint_pages"] = checkpoint_pages
     pipeline = make_pipeline(pipeline_name, destination, dataset_name)
-    logger.info(f"loading into {describe_location(pipeline)}, dataset {dataset_name}")
     stats = RunStats()
+
+    def source() -> Any:  # made under the lock; its settings are checked before "loading into" is said
+        made = braze_cdi_source(run_stats=stats, **kwargs)
+        logger.info(f"loading into {describe_location(pipeline)}, dataset {dataset_name}")
+        return made
+
     with stop_on_signals(lambda: say_error(INTERRUPTED, EXIT_INTERRUPTED)):
-        summary = run_pipeline(
-            pipeline, lambda: braze_cdi_source(run_stats=stats, **kwargs), progress=progress_display(stats), stats=stats
-        )
+        summary = run_pipeline(pipeline, source, progress=progress_display(stats), stats=stats)
     print_summary(summary)
     sys.exit(EXIT_OK if summary.ok else EXIT_PARTIAL)
 
@@ -174,7 +180,15 @@ def print_backfill(summary: RunSummary) -> None:
 @handle_errors
 def reset(pipeline_name: str, destination: str, dataset_name: str, integration_ids: tuple[str, ...]) -> None:
     """Forget the incremental state (of these integrations) so the next run reads their history again."""
+    from ..analytics.health import duckdb_file
+
     pipeline = make_pipeline(pipeline_name, destination, dataset_name)
+    database = duckdb_file(pipeline)
+    if database is not None and not database.exists():
+        fail(
+            f"Nothing to reset: no DuckDB file at {database}, so pipeline {pipeline_name!r} never loaded here "
+            "(check --pipeline-name, --duckdb-file or the folder you run from)."
+        )
     dropped = reset_state(pipeline, list(integration_ids))
     missing = [i for i in integration_ids if i not in dropped]
     if dropped:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import dlt
+from dlt.common.configuration.exceptions import ConfigFieldMissingException, ConfigValueCannotBeCoercedException
 from dlt.common.pipeline import LoadInfo
 from dlt.common.runtime.collector import Collector
 from dlt.destinations.fs_client import FSClientBase
@@ -21,7 +22,7 @@ from dlt.pipeline.exceptions import PipelineStepFailed
 from ..analytics.health import duckdb_file as duckdb_path_of
 from ..analytics.view_sql import VERIFIED_DIALECTS
 from ..analytics.views import create_views, destination_dialect
-from ..errors import BrazeCdiError, root_cause
+from ..errors import BaseUrlUnreachableError, BrazeCdiError, ConfigurationError, root_cause
 from ..extract.source import backfill_of, hint_file_format, stats_of
 from ..run_stats import RunStats
 from ..settings import DEFAULT_DATASET_NAME, DEFAULT_PIPELINE_NAME
@@ -150,14 +151,22 @@ def run_pipeline(
                 summary.backfill_pending = backfill.summary()
                 summary.stopped_by_budget = backfill.stopped_by_budget and bool(summary.backfill_pending)
                 summary.slices = len(loads)
-        except Exception:
-            record_failed_run(pipeline, started_at, stats)
+        except Exception as error:
+            if not invalid_input(error):  # a setting that cannot work: nothing was tried, nothing is logged
+                record_failed_run(pipeline, started_at, stats)
             raise
         finally:
             held.release()
             pipeline.collector = progress if progress is not None else collector
         record_run(pipeline, started_at, stats, summary)
     return summary
+
+
+def invalid_input(error: BaseException) -> bool:
+    """Whether `error` is a missing or malformed setting (not a Braze, network or destination failure)."""
+    cause = root_cause(error)
+    bad = (ConfigurationError, ConfigFieldMissingException, ConfigValueCannotBeCoercedException)
+    return isinstance(cause, bad) and not isinstance(cause, BaseUrlUnreachableError)
 
 
 def _seconds_since_extract(pipeline: dlt.Pipeline) -> float:
