@@ -11,6 +11,7 @@
 from .analytics.view_sql import render_views
 from .analytics.views import create_views
 from .extract.source import braze_cdi_source
+from .settings import package_version
 
 __all__ = ["braze_cdi_source", "create_views", "render_views"]
-__version__ = "0.1.0"
+__version__ = package_version()
