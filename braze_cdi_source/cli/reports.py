@@ -79,7 +79,8 @@ def report(pipeline_name: str, destination: str, dataset_name: str, html_file: P
 @pipeline_options
 @_threshold_options
 @click.option("--fail-on", default="failing,stuck,stale", show_default=True,
-              help="Health classes that make the exit code 1 (comma-separated; add 'degraded' to alert on it).")
+              help="Health classes that make the exit code 1, comma-separated: a list replaces the default "
+              "(--fail-on degraded fails on degraded only); +degraded adds to it.")
 @click.option("--integration-id", "integration_ids", multiple=True, help="Only this integration (repeatable).")
 @click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @click.option("--notify", "notify_url", default=None, metavar="URL", envvar="BRAZE_CDI_NOTIFY_URL",
@@ -98,9 +99,9 @@ def health(
     **threshold_values: Any,
 ) -> None:
     """Exit 0 healthy, 1 unhealthy, 2 could not tell — for cron and orchestrator alerts."""
-    from ..analytics.health import EXIT_UNKNOWN, check_health
+    from ..analytics.health import DEFAULT_FAIL_ON, EXIT_UNKNOWN, check_health
 
-    classes = tuple(c.strip() for c in fail_on.split(",") if c.strip())
+    classes = fail_on_classes(fail_on, DEFAULT_FAIL_ON)
     try:
         thresholds = _thresholds(threshold_values)
         pipeline = make_pipeline(pipeline_name, destination, dataset_name)
@@ -126,6 +127,15 @@ def health(
     if notify_url and result.exit_code != EXIT_UNKNOWN:
         _notify(pipeline, result, notify_url, notify_always)
     sys.exit(result.exit_code)
+
+
+def fail_on_classes(value: str, default: tuple[str, ...]) -> tuple[str, ...]:
+    """`failing,stale` replaces the default classes; `+degraded` (each class with a +) adds to them."""
+    named = [c.strip() for c in value.split(",") if c.strip()]
+    added = [c.lstrip("+").strip() for c in named if c.startswith("+")]
+    if added and len(added) < len(named):
+        raise click.BadParameter("list the classes, or add to the defaults with +, not both", param_hint="--fail-on")
+    return tuple(dict.fromkeys([*default, *added])) if added else tuple(named)
 
 
 def _notify(pipeline: Any, result: Any, url: str, always: bool) -> None:
