@@ -16,7 +16,7 @@ from ..job import describe_location, make_pipeline
 from ..settings import DEFAULT_DATASET_NAME
 from ..terminal_text import plain
 from .main import describe_error, fail, handle_errors, logger, pipeline_options
-from .output import emit, err, is_json, out, say
+from .output import emit, err, is_json, json_value, out, say
 
 
 def show_report(pipeline: Any) -> None:
@@ -54,13 +54,19 @@ def _thresholds(values: dict[str, Any]) -> Any:
 @click.option("--html", "html_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Also write a self-contained HTML page with charts to this file.")
 @click.option("--days", default=30, show_default=True, type=click.IntRange(1, 3660), help="Days the charts cover.")
+@click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="json: raw values under the keys `health --format json` uses.")
 @handle_errors
-def report(pipeline_name: str, destination: str, dataset_name: str, html_file: Path | None, days: int) -> None:
+def report(
+    pipeline_name: str, destination: str, dataset_name: str, html_file: Path | None, days: int, output_format: str
+) -> None:
     """What an analyst wants first: health, last sync, success rates, durations, streaks, rows."""
     from ..analytics.health import NoDataError
     from ..analytics.report import load_report_data, print_report, report_document
     from ..analytics.report_html import write_html
 
+    if html_file is not None:
+        _check_writable(html_file)
     pipeline = make_pipeline(pipeline_name, destination, dataset_name)
     try:
         data = load_report_data(pipeline, days)
@@ -68,11 +74,25 @@ def report(pipeline_name: str, destination: str, dataset_name: str, html_file: P
         fail(f"nothing to report: {error}")
     if is_json():
         emit(report_document(pipeline, data))
+    elif output_format == "json":
+        click.echo(json.dumps(report_document(pipeline, data), default=json_value, indent=2))
     else:
         print_report(pipeline, out, days=days, data=data)
     if html_file is not None:
         write_html(pipeline, html_file, days=days, data=data)
         say(f"HTML report written to {html_file.resolve()}", markup=False)
+
+
+def _check_writable(path: Path) -> None:
+    """Refuse an output file that cannot be written before any work starts (a new file is removed again)."""
+    existed = path.exists()
+    try:
+        with path.open("a", encoding="utf-8"):
+            pass
+    except OSError as error:
+        fail(f"cannot write {path}: {error.strerror or type(error).__name__}; choose another file for --html.")
+    if not existed:
+        path.unlink()
 
 
 @click.command()
@@ -115,7 +135,7 @@ def health(
         if is_json():
             emit({"health": document})
         else:
-            click.echo(json.dumps(document, default=str, indent=2))
+            click.echo(json.dumps(document, default=json_value, indent=2))
     else:
         for line in result.problems:
             out.print(plain(line), highlight=False, markup=False, soft_wrap=True)
