@@ -236,8 +236,12 @@ def test_reset_re_reads_history_and_merges(tmp_path, target):
         reset = braze_cdi("reset", "--integration-id", big, *args, cwd=tmp_path, env=env)
         assert reset.returncode == 0, reset.stderr
         assert "Reset 1 integration(s)" in reset.stdout
-        assert braze_cdi("run", *args, cwd=tmp_path, env=env).returncode == 0
+        again = braze_cdi("--log-format", "json", "run", *args, cwd=tmp_path, env=env)
+        assert again.returncode == 0, again.stderr
         assert (pages(sim, big), pages(sim, small)) == (14, 1)
+        [summary] = [json.loads(line)["summary"] for line in again.stdout.splitlines() if '"summary"' in line]
+        counts = {i["integration_id"]: (i["new"], i["reread"]) for i in summary["integrations"]}
+        assert counts[big] == (0, 137), counts  # all loaded before the reset: re-read, not new
         pipeline = read()
         assert loaded_syncs(pipeline) == truth_syncs(sim)  # re-read rows merged, not doubled
 

@@ -77,6 +77,7 @@ def test_a_failed_integration_is_a_json_error_record_and_the_summary_counts_it(s
     summary = next(r["summary"] for r in reversed(records) if "summary" in r)
     assert summary["failures"] == 1 and summary["ok"] is False
     assert summary["rows_per_table"]["job_sync_status"] == len(sim.truth(sim.integration_ids[4]))
+    assert {i["integration_id"] for i in summary["integrations"]} == {sim.integration_ids[4], unknown}
     assert sim.api_key not in result.stderr
 
 

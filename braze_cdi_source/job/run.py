@@ -31,7 +31,14 @@ from .file_format import loader_file_format, run_file_format
 from .location import resolve_destination
 from .lock import pipeline_lock
 from .run_log import record_failed_run, record_run
-from .summary import RunSummary, add_row_counts, summarise
+from .summary import (
+    RunSummary,
+    add_row_counts,
+    correct_new_rows,
+    count_syncs,
+    stateless_integrations,
+    summarise,
+)
 from .tuning import destination_tuned
 
 logger = logging.getLogger("braze_cdi")
@@ -120,6 +127,8 @@ def run_pipeline(
             backfill = backfill_of(source)
             if backfill is not None:  # the time budget counts from the start of the job, not of the source
                 backfill.budget.started = min(backfill.budget.started, started)
+            stateless = stateless_integrations(pipeline, stats)  # after `reset`: which rows are truly new
+            before = count_syncs(pipeline, stateless)
             loads: list[LoadInfo] = []
             row_counts: dict[str, int] = {}
             with destination_tuned(pipeline, file_format):
@@ -147,6 +156,7 @@ def run_pipeline(
             if views and views_supported(pipeline):
                 create_views(pipeline)
             summary = summarise(pipeline, loads, time.monotonic() - started, stats, row_counts)
+            correct_new_rows(summary, before, count_syncs(pipeline, stateless) if before else None)
             if backfill is not None:
                 summary.backfill_pending = backfill.summary()
                 summary.stopped_by_budget = backfill.stopped_by_budget and bool(summary.backfill_pending)
