@@ -148,7 +148,7 @@ def test_check_passes_on_a_good_setup(tmp_path):
     with BrazeSimulator((4, 11), rate_limits=FAST_LIMITS) as sim:
         result = braze_cdi("check", cwd=tmp_path, env=cli_env(tmp_path, sim.api_key, sim.base_url))
     assert result.returncode == 0, result.stdout + result.stderr
-    names = ("api key", "base url", "instance and key", "permission cdi.integration_list",
+    names = ("api key", "base url", "instance reachable", "key accepted", "permission cdi.integration_list",
              "permission cdi.integration_job_status")
     for name in names:
         assert f"ok   {name}:" in result.stdout
@@ -257,3 +257,14 @@ def test_progress_and_summary_report_the_real_figures(tmp_path):
     assert summary["rows_per_integration"] == {sim.integration_ids[0]: 137, sim.integration_ids[1]: 25,
                                                sim.integration_ids[2]: 0}
     assert "137" in result.stdout  # the human summary table is on stdout
+
+
+def test_help_and_the_manual_say_the_same_of_checkpoint_pages_and_fail_on(tmp_path):
+    from pathlib import Path
+
+    manual = " ".join((Path(__file__).parents[1] / "docs" / "operate.md").read_text().split())
+    run_help = " ".join(braze_cdi("run", "--help", cwd=tmp_path, env=cli_env(tmp_path)).stdout.split())
+    assert "At most this many pages between two commits of rows and resume points" in run_help
+    assert "at most this many pages between two commits of rows and resume points" in manual
+    health_help = " ".join(braze_cdi("health", "--help", cwd=tmp_path, env=cli_env(tmp_path)).stdout.split())
+    assert "+degraded adds to it" in health_help and "`--fail-on +degraded`" in manual

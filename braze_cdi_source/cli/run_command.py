@@ -42,7 +42,8 @@ from .progress import ProgressCollector
     "--checkpoint-pages",
     type=click.IntRange(min=1),
     default=None,
-    help="Commit rows and resume points at least every this many pages (default: one minute at the rate limit).",
+    help="At most this many pages between two commits of rows and resume points (default: about one minute of "
+    "reading at the rate limit).",
 )
 @handle_errors
 def run(
