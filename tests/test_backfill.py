@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import signal
 import time
 from datetime import timedelta
@@ -367,3 +368,17 @@ def test_a_long_gap_on_top_and_an_unfinished_backfill_are_both_read_to_the_end(t
         sim.finish_running()
         run()
         assert loaded_syncs(pipeline) == truth_syncs(sim)
+
+
+def test_the_backfill_left_is_told_whole_at_80_columns_and_bounded_without_start_date(tmp_path):
+    """Ids and instants are never cut on a narrow terminal; with no start_date the estimate runs to Braze's 12
+    months, which a younger history does not reach: it is told as an upper bound."""
+    with BrazeSimulator((800, 500), rate_limits={"list": (100, 6.0), "job_sync_status": (10, 6.0)}) as sim:
+        env = cli_env(tmp_path, sim.api_key, sim.base_url, COLUMNS="80")
+        result = braze_cdi("run", "--time-budget", "4s", cwd=tmp_path, env=env)
+    assert result.returncode == 0, result.stderr
+    assert "Backfill in progress for 2 integration(s)" in result.stdout
+    assert "at most" in result.stdout and "12 months" in result.stdout
+    for integration_id in sim.integration_ids:
+        [line] = [line for line in result.stdout.splitlines() if integration_id in line]
+        assert re.search(r"loaded back to \d{4}-\d\d-\d\d \d\d:\d\d UTC", line), line
