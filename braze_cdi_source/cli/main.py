@@ -50,11 +50,23 @@ logger = logging.getLogger("braze_cdi")
 
 
 class _FixedFormatHandler(logging.StreamHandler):  # type: ignore[type-arg]
-    """A stderr handler whose format cannot be replaced: dlt re-formats the first handler of its logger."""
+    """A stderr handler whose format cannot be replaced: dlt re-formats the first handler of its logger.
+
+    It writes to the `sys.stderr` of the moment, so while the live progress bar redirects stderr its lines
+    are printed above the bar, not through it.
+    """
 
     def __init__(self, formatter: logging.Formatter) -> None:
         super().__init__(sys.stderr)
         super().setFormatter(formatter)
+
+    @property  # type: ignore[override]
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: Any) -> None:
+        return None
 
     def setFormatter(self, fmt: logging.Formatter | None) -> None:  # noqa: N802 - logging's name
         return None
