@@ -173,14 +173,8 @@ def handle_errors(func: Callable[..., Any]) -> Callable[..., Any]:
             cause = root_cause(error)
             if isinstance(cause, PipelineLockedError):
                 fail(str(cause), EXIT_LOCKED)
-            if isinstance(cause, ConfigFieldMissingException):
-                fail(missing_destination_message(cause.config) or missing_config_message(set(cause.fields)))
-            if isinstance(cause, BrazeCdiError):
-                fail(str(cause))
-            fail(
-                f"{type(cause).__name__}: {str(cause).splitlines()[0] if str(cause) else ''} "
-                "(run with --debug for the details)."
-            )
+            known = isinstance(cause, (ConfigFieldMissingException, BrazeCdiError))
+            fail(describe_error(error) + ("" if known else " (run with --debug for the details)."))
 
     return wrapper
 
