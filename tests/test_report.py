@@ -199,6 +199,7 @@ def test_report_reads_through_one_connection_and_renders_the_queries_once(
     assert "<svg" in (tmp_path / "report.html").read_text(encoding="utf-8")
 
 
+@pytest.mark.slow
 def test_report_json_has_raw_values_under_health_s_keys(tmp_path: Path) -> None:
     """`report --format json` (and with --log-format json) carries numbers, ISO 8601 instants and null under
     snake_case keys, the same as `health --format json` for the same facts; an unwritable --html stops the
