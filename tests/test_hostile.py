@@ -714,3 +714,66 @@ def test_link_headers_are_read_per_rfc_8288(make_pipeline, form):
         assert "2 different next pages" in message and "bad" in message
     else:
         assert len(bad) == 25 and error_messages(pipeline) == []
+
+
+def test_over_tls_the_deadline_decoding_and_kept_alive_connections_hold(tmp_path):
+    """The transport's per-read deadline wraps the socket http.client reads: over TLS too (production is https
+    only). Bound: three gzip pages on one kept-alive TLS connection decode; a body trickling one byte every
+    0.3 s is cut at request_timeout (1 s) with RequestDeadlineExceeded, well before its 30 s."""
+    import gzip
+    import ssl
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    import requests
+
+    from braze_cdi_source.http.transport import BoundedAdapter, RequestDeadlineExceeded
+
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(tmp_path / "key.pem"),
+                    "-out", str(tmp_path / "cert.pem")], check=True, capture_output=True)
+    connections: set[int] = set()
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+        def do_GET(self) -> None:  # noqa: N802 - http.server's name
+            connections.add(id(self.connection))
+            self.send_response(200)
+            if self.path == "/slow":
+                self.send_header("Content-Length", "100")
+                self.end_headers()
+                for _ in range(100):
+                    self.wfile.write(b" ")
+                    self.wfile.flush()
+                    time.sleep(0.3)
+                return
+            body = gzip.compress(page_body(syncs(10)))
+            self.send_header("Content-Encoding", "gzip")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(tmp_path / "cert.pem", tmp_path / "key.pem")
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"https://127.0.0.1:{server.server_address[1]}"
+    try:
+        with requests.Session() as session:
+            session.mount("https://", BoundedAdapter(base, timeout=1.0))
+            for _ in range(3):
+                assert len(session.get(f"{base}/page", verify=str(tmp_path / "cert.pem")).json()["results"]) == 10
+            assert len(connections) == 1
+            started = time.monotonic()
+            with pytest.raises(RequestDeadlineExceeded):
+                session.get(f"{base}/slow", verify=str(tmp_path / "cert.pem"))
+            assert time.monotonic() - started < 10
+    finally:
+        server.shutdown()
+        server.server_close()

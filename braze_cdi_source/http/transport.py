@@ -84,23 +84,30 @@ class _DeadlineSocket:
                 continue
 
 
-class _DeadlineConnection(HTTPConnection):
-    """A connection whose answer (headers and body) is read within the current request's deadline."""
+class _ReadsWithinDeadline:
+    """A connection (mixed into urllib3's two) whose answer, headers and body, is read within the current
+    request's deadline."""
 
-    def getresponse(self) -> Any:  # type: ignore[override]
+    sock: Any
+
+    def getresponse(self) -> Any:
         deadline: float | None = getattr(_current, "deadline", None)
         real = self.sock
         if deadline is not None and real is not None and hasattr(real, "_io_refs"):
-            self.sock = _DeadlineSocket(real, deadline)  # type: ignore[assignment]
+            self.sock = _DeadlineSocket(real, deadline)
         try:
-            return super().getresponse()
+            return super().getresponse()  # type: ignore[misc]
         finally:
             if isinstance(self.sock, _DeadlineSocket):  # kept alive: the next request gets its own deadline
                 self.sock = real
 
 
-class _DeadlineHTTPSConnection(HTTPSConnection):
-    getresponse = _DeadlineConnection.getresponse
+class _DeadlineConnection(_ReadsWithinDeadline, HTTPConnection):
+    pass
+
+
+class _DeadlineHTTPSConnection(_ReadsWithinDeadline, HTTPSConnection):
+    pass
 
 
 class _Pool(HTTPConnectionPool):
