@@ -189,6 +189,10 @@ class _Group(click.Group):
     chosen log format like every other line.
     """
 
+    def add_command(self, cmd: click.Command, name: str | None = None) -> None:
+        cmd.epilog = "--debug and --log-format text|json (see braze-cdi --help) may also be given here."
+        super().add_command(cmd, name)
+
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         front: list[str] = []
         rest: list[str] = []
