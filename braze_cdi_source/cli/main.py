@@ -75,7 +75,7 @@ class _FixedFormatHandler(logging.StreamHandler):  # type: ignore[type-arg]
 def _setup_logging(log_format: str, debug: bool) -> None:
     """Our logger, dlt's and Python's warnings (a DltDeprecationWarning, say) write the same format to stderr:
     text lines, or one JSON object a line."""
-    output.set_format(log_format)
+    output.set_format(log_format, debug)
     if log_format == "json":
         formatter: logging.Formatter = _JsonFormatter()
     else:
@@ -213,7 +213,6 @@ class _Group(click.Group):
 
     def main(self, args: Any = None, *pargs: Any, **kwargs: Any) -> Any:  # type: ignore[override]
         """click's standalone mode, but a usage error is a JSON record too with --log-format json."""
-        output.reset()
         _setup_logging("text", False)
         try:
             code = super().main(args, *pargs, **{**kwargs, "standalone_mode": False})
@@ -230,8 +229,7 @@ class _Group(click.Group):
 
 def _set_log_format(ctx: click.Context, param: click.Parameter, value: str) -> None:
     """Set up logging as soon as the group's options are read: before the command's are (`--debug` is eager)."""
-    output.set_format(value, debug=bool(ctx.params.get("debug")))
-    _setup_logging(value, output.is_debug())
+    _setup_logging(value, bool(ctx.params.get("debug")))
 
 
 @click.group(cls=_Group)
