@@ -24,6 +24,7 @@ from tests.tables import table_exists
 
 FAILED = ("error", "config_error")
 HOUR = timedelta(hours=1)
+MINUTE = timedelta(minutes=1)
 
 SYNC_RUNS_COLUMNS = [
     "integration_id", "integration_name", "job_status", "sync_start_time", "sync_finish_time",
@@ -97,6 +98,14 @@ def build_cases(sim: BrazeSimulator, now: datetime) -> dict[str, str]:
         "low_success": hourly(now, ["success", "partial", "limit_exceeded", "partial", "success", "partial"]),
         "old_and_new": [sync("success", now - timedelta(days=d), seconds=10 * d) for d in (0.1, 3, 8, 20, 40, 60)],
         "no_syncs": [],
+        # a long history the views must not cut at their windows: failing since a success 60 days ago,
+        # stopped 40 days ago, and two successes that overlap (the newest by start finished first)
+        "failing_60d": [sync("error", now - timedelta(days=d, hours=1)) for d in range(60)]
+        + [sync("success", now - timedelta(days=60, hours=2))],
+        "stopped_40d": [sync("success", now - timedelta(days=40) - i * HOUR) for i in range(6)],
+        "overlapping": [sync("success", now - 40 * MINUTE, seconds=600),
+                        sync("success", now - 100 * MINUTE, seconds=5400)]
+        + hourly(now, ["success"] * 3, newest_ago=160 * MINUTE),
     }
     return {name: scripted(sim, rows) for name, rows in cases.items()}
 
@@ -193,8 +202,10 @@ def model_health(
             return sum(s["job_status"] == "success" for s in window) / len(window) if window else None
 
         recent = [duration(s) for s in finished if duration(s) is not None and age(s) <= 30 * 86400]
-        successes = [s["sync_finish_time"] for s in syncs if s["job_status"] == "success"]
-        starts = sorted(s["sync_start_time"] for s in syncs)
+        successes = [s["sync_finish_time"] for s in syncs if s["job_status"] == "success"]  # newest first
+        # the typical interval: gaps between the starts of the last 30 days (30 days before the newest, if older)
+        since = min(now, syncs[0]["sync_start_time"]) - timedelta(days=30) if syncs else now
+        starts = sorted(s["sync_start_time"] for s in syncs if s["sync_start_time"] >= since)
         gaps = [(b - a).total_seconds() for a, b in zip(starts, starts[1:], strict=False)]
         typical = percentile(gaps, 0.5)
         if th.stale_after_hours is not None:
@@ -237,7 +248,7 @@ def model_health(
             "integration_name": name.get(i),
             "last_sync_start_time": latest["sync_start_time"] if latest else None,
             "last_job_status": latest["job_status"] if latest else None,
-            "last_success_time": max(successes) if successes else None,
+            "last_success_time": successes[0] if successes else None,
             "consecutive_failures": streak,
             "success_rate_7d": rate_7d,
             "success_rate_30d": rate(30),
@@ -342,7 +353,16 @@ def test_views_equal_independent_computation(destination_pipeline: Any) -> None:
         "low_success": "degraded",
         "old_and_new": "healthy",
         "no_syncs": "unknown",
+        "failing_60d": "failing",
+        "stopped_40d": "stale",
+        "overlapping": "healthy",
     }
+    failing_60d, stopped = by_case["failing_60d"], by_case["stopped_40d"]
+    assert failing_60d["consecutive_failures"] == 60
+    assert abs((now - timedelta(days=60, hours=2, seconds=-60)) - failing_60d["last_success_time"]).total_seconds() < 1
+    assert abs((now - timedelta(days=40)) - stopped["last_sync_start_time"]).total_seconds() < 1
+    # the newest success by start finished 30 min ago; an older, longer one finished later (10 min ago)
+    assert abs((now - 30 * MINUTE) - by_case["overlapping"]["last_success_time"]).total_seconds() < 1
     failing = by_case["all_failures"]
     assert (failing["consecutive_failures"], failing["last_success_time"], failing["success_rate_7d"]) == (4, None, 0)
     assert by_case["low_success"]["success_rate_7d"] == pytest.approx(2 / 6)
@@ -605,7 +625,7 @@ def test_future_dated_syncs_degrade_and_are_left_out_of_the_other_checks(destina
     }
     assert row["future_on_top"]["newest_future_sync_start_time"] == far
     assert same(utc(row["future_on_top"]["last_sync_start_time"]), now - 30 * timedelta(minutes=1))
-    assert row["future_on_top"]["syncs"] == 5
+    assert row["future_on_top"]["syncs_30d"] == 5
     assert row["only_future"]["last_sync_start_time"] is None
     assert row["within_tolerance"]["last_sync_start_time"] == near
     assert row["within_tolerance"]["newest_future_sync_start_time"] is None

@@ -1,7 +1,7 @@
 """The views' SQL: one definition per view, rendered for each warehouse's SQL dialect (no destination needed).
 
 The SQL lives in `sql/*.sql` inside the package, written once in DuckDB's dialect with three macros
-(SECONDS_BETWEEN, UTC_DAY, RANKED_PERCENTILE: see `_expand_macros`) and bare base-table names
+(SECONDS_BETWEEN, UTC_DAY, ADD_SECONDS, RANKED_PERCENTILE: see `_expand_macros`) and bare base-table names
 (`job_sync_status`, `integrations`). sqlglot parses it, the macros become each dialect's own date-diff,
 time-zone and window expressions, the table names become the destination's qualified, cased and quoted
 names (from dlt's sql_client), and sqlglot writes the result in the destination's dialect
@@ -66,9 +66,31 @@ def view_sql(name: str) -> str:
 # --- macros: the few expressions that differ per dialect, built as sqlglot nodes ---------------------------
 
 
-def _utc(value: exp.Expression) -> exp.Expression:
-    """The instant as a UTC wall-clock timestamp: no session time zone (or DST) can shift a difference or a day."""
+def _utc(value: exp.Expression, dialect: str) -> exp.Expression:
+    """The instant as a UTC wall-clock timestamp: no session time zone (or DST) can shift a difference or a day.
+
+    Redshift's CONVERT_TIMEZONE reads a timestamptz in the session's time zone; `AT TIME ZONE 'UTC'` is defined
+    on a timestamptz as its UTC wall clock."""
+    if dialect == "redshift":
+        return exp.AtTimeZone(this=value, zone=exp.Literal.string("UTC"))
     return exp.ConvertTimezone(target_tz=exp.Literal.string("UTC"), timestamp=value)
+
+
+def _now(dialect: str) -> exp.Expression:
+    """Now, as an instant. Redshift's GETDATE() is the session's wall clock (a TIMESTAMP): cast to TIMESTAMPTZ
+    it is read in that same time zone, which gives the instant back whatever the session's setting."""
+    if dialect == "redshift":
+        return exp.cast(exp.CurrentTimestamp(), "TIMESTAMPTZ")
+    return exp.CurrentTimestamp()
+
+
+def _add_seconds(value: exp.Expression, seconds: exp.Expression, dialect: str) -> exp.Expression:
+    """The instant `seconds` after `value`: a plain expression an engine compares with a column, so that
+    `sync_start_time >= <this>` prunes by zone maps, partitions and indexes (a difference of the two would not)."""
+    unit = exp.var("SECOND")
+    if dialect == "bigquery":  # DATE_ADD there takes dates only
+        return exp.TimestampAdd(this=value, expression=seconds, unit=unit)
+    return exp.DateAdd(this=value, expression=seconds, unit=unit)
 
 
 _MICROSECONDS_PER_DAY = 86_400_000_000
@@ -89,7 +111,7 @@ def _seconds_between(start: exp.Expression, end: exp.Expression, dialect: str) -
     elif dialect == "databricks":
         diff = exp.Sub(this=exp.UnixMicros(this=end), expression=exp.UnixMicros(this=start))
     else:
-        diff = exp.DateDiff(this=_utc(end), expression=_utc(start), unit=unit)
+        diff = exp.DateDiff(this=_utc(end, dialect), expression=_utc(start, dialect), unit=unit)
     return exp.paren(exp.Div(this=exp.cast(diff, "DOUBLE"), expression=exp.Literal.number("1000000.0")))
 
 
@@ -99,7 +121,9 @@ def _utc_day(value: exp.Expression, dialect: str) -> exp.Expression:
     if dialect == "databricks":
         micros = exp.Div(this=exp.UnixMicros(this=value), expression=exp.Literal.number(_MICROSECONDS_PER_DAY))
         return exp.DateFromUnixDate(this=exp.cast(exp.Floor(this=micros), "INT"))
-    return exp.cast(_utc(value), "DATE")
+    if dialect == "bigquery":  # DATE(timestamp, time zone) says it directly
+        return exp.Anonymous(this="DATE", expressions=[value, exp.Literal.string("UTC")])
+    return exp.cast(_utc(value, dialect), "DATE")
 
 
 _PERCENTILE = (
@@ -127,9 +151,13 @@ def _ranked_percentile(value: exp.Expression, rank: exp.Expression, count: exp.E
 
 def _expand_macros(tree: exp.Expression, dialect: str) -> exp.Expression:
     def expand(node: exp.Expression) -> exp.Expression:
+        if isinstance(node, exp.CurrentTimestamp):
+            return _now(dialect)
         if not isinstance(node, exp.Anonymous):
             return node
         name, args = str(node.this).upper(), node.expressions
+        if name == "ADD_SECONDS":
+            return _add_seconds(_expand_macros(args[0], dialect), args[1], dialect)
         if name == "SECONDS_BETWEEN":
             return _seconds_between(args[0], args[1], dialect)
         if name == "UTC_DAY":
