@@ -8,7 +8,7 @@ match one of them (a sync can cross a 7/30-day boundary while the test runs; not
 from __future__ import annotations
 
 import math
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -28,16 +28,16 @@ MINUTE = timedelta(minutes=1)
 
 SYNC_RUNS_COLUMNS = [
     "integration_id", "integration_name", "job_status", "sync_start_time", "sync_finish_time",
-    "duration_seconds", "rows_synced", "rows_failed_with_errors",
+    "duration_seconds", "rows_synced", "rows_failed_with_errors", "integration_label",
 ]
 DAILY_COLUMNS = [
     "integration_id", "day", "syncs", "successes", "partials", "failures", "running", "rows_synced",
-    "rows_failed_with_errors", "avg_duration_seconds",
+    "rows_failed_with_errors", "avg_duration_seconds", "integration_name", "integration_label",
 ]
 HEALTH_COLUMNS = [
     "integration_id", "integration_name", "last_sync_start_time", "last_job_status", "last_success_time",
     "consecutive_failures", "success_rate_7d", "success_rate_30d", "p50_duration_seconds",
-    "p95_duration_seconds", "health",
+    "p95_duration_seconds", "health", "integration_label",
 ]
 
 
@@ -145,16 +145,23 @@ def paused(sim: BrazeSimulator) -> frozenset[str]:
     return frozenset(i["integration_id"] for i in sim.integrations_truth() if i["integration_status"] == "paused")
 
 
+def labels(name: dict[str, str]) -> dict[str, str]:
+    """The report's display names: the name, with the id's first block where two integrations share it."""
+    sharing = Counter(n or "" for n in name.values())
+    return {i: f"{n or i} ({i[:8]})" if sharing[n or ""] > 1 else n or i for i, n in name.items()}
+
+
 def model_sync_runs(history: dict[str, list[dict]], name: dict[str, str]) -> set[tuple]:
+    label = labels(name)
     return {
         (i, name[i], s["job_status"], s["sync_start_time"], s["sync_finish_time"], duration(s), s["rows_synced"],
-         s["rows_failed_with_errors"])
+         s["rows_failed_with_errors"], label[i])
         for i, syncs in history.items()
         for s in syncs
     }
 
 
-def model_daily(history: dict[str, list[dict]]) -> dict[tuple, dict]:
+def model_daily(history: dict[str, list[dict]], name: dict[str, str]) -> dict[tuple, dict]:
     groups: dict[tuple, list[dict]] = defaultdict(list)
     for i, syncs in history.items():
         for s in syncs:
@@ -171,6 +178,8 @@ def model_daily(history: dict[str, list[dict]]) -> dict[tuple, dict]:
             "rows_synced": sum(s["rows_synced"] or 0 for s in syncs),
             "rows_failed_with_errors": sum(s["rows_failed_with_errors"] or 0 for s in syncs),
             "avg_duration_seconds": sum(durations) / len(durations) if durations else None,
+            "integration_name": name[key[0]],
+            "integration_label": labels(name)[key[0]],
         }
     return result
 
@@ -255,6 +264,7 @@ def model_health(
             "p50_duration_seconds": percentile(recent, 0.5),
             "p95_duration_seconds": percentile(recent, 0.95),
             "health": health,
+            "integration_label": labels(name)[i],
         }
     return result
 
@@ -331,7 +341,7 @@ def test_views_equal_independent_computation(destination_pipeline: Any) -> None:
         expected = by_key[(row["integration_id"], row["sync_start_time"])]
         assert all(same(row[c], e) for c, e in zip(SYNC_RUNS_COLUMNS, expected, strict=True)), (row, expected)
 
-    expected_daily = model_daily(history)
+    expected_daily = model_daily(history, name)
     assert {(r["integration_id"], r["day"]) for r in daily} == set(expected_daily)
     for row in daily:
         expected = expected_daily[(row["integration_id"], row["day"])]
@@ -369,6 +379,9 @@ def test_views_equal_independent_computation(destination_pipeline: Any) -> None:
     assert by_case["old_and_new"]["success_rate_7d"] == 1 and by_case["old_and_new"]["p50_duration_seconds"] == 55
     assert by_case["no_syncs"]["last_sync_start_time"] is None and by_case["no_syncs"]["success_rate_30d"] is None
     assert by_case["only_running"]["last_job_status"] == "running"
+    # two integrations share a name (the simulator repeats names), so the labels tell them apart
+    shared = [r["integration_label"] for r in health if r["integration_label"] != (r["integration_name"] or "")]
+    assert shared and all(label.endswith(")") for label in shared)
     # the random history holds every status, so the comparison above is not vacuous
     random_statuses = {s["job_status"] for i, syncs in history.items() if i not in cases.values() for s in syncs}
     assert {"success", "partial", "error", "config_error", "running", "limit_exceeded"} <= random_statuses

@@ -1,8 +1,8 @@
 """The views' SQL: one definition per view, rendered for each warehouse's SQL dialect (no destination needed).
 
-The SQL lives in `sql/*.sql` inside the package, written once in DuckDB's dialect with three macros
-(SECONDS_BETWEEN, UTC_DAY, ADD_SECONDS, RANKED_PERCENTILE: see `_expand_macros`) and bare base-table names
-(`job_sync_status`, `integrations`). sqlglot parses it, the macros become each dialect's own date-diff,
+The SQL lives in `sql/*.sql` inside the package, written once in DuckDB's dialect with a few macros
+(SECONDS_BETWEEN, UTC_DAY, ADD_SECONDS, RANKED_PERCENTILE, INTEGRATION_LABEL: see `_expand_macros`) and bare
+base-table names (`job_sync_status`, `integrations`). sqlglot parses it, the macros become each dialect's own date-diff,
 time-zone and window expressions, the table names become the destination's qualified, cased and quoted
 names (from dlt's sql_client), and sqlglot writes the result in the destination's dialect
 (`capabilities().sqlglot_dialect`). The SQL avoids what some warehouse lacks: FILTER (WHERE …), ordered-set
@@ -122,7 +122,7 @@ def _utc_day(value: exp.Expression, dialect: str) -> exp.Expression:
         micros = exp.Div(this=exp.UnixMicros(this=value), expression=exp.Literal.number(_MICROSECONDS_PER_DAY))
         return exp.DateFromUnixDate(this=exp.cast(exp.Floor(this=micros), "INT"))
     if dialect == "bigquery":  # DATE(timestamp, time zone) says it directly
-        return exp.Anonymous(this="DATE", expressions=[value, exp.Literal.string("UTC")])
+        return exp.Date(this=value, zone=exp.Literal.string("UTC"))
     return exp.cast(_utc(value, dialect), "DATE")
 
 
@@ -149,6 +149,14 @@ def _ranked_percentile(value: exp.Expression, rank: exp.Expression, count: exp.E
     return sqlglot.parse_one(text, read=SOURCE_DIALECT)
 
 
+def _integration_label(integration_id: exp.Expression, name: exp.Expression, sharing: exp.Expression) -> exp.Expression:
+    """The report's display name: the name (else the id), plus the id's first block when `sharing` > 1."""
+    i, n, k = (e.sql(SOURCE_DIALECT) for e in (integration_id, name, sharing))
+    label = f"COALESCE({n}, {i})"
+    text = f"CASE WHEN {k} > 1 THEN {label} || ' (' || SUBSTRING({i}, 1, 8) || ')' ELSE {label} END"
+    return sqlglot.parse_one(text, read=SOURCE_DIALECT)
+
+
 def _expand_macros(tree: exp.Expression, dialect: str) -> exp.Expression:
     def expand(node: exp.Expression) -> exp.Expression:
         if isinstance(node, exp.CurrentTimestamp):
@@ -162,6 +170,8 @@ def _expand_macros(tree: exp.Expression, dialect: str) -> exp.Expression:
             return _seconds_between(args[0], args[1], dialect)
         if name == "UTC_DAY":
             return _utc_day(args[0], dialect)
+        if name == "INTEGRATION_LABEL":
+            return _integration_label(*args)
         if name == "RANKED_PERCENTILE":
             return _ranked_percentile(*args)
         return node

@@ -27,6 +27,7 @@
 --   UTC_DAY(ts)                  the UTC calendar day of an instant
 --   ADD_SECONDS(ts, n)           the instant n seconds after ts (before it when n < 0), comparable to a column
 --   RANKED_PERCENTILE(v, r, n, p) percentile_cont(p) of v, from v's rank r (1-based, ascending) among n values
+--   INTEGRATION_LABEL(id, name, n) the name, with the id's first block when n integrations share it (n > 1)
 -- Extending: a new input is a CTE keyed by integration_id (over a new base table: list it in views.py
 -- _BASE_TABLES with its columns, and it gets its qualified name, or an empty stand-in until it is loaded),
 -- LEFT JOINed in `facts` with its columns, and used in the CASE below. Add the new columns to
@@ -248,7 +249,9 @@ SELECT f.*,
        COALESCE(b.backfill_in_progress, FALSE) AS backfill_in_progress,
        CASE WHEN b.backfill_in_progress THEN b.backfill_covered_back_to END AS backfill_covered_back_to,
        CAST(COALESCE(fd.future_syncs, 0) AS BIGINT) AS future_syncs,
-       fd.newest_future_sync_start_time
+       fd.newest_future_sync_start_time,
+       INTEGRATION_LABEL(f.integration_id, f.integration_name,
+                         COUNT(*) OVER (PARTITION BY COALESCE(f.integration_name, ''))) AS integration_label
 FROM facts AS f
 LEFT JOIN backfill AS b ON b.integration_id = f.integration_id
 LEFT JOIN future_dated AS fd ON fd.integration_id = f.integration_id
