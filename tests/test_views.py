@@ -212,9 +212,11 @@ def model_health(
 
         recent = [duration(s) for s in finished if duration(s) is not None and age(s) <= 30 * 86400]
         successes = [s["sync_finish_time"] for s in syncs if s["job_status"] == "success"]  # newest first
-        # the typical interval: gaps between the starts of the last 30 days (30 days before the newest, if older)
-        since = min(now, syncs[0]["sync_start_time"]) - timedelta(days=30) if syncs else now
-        starts = sorted(s["sync_start_time"] for s in syncs if s["sync_start_time"] >= since)
+        # the typical interval: gaps between the starts of the last 30 days, or of the whole history when
+        # fewer than two syncs started in those 30 days
+        starts = sorted(s["sync_start_time"] for s in syncs if age(s) <= 30 * 86400)
+        if len(starts) < 2:
+            starts = sorted(s["sync_start_time"] for s in syncs)
         gaps = [(b - a).total_seconds() for a, b in zip(starts, starts[1:], strict=False)]
         typical = percentile(gaps, 0.5)
         if th.stale_after_hours is not None:
@@ -655,3 +657,38 @@ def test_future_dated_syncs_degrade_and_are_left_out_of_the_other_checks(destina
     assert (near_row["health"], near_row["future_syncs"], near_row["newest_future_sync_start_time"]) == (
         "degraded", 1, near
     )
+
+
+def test_postgres_health_reads_each_integration_through_the_index(make_pipeline: Any, postgres_destination: Any,
+                                                                  unique_dataset: str) -> None:
+    """create_views gives job_sync_status an index on (integration_id, sync_start_time) (IF NOT EXISTS: a second
+    run keeps it), and on a year of history the health query reads the window through it instead of scanning."""
+    from braze_cdi_source.analytics.health import DETAIL_COLUMNS, reading
+    from braze_cdi_source.analytics.views import SYNC_HISTORY_INDEX
+
+    pipeline = make_pipeline(postgres_destination, dataset_name=unique_dataset)
+    now = datetime.now(timezone.utc)
+    with BrazeSimulator((), rate_limits=FAST_LIMITS) as sim:
+        scripted(sim, hourly(now, ["success"] * 3))
+        load(pipeline, sim)
+    with pipeline.sql_client() as client:
+        table = client.make_qualified_table_name("job_sync_status")
+        client.execute_sql(  # 40 integrations, one sync every 3 hours for a year: the window is a twelfth
+            f"INSERT INTO {table} (integration_id, job_status, sync_start_time, sync_finish_time, "
+            "last_timestamp_synced, rows_synced, rows_failed_with_errors, _dlt_load_id, _dlt_id) "
+            "SELECT 'bulk-' || i, 'success', now() - k * interval '3 hours', now() - k * interval '3 hours' "
+            "+ interval '1 minute', now() - k * interval '3 hours', 1, 0, 'bulk', i || '-' || k "
+            "FROM generate_series(1, 40) AS i, generate_series(0, 2919) AS k"
+        )
+        client.execute_sql(f"ANALYZE {table}")
+    create_views(pipeline)
+    create_views(pipeline)
+    with reading(pipeline, HealthThresholds()) as (client, queries):
+        indexes = client.execute_sql("SELECT indexname FROM pg_indexes WHERE indexname = %s", SYNC_HISTORY_INDEX)
+        plan = "\n".join(row[0] for row in client.execute_sql(
+            f"EXPLAIN SELECT {', '.join(DETAIL_COLUMNS)} FROM ({queries['integration_health_details']}) AS d"
+        ))
+        rows = client.execute_sql(f"SELECT health, syncs_30d FROM ({queries['integration_health_details']}) AS d")
+    assert len(indexes) == 1
+    assert f"Index Scan using {SYNC_HISTORY_INDEX}" in plan or f"Bitmap Index Scan on {SYNC_HISTORY_INDEX}" in plan
+    assert sorted(rows)[-1] == ("healthy", 240)

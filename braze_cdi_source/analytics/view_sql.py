@@ -87,7 +87,7 @@ def _now(dialect: str) -> exp.Expression:
 def _add_seconds(value: exp.Expression, seconds: exp.Expression, dialect: str) -> exp.Expression:
     """The instant `seconds` after `value`: a plain expression an engine compares with a column, so that
     `sync_start_time >= <this>` prunes by zone maps, partitions and indexes (a difference of the two would not)."""
-    unit = exp.var("SECOND")
+    unit, seconds = exp.var("SECOND"), exp.paren(seconds)  # BigQuery: INTERVAL (n) SECOND stays an INT64
     if dialect == "bigquery":  # DATE_ADD there takes dates only
         return exp.TimestampAdd(this=value, expression=seconds, unit=unit)
     return exp.DateAdd(this=value, expression=seconds, unit=unit)
@@ -368,11 +368,13 @@ def _parsed(sql: str) -> exp.Expression:
     return sqlglot.parse_one(sql, read=SOURCE_DIALECT)
 
 
-def replace_view(view_name: str, query: str) -> str:
+def replace_view(view_name: str, query: str, dialect: str) -> str:
     """`CREATE OR REPLACE VIEW name AS query`: what every load runs, on the rendered query as it is (re-parsing
     it costs a third of the rendering time); `create_statement` wraps the same way. `view_name` is already
-    qualified and quoted for the destination."""
-    return f"CREATE OR REPLACE VIEW {view_name} AS\n{query}"
+    qualified and quoted for the destination. Snowflake's replace drops the grants on the view unless it says
+    COPY GRANTS: an analyst role's SELECT would vanish at every run."""
+    grants = " COPY GRANTS" if dialect == "snowflake" else ""
+    return f"CREATE OR REPLACE VIEW {view_name}{grants} AS\n{query}"
 
 
 @cache
@@ -382,7 +384,7 @@ def create_statement(dialect: str, view_name: str, query: str) -> str:
     re-parsed and pretty-printed, byte for byte what sqlglot's own CREATE writes, and the same statement a load
     runs but for the query's layout. Cached: it re-parses the whole query."""
     name = exp.to_table(view_name, dialect=dialect).sql(dialect=dialect)
-    return replace_view(name, sqlglot.parse_one(query, read=dialect).sql(dialect=dialect, pretty=True))
+    return replace_view(name, sqlglot.parse_one(query, read=dialect).sql(dialect=dialect, pretty=True), dialect)
 
 
 @cache
@@ -391,18 +393,25 @@ def _capabilities(dialect: str) -> Any:
     return getattr(dlt.destinations, destination)().capabilities()
 
 
-def render_views(dialect: str, dataset_name: str, thresholds: HealthThresholds | None = None) -> dict[str, str]:
+def render_views(
+    dialect: str, dataset_name: str, thresholds: HealthThresholds | None = None, project: str | None = None
+) -> dict[str, str]:
     """The CREATE OR REPLACE VIEW statements for `dialect` (one of VERIFIED_DIALECTS), keyed by view name.
 
     For dbt users and DBAs: names are `dataset.table` as dlt spells them on that warehouse (upper case on
-    Snowflake), in the session's default database / project; the base tables are assumed loaded.
+    Snowflake), in the session's default database; on BigQuery `project` (default: the configured
+    `destination.bigquery.credentials.project_id`) qualifies every name, so the views point at the same tables
+    from whatever project a DBA runs them. The base tables are assumed loaded.
     """
     if dialect not in VERIFIED_DIALECTS:
         raise ConfigurationError(f"no verified SQL for dialect {dialect!r}: use one of {', '.join(VERIFIED_DIALECTS)}.")
     caps = _capabilities(dialect)
+    if dialect == "bigquery" and not project:
+        project = dlt.config.get("destination.bigquery.credentials.project_id", str)
+    prefix = f"{caps.escape_identifier(project)}." if dialect == "bigquery" and project else ""
 
     def name(table: str) -> str:
-        return f"{caps.escape_identifier(caps.casefold_identifier(dataset_name))}." + caps.escape_identifier(
+        return prefix + f"{caps.escape_identifier(caps.casefold_identifier(dataset_name))}." + caps.escape_identifier(
             caps.casefold_identifier(table)
         )
 

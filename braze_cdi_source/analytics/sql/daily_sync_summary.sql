@@ -5,7 +5,7 @@
 -- integration_name and integration_label come last: PostgreSQL replaces a view in place only when columns are
 -- added at its end.
 -- integration_label: the name, with the id's first block where two integrations share a name (as the report
--- shows them); the id where there is no name.
+-- shows them), or the id where there is no name.
 WITH labels AS (
     SELECT integration_id,
            integration_name,

@@ -15,14 +15,15 @@
 --   healthy  otherwise
 -- "now" is CURRENT_TIMESTAMP, windows are in seconds, never calendar days, so every engine agrees.
 --
--- Cost follows the window, not the history: rates, percentiles and the typical interval read the last
--- 30 days (a range on sync_start_time the engine prunes: zone maps, partitions, the PostgreSQL index on
--- (integration_id, sync_start_time)); the newest sync, success, finished and loaded sync of each integration
--- are MAXes an index answers from its end; the failure streak and the watermark run are "the syncs after"
--- one of those. No window function runs over the whole history.
+-- Cost follows the window, not the history. `recent` is the last 30 days: a range on sync_start_time that
+-- engines prune by (zone maps, partitions, the PostgreSQL index on integration_id, sync_start_time). Rates,
+-- percentiles and the typical interval read it, and so does everything else for an integration whose newest
+-- success, newest loaded sync, last watermark move and two syncs are all in it. Only the others (failing or
+-- stopped for longer, never successful) also read their `older` history. No window function or sort runs
+-- over the whole history, the only whole-history read is the list of integration ids.
 --
 -- Written once for every warehouse (views.py renders it per dialect with sqlglot): no FILTER (WHERE),
--- no interval arithmetic, no ordered-set aggregates. Four macros are expanded by views.py:
+-- no interval arithmetic, no ordered-set aggregates. Macros expanded by views.py:
 --   SECONDS_BETWEEN(a, b)        b - a in seconds (a date diff in microseconds), NULL when either is NULL
 --   UTC_DAY(ts)                  the UTC calendar day of an instant
 --   ADD_SECONDS(ts, n)           the instant n seconds after ts (before it when n < 0), comparable to a column
@@ -32,33 +33,89 @@
 -- _BASE_TABLES with its columns, and it gets its qualified name, or an empty stand-in until it is loaded),
 -- LEFT JOINed in `facts` with its columns, and used in the CASE below. Add the new columns to
 -- health.py DETAIL_COLUMNS for `health` and `report` to read them.
-WITH newest AS (  -- the start of each integration's newest sync of each kind (future-dated ones aside)
-    SELECT s.integration_id,
-           MAX(s.sync_start_time) AS last_start,
-           MAX(CASE WHEN COALESCE(s.job_status, '') <> 'running' THEN s.sync_start_time END) AS last_finished_start,
-           MAX(CASE WHEN COALESCE(s.job_status, '') NOT IN ('running', 'error', 'config_error')
-                    THEN s.sync_start_time END) AS last_ok_start,
-           MAX(CASE WHEN s.job_status = 'success' THEN s.sync_start_time END) AS last_success_start,
-           MAX(CASE WHEN s.job_status IN ('success', 'partial') AND s.last_timestamp_synced IS NOT NULL
-                    THEN s.sync_start_time END) AS last_loaded_start
-    FROM job_sync_status AS s
-    WHERE s.sync_start_time <= ADD_SECONDS(CURRENT_TIMESTAMP, {future_sync_seconds})
-    GROUP BY s.integration_id
-),
-future_dated AS (  -- a sync dated beyond now plus the tolerance is named, and left out of every other fact
-    SELECT s.integration_id,
-           COUNT(*) AS future_syncs,
-           MAX(s.sync_start_time) AS newest_future_sync_start_time
-    FROM job_sync_status AS s
-    WHERE s.sync_start_time > ADD_SECONDS(CURRENT_TIMESTAMP, {future_sync_seconds})
-    GROUP BY s.integration_id
-),
-ids AS (
+WITH ids AS (  -- every integration: listed by Braze, or seen in the sync history
     SELECT integration_id FROM integrations
     UNION
-    SELECT integration_id FROM newest
-    UNION
-    SELECT integration_id FROM future_dated
+    SELECT integration_id FROM job_sync_status
+),
+recent AS (  -- the last 30 days' syncs, future-dated ones aside
+    SELECT s.integration_id,
+           s.job_status,
+           s.sync_start_time,
+           s.sync_finish_time,
+           s.last_timestamp_synced,
+           s.rows_synced,
+           s.rows_failed_with_errors,
+           s.sync_start_time >= ADD_SECONDS(CURRENT_TIMESTAMP, -604800) AS in_7d,
+           SECONDS_BETWEEN(s.sync_start_time, s.sync_finish_time) AS duration_seconds,
+           SECONDS_BETWEEN(
+               LAG(s.sync_start_time) OVER (PARTITION BY s.integration_id ORDER BY s.sync_start_time),
+               s.sync_start_time
+           ) AS gap_seconds
+    FROM ids
+    JOIN job_sync_status AS s
+      ON s.integration_id = ids.integration_id
+     AND s.sync_start_time >= ADD_SECONDS(CURRENT_TIMESTAMP, -2592000)
+     AND s.sync_start_time <= ADD_SECONDS(CURRENT_TIMESTAMP, {future_sync_seconds})
+),
+recent_loaded AS (  -- the newest loaded sync (success or partial with a watermark) in the window
+    SELECT integration_id,
+           COUNT(*) AS syncs,
+           MAX(CASE WHEN COALESCE(job_status, '') NOT IN ('running', 'error', 'config_error')
+                    THEN sync_start_time END) AS last_ok_start,
+           MAX(CASE WHEN job_status = 'success' THEN sync_start_time END) AS last_success_start,
+           MAX(CASE WHEN job_status IN ('success', 'partial') AND last_timestamp_synced IS NOT NULL
+                    THEN sync_start_time END) AS last_loaded_start
+    FROM recent
+    GROUP BY integration_id
+),
+recent_moved AS (  -- whether the watermark moved within the window
+    SELECT l.integration_id,
+           MAX(s.sync_start_time) AS moved_start
+    FROM recent_loaded AS l
+    JOIN recent AS m ON m.integration_id = l.integration_id AND m.sync_start_time = l.last_loaded_start
+    JOIN recent AS s ON s.integration_id = l.integration_id
+    WHERE s.job_status IN ('success', 'partial') AND s.last_timestamp_synced <> m.last_timestamp_synced
+    GROUP BY l.integration_id
+),
+looking_back AS (  -- integrations whose answer is not all in the window: they read their older history too
+    SELECT ids.integration_id
+    FROM ids
+    LEFT JOIN recent_loaded AS r ON r.integration_id = ids.integration_id
+    LEFT JOIN recent_moved AS m ON m.integration_id = ids.integration_id
+    WHERE r.syncs IS NULL OR r.syncs < 2 OR r.last_ok_start IS NULL OR r.last_success_start IS NULL
+       OR r.last_loaded_start IS NULL OR m.moved_start IS NULL
+),
+older AS (
+    SELECT s.integration_id,
+           s.job_status,
+           s.sync_start_time,
+           s.sync_finish_time,
+           s.last_timestamp_synced
+    FROM looking_back AS b
+    JOIN job_sync_status AS s
+      ON s.integration_id = b.integration_id AND s.sync_start_time < ADD_SECONDS(CURRENT_TIMESTAMP, -2592000)
+),
+syncs AS (  -- the window, plus the older history of the integrations looking back
+    SELECT integration_id, job_status, sync_start_time, sync_finish_time, last_timestamp_synced,
+           COALESCE(job_status, '') <> 'running' AS finished,
+           COALESCE(job_status, '') IN ('error', 'config_error') AS failed,
+           COALESCE(job_status IN ('success', 'partial') AND last_timestamp_synced IS NOT NULL, FALSE) AS loaded
+    FROM (
+        SELECT integration_id, job_status, sync_start_time, sync_finish_time, last_timestamp_synced FROM recent
+        UNION ALL
+        SELECT integration_id, job_status, sync_start_time, sync_finish_time, last_timestamp_synced FROM older
+    ) AS u
+),
+newest AS (  -- the start of each integration's newest sync of each kind
+    SELECT integration_id,
+           MAX(sync_start_time) AS last_start,
+           MAX(CASE WHEN finished THEN sync_start_time END) AS last_finished_start,
+           MAX(CASE WHEN finished AND NOT failed THEN sync_start_time END) AS last_ok_start,
+           MAX(CASE WHEN job_status = 'success' THEN sync_start_time END) AS last_success_start,
+           MAX(CASE WHEN loaded THEN sync_start_time END) AS last_loaded_start
+    FROM syncs
+    GROUP BY integration_id
 ),
 newest_keys AS (  -- those syncs' keys (integration_id, sync_start_time: the merge key), one row each
     SELECT integration_id, 'last' AS kind, last_start AS sync_start_time FROM newest
@@ -76,7 +133,7 @@ newest_rows AS (  -- and their own columns, looked up by key
            MAX(CASE WHEN k.kind = 'success' THEN s.sync_finish_time END) AS last_success_time,
            MAX(CASE WHEN k.kind = 'loaded' THEN s.last_timestamp_synced END) AS last_timestamp_synced
     FROM newest_keys AS k
-    JOIN job_sync_status AS s ON s.integration_id = k.integration_id AND s.sync_start_time = k.sync_start_time
+    JOIN syncs AS s ON s.integration_id = k.integration_id AND s.sync_start_time = k.sync_start_time
     GROUP BY k.integration_id
 ),
 streak AS (  -- the finished syncs after the newest finished one that did not fail: all failed
@@ -84,11 +141,11 @@ streak AS (  -- the finished syncs after the newest finished one that did not fa
            COUNT(*) AS consecutive_failures,
            MIN(s.sync_start_time) AS failing_since
     FROM newest AS n
-    JOIN job_sync_status AS s
+    JOIN syncs AS s
       ON s.integration_id = n.integration_id
      AND s.sync_start_time > COALESCE(n.last_ok_start, CAST('1900-01-01 00:00:00+00:00' AS TIMESTAMPTZ))
      AND s.sync_start_time <= n.last_finished_start
-    WHERE COALESCE(s.job_status, '') <> 'running'
+    WHERE s.finished
     GROUP BY n.integration_id
 ),
 watermark_moved AS (  -- the newest loaded sync that carries another watermark than the newest loaded sync
@@ -96,8 +153,8 @@ watermark_moved AS (  -- the newest loaded sync that carries another watermark t
            MAX(s.sync_start_time) AS moved_start
     FROM newest AS n
     JOIN newest_rows AS r ON r.integration_id = n.integration_id
-    JOIN job_sync_status AS s ON s.integration_id = n.integration_id AND s.sync_start_time < n.last_loaded_start
-    WHERE s.job_status IN ('success', 'partial') AND s.last_timestamp_synced <> r.last_timestamp_synced
+    JOIN syncs AS s ON s.integration_id = n.integration_id AND s.sync_start_time < n.last_loaded_start
+    WHERE s.loaded AND s.last_timestamp_synced <> r.last_timestamp_synced
     GROUP BY n.integration_id
 ),
 watermark_run AS (  -- the loaded syncs since then: all carry the current watermark
@@ -106,44 +163,33 @@ watermark_run AS (  -- the loaded syncs since then: all carry the current waterm
            MIN(s.sync_start_time) AS watermark_since
     FROM newest AS n
     LEFT JOIN watermark_moved AS m ON m.integration_id = n.integration_id
-    JOIN job_sync_status AS s
+    JOIN syncs AS s
       ON s.integration_id = n.integration_id
      AND s.sync_start_time > COALESCE(m.moved_start, CAST('1900-01-01 00:00:00+00:00' AS TIMESTAMPTZ))
      AND s.sync_start_time <= n.last_loaded_start
-    WHERE s.job_status IN ('success', 'partial') AND s.last_timestamp_synced IS NOT NULL
+    WHERE s.loaded
     GROUP BY n.integration_id
 ),
-recent AS (  -- the last 30 days' syncs (30 days before the newest, if older): rates, percentiles, interval
-    SELECT s.integration_id,
-           s.job_status,
-           s.sync_start_time,
-           s.rows_synced,
-           s.rows_failed_with_errors,
-           s.sync_start_time >= ADD_SECONDS(CURRENT_TIMESTAMP, -2592000) AS in_30d,
-           s.sync_start_time >= ADD_SECONDS(CURRENT_TIMESTAMP, -604800) AS in_7d,
-           COALESCE(s.job_status, '') <> 'running' AS finished,
-           COALESCE(s.job_status, '') IN ('error', 'config_error') AS failed,
-           SECONDS_BETWEEN(s.sync_start_time, s.sync_finish_time) AS duration_seconds,
-           SECONDS_BETWEEN(
-               LAG(s.sync_start_time) OVER (PARTITION BY s.integration_id ORDER BY s.sync_start_time),
-               s.sync_start_time
-           ) AS gap_seconds
-    FROM newest AS n
+future_dated AS (  -- a sync dated beyond now plus the tolerance is named, and left out of every other fact
+    SELECT ids.integration_id,
+           COUNT(*) AS future_syncs,
+           MAX(s.sync_start_time) AS newest_future_sync_start_time
+    FROM ids
     JOIN job_sync_status AS s
-      ON s.integration_id = n.integration_id
-     AND s.sync_start_time >= LEAST(ADD_SECONDS(CURRENT_TIMESTAMP, -2592000), ADD_SECONDS(n.last_start, -2592000))
-     AND s.sync_start_time <= n.last_start
+      ON s.integration_id = ids.integration_id
+     AND s.sync_start_time > ADD_SECONDS(CURRENT_TIMESTAMP, {future_sync_seconds})
+    GROUP BY ids.integration_id
 ),
 stats AS (
     SELECT integration_id,
-           SUM(CASE WHEN in_30d THEN 1 ELSE 0 END) AS syncs_30d,
-           SUM(CASE WHEN finished AND in_7d THEN 1 ELSE 0 END) AS finished_7d,
+           COUNT(*) AS syncs_30d,
+           SUM(CASE WHEN COALESCE(job_status, '') <> 'running' AND in_7d THEN 1 ELSE 0 END) AS finished_7d,
            SUM(CASE WHEN job_status = 'success' AND in_7d THEN 1 ELSE 0 END) AS successes_7d,
-           SUM(CASE WHEN finished AND in_30d THEN 1 ELSE 0 END) AS finished_30d,
-           SUM(CASE WHEN job_status = 'success' AND in_30d THEN 1 ELSE 0 END) AS successes_30d,
-           SUM(CASE WHEN failed AND in_30d THEN 1 ELSE 0 END) AS failures_30d,
-           SUM(CASE WHEN in_30d THEN rows_synced END) AS rows_synced_30d,
-           SUM(CASE WHEN in_30d THEN rows_failed_with_errors END) AS rows_failed_30d
+           SUM(CASE WHEN COALESCE(job_status, '') <> 'running' THEN 1 ELSE 0 END) AS finished_30d,
+           SUM(CASE WHEN job_status = 'success' THEN 1 ELSE 0 END) AS successes_30d,
+           SUM(CASE WHEN COALESCE(job_status, '') IN ('error', 'config_error') THEN 1 ELSE 0 END) AS failures_30d,
+           SUM(rows_synced) AS rows_synced_30d,
+           SUM(rows_failed_with_errors) AS rows_failed_30d
     FROM recent
     GROUP BY integration_id
 ),
@@ -153,7 +199,7 @@ recent_durations AS (  -- finished syncs of the last 30 days, ranked by duration
            ROW_NUMBER() OVER (PARTITION BY integration_id ORDER BY duration_seconds) AS value_rank,
            COUNT(*) OVER (PARTITION BY integration_id) AS value_count
     FROM recent
-    WHERE duration_seconds IS NOT NULL AND in_30d
+    WHERE duration_seconds IS NOT NULL
 ),
 duration_percentiles AS (
     SELECT integration_id,
@@ -162,7 +208,7 @@ duration_percentiles AS (
     FROM recent_durations
     GROUP BY integration_id
 ),
-gaps AS (  -- time between consecutive sync starts of `recent`, ranked for the median (the typical interval)
+gaps AS (  -- time between consecutive sync starts of the window, ranked for the median (the typical interval)
     SELECT integration_id,
            gap_seconds,
            ROW_NUMBER() OVER (PARTITION BY integration_id ORDER BY gap_seconds) AS value_rank,
@@ -170,11 +216,38 @@ gaps AS (  -- time between consecutive sync starts of `recent`, ranked for the m
     FROM recent
     WHERE gap_seconds IS NOT NULL
 ),
-typical_interval AS (
+history_gaps AS (  -- the same over the whole history, for integrations with fewer than two syncs in the window
     SELECT integration_id,
-           RANKED_PERCENTILE(gap_seconds, value_rank, value_count, 0.5) AS typical_interval_seconds
-    FROM gaps
-    GROUP BY integration_id
+           gap_seconds,
+           ROW_NUMBER() OVER (PARTITION BY integration_id ORDER BY gap_seconds) AS value_rank,
+           COUNT(*) OVER (PARTITION BY integration_id) AS value_count
+    FROM (
+        SELECT s.integration_id,
+               SECONDS_BETWEEN(
+                   LAG(s.sync_start_time) OVER (PARTITION BY s.integration_id ORDER BY s.sync_start_time),
+                   s.sync_start_time
+               ) AS gap_seconds
+        FROM syncs AS s
+        JOIN looking_back AS b ON b.integration_id = s.integration_id
+    ) AS h
+    WHERE gap_seconds IS NOT NULL
+),
+typical_interval AS (
+    SELECT n.integration_id,
+           COALESCE(w.typical_interval_seconds, h.typical_interval_seconds) AS typical_interval_seconds
+    FROM newest AS n
+    LEFT JOIN (
+        SELECT integration_id,
+               RANKED_PERCENTILE(gap_seconds, value_rank, value_count, 0.5) AS typical_interval_seconds
+        FROM gaps
+        GROUP BY integration_id
+    ) AS w ON w.integration_id = n.integration_id
+    LEFT JOIN (
+        SELECT integration_id,
+               RANKED_PERCENTILE(gap_seconds, value_rank, value_count, 0.5) AS typical_interval_seconds
+        FROM history_gaps
+        GROUP BY integration_id
+    ) AS h ON h.integration_id = n.integration_id
 ),
 backfill AS (
     SELECT integration_id,

@@ -1,7 +1,7 @@
 -- sync_runs: one row per sync, named and timed.
 -- duration_seconds is NULL while a sync is running (no finish time yet).
 -- integration_label: the name, with the id's first block where two integrations share a name (as the report
--- shows them); the id where there is no name.
+-- shows them), or the id where there is no name.
 WITH labels AS (
     SELECT integration_id,
            INTEGRATION_LABEL(integration_id, integration_name,
