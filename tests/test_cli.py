@@ -20,28 +20,50 @@ def one_line_error(result) -> str:
     return errors[0]
 
 
+GOOD_URL = "https://rest.iad-03.braze.com"
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize(
-    ("key", "base_url", "expected"),
+    ("key", "base_url", "expected", "args"),
     [
-        (None, "https://rest.iad-03.braze.com", "SOURCES__BRAZE_CDI__API_KEY"),
-        ("abc", None, "SOURCES__BRAZE_CDI__BASE_URL"),
-        ('"abc"', "https://rest.iad-03.braze.com", "wrapped in quotes"),
-        ("abc def", "https://rest.iad-03.braze.com", "spaces"),
-        ("abc", "http://rest.iad-03.braze.com", "must use https://"),
-        ("abc", "https://rest.example.com", "not a Braze REST instance"),
-        ("abc", "https://dashboard-03.braze.com", "dashboard address"),
-        ("abc", "rest.iad-03.braze.com", "not a URL"),
+        ("abc", GOOD_URL, "start_date 'yesterday' is not an ISO 8601", ("--start-date", "yesterday")),
+        ("abc", GOOD_URL, "time_budget 'abc' is not a duration: write 90s, 50m, 1h30m", ("--time-budget", "abc")),
+        ("abc", GOOD_URL, "time_budget '1h30' is not a duration", ("--time-budget", "1h30")),
+        ("abc", GOOD_URL, "time_budget '30 30' is not a duration", ("--time-budget", "30 30")),
+        ("abc", GOOD_URL, "time_budget '5m 10' is not a duration", ("--time-budget", "5m 10")),
+        (None, None, "SOURCES__BRAZE_CDI__API_KEY", ()),
+        ("abc", "https://rest.iad-03.braze.com/api/v1", "has a path (/api/v1)", ()),
+        (None, "https://rest.iad-03.braze.com", "SOURCES__BRAZE_CDI__API_KEY", ()),
+        ("abc", None, "SOURCES__BRAZE_CDI__BASE_URL", ()),
+        ('"abc"', "https://rest.iad-03.braze.com", "wrapped in quotes", ()),
+        ("abc def", "https://rest.iad-03.braze.com", "spaces", ()),
+        ("abc", "http://rest.iad-03.braze.com", "must use https://", ()),
+        ("abc", "https://rest.example.com", "not a Braze REST instance", ()),
+        ("abc", "https://dashboard-03.braze.com", "dashboard address", ()),
+        ("abc", "rest.iad-03.braze.com", "not a URL", ()),
     ],
 )
-def test_bad_configuration_is_one_plain_sentence(tmp_path, key, base_url, expected):
-    result = braze_cdi("run", cwd=tmp_path, env=cli_env(tmp_path, key, base_url))
+def test_bad_configuration_is_one_plain_sentence(tmp_path, key, base_url, expected, args):
+    """...said before any destination is opened: no DuckDB file, no run logged, no "loading into" line."""
+    result = braze_cdi("run", *args, cwd=tmp_path, env=cli_env(tmp_path, key, base_url))
     assert result.returncode == 2
     line = one_line_error(result)
     assert expected in line
+    assert not list(tmp_path.glob("*.duckdb"))
+    assert "loading into" not in result.stderr
     if key and key.strip('"') not in ("abc",):
         assert key not in line
 
 
+def test_reset_of_a_pipeline_that_never_ran_here_says_so_and_creates_nothing(tmp_path):
+    result = braze_cdi("reset", "--pipeline-name", "nope", cwd=tmp_path, env=cli_env(tmp_path))
+    assert result.returncode == 2
+    assert "no DuckDB file at" in one_line_error(result)
+    assert not list(tmp_path.glob("*.duckdb"))
+
+
+@pytest.mark.slow
 def test_debug_shows_the_traceback(tmp_path):
     result = braze_cdi("--debug", "run", cwd=tmp_path, env=cli_env(tmp_path, "abc", "http://example.com"))
     assert result.returncode == 2
@@ -58,6 +80,7 @@ def test_wrong_key_is_401_with_what_to_do(tmp_path):
     assert wrong not in result.stdout + result.stderr
 
 
+@pytest.mark.slow
 def test_list_permission_missing_is_named(tmp_path):
     with BrazeSimulator((3,), rate_limits=FAST_LIMITS, permissions=["cdi.integration_job_status"]) as sim:
         result = braze_cdi("run", cwd=tmp_path, env=cli_env(tmp_path, sim.api_key, sim.base_url))
@@ -65,6 +88,7 @@ def test_list_permission_missing_is_named(tmp_path):
     assert "cdi.integration_list" in one_line_error(result)
 
 
+@pytest.mark.slow
 def test_a_failed_integration_exits_1_and_the_others_load(tmp_path):
     with BrazeSimulator((7, 12), rate_limits=FAST_LIMITS) as sim:
         args = ["run", "--integration-id", sim.integration_ids[0], "--integration-id", "not-a-real-id"]
@@ -79,6 +103,7 @@ def test_a_failed_integration_exits_1_and_the_others_load(tmp_path):
         assert failed == [("not-a-real-id", 400)]
 
 
+@pytest.mark.slow
 def test_config_from_toml_files(tmp_path):
     with BrazeSimulator((4, 11), rate_limits=FAST_LIMITS) as sim:
         (tmp_path / ".dlt").mkdir()
@@ -95,6 +120,7 @@ def test_config_from_toml_files(tmp_path):
         assert db.execute("SELECT COUNT(*) FROM braze_cdi_data.job_sync_status").fetchone()[0] == 11
 
 
+@pytest.mark.slow
 def test_config_from_environment_variables(tmp_path):
     with BrazeSimulator((4, 11), rate_limits=FAST_LIMITS) as sim:
         env = cli_env(
@@ -107,6 +133,7 @@ def test_config_from_environment_variables(tmp_path):
         assert db.execute("SELECT COUNT(*) FROM cdi_env.job_sync_status").fetchone()[0] == 4
 
 
+@pytest.mark.slow
 def test_a_list_in_the_environment_that_is_not_json_says_so(tmp_path):
     env = cli_env(
         tmp_path, "abc", "https://rest.iad-03.braze.com", SOURCES__BRAZE_CDI__INTEGRATION_IDS="5a-1,7b-2"
@@ -121,13 +148,14 @@ def test_check_passes_on_a_good_setup(tmp_path):
     with BrazeSimulator((4, 11), rate_limits=FAST_LIMITS) as sim:
         result = braze_cdi("check", cwd=tmp_path, env=cli_env(tmp_path, sim.api_key, sim.base_url))
     assert result.returncode == 0, result.stdout + result.stderr
-    names = ("api key", "base url", "instance and key", "permission cdi.integration_list",
+    names = ("api key", "base url", "instance reachable", "key accepted", "permission cdi.integration_list",
              "permission cdi.integration_job_status")
     for name in names:
         assert f"ok   {name}:" in result.stdout
     assert "FAIL" not in result.stdout
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("permissions", "failing"),
     [
@@ -143,6 +171,7 @@ def test_check_names_the_missing_permission(tmp_path, permissions, failing):
     assert failing in fail_line and "lacks the permission" in fail_line
 
 
+@pytest.mark.slow
 def test_check_with_no_integrations_probes_the_permission(tmp_path):
     with BrazeSimulator((), rate_limits=FAST_LIMITS) as sim:
         result = braze_cdi("check", cwd=tmp_path, env=cli_env(tmp_path, sim.api_key, sim.base_url))
@@ -150,6 +179,7 @@ def test_check_with_no_integrations_probes_the_permission(tmp_path):
     assert "no integration yet" in result.stdout
 
 
+@pytest.mark.slow
 def test_check_wrong_key(tmp_path):
     with BrazeSimulator((4,), rate_limits=FAST_LIMITS) as sim:
         result = braze_cdi("check", cwd=tmp_path, env=cli_env(tmp_path, "sim-nope", sim.base_url))
@@ -169,6 +199,7 @@ def test_hints_cover_every_documented_error():
     assert "re-run later" in hint(None, "", job_path)
 
 
+@pytest.mark.slow
 def test_the_key_never_leaves_a_trace(tmp_path):
     """Run every command, failures included, with a recognisable key; then search everything for it."""
     key = "sim-LEAKCANARY-7f3a9c1e5b"
@@ -202,6 +233,7 @@ def test_the_key_never_leaves_a_trace(tmp_path):
         assert key.encode() not in path.read_bytes(), f"the key leaked into {path}"
 
 
+@pytest.mark.slow
 def test_progress_and_summary_report_the_real_figures(tmp_path):
     """Not on a terminal: progress is plain log records; their figures and the summary match Braze's log."""
     import json
@@ -225,3 +257,14 @@ def test_progress_and_summary_report_the_real_figures(tmp_path):
     assert summary["rows_per_integration"] == {sim.integration_ids[0]: 137, sim.integration_ids[1]: 25,
                                                sim.integration_ids[2]: 0}
     assert "137" in result.stdout  # the human summary table is on stdout
+
+
+def test_help_and_the_manual_say_the_same_of_checkpoint_pages_and_fail_on(tmp_path):
+    from pathlib import Path
+
+    manual = " ".join((Path(__file__).parents[1] / "docs" / "operate.md").read_text().split())
+    run_help = " ".join(braze_cdi("run", "--help", cwd=tmp_path, env=cli_env(tmp_path)).stdout.split())
+    assert "At most this many pages between two commits of rows and resume points" in run_help
+    assert "at most this many pages between two commits of rows and resume points" in manual
+    health_help = " ".join(braze_cdi("health", "--help", cwd=tmp_path, env=cli_env(tmp_path)).stdout.split())
+    assert "+degraded adds to it" in health_help and "`--fail-on +degraded`" in manual
