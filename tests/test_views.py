@@ -8,6 +8,7 @@ match one of them (a sync can cross a 7/30-day boundary while the test runs; not
 from __future__ import annotations
 
 import math
+import re
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
@@ -661,7 +662,7 @@ def test_future_dated_syncs_degrade_and_are_left_out_of_the_other_checks(destina
 def test_postgres_health_reads_each_integration_through_the_index(make_pipeline: Any, postgres_destination: Any,
                                                                   unique_dataset: str) -> None:
     """create_views gives job_sync_status an index on (integration_id, sync_start_time) (IF NOT EXISTS: a second
-    run keeps it), and on a year of history the health query reads the window through it instead of scanning."""
+    run keeps it), and on a year of history the health query's per-integration reads go through it."""
     from braze_cdi_source.analytics.health import DETAIL_COLUMNS, reading
     from braze_cdi_source.analytics.views import SYNC_HISTORY_INDEX
 
@@ -672,14 +673,15 @@ def test_postgres_health_reads_each_integration_through_the_index(make_pipeline:
         load(pipeline, sim)
     with pipeline.sql_client() as client:
         table = client.make_qualified_table_name("job_sync_status")
-        client.execute_sql(  # 40 integrations, one sync every 3 hours for a year: the window is a twelfth
+        client.execute_sql(  # 40 integrations, one sync an hour for a year: the window is a twelfth
             f"INSERT INTO {table} (integration_id, job_status, sync_start_time, sync_finish_time, "
             "last_timestamp_synced, rows_synced, rows_failed_with_errors, _dlt_load_id, _dlt_id) "
-            "SELECT 'bulk-' || i, 'success', now() - k * interval '3 hours', now() - k * interval '3 hours' "
-            "+ interval '1 minute', now() - k * interval '3 hours', 1, 0, 'bulk', i || '-' || k "
-            "FROM generate_series(1, 40) AS i, generate_series(0, 2919) AS k"
+            "SELECT 'bulk-' || i, 'success', now() - k * interval '1 hour', now() - k * interval '1 hour' "
+            "+ interval '1 minute', now() - k * interval '1 hour', 1, 0, 'bulk', i || '-' || k "
+            "FROM generate_series(0, 8759) AS k, generate_series(1, 40) AS i"
         )
-        client.execute_sql(f"ANALYZE {table}")
+        client.execute_sql(f"ANALYZE {table}")  # and the integrations: as autovacuum would
+        client.execute_sql(f"ANALYZE {client.make_qualified_table_name('integrations')}")
     create_views(pipeline)
     create_views(pipeline)
     with reading(pipeline, HealthThresholds()) as (client, queries):
@@ -689,5 +691,7 @@ def test_postgres_health_reads_each_integration_through_the_index(make_pipeline:
         ))
         rows = client.execute_sql(f"SELECT health, syncs_30d FROM ({queries['integration_health_details']}) AS d")
     assert len(indexes) == 1
-    assert f"Index Scan using {SYNC_HISTORY_INDEX}" in plan or f"Bitmap Index Scan on {SYNC_HISTORY_INDEX}" in plan
-    assert sorted(rows)[-1] == ("healthy", 240)
+    # per-integration lookups go through the index (the 30-day range itself may be a scan: the heap is in load
+    # order, which is time order, and PostgreSQL reads a twelfth of a small table faster that way)
+    assert re.search(rf"(Index Scan|Index Only Scan|Bitmap Index Scan) (using|on) {SYNC_HISTORY_INDEX}", plan), plan
+    assert sorted(rows)[-1] == ("healthy", 720)

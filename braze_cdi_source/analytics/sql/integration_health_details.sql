@@ -33,10 +33,10 @@
 -- _BASE_TABLES with its columns, and it gets its qualified name, or an empty stand-in until it is loaded),
 -- LEFT JOINed in `facts` with its columns, and used in the CASE below. Add the new columns to
 -- health.py DETAIL_COLUMNS for `health` and `report` to read them.
-WITH ids AS (  -- every integration: listed by Braze, or seen in the sync history
+WITH ids AS (  -- every integration: listed by Braze, or seen in the sync history (grouped first: no sort)
     SELECT integration_id FROM integrations
     UNION
-    SELECT integration_id FROM job_sync_status
+    SELECT integration_id FROM job_sync_status GROUP BY integration_id
 ),
 recent AS (  -- the last 30 days' syncs, future-dated ones aside
     SELECT s.integration_id,
