@@ -189,7 +189,8 @@ def test_report_reads_through_one_connection_and_renders_the_queries_once(
     data = load_report_data(pipeline)
     assert len(data.integrations) == 2 and data.syncs and data.daily
     assert len(connections) == 1 and renderings == ["duckdb"]
-    assert len(statements) == 5  # has the dataset, details, the database clock, syncs, daily totals
+    # has the dataset, details, the database clock, syncs per lane, the syncs (every lane fits), daily totals
+    assert len(statements) == 6
     write_html(pipeline, tmp_path / "report.html", data=data)
-    assert len(connections) == 1 and len(statements) == 5
+    assert len(connections) == 1 and len(statements) == 6
     assert "<svg" in (tmp_path / "report.html").read_text(encoding="utf-8")

@@ -1,0 +1,260 @@
+"""Figure 12, history size: what `health`, `report` and `report --html` cost on 35 days and on a year of syncs.
+
+    python -m benchmarks.history [--quick] [--timeout 120] [--repeats 2] [--no-postgres] --json
+
+Each dataset starts from a real `braze-cdi run` against the simulator (`integrations` + 2 crafted ones), so
+its tables, dlt schema and state are what a workspace has; then its `job_sync_status` is replaced in bulk by
+one `INSERT … SELECT` over `generate_series` (the same SQL on DuckDB and PostgreSQL): every integration syncs
+every 15 minutes, back `days` days from one fixed instant, so the newest 30 days (the report's window) are
+the same rows in both DuckDB datasets. The crafted integrations: one whose last success was 60 days ago and
+that failed every sync since, one that stopped 40 days ago. Each command runs as a subprocess, the two
+datasets alternating; wall, CPU and peak RSS are the child's own (`os.wait4`), a command past `--timeout` is
+killed and recorded as "did not finish". PostgreSQL (pgserver, as the tests use) gets `--pg-days` of history
+and only `health` is timed there.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from braze_cdi_source.simulator import BrazeSimulator
+
+from .serve import _env
+
+CLI = str(Path(sys.executable).parent / "braze-cdi")
+DATASET = "braze_cdi_data"
+SLOT_SECONDS = 900
+UNLIMITED = {"list": (10**9, 60.0), "job_sync_status": (10**9, 60.0)}
+
+_COLUMNS = ("integration_id, job_status, sync_start_time, sync_finish_time, last_timestamp_synced, rows_synced, "
+            "rows_failed_with_errors, _dlt_load_id, _dlt_id")
+
+FILL_SQL = """
+INSERT INTO {table} ({columns})
+SELECT integration_id, status, start_time,
+       CASE WHEN status = 'running' THEN NULL ELSE start_time + (30 + h % 600) * INTERVAL '1 second' END,
+       CASE WHEN status IN ('success', 'partial') THEN start_time - INTERVAL '10 minutes' END,
+       CASE WHEN status = 'running' THEN NULL ELSE h % 5000 END,
+       CASE WHEN status = 'partial' THEN h % 40 WHEN status = 'running' THEN NULL ELSE 0 END,
+       '{load_id}', SUBSTR(MD5(integration_id || CAST(n AS VARCHAR)), 1, 14)
+FROM (
+  SELECT integration_id, n, h, start_time,
+         CASE WHEN k = {regular} THEN CASE WHEN n * {slot} >= 60 * 86400 THEN 'success' ELSE 'error' END
+              WHEN k = {regular} + 1 THEN 'success'
+              WHEN n = 0 AND k % 4 = 0 THEN 'running'
+              WHEN h % 100 < 90 THEN 'success' WHEN h % 100 < 95 THEN 'partial'
+              WHEN h % 100 < 99 THEN 'error' ELSE 'config_error' END AS status
+  FROM (
+    SELECT i.integration_id, i.k, s.n,
+           CAST('{now}' AS TIMESTAMPTZ) - (s.n * {slot} + i.k * 7) * INTERVAL '1 second' AS start_time,
+           (s.n * 2654435761 + i.k * 97531) % 1000003 AS h
+    FROM (SELECT integration_id, ROW_NUMBER() OVER (ORDER BY integration_id) - 1 AS k FROM {integrations}) AS i
+    CROSS JOIN generate_series(0, {last_slot}) AS s(n)
+    WHERE i.k < {regular}
+       OR (i.k = {regular} AND s.n <= 61 * 86400 / {slot})
+       OR (i.k = {regular} + 1 AND s.n BETWEEN 40 * 86400 / {slot} AND 45 * 86400 / {slot})
+  ) AS slots
+) AS typed
+ORDER BY start_time
+"""
+"""Replaces the simulator's syncs (after a DELETE): `regular` integrations every `slot` seconds back to `last_slot`,
+then the failing one (k = regular: success until 60 days ago, error since) and the stopped one (k = regular + 1:
+syncs from 45 to 40 days ago). `h` is an arithmetic hash of (slot, integration): the same statuses, durations
+and rows on every engine and in both datasets; rows are inserted oldest first, as incremental loads append them."""
+
+
+def fill_sql(now: datetime, days: int, regular: int, load_id: str, schema: str = DATASET) -> str:
+    return FILL_SQL.format(
+        table=f"{schema}.job_sync_status", integrations=f"{schema}.integrations", columns=_COLUMNS,
+        load_id=load_id, regular=regular, slot=SLOT_SECONDS, last_slot=days * 86400 // SLOT_SECONDS,
+        now=now.strftime("%Y-%m-%d %H:%M:%S+00"),
+    )
+
+
+def real_run(folder: Path, integrations: int, extra_env: dict[str, str] | None = None,
+             args: Sequence[str] = ()) -> dict[str, str]:
+    """`braze-cdi run` against a fresh simulator into `folder`; returns the environment the CLI ran with."""
+    folder.mkdir(parents=True, exist_ok=True)
+    with BrazeSimulator([2] * (integrations + 2), seed=19, rate_limits=UNLIMITED) as sim:
+        env = {k: v for k, v in _env().items() if not k.startswith(("SOURCES__", "DESTINATION__"))}
+        env.update(DLT_DATA_DIR=str(folder / "dlt_data"), RUNTIME__DLTHUB_TELEMETRY="false", COLUMNS="200",
+                   SOURCES__BRAZE_CDI__API_KEY=sim.api_key, SOURCES__BRAZE_CDI__BASE_URL=sim.base_url,
+                   **(extra_env or {}))
+        done = subprocess.run([CLI, "run", *args], cwd=folder, env=env, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"braze-cdi run failed ({done.returncode}):\n{done.stderr[-3000:]}")
+    return {k: v for k, v in env.items() if not k.startswith("SOURCES__")}
+
+
+def build_duckdb(folder: Path, now: datetime, days: int, regular: int) -> tuple[dict[str, str], int]:
+    """A real run, then its syncs replaced by the generated history; returns (env, syncs)."""
+    import duckdb
+
+    env = real_run(folder, regular)
+    with duckdb.connect(str(folder / "braze_cdi.duckdb")) as db:
+        load_id = db.execute(f"SELECT MAX(load_id) FROM {DATASET}._dlt_loads").fetchone()[0]
+        db.execute(f"DELETE FROM {DATASET}.job_sync_status")
+        db.execute(fill_sql(now, days, regular, load_id))
+        db.execute("CHECKPOINT")
+        syncs = db.execute(f"SELECT COUNT(*) FROM {DATASET}.job_sync_status").fetchone()[0]
+    return env, syncs
+
+
+def build_postgres(folder: Path, url: str, now: datetime, days: int, regular: int) -> tuple[dict[str, str], int]:
+    import psycopg2
+
+    env = real_run(folder, regular, {"DESTINATION__POSTGRES__CREDENTIALS": url}, ["--destination", "postgres"])
+    with psycopg2.connect(url) as connection, connection.cursor() as cursor:
+        cursor.execute(f"SELECT MAX(load_id) FROM {DATASET}._dlt_loads")
+        load_id = cursor.fetchone()[0]
+        cursor.execute(f"DELETE FROM {DATASET}.job_sync_status")
+        cursor.execute(fill_sql(now, days, regular, load_id))
+        cursor.execute(f"SELECT COUNT(*) FROM {DATASET}.job_sync_status")
+        syncs = cursor.fetchone()[0]
+    connection = psycopg2.connect(url)
+    connection.autocommit = True  # VACUUM runs outside a transaction: the statistics a real table would have
+    connection.cursor().execute(f"VACUUM ANALYZE {DATASET}.job_sync_status")
+    connection.close()
+    return env, syncs
+
+
+def timed_command(argv: Sequence[str], folder: Path, env: dict[str, str], timeout: float) -> dict[str, Any]:
+    """Run one CLI command; the child's wall, CPU and peak RSS (from wait4), or did_not_finish past `timeout`."""
+    began = time.perf_counter()
+    process = subprocess.Popen([CLI, *argv], cwd=folder, env=env, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE, text=True)
+    while True:
+        pid, status, usage = os.wait4(process.pid, os.WNOHANG)
+        if pid:
+            break
+        if time.perf_counter() - began > timeout:
+            process.kill()
+            _, status, usage = os.wait4(process.pid, 0)
+            process.returncode = -9
+            return {"did_not_finish": True, "timeout_s": timeout, "cpu_s": usage.ru_utime + usage.ru_stime,
+                    "peak_rss_mb": usage.ru_maxrss / 1024}
+        time.sleep(0.02)
+    wall = time.perf_counter() - began
+    code = os.waitstatus_to_exitcode(status)
+    process.returncode = code
+    stderr = process.stderr.read() if process.stderr else ""
+    if code not in (0, 1):
+        raise RuntimeError(f"braze-cdi {' '.join(argv)} failed ({code}):\n{stderr[-3000:]}")
+    return {"did_not_finish": False, "wall_s": wall, "cpu_s": usage.ru_utime + usage.ru_stime,
+            "peak_rss_mb": usage.ru_maxrss / 1024, "exit_code": code}
+
+
+COMMANDS = {"health": ["health"], "report": ["report"], "report_html": ["report", "--html", "report.html"]}
+
+
+def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The median of the finished repeats; did_not_finish when any repeat did not finish."""
+    if any(r["did_not_finish"] for r in runs):
+        return {"did_not_finish": True, "timeout_s": runs[0].get("timeout_s"), "runs": runs}
+    keys = ("wall_s", "cpu_s", "peak_rss_mb") + (("page_mb",) if "page_mb" in runs[0] else ())
+    return {"did_not_finish": False, **{k: statistics.median(r[k] for r in runs) for k in keys}, "runs": runs}
+
+
+def measure(datasets: dict[str, tuple[Path, dict[str, str]]], repeats: int, timeout: float,
+            log: Any) -> dict[str, dict[str, Any]]:
+    """Every command on every dataset, the datasets alternating within each repeat."""
+    raw: dict[str, dict[str, list]] = {d: {c: [] for c in COMMANDS} for d in datasets}
+    for repeat in range(repeats):
+        for command, argv in COMMANDS.items():
+            for name, (folder, env) in datasets.items():
+                if raw[name][command] and raw[name][command][-1]["did_not_finish"]:
+                    continue  # once past the timeout, not again
+                page = folder / "report.html"
+                page.unlink(missing_ok=True)
+                result = timed_command(argv, folder, env, timeout)
+                if command == "report_html" and not result["did_not_finish"]:
+                    result["page_mb"] = page.stat().st_size / 1e6
+                raw[name][command].append(result)
+                shown = "did not finish" if result["did_not_finish"] else f"{result['wall_s']:.1f} s"
+                log(f"  repeat {repeat + 1}: {command} on {name}: {shown}")
+    return {name: {c: summarize(runs) for c, runs in commands.items()} for name, commands in raw.items()}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.history")
+    parser.add_argument("--quick", action="store_true", help="tiny sizes (smoke test)")
+    parser.add_argument("--integrations", type=int, default=None)
+    parser.add_argument("--timeout", type=float, default=120.0, help="seconds before a command is killed")
+    parser.add_argument("--repeats", type=int, default=None)
+    parser.add_argument("--no-postgres", action="store_true")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args(argv)
+    integrations = args.integrations or (4 if args.quick else 300)
+    short_days, long_days, pg_days = (35, 365, 104) if not args.quick else (3, 12, 3)
+    repeats = args.repeats or (1 if args.quick else 2)
+    now = datetime.now(timezone.utc).replace(second=0, microsecond=0)
+    began = time.monotonic()
+
+    def log(message: str) -> None:
+        print(f"[{time.monotonic() - began:6.1f}s] {message}", file=sys.stderr, flush=True)
+
+    root = Path(tempfile.mkdtemp(prefix="braze_cdi_history_", dir=os.environ.get("BENCH_TMP")))
+    result: dict[str, Any] = {"integrations": integrations, "crafted": 2, "slot_minutes": SLOT_SECONDS // 60,
+                              "timeout_s": args.timeout, "repeats": repeats, "datasets": {}}
+    try:
+        datasets = {}
+        for name, days in (("35_days", short_days), ("year", long_days)):
+            log(f"building {name}: {integrations} integrations x {days} days")
+            started = time.perf_counter()
+            env, syncs = build_duckdb(root / name, now, days, integrations)
+            datasets[name] = (root / name, env)
+            result["datasets"][name] = {"days": days, "syncs": syncs, "build_s": time.perf_counter() - started,
+                                        "file_mb": (root / name / "braze_cdi.duckdb").stat().st_size / 1e6}
+        log("timing health, report, report --html")
+        result["duckdb"] = measure(datasets, repeats, args.timeout, log)
+        if not args.no_postgres:
+            result["postgres"] = postgres_case(root / "postgres", now, pg_days, integrations, repeats, args.timeout,
+                                               log)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    print(json.dumps(result, indent=None if args.json else 1), flush=True)
+    return 0
+
+
+def postgres_case(folder: Path, now: datetime, days: int, regular: int, repeats: int, timeout: float,
+                  log: Any) -> dict[str, Any]:
+    from urllib.parse import parse_qs, urlsplit
+
+    import pgserver
+
+    data = tempfile.mkdtemp(prefix="braze_cdi_pg_", dir=os.environ.get("BENCH_TMP"))
+    server = pgserver.get_server(data, cleanup_mode="stop")
+    try:
+        socket_dir = parse_qs(urlsplit(server.get_uri()).query)["host"][0]
+        url = f"postgresql://postgres:unused@localhost:5432/postgres?host={socket_dir}"
+        log(f"building postgres: {regular} integrations x {days} days")
+        started = time.perf_counter()
+        env, syncs = build_postgres(folder, url, now, days, regular)
+        build = time.perf_counter() - started
+        env["DESTINATION__POSTGRES__CREDENTIALS"] = url
+        runs = []
+        for repeat in range(repeats):
+            runs.append(timed_command(["health", "--destination", "postgres"], folder, env, timeout))
+            shown = "did not finish" if runs[-1]["did_not_finish"] else f"{runs[-1]['wall_s']:.1f} s"
+            log(f"  repeat {repeat + 1}: health on postgres: {shown}")
+        return {"days": days, "syncs": syncs, "build_s": build, "health": summarize(runs)}
+    finally:
+        server.cleanup()
+        shutil.rmtree(data, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
+    sys.exit(main())
