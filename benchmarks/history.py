@@ -61,8 +61,8 @@ FROM (
            CAST('{now}' AS TIMESTAMPTZ) - (s.n * {slot} + i.k * 7) * INTERVAL '1 second' AS start_time,
            (s.n * 2654435761 + i.k * 97531) % 1000003 AS h
     FROM (SELECT integration_id, ROW_NUMBER() OVER (ORDER BY integration_id) - 1 AS k FROM {integrations}) AS i
-    CROSS JOIN generate_series(0, {last_slot}) AS s(n)
-    WHERE i.k < {regular}
+    CROSS JOIN generate_series(0, {series_end}) AS s(n)
+    WHERE (i.k < {regular} AND s.n <= {last_slot})
        OR (i.k = {regular} AND s.n <= 61 * 86400 / {slot})
        OR (i.k = {regular} + 1 AND s.n BETWEEN 40 * 86400 / {slot} AND 45 * 86400 / {slot})
   ) AS slots
@@ -79,6 +79,7 @@ def fill_sql(now: datetime, days: int, regular: int, load_id: str, schema: str =
     return FILL_SQL.format(
         table=f"{schema}.job_sync_status", integrations=f"{schema}.integrations", columns=_COLUMNS,
         load_id=load_id, regular=regular, slot=SLOT_SECONDS, last_slot=days * 86400 // SLOT_SECONDS,
+        series_end=max(days, 61) * 86400 // SLOT_SECONDS,
         now=now.strftime("%Y-%m-%d %H:%M:%S+00"),
     )
 

@@ -20,15 +20,26 @@ from tests.test_views import build_cases, duration, load, model_health, names, p
 
 
 class Elements(HTMLParser):
-    """Every start tag with its attributes, and the document's text."""
+    """Every start tag with its attributes (a chart mark also gets its lane's `data-integration`), and the
+    document's text."""
 
     def __init__(self) -> None:
         super().__init__()
         self.tags: list[tuple[str, dict[str, str]]] = []
         self.text: list[str] = []
+        self.lane: str | None = None
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self.tags.append((tag, {k: v or "" for k, v in attrs}))
+        values = {k: v or "" for k, v in attrs}
+        if tag == "g":
+            self.lane = values.get("data-integration")
+        elif self.lane is not None:
+            values.setdefault("data-integration", self.lane)
+        self.tags.append((tag, values))
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "g":
+            self.lane = None
 
     def handle_data(self, data: str) -> None:
         self.text.append(data)

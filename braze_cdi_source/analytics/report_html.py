@@ -50,7 +50,7 @@ ul.problems li{margin:3px 0}
 .legend span{margin-right:14px;white-space:nowrap}.legend i{display:inline-block;width:11px;height:11px;
 margin-right:4px;vertical-align:-1px;border-radius:2px}
 svg{display:block;margin:6px 0 2px;font:11px system-ui,sans-serif;width:100%;max-width:1300px;height:auto}
-svg text{fill:#444}.axis line{stroke:#d0d4d9}.grid{stroke:#eef0f2}
+svg text{fill:#444}.duration-day{fill:#2f6fdf}.axis line{stroke:#d0d4d9}.grid{stroke:#eef0f2}
 """
 
 
@@ -108,15 +108,38 @@ def _lanes(data: ReportData, key: str) -> dict[str, list[dict]]:
     return by_integration
 
 
-def _cell_tip(name: str, cell: dict[str, Any], seconds: int) -> str:
-    span = "1 h" if seconds == 3600 else human_duration(seconds)
-    counts = ", ".join(f"{cell[s]:,} {s}" for s in WORST_FIRST if cell[s])
-    return f"{name}: {span} from {when(cell['start'])}: {cell['syncs']:,} syncs ({counts})"
+def _lane(row: dict[str, Any], y: float, height: float) -> str:
+    """A lane's group (its marks carry no id or offset of their own: the page stays small), label, baseline."""
+    return (f'<g data-integration="{_esc(row["integration_id"])}" transform="translate(0 {y})">'
+            f'{_lane_label(display_name(row), 16)}<line class="grid" x1="{LABEL_WIDTH}" x2="{WIDTH - 10}" '
+            f'y1="{height}" y2="{height}"/>')
+
+
+def _stamp(instant: datetime) -> str:
+    return instant.strftime("%Y-%m-%dT%H:%MZ")
+
+
+def _cell_tip(cell: dict[str, Any], seconds: int) -> str:
+    """`2026-11-10: 96 syncs: 87 success, 5 partial, …` (an hour cell names its hour, a week cell its first day)."""
+    counts = ", ".join(f"{cell[s]:,} {s}" for s in reversed(WORST_FIRST) if cell[s])
+    span = {3600: when(cell["start"])[:-4] + " UTC", 86400: ""}.get(seconds, "week of ")
+    day = "" if seconds == 3600 else cell["start"].date().isoformat()
+    return f"{span}{day}: {cell['syncs']:,} syncs: {counts}"
+
+
+def _opacity(cell: dict[str, Any]) -> str:
+    """A cell with some syncs not successful is as opaque as their share of its finished syncs (at least 30 %):
+    one failure in a day of 96 syncs shows pale, a day of failures solid."""
+    finished = cell["syncs"] - cell["running"]
+    if cell["worst"] in ("success", "running") or not finished:
+        return ""
+    return f' fill-opacity="{0.3 + 0.7 * (finished - cell["success"]) / finished:.2f}"'
 
 
 def _timeline_svg(data: ReportData, charts: Charts) -> str:
     """One lane per integration: one bar per sync from start to finish (at least 2 px), coloured by status;
-    a lane with more syncs than pixels gets hour or day cells instead, coloured by their worst status."""
+    a lane with more syncs than its pixels (or its share of the page) gets hour or day cells instead,
+    coloured by their worst status, with the counts in the tooltip."""
     lane = 24
     axis = _TimeAxis(charts.start, charts.end, LABEL_WIDTH, PLOT_WIDTH)
     height = lane * len(data.integrations) + 30
@@ -124,34 +147,28 @@ def _timeline_svg(data: ReportData, charts: Charts) -> str:
              f'role="img" aria-label="Sync timeline">', axis.ticks(0, lane * len(data.integrations))]
     syncs, cells = _lanes(data, "syncs"), _lanes(data, "bins")
     for index, row in enumerate(data.integrations):
-        integration_id, name, y = row["integration_id"], display_name(row), index * lane
-        parts.append(_lane_label(name, y + 16))
-        parts.append(f'<line class="grid" x1="{LABEL_WIDTH}" x2="{WIDTH - 10}" y1="{y + lane}" y2="{y + lane}"/>')
-        for item in syncs.get(integration_id, []):
+        parts.append(_lane(row, index * lane, lane))
+        for item in syncs.get(row["integration_id"], []):
             end = item["finish"] or (data.now if item["job_status"] == "running" else item["start"])
             x0 = axis.x(item["start"])
             w = max(axis.x(min(end, charts.end)) - x0, 2.0)
-            tip = (
-                f"{name}: {item['job_status']} {when(item['start'])}, "
-                f"{human_duration(item['duration'])}, {item['rows_synced'] or 0:,} rows, "
-                f"{item['rows_failed'] or 0:,} failed"
-            )
+            tip = (f"{item['job_status']} {when(item['start'])}, {human_duration(item['duration'])}, "
+                   f"{item['rows_synced'] or 0:,} rows, {item['rows_failed'] or 0:,} failed")
             parts.append(
-                f'<rect class="sync" data-integration="{_esc(integration_id)}" '
-                f'data-status="{_esc(item["job_status"])}" data-start="{item["start"].isoformat()}" '
-                f'x="{x0:.1f}" y="{y + 4}" width="{w:.1f}" height="{lane - 8}"'
-                f' fill="{_colour(item["job_status"])}"><title>{_esc(tip)}</title></rect>'
+                f'<rect class="sync" data-status="{_esc(item["job_status"])}" data-start="{_stamp(item["start"])}" '
+                f'x="{x0:.1f}" y="4" width="{w:.1f}" height="{lane - 8}" fill="{_colour(item["job_status"])}">'
+                f"<title>{_esc(tip)}</title></rect>"
             )
-        for cell in cells.get(integration_id, []):
+        for cell in cells.get(row["integration_id"], []):
             x0 = max(axis.x(cell["start"]), LABEL_WIDTH)
             x1 = min(axis.x(cell["start"] + timedelta(seconds=charts.bin_seconds)), LABEL_WIDTH + PLOT_WIDTH)
             colour = OTHER_STATUS_COLOUR if cell["worst"] == "other" else _colour(cell["worst"])
             parts.append(
-                f'<rect class="bin" data-integration="{_esc(integration_id)}" data-status="{cell["worst"]}" '
-                f'data-start="{cell["start"].isoformat()}" data-count="{cell["syncs"]}" x="{x0:.1f}" '
-                f'y="{y + 4}" width="{max(x1 - x0 - 0.5, 1.0):.1f}" height="{lane - 8}" fill="{colour}">'
-                f"<title>{_esc(_cell_tip(name, cell, charts.bin_seconds))}</title></rect>"
+                f'<rect class="bin" data-status="{cell["worst"]}" data-start="{_stamp(cell["start"])}" '
+                f'x="{x0:.1f}" y="4" width="{max(x1 - x0 - 0.5, 1.0):.1f}" height="{lane - 8}" '
+                f'fill="{colour}"{_opacity(cell)}><title>{_esc(_cell_tip(cell, charts.bin_seconds))}</title></rect>'
             )
+        parts.append("</g>")
     parts.append("</svg>")
     return "".join(parts)
 
@@ -161,55 +178,52 @@ def _duration_svg(data: ReportData, charts: Charts) -> str:
     points would overlap, the daily p50 (line and dots) and p95 (pale line) instead."""
     row_height = 70
     axis = _TimeAxis(charts.start, charts.end, LABEL_WIDTH, PLOT_WIDTH)
-    points = _lanes(data, "syncs")
-    days = _lanes(data, "duration_days")
+    points, days = _lanes(data, "syncs"), _lanes(data, "duration_days")
     top = max([s["duration"] for s in charts.syncs if s["duration"] is not None]
               + [d["p95"] for d in charts.duration_days] + [60.0])
     low, high = 0.0, math.log10(max(top, 1.0) * 1.2 + 1)  # log10(1 + seconds)
+    plot_top, plot_bottom = 6, row_height - 6
+
+    def y(seconds: float) -> float:
+        share = (math.log10(1 + max(seconds, 0.0)) - low) / (high - low)
+        return plot_bottom - share * (plot_bottom - plot_top)
+
+    grid = "".join(
+        f'<line class="grid" x1="{LABEL_WIDTH}" x2="{WIDTH - 10}" y1="{y(mark):.1f}" y2="{y(mark):.1f}"/>'
+        f'<text x="{LABEL_WIDTH - 4}" y="{y(mark) + 4:.1f}" text-anchor="end">{label}</text>'
+        for mark, label in ((60, "1 min"), (3600, "1 h")) if mark <= top * 1.2
+    )
     height = row_height * len(data.integrations) + 30
     parts = [f'<svg id="durations" viewBox="0 0 {WIDTH} {height}" width="{WIDTH}" height="{height}" '
              f'role="img" aria-label="Sync durations">', axis.ticks(0, row_height * len(data.integrations))]
     for index, row in enumerate(data.integrations):
-        integration_id, y0 = row["integration_id"], index * row_height
-        plot_top, plot_bottom = y0 + 6, y0 + row_height - 6
-
-        def y(seconds: float, plot_top: float = plot_top, plot_bottom: float = plot_bottom) -> float:
-            share = (math.log10(1 + max(seconds, 0.0)) - low) / (high - low)
-            return plot_bottom - share * (plot_bottom - plot_top)
-
-        parts.append(_lane_label(display_name(row), y0 + 14))
-        for mark in (60, 3600):
-            if mark <= top * 1.2:
-                parts.append(
-                    f'<line class="grid" x1="{LABEL_WIDTH}" x2="{WIDTH - 10}" y1="{y(mark):.1f}" y2="{y(mark):.1f}"/>'
-                    f'<text x="{LABEL_WIDTH - 4}" y="{y(mark) + 4:.1f}" text-anchor="end">'
-                    f'{"1 min" if mark == 60 else "1 h"}</text>'
-                )
-        parts.append(f'<line class="grid" x1="{LABEL_WIDTH}" x2="{WIDTH - 10}" y1="{plot_bottom + 5}" '
-                     f'y2="{plot_bottom + 5}"/>')
+        integration_id = row["integration_id"]
+        parts += [_lane(row, index * row_height, plot_bottom + 5), grid]
         if integration_id in charts.point_lanes:
             for item in points.get(integration_id, []):
-                if item["duration"] is None:
-                    continue
-                parts.append(
-                    f'<circle class="duration-point" data-integration="{_esc(integration_id)}" '
-                    f'data-seconds="{item["duration"]:.3f}" data-status="{_esc(item["job_status"])}" '
-                    f'cx="{axis.x(item["start"]):.1f}" cy="{y(item["duration"]):.1f}" r="2.6" '
-                    f'fill="{_colour(item["job_status"])}"><title>{_esc(when(item["start"]))}: '
-                    f'{_esc(human_duration(item["duration"]))} ({_esc(item["job_status"])})</title></circle>'
-                )
-            continue
-        marks = [(max(axis.x(_noon(d["day"])), LABEL_WIDTH), d) for d in days.get(integration_id, [])]
-        for key, colour in (("p95", "#b8c2cc"), ("p50", "#2f6fdf")):
-            path = "".join(f"{'L' if i else 'M'}{x:.1f} {y(d[key]):.1f}" for i, (x, d) in enumerate(marks))
-            parts.append(f'<path class="duration-{key}" d="{path}" fill="none" stroke="{colour}" stroke-width="1.5"/>')
-        for x, d in marks:
-            parts.append(
-                f'<circle class="duration-day" data-integration="{_esc(integration_id)}" data-day="{d["day"]}" '
-                f'data-count="{d["finished"]}" data-p50="{d["p50"]:.3f}" data-p95="{d["p95"]:.3f}" cx="{x:.1f}" '
-                f'cy="{y(d["p50"]):.1f}" r="2" fill="#2f6fdf"><title>{d["day"]}: {d["finished"]:,} finished, '
-                f'p50 {_esc(human_duration(d["p50"]))}, p95 {_esc(human_duration(d["p95"]))}</title></circle>'
-            )
+                if item["duration"] is not None:
+                    parts.append(
+                        f'<circle class="duration-point" data-seconds="{item["duration"]:.3f}" '
+                        f'data-status="{_esc(item["job_status"])}" cx="{axis.x(item["start"]):.1f}" '
+                        f'cy="{y(item["duration"]):.1f}" r="2.6" fill="{_colour(item["job_status"])}"><title>'
+                        f'{when(item["start"])}: {human_duration(item["duration"])} ({_esc(item["job_status"])})'
+                        "</title></circle>"
+                    )
+        else:
+            marks = sorted(((max(axis.x(_noon(d["day"])), LABEL_WIDTH), d) for d in days.get(integration_id, [])),
+                           key=lambda mark: mark[0])
+            for key, colour in (("p95", "#b8c2cc"), ("p50", "#2f6fdf")):
+                path = "".join(f"{'L' if i else 'M'}{x:.1f} {y(d[key]):.1f}" for i, (x, d) in enumerate(marks))
+                parts.append(f'<path class="duration-{key}" d="{path}" fill="none" stroke="{colour}" '
+                             'stroke-width="1.5"/>')
+            parts += [
+                f'<circle class="duration-day" data-day="{d["day"]}" data-p50="{d["p50"]:g}" data-p95="{d["p95"]:g}" '
+                f'cx="{x:.1f}" cy="{y(d["p50"]):.1f}" r="2">'
+                f'<title>{d["day"]}: {d["finished"]:,} finished, p50 {human_duration(d["p50"])}, '
+                f"p95 {human_duration(d['p95'])}</title></circle>"
+                for x, d in marks
+            ]
+        parts.append("</g>")
     parts.append("</svg>")
     return "".join(parts)
 
@@ -298,6 +312,8 @@ def render_html(data: ReportData) -> str:
 <table id="integrations"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>
 <h2>Problems</h2><ul class="problems">{problems}</ul>
 <h2>Sync timeline</h2>{_legend(STATUS_COLOURS, "other (e.g. limit_exceeded)")}
+<div class="meta">A lane with more syncs than pixels shows hour or day cells: the colour of the cell's worst status,
+ paler the fewer of its syncs did not succeed; hover for the counts.</div>
 {_timeline_svg(data, charts)}
 <h2>Duration per sync (log scale)</h2>
 {_duration_svg(data, charts)}
