@@ -8,7 +8,7 @@ one `INSERT … SELECT` over `generate_series` (the same SQL on DuckDB and Postg
 every 15 minutes, back `days` days from one fixed instant, so the newest 30 days (the report's window) are
 the same rows in both DuckDB datasets. The crafted integrations: one whose last success was 60 days ago and
 that failed every sync since, one that stopped 40 days ago. Each command runs as a subprocess, the two
-datasets alternating; wall, CPU and peak RSS are the child's own (`os.wait4`), a command past `--timeout` is
+datasets alternating; wall, CPU and peak RSS are the command's own (GNU time), a command past `--timeout` is
 killed and recorded as "did not finish". PostgreSQL (pgserver, as the tests use) gets `--pg-days` of history
 and only `health` is timed there.
 """
@@ -19,6 +19,7 @@ import argparse
 import json
 import os
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -34,6 +35,7 @@ from braze_cdi_source.simulator import BrazeSimulator
 from .serve import _env
 
 CLI = str(Path(sys.executable).parent / "braze-cdi")
+TIME = "/usr/bin/time"
 DATASET = "braze_cdi_data"
 SLOT_SECONDS = 900
 UNLIMITED = {"list": (10**9, 60.0), "job_sync_status": (10**9, 60.0)}
@@ -132,29 +134,23 @@ def build_postgres(folder: Path, url: str, now: datetime, days: int, regular: in
 
 
 def timed_command(argv: Sequence[str], folder: Path, env: dict[str, str], timeout: float) -> dict[str, Any]:
-    """Run one CLI command; the child's wall, CPU and peak RSS (from wait4), or did_not_finish past `timeout`."""
-    began = time.perf_counter()
-    process = subprocess.Popen([CLI, *argv], cwd=folder, env=env, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.PIPE, text=True)
-    while True:
-        pid, status, usage = os.wait4(process.pid, os.WNOHANG)
-        if pid:
-            break
-        if time.perf_counter() - began > timeout:
-            process.kill()
-            _, status, usage = os.wait4(process.pid, 0)
-            process.returncode = -9
-            return {"did_not_finish": True, "timeout_s": timeout, "cpu_s": usage.ru_utime + usage.ru_stime,
-                    "peak_rss_mb": usage.ru_maxrss / 1024}
-        time.sleep(0.02)
-    wall = time.perf_counter() - began
-    code = os.waitstatus_to_exitcode(status)
-    process.returncode = code
-    stderr = process.stderr.read() if process.stderr else ""
-    if code not in (0, 1):
-        raise RuntimeError(f"braze-cdi {' '.join(argv)} failed ({code}):\n{stderr[-3000:]}")
-    return {"did_not_finish": False, "wall_s": wall, "cpu_s": usage.ru_utime + usage.ru_stime,
-            "peak_rss_mb": usage.ru_maxrss / 1024, "exit_code": code}
+    """Run one CLI command under GNU time: its wall, CPU and peak RSS, or did_not_finish past `timeout` (the
+    whole process group is killed). GNU time, not our own wait4: a child forked from this process (which
+    holds a DuckDB build in memory) would count our RSS at the fork as its own peak."""
+    stats = folder / "time.txt"
+    process = subprocess.Popen([TIME, "-f", "%e %U %S %M", "-o", str(stats), CLI, *argv], cwd=folder, env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        _, stderr = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.communicate()
+        return {"did_not_finish": True, "timeout_s": timeout}
+    if process.returncode not in (0, 1):
+        raise RuntimeError(f"braze-cdi {' '.join(argv)} failed ({process.returncode}):\n{stderr[-3000:]}")
+    wall, user, system, rss_kb = stats.read_text().split()[-4:]
+    return {"did_not_finish": False, "wall_s": float(wall), "cpu_s": float(user) + float(system),
+            "peak_rss_mb": int(rss_kb) / 1024, "exit_code": process.returncode}
 
 
 COMMANDS = {"health": ["health"], "report": ["report"], "report_html": ["report", "--html", "report.html"]}

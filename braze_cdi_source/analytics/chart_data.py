@@ -61,7 +61,7 @@ SELECT b.integration_id, b.cell, COUNT(*) AS syncs,
 FROM (SELECT s.integration_id, s.job_status,
              FLOOR(SECONDS_BETWEEN({epoch}, s.sync_start_time) / {seconds}) AS cell
       FROM job_sync_status AS s WHERE s.sync_start_time >= {start} AND s.integration_id IN ({ids})) AS b
-GROUP BY b.integration_id, b.cell
+GROUP BY b.integration_id, b.cell ORDER BY b.integration_id, b.cell
 """
 
 _DURATIONS = """
@@ -74,7 +74,7 @@ WHERE s.sync_start_time >= {start} AND s.sync_finish_time IS NOT NULL AND s.inte
 _PERCENTILES = """
 SELECT d.integration_id, d.cell, COUNT(*) AS finished, QUANTILE_CONT(d.duration_seconds, 0.5) AS p50,
        QUANTILE_CONT(d.duration_seconds, 0.95) AS p95
-FROM ({durations}) AS d GROUP BY d.integration_id, d.cell
+FROM ({durations}) AS d GROUP BY d.integration_id, d.cell ORDER BY d.integration_id, d.cell
 """
 
 _RANKED_PERCENTILES = """
@@ -85,7 +85,7 @@ FROM (SELECT d.integration_id, d.cell, d.duration_seconds,
              ROW_NUMBER() OVER (PARTITION BY d.integration_id, d.cell ORDER BY d.duration_seconds) AS value_rank,
              COUNT(*) OVER (PARTITION BY d.integration_id, d.cell) AS value_count
       FROM ({durations}) AS d) AS r
-GROUP BY r.integration_id, r.cell
+GROUP BY r.integration_id, r.cell ORDER BY r.integration_id, r.cell
 """
 """For BigQuery and Spark, which have no percentile aggregate that sqlglot writes for them (the native one is
 6× faster on DuckDB: PostgreSQL, Snowflake and Redshift write it as PERCENTILE_CONT … WITHIN GROUP)."""
