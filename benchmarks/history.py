@@ -255,3 +255,99 @@ def postgres_case(folder: Path, now: datetime, days: int, regular: int, repeats:
 if __name__ == "__main__":
     os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
     sys.exit(main())
+
+
+# --- RESULTS.md: figure 12's summary row and section (`benchmarks.run` writes them) ---------------------------
+
+SECTION = "## 12. History size"
+BASELINE_FILE = Path(__file__).with_name("history_baseline.json")
+"""The same benchmark run on the code before the bounded reads (kept, so every later run shows the change)."""
+
+TARGETS = {"health": (2.0, 500.0), "report": (3.0, None), "report_html": (10.0, None)}
+LABELS = {"health": "`braze-cdi health`", "report": "`braze-cdi report`", "report_html": "`braze-cdi report --html`"}
+
+
+def _cell(figure: dict[str, Any] | None) -> str:
+    if not figure:
+        return "–"
+    if figure["did_not_finish"]:
+        return f"did not finish in {figure['timeout_s']:g} s"
+    page = f", page {figure['page_mb']:.1f} MB" if "page_mb" in figure else ""
+    return f"{figure['wall_s']:.1f} s wall, {figure['cpu_s']:.1f} s CPU, {figure['peak_rss_mb']:.0f} MB{page}"
+
+
+def _ratio(result: dict[str, Any], command: str) -> float | None:
+    short, year = result["duckdb"]["35_days"][command], result["duckdb"]["year"][command]
+    if short["did_not_finish"] or year["did_not_finish"]:
+        return None
+    return year["wall_s"] / short["wall_s"]
+
+
+def _met(result: dict[str, Any], command: str) -> bool:
+    year = result["duckdb"]["year"][command]
+    wall, rss = TARGETS[command]
+    if year["did_not_finish"] or year["wall_s"] > wall or (rss is not None and year["peak_rss_mb"] > rss):
+        return False
+    if command == "report_html" and year["page_mb"] > 5.0:
+        return False
+    ratio = _ratio(result, command)
+    return command == "report" or (ratio is not None and ratio <= 1.3)
+
+
+def summary_row(result: dict[str, Any]) -> str:
+    year, pg = result["datasets"]["year"], result.get("postgres")
+    ratios = ", ".join(f"{c} {r:.2f}×" if (r := _ratio(result, c)) is not None else f"{c} –"
+                       for c in ("health", "report_html"))
+    pg_ok = pg is not None and not pg["health"]["did_not_finish"] and pg["health"]["wall_s"] <= 2.0
+    ok = all(_met(result, c) for c in TARGETS) and pg_ok
+    return (
+        f"| 12 | a year of history ({year['syncs']:,} syncs) on DuckDB: health / report / report --html | "
+        f"{' / '.join(_cell(result['duckdb']['year'][c]) for c in TARGETS)} | 35 days "
+        f"({result['datasets']['35_days']['syncs']:,} syncs): "
+        f"{' / '.join(_cell(result['duckdb']['35_days'][c]) for c in TARGETS)}; PostgreSQL "
+        f"{pg['syncs'] if pg else 0:,} syncs health: {_cell(pg['health'] if pg else None)} | "
+        f"year / 35 days: {ratios} | "
+        "health ≤ 2 s and ≤ 500 MB, report ≤ 3 s, report --html ≤ 10 s and ≤ 5 MB; year / 35 days ≤ 1.3×; "
+        f"PostgreSQL health ≤ 2 s | {'met' if ok else '**missed**'} |"
+    )
+
+
+def section(result: dict[str, Any], command: str) -> str:
+    """Figure 12 as a RESULTS.md section: both datasets side by side, with the baseline's figures if kept."""
+    baseline = json.loads(BASELINE_FILE.read_text()) if BASELINE_FILE.exists() else None
+    d = result["datasets"]
+    lines = [
+        f"{SECTION} (`benchmarks/history.py`)", "",
+        f"Produced by `{command}`. {result['integrations']} integrations every {result['slot_minutes']} minutes plus "
+        "2 crafted ones (last success 60 days ago then failing every sync; stopped 40 days ago), from a real "
+        "`braze-cdi run` against the simulator, then filled with SQL: 35 days "
+        f"({d['35_days']['syncs']:,} syncs, {d['35_days']['file_mb']:.0f} MB file) and a year "
+        f"({d['year']['syncs']:,} syncs, {d['year']['file_mb']:.0f} MB), the same 30 days in the window. Each "
+        f"command is a subprocess (GNU time: wall, CPU, peak RSS), median of {result['repeats']} repeat(s), the two "
+        f"datasets alternating; killed after {result['timeout_s']:g} s.", "",
+        f"| command | {d['35_days']['days']} days | {d['year']['days']} days | year / 35 days (wall) | target | |",
+        "|---|---|---|---|---|---|",
+    ]
+    for c in TARGETS:
+        ratio = _ratio(result, c)
+        wall, rss = TARGETS[c]
+        target = f"year ≤ {wall:g} s" + (f", ≤ {rss:g} MB" if rss else "") + (
+            ", page ≤ 5 MB" if c == "report_html" else "") + ("; ≤ 1.3×" if c != "report" else "")
+        lines.append(f"| {LABELS[c]} | {_cell(result['duckdb']['35_days'][c])} | {_cell(result['duckdb']['year'][c])} "
+                     f"| {'–' if ratio is None else f'{ratio:.2f}×'} | {target} | "
+                     f"{'met' if _met(result, c) else '**missed**'} |")
+    pg = result.get("postgres")
+    if pg:
+        ok = not pg["health"]["did_not_finish"] and pg["health"]["wall_s"] <= 2.0
+        lines.append(f"| `braze-cdi health` on PostgreSQL, {pg['syncs']:,} syncs ({pg['days']} days) | | "
+                     f"{_cell(pg['health'])} | | ≤ 2 s | {'met' if ok else '**missed**'} |")
+    if baseline:
+        lines += ["", f"Before (the same benchmark on {baseline['code']}, {baseline['when']}; the same sizes):", "",
+                  "| command | 35 days | a year |", "|---|---|---|"]
+        for c in TARGETS:
+            lines.append(f"| {LABELS[c]} | {_cell(baseline['duckdb']['35_days'][c])} | "
+                         f"{_cell(baseline['duckdb']['year'][c])} |")
+        if baseline.get("postgres"):
+            lines.append(f"| `braze-cdi health` on PostgreSQL, {baseline['postgres']['syncs']:,} syncs | | "
+                         f"{_cell(baseline['postgres']['health'])} |")
+    return "\n".join(lines) + "\n"
