@@ -112,6 +112,7 @@ def _parquet_files(pipeline: Any) -> list[Path]:
     return list(loaded.rglob("completed_jobs/job_sync_status.*.parquet"))
 
 
+@pytest.mark.slow
 def test_odd_values_land_as_the_json_path_lands_them_while_the_rest_goes_as_arrow(make_pipeline, monkeypatch):
     """Two integrations of 137 syncs (two batches each); odd items in the first batch of one of them: a bool,
     a field Braze added, a timestamp that does not parse, a fraction in a count. The table is the same,

@@ -108,6 +108,7 @@ def is_gzip(path: Path) -> bool:
         return handle.read(2) == b"\x1f\x8b"
 
 
+@pytest.mark.slow
 def test_run_pipeline_writes_duckdb_load_files_uncompressed_unless_the_user_wants_them_compressed(
     sim, make_pipeline, monkeypatch
 ):
@@ -150,6 +151,7 @@ def test_the_source_alone_leaves_the_file_format_to_dlt(sim, make_pipeline):
     assert list((Path(pipeline.working_dir) / "load" / "loaded").rglob("completed_jobs/job_sync_status.*"))
 
 
+@pytest.mark.slow
 def test_rows_go_as_parquet_but_a_load_with_no_sync_at_all_still_creates_the_table(make_pipeline):
     """The job's format goes on batches of rows only: an empty table's jsonl file had no columns for DuckDB."""
     with BrazeSimulator((0, 0), rate_limits=FAST_LIMITS) as empty:

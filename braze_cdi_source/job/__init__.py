@@ -6,36 +6,28 @@ summary, run log.
 and `signals.py` (Ctrl-C / SIGTERM). The names below are the job's API: `from braze_cdi_source.job import …`.
 """
 
-from .file_format import configured_file_format, file_format_tuning, loader_file_format, run_file_format
-from .location import describe_location, resolve_destination
+from .file_format import loader_file_format, run_file_format
+from .location import describe_location
 from .lock import PipelineLockedError, pipeline_lock
 from .run import LoadFailedError, make_pipeline, reset_state, run_pipeline, views_supported
-from .run_log import record_run, run_status
 from .signals import EXIT_INTERRUPTED, stop_on_signals
-from .summary import RunSummary, summarise
-from .tuning import DUCKDB_FILE_MAX_ITEMS, destination_tuned, destination_tuning
+from .summary import RunSummary
+from .tuning import destination_tuned, destination_tuning
 
 __all__ = [
-    "DUCKDB_FILE_MAX_ITEMS",
     "EXIT_INTERRUPTED",
     "LoadFailedError",
     "PipelineLockedError",
     "RunSummary",
-    "configured_file_format",
     "describe_location",
     "destination_tuned",
     "destination_tuning",
-    "file_format_tuning",
     "loader_file_format",
     "make_pipeline",
     "pipeline_lock",
-    "record_run",
     "reset_state",
-    "resolve_destination",
     "run_file_format",
     "run_pipeline",
-    "run_status",
     "stop_on_signals",
-    "summarise",
     "views_supported",
 ]
