@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import pytest
 
 from benchmarks.history import build_duckdb
 from braze_cdi_source.analytics.chart_data import PLOT_WIDTH, WORST_FIRST
@@ -40,6 +41,8 @@ WHERE i.integration_id = '{integration_id}'
 """
 """`count` syncs of one integration, `gap` seconds apart back from `now`, the newest running; statuses by n, so
 hour cells mix them (the same SQL on DuckDB and PostgreSQL)."""
+
+pytestmark = pytest.mark.slow
 
 LANES = {"at_budget": (PLOT_WIDTH, 2400), "over_budget": (PLOT_WIDTH + 1, 2400), "points": (PLOT_WIDTH // 4 + 1, 7200)}
 """Lane -> (syncs, seconds apart): every sync within the 30-day window. `points` has PLOT_WIDTH // 4 finished
