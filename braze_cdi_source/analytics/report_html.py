@@ -155,7 +155,7 @@ def _timeline_svg(data: ReportData, charts: Charts) -> str:
             tip = (f"{item['job_status']} {when(item['start'])}, {human_duration(item['duration'])}, "
                    f"{item['rows_synced'] or 0:,} rows, {item['rows_failed'] or 0:,} failed")
             parts.append(
-                f'<rect class="sync" data-status="{_esc(item["job_status"])}" data-start="{_stamp(item["start"])}" '
+                f'<rect class="sync" data-status="{_esc(item["job_status"])}" data-start="{item["start"].isoformat()}" '
                 f'x="{x0:.1f}" y="4" width="{w:.1f}" height="{lane - 8}" fill="{_colour(item["job_status"])}">'
                 f"<title>{_esc(tip)}</title></rect>"
             )
