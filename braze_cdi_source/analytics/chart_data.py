@@ -12,7 +12,7 @@ runs on every destination the views run on.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import sqlglot
@@ -126,8 +126,8 @@ def read_charts(client: Any, dialect: str, present: Present, window_start: datet
         return client.execute_sql(render_select(text, dialect, client.make_qualified_table_name, present)) or []
 
     stats = {row[0]: row[1:] for row in query(_LANES)}
-    first = min((_utc(row[2]) for row in stats.values()), default=window_start)
-    end = max([now] + [_utc(row[3]) for row in stats.values()])
+    first = min((utc(row[2]) for row in stats.values()), default=window_start)
+    end = max([now] + [utc(row[3]) for row in stats.values()])
     start = window_start if first - window_start <= timedelta(days=1) else _floor(first, 3600)
     charts = Charts(start, end)
     budget = min(PLOT_WIDTH, MAX_MARKS // max(lanes, 1))
@@ -141,7 +141,7 @@ def read_charts(client: Any, dialect: str, present: Present, window_start: datet
     if by_sync:
         keys = ("integration_id", "job_status", "start", "finish", "duration", "rows_synced", "rows_failed")
         for row in query(_SYNCS, ids=by_sync):
-            item = dict(zip(keys, (_utc(v) for v in row), strict=True))
+            item = dict(zip(keys, (utc(v) for v in row), strict=True))
             item["duration"] = None if item["duration"] is None else float(item["duration"])
             charts.syncs.append(item)
     if binned:
@@ -155,7 +155,8 @@ def read_charts(client: Any, dialect: str, present: Present, window_start: datet
                                          "finished": int(finished), "p50": float(p50), "p95": float(p95)})
     midnight = datetime.combine(start.date(), datetime.min.time(), timezone.utc)
     charts.daily = [
-        {"day": _as_date(day), "syncs": int(s), "failures": int(f), "rows_synced": int(r), "rows_failed": int(rf)}
+        {"day": day.date() if isinstance(day, datetime) else day, "syncs": int(s), "failures": int(f),
+         "rows_synced": int(r), "rows_failed": int(rf)}
         for day, s, f, r, rf in query(_DAILY, start=midnight)
     ]
     return charts
@@ -188,14 +189,11 @@ def _floor(instant: datetime, seconds: int) -> datetime:
     return datetime.fromtimestamp(instant.timestamp() // seconds * seconds, timezone.utc)
 
 
-def _utc(value: Any) -> Any:
+def utc(value: Any) -> Any:
+    """A timestamp from any driver as an aware UTC datetime (other values as they are)."""
     if isinstance(value, datetime):
         return value.astimezone(timezone.utc) if value.tzinfo else value.replace(tzinfo=timezone.utc)
     return value
 
 
-def _as_date(value: Any) -> date:
-    return value.date() if isinstance(value, datetime) else value
-
-
-__all__ = ["BIN_SECONDS", "MAX_MARKS", "PLOT_WIDTH", "WORST_FIRST", "Charts", "read_charts"]
+__all__ = ["BIN_SECONDS", "MAX_MARKS", "PLOT_WIDTH", "WORST_FIRST", "Charts", "read_charts", "utc"]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any
 
 import dlt
@@ -20,7 +20,7 @@ from rich.table import Table
 
 from ..settings import DEFAULT_PIPELINE_NAME
 from ..terminal_text import markup_safe, plain
-from .chart_data import Charts, read_charts
+from .chart_data import Charts, read_charts, utc
 from .health import NoDataError, describe_problem, human_duration, read_details, reading, when
 from .thresholds import HEALTH_CLASSES, HealthThresholds
 from .view_sql import present_tables
@@ -73,7 +73,7 @@ def load_report_data(
     thresholds = thresholds or HealthThresholds.from_config()
     with reading(pipeline, thresholds) as (client, queries):
         integrations = read_details(client, queries)
-        now = _utc(client.execute_sql("SELECT CURRENT_TIMESTAMP")[0][0])
+        now = utc(client.execute_sql("SELECT CURRENT_TIMESTAMP")[0][0])
         window_start = now - timedelta(days=days)
         data = ReportData(integrations, window_start, now, thresholds, pipeline.dataset_name)
         if charts:
@@ -86,12 +86,6 @@ def load_report_data(
         if message is not None and row["health"] != "unknown":
             data.problems.append(message)
     return data
-
-
-def _utc(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.astimezone(timezone.utc) if value.tzinfo else value.replace(tzinfo=timezone.utc)
-    return value
 
 
 def _percent(value: float | None) -> str:
