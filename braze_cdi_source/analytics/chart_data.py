@@ -11,6 +11,7 @@ runs on every destination the views run on.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -65,7 +66,7 @@ GROUP BY b.integration_id, b.cell ORDER BY b.integration_id, b.cell
 """
 
 _DURATIONS = """
-SELECT s.integration_id, FLOOR(SECONDS_BETWEEN({epoch}, s.sync_start_time) / 86400) AS cell,
+SELECT s.integration_id, FLOOR(SECONDS_BETWEEN({epoch}, s.sync_start_time) / {seconds}) AS cell,
        SECONDS_BETWEEN(s.sync_start_time, s.sync_finish_time) AS duration_seconds
 FROM job_sync_status AS s
 WHERE s.sync_start_time >= {start} AND s.sync_finish_time IS NOT NULL AND s.integration_id IN ({ids})
@@ -132,7 +133,8 @@ def read_charts(client: Any, dialect: str, present: Present, window_start: datet
     charts = Charts(start, end)
     budget = min(PLOT_WIDTH, MAX_MARKS // max(lanes, 1))
     span = max((end - start).total_seconds(), 1.0)
-    charts.bin_seconds = next((s for s in BIN_SECONDS if span / s <= budget), BIN_SECONDS[-1])
+    whole_days = math.ceil(span / budget / 86400) * 86400  # a window of years (`--days`): cells of N days
+    charts.bin_seconds = next((s for s in BIN_SECONDS if span / s <= budget), whole_days)
     by_sync = [i for i, row in stats.items() if row[0] <= budget]
     binned = [i for i, row in stats.items() if row[0] > budget]
     point_budget = min(PLOT_WIDTH // POINT_PIXELS, budget)
@@ -150,8 +152,9 @@ def read_charts(client: Any, dialect: str, present: Present, window_start: datet
     if dense:
         ranked = dialect in ("bigquery", "databricks")
         percentiles = (_RANKED_PERCENTILES if ranked else _PERCENTILES).replace("{durations}", _DURATIONS)
-        for integration_id, cell, finished, p50, p95 in query(percentiles, ids=dense):
-            charts.duration_days.append({"integration_id": integration_id, "day": _instant(cell, 86400).date(),
+        seconds = max(86400, charts.bin_seconds)  # daily, or the timeline's N-day cells over years
+        for integration_id, cell, finished, p50, p95 in query(percentiles, ids=dense, seconds=seconds):
+            charts.duration_days.append({"integration_id": integration_id, "day": _instant(cell, seconds).date(),
                                          "finished": int(finished), "p50": float(p50), "p95": float(p95)})
     midnight = datetime.combine(start.date(), datetime.min.time(), timezone.utc)
     charts.daily = [
