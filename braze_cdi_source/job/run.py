@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import dlt
+from dlt.common.configuration.exceptions import ConfigFieldMissingException, ConfigValueCannotBeCoercedException
 from dlt.common.pipeline import LoadInfo
 from dlt.common.runtime.collector import Collector
 from dlt.destinations.fs_client import FSClientBase
@@ -21,7 +22,7 @@ from dlt.pipeline.exceptions import PipelineStepFailed
 from ..analytics.health import duckdb_file as duckdb_path_of
 from ..analytics.view_sql import VERIFIED_DIALECTS
 from ..analytics.views import create_views, destination_dialect
-from ..errors import BrazeCdiError, root_cause
+from ..errors import BaseUrlUnreachableError, BrazeCdiError, ConfigurationError, root_cause
 from ..extract.source import backfill_of, hint_file_format, stats_of
 from ..run_stats import RunStats
 from ..settings import DEFAULT_DATASET_NAME, DEFAULT_PIPELINE_NAME
@@ -30,7 +31,14 @@ from .file_format import loader_file_format, run_file_format
 from .location import resolve_destination
 from .lock import pipeline_lock
 from .run_log import record_failed_run, record_run
-from .summary import RunSummary, add_row_counts, summarise
+from .summary import (
+    RunSummary,
+    add_row_counts,
+    correct_new_rows,
+    count_syncs,
+    stateless_integrations,
+    summarise,
+)
 from .tuning import destination_tuned
 
 logger = logging.getLogger("braze_cdi")
@@ -119,6 +127,8 @@ def run_pipeline(
             backfill = backfill_of(source)
             if backfill is not None:  # the time budget counts from the start of the job, not of the source
                 backfill.budget.started = min(backfill.budget.started, started)
+            stateless = stateless_integrations(pipeline, stats)  # after `reset`: which rows are truly new
+            before = count_syncs(pipeline, stateless)
             loads: list[LoadInfo] = []
             row_counts: dict[str, int] = {}
             with destination_tuned(pipeline, file_format):
@@ -146,18 +156,27 @@ def run_pipeline(
             if views and views_supported(pipeline):
                 create_views(pipeline)
             summary = summarise(pipeline, loads, time.monotonic() - started, stats, row_counts)
+            correct_new_rows(summary, before, count_syncs(pipeline, stateless) if before else None)
             if backfill is not None:
                 summary.backfill_pending = backfill.summary()
                 summary.stopped_by_budget = backfill.stopped_by_budget and bool(summary.backfill_pending)
                 summary.slices = len(loads)
-        except Exception:
-            record_failed_run(pipeline, started_at, stats)
+        except Exception as error:
+            if not invalid_input(error):  # a setting that cannot work: nothing was tried, nothing is logged
+                record_failed_run(pipeline, started_at, stats)
             raise
         finally:
             held.release()
             pipeline.collector = progress if progress is not None else collector
         record_run(pipeline, started_at, stats, summary)
     return summary
+
+
+def invalid_input(error: BaseException) -> bool:
+    """Whether `error` is a missing or malformed setting (not a Braze, network or destination failure)."""
+    cause = root_cause(error)
+    bad = (ConfigurationError, ConfigFieldMissingException, ConfigValueCannotBeCoercedException)
+    return isinstance(cause, bad) and not isinstance(cause, BaseUrlUnreachableError)
 
 
 def _seconds_since_extract(pipeline: dlt.Pipeline) -> float:
