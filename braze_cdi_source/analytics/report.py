@@ -231,7 +231,7 @@ def print_report(
     """
     if data is None:
         try:
-            data = load_report_data(pipeline, days)
+            data = load_report_data(pipeline, days, charts=False)
         except NoDataError as error:
             console.print(f"Nothing to report: {error}", highlight=False, markup=False)
             return None
@@ -285,7 +285,7 @@ def print_report(
 def report_document(pipeline: dlt.Pipeline, data: ReportData | None = None, days: int = DEFAULT_DAYS) -> dict:
     """The report as one JSON-ready document: `{"report": {dataset, generated_at, counts, integrations, problems}}`,
     each integration's raw values (numbers, datetimes, None) under the same keys as `health --format json`."""
-    data = data if data is not None else load_report_data(pipeline, days)
+    data = data if data is not None else load_report_data(pipeline, days, charts=False)
     return {
         "report": {
             "dataset": data.dataset,
