@@ -69,7 +69,7 @@ def report(
         _check_writable(html_file)
     pipeline = make_pipeline(pipeline_name, destination, dataset_name)
     try:
-        data = load_report_data(pipeline, days)
+        data = load_report_data(pipeline, days, charts=html_file is not None)
     except NoDataError as error:
         fail(f"nothing to report: {error}")
     if is_json():
