@@ -69,7 +69,7 @@ def report(
         _check_writable(html_file)
     pipeline = make_pipeline(pipeline_name, destination, dataset_name)
     try:
-        data = load_report_data(pipeline, days)
+        data = load_report_data(pipeline, days, charts=html_file is not None)
     except NoDataError as error:
         fail(f"nothing to report: {error}")
     if is_json():
@@ -180,12 +180,14 @@ def _notify(pipeline: Any, result: Any, url: str, always: bool) -> None:
               help="SQL dialect of the warehouse (MotherDuck: duckdb).")
 @click.option("--dataset-name", default=DEFAULT_DATASET_NAME, show_default=True,
               help="Dataset (schema) that holds the loaded tables and gets the views.")
+@click.option("--project", default=None,
+              help="BigQuery: the project that holds the dataset [default: the destination's configured project].")
 @handle_errors
-def views(dialect: str, dataset_name: str) -> None:
+def views(dialect: str, dataset_name: str, project: str | None) -> None:
     """Print the analyst views' CREATE statements for a warehouse, one per `;` (for dbt users and DBAs)."""
     from ..analytics.view_sql import render_views
 
-    statements = render_views(dialect, dataset_name)
+    statements = render_views(dialect, dataset_name, project=project)
     if is_json():
         emit({"views": statements, "dialect": dialect, "dataset_name": dataset_name})
         return

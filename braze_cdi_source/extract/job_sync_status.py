@@ -17,7 +17,9 @@ from ..settings import (
     BACKFILL_TABLE,
     DEFAULT_FUTURE_TOLERANCE_MINUTES,
     JOB_SYNC_STATUS_COLUMNS,
+    JOB_SYNC_STATUS_LAYOUT,
     JOB_SYNC_STATUS_TABLE,
+    JOB_SYNC_STATUS_TABLE_HINTS,
 )
 from ..timestamps import parse_instant
 from .arrow_batch import ArrowBatches
@@ -142,7 +144,9 @@ def job_sync_status_resource(
         table_name=JOB_SYNC_STATUS_TABLE,
         write_disposition={"disposition": "merge", "strategy": "delete-insert"},
         primary_key=("integration_id", "sync_start_time"),
-        columns=JOB_SYNC_STATUS_COLUMNS,
+        columns={name: {**hints, **JOB_SYNC_STATUS_LAYOUT.get(name, {})}
+                 for name, hints in JOB_SYNC_STATUS_COLUMNS.items()},
+        additional_table_hints=JOB_SYNC_STATUS_TABLE_HINTS,
     )
     return resource
 
