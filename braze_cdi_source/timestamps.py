@@ -23,23 +23,6 @@ def parse_instant(value: Any) -> datetime | None:
     A value without a zone is taken as UTC, which is what Braze means. A timestamp whose UTC instant falls
     outside years 1-9999 (`9999-12-31T23:59:59-01:00`, `0001-01-01T00:00:00+01:00`) is a ValueError too.
     """
-    if type(value) is str and _ISO_DATE.match(value):
-        # Fast path for what Braze sends (`…Z` or `…+00:00`; Python 3.11+ reads `Z`): a sync history parses
-        # three timestamps per row. Anything else takes the general path below, with the same result.
-        try:
-            parsed = datetime.fromisoformat(value)
-        except ValueError:
-            pass
-        else:
-            if parsed.tzinfo is timezone.utc:
-                return parsed
-    try:
-        return _parse_instant(value)
-    except OverflowError:
-        raise ValueError(f"timestamp outside years 1-9999 in UTC: {str(value)[:40]!r}") from None
-
-
-def _parse_instant(value: Any) -> datetime | None:
     if value is None or value == "":
         return None
     if isinstance(value, datetime):
@@ -48,8 +31,7 @@ def _parse_instant(value: Any) -> datetime | None:
         text = value.strip()
         if not _ISO_DATE.match(text):
             raise ValueError(f"not an ISO 8601 timestamp: {text[:40]!r}")
-        try:
-            # Fast path for what Braze sends; Python 3.10 does not read "Z" itself.
+        try:  # Python 3.10 does not read "Z" itself
             parsed = datetime.fromisoformat(text[:-1] + "+00:00" if text[-1:] in "Zz" else text)
         except ValueError:
             parsed = _parse_lenient(text)
@@ -61,7 +43,10 @@ def _parse_instant(value: Any) -> datetime | None:
         return parsed
     if parsed.tzinfo is None:
         return parsed.replace(tzinfo=timezone.utc)
-    return parsed.astimezone(timezone.utc)
+    try:
+        return parsed.astimezone(timezone.utc)
+    except OverflowError:
+        raise ValueError(f"timestamp outside years 1-9999 in UTC: {str(value)[:40]!r}") from None
 
 
 def _parse_lenient(text: str) -> datetime:
@@ -70,7 +55,10 @@ def _parse_lenient(text: str) -> datetime:
         parsed = ensure_pendulum_datetime(text)
     except Exception as exc:  # pendulum raises several types
         raise ValueError(f"not an ISO 8601 timestamp: {text!r}") from exc
-    utc = parsed.in_timezone("UTC")
+    try:
+        utc = parsed.in_timezone("UTC")
+    except OverflowError:
+        raise ValueError(f"timestamp outside years 1-9999 in UTC: {text[:40]!r}") from None
     return datetime(*utc.timetuple()[:6], utc.microsecond, tzinfo=timezone.utc)
 
 

@@ -72,7 +72,7 @@ def _parse_query(query: str) -> dict[str, str]:
     return params
 
 
-class BrazeSimulator:
+class BrazeSimulator(Workspace):
     """Braze's CDI API on a loopback port, with seed-determined data, mutations and fault injection.
 
     Rate limits are fixed windows per endpoint kind ("list", "job_sync_status") that start at the first
@@ -121,8 +121,7 @@ class BrazeSimulator:
         self._oldest_first = oldest_first
         self._permissions = frozenset(permissions)
         app_group_id = str(uuid.UUID(int=master.getrandbits(128), version=4))
-        self._workspace = Workspace(seed, app_group_id, timestamp_style, now)
-        self._lock = threading.RLock()
+        super().__init__(seed, app_group_id, timestamp_style, now)
         self._faults: list[Fault] = []
         self._log: list[RecordedRequest] = []
         self._throttled = 0
@@ -176,59 +175,6 @@ class BrazeSimulator:
             raise RuntimeError("the simulator is not started")
         host, port = self._server.server_address[:2]
         return f"http://{host}:{port}"
-
-    @property
-    def integration_ids(self) -> list[str]:
-        """Integration ids in list order."""
-        with self._lock:
-            return self._workspace.integration_ids
-
-    # --- the truth
-
-    def truth(self, integration_id: str) -> list[dict]:
-        """Syncs of one integration, newest first, with aware UTC datetimes; items replaced by
-        `set_job_status_raw` appear as replaced, their ISO 8601 strings parsed."""
-        with self._lock:
-            return self._workspace.truth(integration_id)
-
-    def integrations_truth(self) -> list[dict]:
-        """`/cdi/integrations` items as served (raw string values), in list order."""
-        with self._lock:
-            return self._workspace.integrations_truth()
-
-    # --- mutations
-
-    def add_integration(self, sync_count: int) -> str:
-        """Add an integration with `sync_count` generated syncs; returns its id."""
-        with self._lock:
-            return self._workspace.add_integration(sync_count)
-
-    def add_syncs(
-        self, integration_id: str, k: int, *, status: str = "success", running_last: bool = False
-    ) -> list[dict]:
-        """Append `k` syncs with `status` after the newest one (the last one running if `running_last`);
-        returns them newest first in truth form. Existing syncs are left as they are."""
-        with self._lock:
-            return self._workspace.add_syncs(integration_id, k, status=status, running_last=running_last)
-
-    def start_sync(self, integration_id: str, at: datetime | None = None) -> dict:
-        """Append a running sync (finish, rows and watermark null) newer than all, at `at` if given (never
-        before the newest sync); returns it (truth form)."""
-        with self._lock:
-            return self._workspace.start_sync(integration_id, at)
-
-    def finish_running(
-        self, integration_id: str | None = None, *, status: str = "success", until: datetime | None = None
-    ) -> int:
-        """Finish running syncs of one integration (all if None) with `status`, by `until` at the latest;
-        returns how many."""
-        with self._lock:
-            return self._workspace.finish_running(integration_id, status=status, until=until)
-
-    def set_job_status_raw(self, integration_id: str, index: int, raw: dict) -> None:
-        """Serve `raw` (any JSON value) instead of the sync at `index` (0 = newest)."""
-        with self._lock:
-            self._workspace.set_job_status_raw(integration_id, index, raw)
 
     # --- faults
 
@@ -361,17 +307,17 @@ class BrazeSimulator:
             if not allowed:
                 return json_response(429, {"message": "Rate Limited"}, headers)
             if endpoint == JOB_SYNC_STATUS:
-                integration = self._workspace.find(integration_id or "")
+                integration = self.find(integration_id or "")
                 if integration is None:
                     return json_response(400, {"message": "Invalid integration ID"}, headers)
             if skip is None:
                 return json_response(400, {"message": "Invalid cursor"}, headers)
             size = self._page_size
             if integration is None:
-                results, total = self._workspace.integration_page(skip, size)
+                results, total = self.integration_page(skip, size)
                 path = next_path = "/cdi/integrations"
             else:
-                results, total = self._workspace.sync_page(integration, skip, size, self._oldest_first)
+                results, total = self.sync_page(integration, skip, size, self._oldest_first)
                 path = f"/cdi/integrations/{integration.integration_id}/job_sync_status"
                 next_path = path.replace("integrations/", "integrations", 1) if self._malformed_links else path
             link = self._link(path, next_path, skip, total, "cursor" in query)

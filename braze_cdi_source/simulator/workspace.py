@@ -1,14 +1,18 @@
 """One simulated Braze workspace: its integrations and their sync history, the items served for a page,
 and the changes tests make between runs (`add_syncs`, `start_sync`, `finish_running`, `set_job_status_raw`).
 
-Nothing here knows about HTTP. `Workspace` is not thread-safe: the server holds its lock around every call.
+Nothing here knows about HTTP. The public methods hold the workspace's lock, which the server (a `Workspace`
+served over HTTP) also holds around the pages it reads.
 """
 
 from __future__ import annotations
 
 import copy
+import functools
+import threading
+from collections.abc import Callable
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from .history import (
     QUANTUM,
@@ -25,6 +29,19 @@ from .history import (
     to_ms,
 )
 
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def _locked(method: _F) -> _F:
+    """`method` run under the workspace's lock: every public method is thread-safe."""
+
+    @functools.wraps(method)
+    def call(self: Workspace, *args: Any, **kwargs: Any) -> Any:
+        with self._lock:
+            return method(self, *args, **kwargs)
+
+    return cast(_F, call)
+
 
 class Workspace:
     """One Braze workspace's integrations and their syncs, oldest first inside, served newest first."""
@@ -37,8 +54,10 @@ class Workspace:
         anchor = now if now is not None else datetime.now(timezone.utc)
         self._now = to_ms(anchor) // SECOND * SECOND
         self._integrations: dict[str, Integration] = {}
+        self._lock = threading.RLock()
 
     @property
+    @_locked
     def integration_ids(self) -> list[str]:
         """Integration ids in list order."""
         return list(self._integrations)
@@ -49,12 +68,15 @@ class Workspace:
 
     # --- the truth
 
+    @_locked
     def truth(self, integration_id: str) -> list[dict]:
-        """Syncs of one integration, newest first, in truth form."""
+        """Syncs of one integration, newest first, with aware UTC datetimes; items replaced by
+        `set_job_status_raw` appear as replaced, their ISO 8601 strings parsed."""
         return [self._truth_item(sync) for sync in reversed(self._get(integration_id).syncs)]
 
+    @_locked
     def integrations_truth(self) -> list[dict]:
-        """`/cdi/integrations` items as served, in list order."""
+        """`/cdi/integrations` items as served (raw string values), in list order."""
         return [self._integration_item(integration) for integration in self._integrations.values()]
 
     # --- pages as served
@@ -75,6 +97,7 @@ class Workspace:
 
     # --- mutations
 
+    @_locked
     def add_integration(self, sync_count: int) -> str:
         """Add an integration with `sync_count` generated syncs; returns its id."""
         index = len(self._integrations)
@@ -82,18 +105,28 @@ class Workspace:
         self._integrations[integration.integration_id] = integration
         return integration.integration_id
 
-    def add_syncs(self, integration_id: str, k: int, *, status: str, running_last: bool) -> list[dict]:
-        """Append `k` syncs after the newest one; returns them newest first in truth form."""
+    @_locked
+    def add_syncs(
+        self, integration_id: str, k: int, *, status: str = "success", running_last: bool = False
+    ) -> list[dict]:
+        """Append `k` syncs with `status` after the newest one (the last one running if `running_last`);
+        returns them newest first in truth form. Existing syncs are left as they are."""
         integration = self._get(integration_id)
         added = [self._append_sync(integration, "running" if running_last and i == k - 1 else status) for i in range(k)]
         return [self._truth_item(sync) for sync in reversed(added)]
 
+    @_locked
     def start_sync(self, integration_id: str, at: datetime | None = None) -> dict:
-        """Append a running sync newer than all (at `at` if given); returns it in truth form."""
+        """Append a running sync (finish, rows and watermark null) newer than all, at `at` if given (never
+        before the newest sync); returns it (truth form)."""
         return self._truth_item(self._append_sync(self._get(integration_id), "running", at))
 
-    def finish_running(self, integration_id: str | None, *, status: str, until: datetime | None = None) -> int:
-        """Finish running syncs of one integration (all if None) with `status`; returns how many."""
+    @_locked
+    def finish_running(
+        self, integration_id: str | None = None, *, status: str = "success", until: datetime | None = None
+    ) -> int:
+        """Finish running syncs of one integration (all if None) with `status`, by `until` at the latest;
+        returns how many."""
         targets = [self._get(integration_id)] if integration_id is not None else self._integrations.values()
         finished = 0
         for integration in targets:
@@ -108,6 +141,7 @@ class Workspace:
                 finished += 1
         return finished
 
+    @_locked
     def set_job_status_raw(self, integration_id: str, index: int, raw: dict) -> None:
         """Serve `raw` (any JSON value) instead of the sync at `index` (0 = newest)."""
         syncs = self._get(integration_id).syncs
