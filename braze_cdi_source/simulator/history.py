@@ -72,21 +72,18 @@ def derive_sync_counts(integrations: int, seed: int = 42) -> list[int]:
     return counts
 
 
-
+@dataclass(slots=True, eq=False)
 class Sync:
     """One sync; instants are int milliseconds since the Unix epoch (UTC)."""
 
-    __slots__ = ("start", "finish", "watermark", "rows", "failed", "status", "style", "raw")
-
-    def __init__(self, start: int, status: str, style: int) -> None:
-        self.start = start
-        self.finish: int | None = None
-        self.watermark: int | None = None
-        self.rows: int | None = None
-        self.failed: int | None = None
-        self.status = status
-        self.style = style
-        self.raw: Any = None  # an arbitrary item served instead of this sync (set_job_status_raw)
+    start: int
+    status: str
+    style: int
+    finish: int | None = None
+    watermark: int | None = None
+    rows: int | None = None
+    failed: int | None = None
+    raw: Any = None  # an arbitrary item served instead of this sync (set_job_status_raw)
 
 
 @dataclass
@@ -145,30 +142,23 @@ def ceil_to(value: int, quantum: int) -> int:
     return -(-value // quantum) * quantum
 
 
+_STATUS_DRAWS = (
+    (0.85, "success"), (0.92, "partial"), (0.96, "error"), (0.98, "config_error"), (0.985, "limit_exceeded")
+)
+"""Cumulative chances of each final status ("limit_exceeded": the dashboard's "Limit Exceeded", undocumented)."""
+_STYLE_DRAWS = ((0.4, _Z), (0.65, _OFFSET), (0.85, _MILLIS))
+
+
 def _pick_status(rng: random.Random) -> str:
     draw = rng.random()
-    if draw < 0.85:
-        return "success"
-    if draw < 0.92:
-        return "partial"
-    if draw < 0.96:
-        return "error"
-    if draw < 0.98:
-        return "config_error"
-    if draw < 0.985:
-        return "limit_exceeded"  # the dashboard's "Limit Exceeded"; undocumented in the API
-    return "success"
+    return next((status for bound, status in _STATUS_DRAWS if draw < bound), "success")
 
 
 def pick_style(rng: random.Random, timestamp_style: str) -> int:
     if timestamp_style != "mixed":
         return _STYLE_OF[timestamp_style]
     draw = rng.random()
-    if draw < 0.4:
-        return _Z
-    if draw < 0.65:
-        return _OFFSET
-    return _MILLIS if draw < 0.85 else _TENTHS
+    return next((style for bound, style in _STYLE_DRAWS if draw < bound), _TENTHS)
 
 
 def finish_sync(

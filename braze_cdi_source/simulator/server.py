@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from types import TracebackType
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import parse_qsl
 
 from ..settings import JOB_SYNC_STATUS_ENDPOINT, LIST_ENDPOINT, OTHER_ENDPOINT, PERMISSIONS, endpoint_of
 from .connections import SimulatorServer
@@ -60,16 +60,6 @@ class RecordedRequest:
     integration_id: str | None
     authorization: str | None  # the raw Authorization header as received
     at: float = field(default_factory=time.monotonic, compare=False)  # when answered (monotonic clock)
-
-
-def _parse_query(query: str) -> dict[str, str]:
-    """Query parameters, percent-decoded; `+` stays `+` (base64 cursors may hold it)."""
-    params: dict[str, str] = {}
-    for part in query.split("&"):
-        if part:
-            key, _, value = part.partition("=")
-            params[unquote(key)] = unquote(value)
-    return params
 
 
 class BrazeSimulator(Workspace):
@@ -248,7 +238,7 @@ class BrazeSimulator(Workspace):
         if self._latency > 0:
             time.sleep(self._latency)
         path, _, query_string = target.partition("?")
-        query = _parse_query(query_string)
+        query = dict(parse_qsl(query_string.replace("+", "%2B"), keep_blank_values=True))  # `+` stays `+` (base64)
         endpoint, integration_id = endpoint_of(path)
         skip = decode_cursor(query["cursor"]) if "cursor" in query else 0
         page = None if skip is None else skip // self._page_size
@@ -289,14 +279,13 @@ class BrazeSimulator(Workspace):
             return json_response(405, {"message": "Method Not Allowed"}, [("Allow", "GET")])
         window = self._windows[endpoint]
         now = time.time()
-        if not self._authorized(authorization):
-            with self._lock:
-                headers = rate_headers(window.limit, *window.peek(now))
-            return json_response(401, {"message": "Invalid API key"}, headers)
         permission = PERMISSIONS[endpoint]
-        if permission not in self._permissions:
+        authorized = self._authorized(authorization)
+        if not authorized or permission not in self._permissions:
             with self._lock:
                 headers = rate_headers(window.limit, *window.peek(now))
+            if not authorized:
+                return json_response(401, {"message": "Invalid API key"}, headers)
             return json_response(
                 403, {"message": "Access Denied", "errors": [f"The API key lacks the permission {permission}"]}, headers
             )

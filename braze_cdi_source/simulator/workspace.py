@@ -183,31 +183,25 @@ class Workspace:
         return sync
 
     @staticmethod
-    def _truth_item(sync: Sync) -> dict:
-        if sync.raw is not None:
-            raw = copy.deepcopy(sync.raw)
-            return {k: parse_instant(v) for k, v in raw.items()} if isinstance(raw, dict) else raw
+    def _item(sync: Sync, when: Callable[[int | None], Any]) -> dict:
+        """A sync as a job sync status item, its instants given by `when`."""
         return {
             "job_status": sync.status,
-            "sync_start_time": instant(sync.start),
-            "sync_finish_time": instant(sync.finish),
-            "last_timestamp_synced": instant(sync.watermark),
+            "sync_start_time": when(sync.start),
+            "sync_finish_time": when(sync.finish),
+            "last_timestamp_synced": when(sync.watermark),
             "rows_synced": sync.rows,
             "rows_failed_with_errors": sync.failed,
         }
 
-    @staticmethod
-    def _served_item(sync: Sync) -> Any:
+    def _truth_item(self, sync: Sync) -> Any:
         if sync.raw is not None:
-            return sync.raw
-        return {
-            "job_status": sync.status,
-            "sync_start_time": render(sync.start, sync.style),
-            "sync_finish_time": render(sync.finish, sync.style),
-            "last_timestamp_synced": render(sync.watermark, sync.style),
-            "rows_synced": sync.rows,
-            "rows_failed_with_errors": sync.failed,
-        }
+            raw = copy.deepcopy(sync.raw)
+            return {k: parse_instant(v) for k, v in raw.items()} if isinstance(raw, dict) else raw
+        return self._item(sync, instant)
+
+    def _served_item(self, sync: Sync) -> Any:
+        return sync.raw if sync.raw is not None else self._item(sync, lambda ms: render(ms, sync.style))
 
     def _integration_item(self, integration: Integration) -> dict:
         syncs = integration.syncs
