@@ -246,7 +246,7 @@ class BrazeClient:
         return session
 
     def _rest_client(self) -> RESTClient:
-        """This thread's RESTClient, made once: its constructor resolves dlt config (~15 ms a call)."""
+        """This thread's RESTClient, made once: its constructor resolves dlt config."""
         rest: RESTClient | None = getattr(self._local, "rest", None)
         if rest is None:
             rest = _RESTClient(

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True  # headers and body are two writes: avoid ~40 ms delayed-ACK stalls
+    disable_nagle_algorithm = True  # headers and body are two writes: avoid delayed-ACK stalls
     server_version = "BrazeCDISimulator/1.0"
     timeout = 300  # idle keep-alive connections close after this
     server: SimulatorServer

@@ -1,8 +1,11 @@
-"""The simulator's answers before they are written: status, headers, body, and Braze's rate-limit headers."""
+"""The simulator's answers before they are written: status, headers, body, Braze's rate-limit headers and its
+paging cursors (standard base64 of `skip:N`, carried in the `Link` header's `cursor` parameter)."""
 
 from __future__ import annotations
 
+import base64
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,3 +36,18 @@ def rate_headers(limit: int, remaining: int, reset: int) -> list[tuple[str, str]
         ("X-RateLimit-Remaining", str(remaining)),
         ("X-RateLimit-Reset", str(reset)),
     ]
+
+
+def encode_cursor(skip: int) -> str:
+    """Braze's cursor for an offset: standard base64 of `skip:N`, padding kept."""
+    return base64.b64encode(f"skip:{skip}".encode()).decode("ascii")
+
+
+def decode_cursor(cursor: str) -> int | None:
+    """The offset in a cursor, or None when it is not base64 of `skip:N` with N a non-negative integer."""
+    try:
+        raw = base64.b64decode(cursor.encode("ascii"), validate=True)
+    except ValueError:  # binascii.Error and UnicodeEncodeError are ValueErrors
+        return None
+    match = re.fullmatch(rb"skip:([0-9]+)", raw)
+    return int(match.group(1)) if match else None

@@ -9,12 +9,6 @@ tests and the benchmarks run against it; it needs nothing beyond the standard li
 
 Order of checks for a request: injected fault, unknown path (404), method (405), key (401),
 permission (403), rate limit (429; 401/403 do not consume it), integration id (400), cursor (400).
-
-    with BrazeSimulator([0, 7, 137]) as sim:
-        requests.get(f"{sim.base_url}/cdi/integrations",
-                     headers={"Authorization": f"Bearer {sim.api_key}"})
-
-Command line: `python -m braze_cdi_source.simulator --port 8080 --integrations 20`.
 """
 
 from __future__ import annotations
@@ -36,11 +30,10 @@ from urllib.parse import parse_qsl
 
 from ..settings import JOB_SYNC_STATUS_ENDPOINT, LIST_ENDPOINT, OTHER_ENDPOINT, PERMISSIONS, endpoint_of
 from .connections import SimulatorServer
-from .cursors import decode_cursor, encode_cursor
 from .faults import FAULT_KINDS, Fault, bend, replacement, take
 from .history import TIMESTAMP_STYLES
 from .limits import DEFAULT_RATE_LIMITS, Window
-from .responses import Response, json_response, rate_headers
+from .responses import Response, decode_cursor, encode_cursor, json_response, rate_headers
 from .workspace import Workspace
 
 __all__ = ["BrazeSimulator", "RecordedRequest"]
