@@ -223,11 +223,11 @@ class BrazeClient:
         """Applied to all Braze says before it is logged, stored or kept in state."""
         self._local = threading.local()
 
-    @property
-    def session(self) -> Session:
-        """This thread's session: requests sessions are not shared across threads; the throttle is."""
-        session: Session | None = getattr(self._local, "session", None)
-        if session is None:
+    def _rest_client(self) -> RESTClient:
+        """This thread's RESTClient over its own session (requests sessions are not shared across threads; the
+        throttle is), made once: the RESTClient's constructor resolves dlt config."""
+        rest: RESTClient | None = getattr(self._local, "rest", None)
+        if rest is None:
             session = Session()
             adapter = RateLimitAdapter(
                 self.throttle,
@@ -242,16 +242,7 @@ class BrazeClient:
             session.mount("http://", adapter)
             # Every attempt, retries included, passes the throttle in the adapter.
             session.send = make_retrying(self.budget).wraps(session.send)  # type: ignore[method-assign]
-            self._local.session = session
-        return session
-
-    def _rest_client(self) -> RESTClient:
-        """This thread's RESTClient, made once: its constructor resolves dlt config."""
-        rest: RESTClient | None = getattr(self._local, "rest", None)
-        if rest is None:
-            rest = _RESTClient(
-                base_url=self.base_url, auth=self._auth, session=self.session, data_selector="results"
-            )
+            rest = _RESTClient(base_url=self.base_url, auth=self._auth, session=session, data_selector="results")
             self._local.rest = rest
         return rest
 

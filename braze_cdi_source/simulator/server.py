@@ -39,6 +39,7 @@ from .workspace import Workspace
 __all__ = ["BrazeSimulator", "RecordedRequest"]
 
 LIST, JOB_SYNC_STATUS, OTHER = LIST_ENDPOINT, JOB_SYNC_STATUS_ENDPOINT, OTHER_ENDPOINT
+PAGE_SIZE = 10  # items per page, as Braze serves them
 
 
 @dataclass
@@ -75,7 +76,6 @@ class BrazeSimulator(Workspace):
         api_key: str | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
-        page_size: int = 10,
         absolute_links: bool = False,
         malformed_links: bool = False,
         next_link_origin: str | None = None,
@@ -89,12 +89,9 @@ class BrazeSimulator(Workspace):
     ) -> None:
         if timestamp_style not in TIMESTAMP_STYLES:
             raise ValueError(f"timestamp_style must be one of {TIMESTAMP_STYLES}, not {timestamp_style!r}")
-        if page_size < 1:
-            raise ValueError("page_size must be at least 1")
         master = random.Random(f"braze-sim:{seed}")
         self.api_key = api_key if api_key is not None else f"sim-{master.getrandbits(128):032x}"
         self._host, self._port = host, port
-        self._page_size = page_size
         self._absolute_links = absolute_links
         self._malformed_links = malformed_links
         self._next_link_origin = next_link_origin.rstrip("/") if next_link_origin else None
@@ -178,7 +175,7 @@ class BrazeSimulator(Workspace):
         | "truncated" (body cut at half, Content-Length of the cut body) | "non_json" (an HTML body)
         | "wrong_shape" (`{"results": {"oops": 1}, "message": "success"}`) | "invalid_cursor" (400 Invalid
         cursor, only for requests that carry a cursor: an expired one). The body faults keep the
-        normal answer's status and headers. `page` is 0-based (skip // page_size); None matches any.
+        normal answer's status and headers. `page` is 0-based (skip // 10); None matches any.
         """
         if kind not in FAULT_KINDS:
             raise ValueError(f"unknown fault kind {kind!r}; one of {sorted(FAULT_KINDS)}")
@@ -234,7 +231,7 @@ class BrazeSimulator(Workspace):
         query = dict(parse_qsl(query_string.replace("+", "%2B"), keep_blank_values=True))  # `+` stays `+` (base64)
         endpoint, integration_id = endpoint_of(path)
         skip = decode_cursor(query["cursor"]) if "cursor" in query else 0
-        page = None if skip is None else skip // self._page_size
+        page = None if skip is None else skip // PAGE_SIZE
         with self._lock:
             fault = take(self._faults, endpoint, integration_id, page, "cursor" in query)
         kind = fault.kind if fault is not None else None
@@ -294,12 +291,11 @@ class BrazeSimulator(Workspace):
                     return json_response(400, {"message": "Invalid integration ID"}, headers)
             if skip is None:
                 return json_response(400, {"message": "Invalid cursor"}, headers)
-            size = self._page_size
             if integration is None:
-                results, total = self.integration_page(skip, size)
+                results, total = self.integration_page(skip, PAGE_SIZE)
                 path = next_path = "/cdi/integrations"
             else:
-                results, total = self.sync_page(integration, skip, size, self._oldest_first)
+                results, total = self.sync_page(integration, skip, PAGE_SIZE, self._oldest_first)
                 path = f"/cdi/integrations/{integration.integration_id}/job_sync_status"
                 next_path = path.replace("integrations/", "integrations", 1) if self._malformed_links else path
             link = self._link(path, next_path, skip, total, "cursor" in query)
@@ -310,16 +306,15 @@ class BrazeSimulator(Workspace):
 
     def _link(self, path: str, next_path: str, skip: int, total: int, has_cursor: bool) -> str | None:
         """Braze's Link header: none for one page, no prev without a cursor, no next on the last page."""
-        size = self._page_size
-        if total <= size:
+        if total <= PAGE_SIZE:
             return None
         origin = self.base_url if self._absolute_links else ""
         links = []
         if has_cursor:
-            links.append(f'<{origin}{path}?cursor={encode_cursor(max(0, skip - size))}>; rel="prev"')
-        if skip + size < total:
+            links.append(f'<{origin}{path}?cursor={encode_cursor(max(0, skip - PAGE_SIZE))}>; rel="prev"')
+        if skip + PAGE_SIZE < total:
             next_origin = self._next_link_origin or origin
-            links.append(f'<{next_origin}{next_path}?cursor={encode_cursor(skip + size)}>; rel="next"')
+            links.append(f'<{next_origin}{next_path}?cursor={encode_cursor(skip + PAGE_SIZE)}>; rel="next"')
         return ",".join(links) or None
 
     def _track(self, connection: socket.socket, *, open_: bool) -> None:
