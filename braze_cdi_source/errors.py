@@ -93,20 +93,16 @@ class ResponseTooLargeError(BrazeCdiError):
 
 
 class ResponseShapeError(BrazeCdiError, HTTPError):
-    """A 2xx body that is not the documented JSON shape.
-
-    An `HTTPError` carrying the response, so the retry policy can retry a body that did not parse.
-    """
+    """A 2xx body that is not the documented JSON shape: an `HTTPError` carrying the response, so the retry
+    policy can retry a body that did not parse."""
 
     def __init__(self, message: str, response: Response | None = None) -> None:
         super().__init__(message, response=response)
 
 
 class BrazeApiError(BrazeCdiError, HTTPError):
-    """Braze answered with an error status (after retries where retrying makes sense).
-
-    An `HTTPError` carrying the response, so the retry policy sees the status of each attempt.
-    """
+    """Braze answered with an error status (after retries where retrying makes sense): an `HTTPError` carrying
+    the response, so the retry policy sees the status of each attempt."""
 
     def __init__(
         self,

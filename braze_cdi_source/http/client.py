@@ -53,10 +53,8 @@ def check_api_key(api_key: Any) -> str:
 
 
 def check_base_url(base_url: Any) -> str:
-    """Return the normalised REST endpoint; refuse anything that is not a Braze instance over https.
-
-    Plain http is allowed only for loopback hosts (the bundled simulator, tests).
-    """
+    """Return the normalised REST endpoint; refuse anything that is not a Braze instance over https (plain
+    http only for loopback hosts: the bundled simulator, tests)."""
     if not isinstance(base_url, str) or not base_url.strip():
         raise ConfigurationError(MISSING_BASE_URL)
     parts = urlsplit(base_url.strip())
@@ -247,11 +245,9 @@ class BrazeClient:
         return rest
 
     def pages(self, path: str, integration_id: str | None = None, cursor: str | None = None) -> Iterator[Page]:
-        """Each page's `results`, following `next` links; raises `BrazeApiError` on an error status.
-
-        `cursor` starts at a page a previous run saved (Braze's cursor as it sent it); each `Page` says
-        which cursor fetched it and which one fetches the next, so a backfill can stop and resume.
-        """
+        """Each page's `results`, following `next` links; raises `BrazeApiError` on an error status. `cursor`
+        starts at a page a previous run saved (Braze's cursor as it sent it); each `Page` says which cursor
+        fetched it and which one fetches the next, so a backfill can stop and resume."""
         rest = self._rest_client()
         paginator = SameOriginLinkPaginator(self.base_url, self.max_pages, self.redact)
         pages = rest.paginate(

@@ -48,10 +48,6 @@ _UNSAFE_CHARACTER = re.compile(r"[^\x21-\x7e]|\\")
 """A backslash or anything outside printable ASCII without the space (one regex, not a loop per character)."""
 
 
-def _unsafe_character(link: str) -> bool:
-    return _UNSAFE_CHARACTER.search(link) is not None
-
-
 _LINK = re.compile(r'<([^>]*)>((?:\s*;\s*[^;,=\s]+(?:\s*=\s*(?:"(?:[^"\\]|\\.)*"|[^;,\s]*))?)*)')
 """One link-value of a `Link` header (RFC 8288): `<URI>` then its parameters, quoted strings kept whole."""
 _PARAM = re.compile(r';\s*([^;,=\s]+)(?:\s*=\s*("(?:[^"\\]|\\.)*"|[^;,\s]*))?')
@@ -144,7 +140,7 @@ class SameOriginLinkPaginator(HeaderLinkPaginator):
 
     def _cursor_of(self, link: str) -> str | None:
         """The cursor the next request carries; None (and `refused` set) for a link that cannot be used."""
-        if _unsafe_character(link):
+        if _UNSAFE_CHARACTER.search(link):
             return self._refuse(
                 f"Braze's next-page link {_shown(link)!r} contains a backslash, whitespace, a control or non-ASCII "
                 "character: refusing to follow it. Check base_url and any proxy in between; the pages before it "

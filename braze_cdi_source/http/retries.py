@@ -45,11 +45,8 @@ _BODY = "_braze_cdi_json"
 
 
 def json_body(response: Response) -> Any:
-    """The response's JSON body, parsed once and kept on the response; ValueError if it is not JSON.
-
-    The retry predicate, the shape check and the page extraction all read the body: it is parsed once, its
-    text made valid Unicode (`_valid_text`: every string from here on encodes as UTF-8).
-    """
+    """The response's JSON body, parsed once for the retry predicate, the shape check and the page extraction,
+    its text made valid Unicode (every string from here on encodes as UTF-8); ValueError if it is not JSON."""
     cached = response.__dict__.get(_BODY, _BODY)
     if cached is _BODY:
         try:
@@ -121,10 +118,8 @@ _RETRY_STATUS = frozenset(DEFAULT_RETRY_STATUS)
 
 
 def make_retrying(budget: RetryBudget) -> Retrying:
-    """A tenacity policy that returns the last response (or raises the last error) once spent.
-
-    Its waits end at once when the run is stopped (Ctrl-C): see cancel.py.
-    """
+    """A tenacity policy that returns the last response (or raises the last error) once spent; its waits end
+    at once when the run is stopped (Ctrl-C: cancel.py)."""
     return Retrying(
         retry=retry_any(
             retry_if_predicate(_status_worth_retrying),

@@ -103,19 +103,14 @@ class Throttle:
 
     @classmethod
     def forget_all(cls) -> None:
-        """Drop every shared throttle (what they learned of the windows goes with them).
-
-        For tests, where simulators on a reused port with a seeded key would otherwise look like one
-        workspace, and for long-lived processes that must not carry old window state.
-        """
+        """Drop every shared throttle and what it learned: for tests (simulators on a reused port with a seeded
+        key look like one workspace) and long-lived processes that must not carry old window state."""
         with cls._registry_lock:
             cls._registry.clear()
 
     def acquire(self, kind: str, on_wait: Callable[[str, float], None] | None = None) -> None:
-        """Block until one more `kind` request fits in the current window, then count it as sent.
-
-        `on_wait(kind, seconds)` is told before each wait, so a progress display can say why it is idle.
-        """
+        """Block until one more `kind` request fits in the current window, then count it as sent; `on_wait(kind,
+        seconds)` is told before each wait, so a progress display can say why it is idle."""
         while True:
             with self._lock:
                 window = self._windows[kind]
@@ -137,10 +132,8 @@ class Throttle:
             return self._windows[kind].limit * 60.0 / self.window_seconds
 
     def wait_needed(self, kind: str) -> float:
-        """Seconds the next `kind` request would wait now (0 if it could go at once); counts nothing.
-
-        A run with a time budget asks before each page, so it never starts a wait that outlasts the budget.
-        """
+        """Seconds the next `kind` request would wait now (0 if it could go at once); counts nothing. A run with
+        a time budget asks before each page, so it never starts a wait that outlasts the budget."""
         with self._lock:
             return max(0.0, self._wait_needed(self._windows[kind], self._clock()))
 

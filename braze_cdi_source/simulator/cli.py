@@ -6,7 +6,6 @@ import argparse
 import signal
 import threading
 from collections.abc import Sequence
-from types import FrameType
 
 from .history import derive_sync_counts
 from .limits import DEFAULT_RATE_LIMITS
@@ -55,12 +54,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         rate_limits = {kind: (limit, args.rate_limit_window) for kind, (limit, _) in DEFAULT_RATE_LIMITS.items()}
 
     stop = threading.Event()
-
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        stop.set()
-
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, lambda signum, frame: stop.set())
+    signal.signal(signal.SIGTERM, lambda signum, frame: stop.set())
     simulator = BrazeSimulator(
         sync_counts,
         seed=args.seed,

@@ -286,7 +286,7 @@ class BrazeSimulator(Workspace):
             if not allowed:
                 return json_response(429, {"message": "Rate Limited"}, headers)
             if endpoint == JOB_SYNC_STATUS:
-                integration = self.find(integration_id or "")
+                integration = self._integrations.get(integration_id or "")
                 if integration is None:
                     return json_response(400, {"message": "Invalid integration ID"}, headers)
             if skip is None:

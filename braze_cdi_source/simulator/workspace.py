@@ -62,10 +62,6 @@ class Workspace:
         """Integration ids in list order."""
         return list(self._integrations)
 
-    def find(self, integration_id: str) -> Integration | None:
-        """The integration with this id, or None (a request for an unknown id is answered 400)."""
-        return self._integrations.get(integration_id)
-
     # --- the truth
 
     @_locked
