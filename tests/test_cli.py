@@ -265,6 +265,7 @@ def test_help_and_the_manual_say_the_same_of_checkpoint_pages_and_fail_on(tmp_pa
     manual = " ".join((Path(__file__).parents[1] / "docs" / "operate.md").read_text().split())
     run_help = " ".join(braze_cdi("run", "--help", cwd=tmp_path, env=cli_env(tmp_path)).stdout.split())
     assert "At most this many pages between two commits of rows and resume points" in run_help
+    assert "--debug and --log-format text|json" in run_help  # the global options, named where they also work
     assert "at most this many pages between two commits of rows and resume points" in manual
     health_help = " ".join(braze_cdi("health", "--help", cwd=tmp_path, env=cli_env(tmp_path)).stdout.split())
     assert "+degraded adds to it" in health_help and "`--fail-on +degraded`" in manual

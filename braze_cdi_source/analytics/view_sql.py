@@ -417,3 +417,14 @@ def render_views(
 
     queries = render_queries(dialect, name, None, thresholds)
     return {view: create_statement(dialect, name(view), queries[view]) for view in VIEWS}
+
+
+def render_select(sql: str, dialect: str, table_name: Callable[[str], str], present: Present | None = None) -> str:
+    """One SELECT written as the views are (DuckDB dialect, the macros, bare base-table names), in `dialect`:
+    the report's chart reads, which carry their window as a literal so the engine prunes by time."""
+    sources = {
+        table: _stand_in(table, exp.to_table(table_name(table), dialect=dialect),
+                         set(columns) if present is None else present.get(table))
+        for table, columns in _BASE_TABLES.items()
+    }
+    return _expand_macros(_with_tables(_parse(sql), sources), dialect).sql(dialect=dialect)

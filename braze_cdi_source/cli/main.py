@@ -75,7 +75,7 @@ class _FixedFormatHandler(logging.StreamHandler):  # type: ignore[type-arg]
 def _setup_logging(log_format: str, debug: bool) -> None:
     """Our logger, dlt's and Python's warnings (a DltDeprecationWarning, say) write the same format to stderr:
     text lines, or one JSON object a line."""
-    output.set_format(log_format)
+    output.set_format(log_format, debug)
     if log_format == "json":
         formatter: logging.Formatter = _JsonFormatter()
     else:
@@ -189,6 +189,10 @@ class _Group(click.Group):
     chosen log format like every other line.
     """
 
+    def add_command(self, cmd: click.Command, name: str | None = None) -> None:
+        cmd.epilog = "--debug and --log-format text|json (see braze-cdi --help) may also be given here."
+        super().add_command(cmd, name)
+
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         front: list[str] = []
         rest: list[str] = []
@@ -209,7 +213,6 @@ class _Group(click.Group):
 
     def main(self, args: Any = None, *pargs: Any, **kwargs: Any) -> Any:  # type: ignore[override]
         """click's standalone mode, but a usage error is a JSON record too with --log-format json."""
-        output.reset()
         _setup_logging("text", False)
         try:
             code = super().main(args, *pargs, **{**kwargs, "standalone_mode": False})
@@ -219,15 +222,14 @@ class _Group(click.Group):
                 sys.exit(error.exit_code)
             fail(error.format_message(), error.exit_code)
         except click.exceptions.Abort as error:
-            interrupted = isinstance(error.__cause__, KeyboardInterrupt)
+            interrupted = find_cause(error, KeyboardInterrupt) is not None
             fail("interrupted" if interrupted else "aborted", 130 if interrupted else 1)
         sys.exit(code if isinstance(code, int) else 0)
 
 
 def _set_log_format(ctx: click.Context, param: click.Parameter, value: str) -> None:
     """Set up logging as soon as the group's options are read: before the command's are (`--debug` is eager)."""
-    output.set_format(value, debug=bool(ctx.params.get("debug")))
-    _setup_logging(value, output.is_debug())
+    _setup_logging(value, bool(ctx.params.get("debug")))
 
 
 @click.group(cls=_Group)

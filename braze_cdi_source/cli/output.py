@@ -25,17 +25,9 @@ class _Format:
     debug = False
 
 
-def set_format(name: str | None = None, debug: bool | None = None) -> None:
-    """Record the global options (a later value, e.g. given after the command name, wins)."""
-    if name is not None:
-        _Format.name = name
-    if debug:
-        _Format.debug = True
-
-
-def reset() -> None:
-    """Back to text without debug (each CLI invocation starts here)."""
-    _Format.name, _Format.debug = "text", False
+def set_format(name: str, debug: bool) -> None:
+    """Record the global options, once they are parsed."""
+    _Format.name, _Format.debug = name, debug
 
 
 def is_json() -> bool:
@@ -45,10 +37,6 @@ def is_json() -> bool:
 
 def is_debug() -> bool:
     return _Format.debug
-
-
-def log_format() -> str:
-    return _Format.name
 
 
 def json_value(value: Any) -> Any:

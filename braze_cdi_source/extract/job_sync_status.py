@@ -9,9 +9,8 @@ from typing import Any
 import dlt
 from dlt.common.schema.utils import has_table_seen_data
 from dlt.sources import DltResource
-from requests.exceptions import RequestException
 
-from ..errors import BrazeCdiError, ConfigurationError
+from ..errors import BrazeCdiError
 from ..http.client import BrazeClient, job_sync_status_path
 from ..settings import (
     BACKFILL_COLUMNS,
@@ -25,7 +24,7 @@ from ..settings import (
 from ..timestamps import parse_instant
 from .arrow_batch import ArrowBatches
 from .backfill import Backfill, History, Stretch, TimeBudget
-from .failures import ExtractionFailures, with_errors_table
+from .failures import RUN_ENDING, ExtractionFailures, with_errors_table
 from .file_format import FileFormatHint
 from .stretch_reader import StretchReader
 from .sync_cursor import SyncCursor
@@ -89,9 +88,9 @@ def job_sync_status_resource(
                         batch = []
                 if not read.more:
                     break
-        except ConfigurationError:
-            raise  # base_url unreachable from the start: the whole run's configuration, not this integration
-        except (BrazeCdiError, RequestException) as error:
+        except RUN_ENDING:
+            raise  # base_url unreachable from the start, or Ctrl-C: the whole run, not this integration
+        except Exception as error:  # anything else Braze's answers cause costs this integration only
             # Rows read before the failure still load; the state stays where it was so the next run re-reads.
             client.stats.finish(integration_id, failed=True)
             backfill.report(integration_id, None, failed=True)

@@ -25,7 +25,6 @@ from ..settings import (
     DEFAULT_FUTURE_TOLERANCE_MINUTES,
     DEFAULT_MAX_RUNNING_HOURS,
     INTEGRATIONS_TABLE,
-    LIST_PATH,
     RATE_LIMITS_PER_MINUTE,
     SOURCE_NAME,
 )
@@ -33,7 +32,7 @@ from ..timestamps import parse_instant, to_iso
 from .backfill import Backfill, TimeBudget, parse_duration
 from .failures import EXTRACTION_ERROR_COLUMNS, ExtractionFailures, describe, with_errors_table
 from .file_format import FileFormatHint, hint_file_format
-from .integrations import integrations_resource
+from .integrations import Listed, integrations_resource, list_integrations
 from .job_sync_status import BATCH_ROWS, job_sync_status_resource
 from .page_rows import rows_of_page as _rows_of_page
 
@@ -113,8 +112,8 @@ def braze_cdi_source(
             about two minutes in all, longer than a Braze rate-limit window. `request_timeout` is the total
             time of one attempt (connect, headers and body), not a per-read timeout.
         max_response_bytes: largest response body read, after decompression (a page is about 3 KB).
-        max_rate_limit_wait: longest wait a 429's reset or Retry-After may ask for; beyond it the
-            integration fails saying what Braze asked for (the next run goes on).
+        max_rate_limit_wait: longest wait any rate-limit header may impose (Braze's window, 60 s); a 429 asking
+            for more than an hour fails that integration at once, saying what Braze asked for.
         max_pages: pages read per integration per run at most (a longer history goes on next run).
         future_tolerance_minutes: a sync that starts more than this after now loads but does not move the
             integration's cursor (a future-dated sync would hide every later one).
@@ -159,12 +158,12 @@ def braze_cdi_source(
     wanted = _as_ids(integration_ids)
     file_format = FileFormatHint()
 
-    listed: list[dict[str, Any]] | None = None
+    listed: Listed | None = None
     if not wanted:
         # Discovery: the list is needed now to know which resources exist; the integrations
         # resource reuses it instead of asking Braze twice.
-        listed = [item for page in client.pages(LIST_PATH) for item in page]
-        wanted = [str(item["integration_id"]) for item in listed if item.get("integration_id")]
+        listed = list_integrations(client, budget.left)
+        wanted = [item["integration_id"] for item in listed]
 
     integrations = integrations_resource(client, listed, wanted if integration_ids else None, failures, backfill)
     integrations.run_stats = client.stats  # type: ignore[attr-defined]  # read by `stats_of`
