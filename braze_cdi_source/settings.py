@@ -41,13 +41,9 @@ RATE_LIMITS_PER_MINUTE = {LIST_ENDPOINT: 50, JOB_SYNC_STATUS_ENDPOINT: 100}
 
 
 def endpoint_of(path: str) -> tuple[str, str | None]:
-    """Which endpoint a request path is, and the integration id in it: the one classifier shared by the
-    client's throttle, the error hints and the simulator's routing.
-
-    `("list", None)` for `/cdi/integrations`, `("job_sync_status", id)` for
-    `/cdi/integrations/{id}/job_sync_status` (the id percent-decoded), else `("other", None)`. A query
-    string is ignored; the path must match exactly (no trailing slash, no prefix).
-    """
+    """Which endpoint a request path is and its integration id (percent-decoded), for the throttle, the error
+    hints and the simulator's routing: `("list", None)`, `("job_sync_status", id)` or `("other", None)`. A query
+    string is ignored; the path must match exactly (no trailing slash, no prefix)."""
     path = path.split("?", 1)[0]
     if path == LIST_PATH:
         return LIST_ENDPOINT, None

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import random
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -90,21 +91,20 @@ def body_is_not_json(response: Response | None, exception: BaseException | None)
     return False
 
 
-class _JitteredBackoff:
+def _jittered_backoff(budget: RetryBudget) -> Callable[[RetryCallState], float]:
     """Exponential backoff with jitter in its upper half; no extra wait after a 429 whose reset the shared
     throttle obeys (it holds every thread until then), the same backoff after a 429 without a usable one."""
 
-    def __init__(self, budget: RetryBudget) -> None:
-        self.budget = budget
-
-    def __call__(self, state: RetryCallState) -> float:
+    def wait(state: RetryCallState) -> float:
         outcome = state.outcome
         if outcome is not None and not outcome.failed:
             result: Any = outcome.result()
             if isinstance(result, Response) and result.status_code == 429 and getattr(result, THROTTLE_WAITS, False):
                 return 0.0
-        ceiling = min(self.budget.max_delay, self.budget.backoff_factor * 2 ** (state.attempt_number - 1))
+        ceiling = min(budget.max_delay, budget.backoff_factor * 2 ** (state.attempt_number - 1))
         return random.uniform(ceiling / 2, ceiling)
+
+    return wait
 
 
 def _status_worth_retrying(response: Response | None, exception: BaseException | None) -> bool:
@@ -126,7 +126,7 @@ def make_retrying(budget: RetryBudget) -> Retrying:
             retry_if_exception_type(DEFAULT_RETRY_EXCEPTIONS),
             retry_if_predicate(body_is_not_json),
         ),
-        wait=_JitteredBackoff(budget),
+        wait=_jittered_backoff(budget),
         sleep=cancel.sleep,
         stop=stop_after_attempt(budget.max_attempts),
         reraise=True,

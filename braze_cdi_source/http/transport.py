@@ -220,8 +220,7 @@ class BoundedAdapter(HTTPAdapter):
         chunks: list[bytes] = []
         size = 0
         try:
-            # urllib3 decodes at most _CHUNK bytes a step (a gzip bomb never inflates past that), any
-            # number of members or encodings, iteratively
+            # urllib3 decodes at most _CHUNK bytes a step: a gzip bomb never inflates past that
             for piece in response.raw.stream(_CHUNK, decode_content=True):
                 size += len(piece)
                 if size > limit:
