@@ -1,8 +1,9 @@
 """The job's destination decisions: the tuning (a local DuckDB only, only during the run, never over a user's value)
-and the load file format (decided by the job alone; the source never picks one)."""
+and the user's configured load file format; and the source's own Arrow path, which needs neither."""
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,7 @@ from dlt.common.configuration.specs import PluggableRunContext
 from dlt.load.configuration import LoaderConfiguration
 
 from braze_cdi_source import braze_cdi_source
-from braze_cdi_source.job import destination_tuned, destination_tuning, loader_file_format, run_pipeline
+from braze_cdi_source.job import destination_tuned, destination_tuning, run_file_format, run_pipeline
 from braze_cdi_source.simulator import BrazeSimulator
 from tests.cli import braze_cdi, cli_env
 from tests.conftest import FAST_LIMITS
@@ -112,53 +113,56 @@ def test_run_pipeline_writes_duckdb_load_files_uncompressed_unless_the_user_want
     sim, make_pipeline, monkeypatch
 ):
     pipeline = make_pipeline()
-    assert run_pipeline(pipeline, braze_cdi_source(api_key=sim.api_key, base_url=sim.base_url)).ok
+    assert run_pipeline(pipeline, partial(braze_cdi_source, api_key=sim.api_key, base_url=sim.base_url)).ok
     files = text_files(pipeline)
     assert files and not any(is_gzip(f) for f in files)
 
     # set for that pipeline only (dlt looks up pipeline-scoped keys first)
     monkeypatch.setenv("BRAZE_CDI_GZ__DATA_WRITER__DISABLE_COMPRESSION", "false")
     compressed = make_pipeline(name="braze_cdi_gz")
-    assert run_pipeline(compressed, braze_cdi_source(api_key=sim.api_key, base_url=sim.base_url)).ok
+    assert run_pipeline(compressed, partial(braze_cdi_source, api_key=sim.api_key, base_url=sim.base_url)).ok
     files = text_files(compressed)
     assert files and all(is_gzip(f) for f in files)
 
 
 @pytest.mark.parametrize(
-    ("destination", "expected"),
+    ("configured", "destination", "expected"),
     [
-        (None, "parquet"),  # DuckDB would write INSERT statements; the source hands it Arrow tables instead
-        (dlt.destinations.postgres("postgresql://user:password@localhost:5432/braze"), None),  # no jsonl loader
-        (dlt.destinations.filesystem(bucket_url="file:///tmp/braze_cdi_lake"), None),  # dlt's own choice
+        (None, None, None),  # nothing configured: each item takes the destination's best format
+        ("parquet", None, "parquet"),
+        ("parquet", dlt.destinations.filesystem(bucket_url="file:///tmp/braze_cdi_lake"), "parquet"),  # a lake
+        ("jsonl", None, None),  # an empty table's jsonl file has no columns for DuckDB's JSON reader
+        ("jsonl", dlt.destinations.filesystem(bucket_url="file:///tmp/braze_cdi_lake"), "jsonl"),
     ],
-    ids=["duckdb", "postgres", "filesystem"],
+    ids=["none", "parquet-duckdb", "parquet-lake", "jsonl-duckdb", "jsonl-lake"],
 )
-def test_the_job_picks_parquet_only_where_dlt_would_write_insert_statements(make_pipeline, destination, expected):
-    assert loader_file_format(make_pipeline(destination)) == expected
+def test_a_configured_file_format_goes_on_every_table_but_jsonl_on_duckdb(
+    make_pipeline, monkeypatch, configured, destination, expected
+):
+    if configured:
+        monkeypatch.setenv("NORMALIZE__LOADER_FILE_FORMAT", configured)
+    assert run_file_format(make_pipeline(destination)) == expected
 
 
-def test_a_configured_file_format_wins_over_the_jobs_choice(make_pipeline, monkeypatch):
-    monkeypatch.setenv("NORMALIZE__LOADER_FILE_FORMAT", "parquet")
-    assert loader_file_format(make_pipeline()) == "parquet"
-
-
-def test_the_source_alone_leaves_the_file_format_to_dlt(sim, make_pipeline):
-    """A plain `pipeline.run(source)` gets dlt's default: the format is the job's decision, not the source's."""
+def test_the_source_alone_hands_duckdb_arrow_tables(sim, make_pipeline):
+    """A bare `pipeline.run(source)` (the README's snippet, dagster-dlt) takes the Arrow path by itself: DuckDB
+    gets Parquet files, not the INSERT statements it parses as SQL."""
     pipeline = make_pipeline()
     pipeline.run(braze_cdi_source(api_key=sim.api_key, base_url=sim.base_url))
-    assert not load_files(pipeline)
-    assert list((Path(pipeline.working_dir) / "load" / "loaded").rglob("completed_jobs/job_sync_status.*"))
+    assert load_files(pipeline)
+    loaded = Path(pipeline.working_dir) / "load" / "loaded"
+    assert not list(loaded.rglob("completed_jobs/job_sync_status.*.insert_values*"))
 
 
 def test_rows_go_as_parquet_but_a_load_with_no_sync_at_all_still_creates_the_table(make_pipeline):
-    """The job's format goes on batches of rows only: an empty table's jsonl file had no columns for DuckDB."""
+    """Arrow goes on batches of rows only: a table created empty takes the destination's own format."""
     with BrazeSimulator((0, 0), rate_limits=FAST_LIMITS) as empty:
         pipeline = make_pipeline()
-        assert run_pipeline(pipeline, braze_cdi_source(api_key=empty.api_key, base_url=empty.base_url)).ok
+        assert run_pipeline(pipeline, partial(braze_cdi_source, api_key=empty.api_key, base_url=empty.base_url)).ok
         with pipeline.sql_client() as client:
             assert client.execute_sql(f"SELECT COUNT(*) FROM {client.make_qualified_table_name('job_sync_status')}")
         empty.add_syncs(empty.integration_ids[0], 3)
-        assert run_pipeline(pipeline, braze_cdi_source(api_key=empty.api_key, base_url=empty.base_url)).ok
+        assert run_pipeline(pipeline, partial(braze_cdi_source, api_key=empty.api_key, base_url=empty.base_url)).ok
     assert load_files(pipeline), "the rows did not go as parquet"
 
 
@@ -166,7 +170,8 @@ def test_rows_go_as_parquet_but_a_load_with_no_sync_at_all_still_creates_the_tab
 def test_a_configured_jsonl_loads_into_duckdb_through_the_cli(tmp_path, sync_counts):
     """NORMALIZE__LOADER_FILE_FORMAT=jsonl went on every table, so the files that only create an empty table
     (`job_sync_status` with no sync yet, `extraction_errors` on every run) were empty jsonl files, which DuckDB's
-    JSON reader binds to one column named `json`: the load failed. The rows still go as jsonl."""
+    JSON reader binds to one column named `json`: the load failed. On DuckDB the setting is not used: every
+    item takes DuckDB's best format (the source's rows as Parquet)."""
     with BrazeSimulator(sync_counts, rate_limits=FAST_LIMITS) as sim:
         env = cli_env(tmp_path, sim.api_key, sim.base_url, NORMALIZE__LOADER_FILE_FORMAT="jsonl")
         result = braze_cdi("run", "--pipeline-name", "jsonl_run", cwd=tmp_path, env=env)
@@ -181,4 +186,4 @@ def test_a_configured_jsonl_loads_into_duckdb_through_the_cli(tmp_path, sync_cou
     if sum(sync_counts):
         loaded = list((tmp_path / "dlt_data" / "pipelines" / "jsonl_run" / "load" / "loaded").rglob(
             "completed_jobs/job_sync_status.*"))
-        assert any(path.name.endswith(".jsonl") for path in loaded), [path.name for path in loaded]
+        assert any(path.name.endswith(".parquet") for path in loaded), [path.name for path in loaded]

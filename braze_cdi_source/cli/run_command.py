@@ -13,6 +13,7 @@ from rich.table import Table
 
 from ..job import (
     EXIT_INTERRUPTED,
+    RunContext,
     RunSummary,
     describe_location,
     make_pipeline,
@@ -69,10 +70,13 @@ def run(
         kwargs["checkpoint_pages"] = checkpoint_pages
     pipeline = make_pipeline(pipeline_name, destination, dataset_name)
     logger.info(f"loading into {describe_location(pipeline)}, dataset {dataset_name}")
-    stats = RunStats()
+    context = RunContext()
     with stop_on_signals(lambda: say_error(INTERRUPTED, EXIT_INTERRUPTED)):
         summary = run_pipeline(
-            pipeline, lambda: braze_cdi_source(run_stats=stats, **kwargs), progress=progress_display(stats), stats=stats
+            pipeline,
+            lambda: braze_cdi_source(run_context=context, **kwargs),
+            progress=progress_display(context.stats),
+            context=context,
         )
     print_summary(summary)
     sys.exit(EXIT_OK if summary.ok else EXIT_PARTIAL)

@@ -6,7 +6,8 @@ summary, run log.
 and `signals.py` (Ctrl-C / SIGTERM). The names below are the job's API: `from braze_cdi_source.job import …`.
 """
 
-from .file_format import configured_file_format, file_format_tuning, loader_file_format, run_file_format
+from ..extract.run_context import RunContext
+from .file_format import run_file_format
 from .location import describe_location, resolve_destination
 from .lock import PipelineLockedError, pipeline_lock
 from .run import LoadFailedError, make_pipeline, reset_state, run_pipeline, views_supported
@@ -20,13 +21,11 @@ __all__ = [
     "EXIT_INTERRUPTED",
     "LoadFailedError",
     "PipelineLockedError",
+    "RunContext",
     "RunSummary",
-    "configured_file_format",
     "describe_location",
     "destination_tuned",
     "destination_tuning",
-    "file_format_tuning",
-    "loader_file_format",
     "make_pipeline",
     "pipeline_lock",
     "record_run",

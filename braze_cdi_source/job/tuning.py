@@ -12,8 +12,6 @@ from dlt.common.configuration.container import Container
 from dlt.common.configuration.providers.provider import ConfigProvider
 from dlt.common.configuration.specs import PluggableRunContext
 
-from .file_format import file_format_tuning
-
 DUCKDB_FILE_MAX_ITEMS = 10_000
 """Rows per normalized file for DuckDB, so that its JSON reader never buffers a whole backfill at once."""
 
@@ -64,10 +62,9 @@ class _TuningProvider(ConfigProvider):
 
 
 @contextmanager
-def destination_tuned(pipeline: dlt.Pipeline, file_format: str | None = None) -> Iterator[None]:
-    """Apply `destination_tuning` (and `file_format_tuning`) for the duration of the block only (no
-    environment variable is touched)."""
-    values = {**destination_tuning(pipeline), **file_format_tuning(file_format)}
+def destination_tuned(pipeline: dlt.Pipeline) -> Iterator[None]:
+    """Apply `destination_tuning` for the duration of the block only (no environment variable is touched)."""
+    values = destination_tuning(pipeline)
     if not values:
         yield
         return
