@@ -99,7 +99,6 @@ SLOW_TESTS = {
     },
     "test_arrow_batch.py": {"test_odd_values_land_as_the_json_path_lands_them_while_the_rest_goes_as_arrow"},
     "test_tuning.py": {
-        "test_run_pipeline_writes_duckdb_load_files_uncompressed_unless_the_user_wants_them_compressed",
         "test_rows_go_as_parquet_but_a_load_with_no_sync_at_all_still_creates_the_table",
     },
     "test_notify.py": {"test_notices_go_out_when_the_unhealthy_set_changes_and_failures_keep_the_exit_code"},

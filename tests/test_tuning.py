@@ -1,5 +1,5 @@
-"""The job's destination decisions: the tuning (a local DuckDB only, only during the run, never over a user's value)
-and the user's configured load file format; and the source's own Arrow path, which needs neither."""
+"""Load file formats: the source's own Arrow path (no setting, no job needed) and the user's configured format,
+which the job passes on (but not jsonl on DuckDB)."""
 
 from __future__ import annotations
 
@@ -10,119 +10,17 @@ from typing import Any
 import dlt
 import duckdb
 import pytest
-from dlt.common.configuration import resolve_configuration
-from dlt.common.configuration.container import Container
-from dlt.common.configuration.specs import PluggableRunContext
-from dlt.load.configuration import LoaderConfiguration
 
 from braze_cdi_source import braze_cdi_source
-from braze_cdi_source.job import destination_tuned, destination_tuning, run_file_format, run_pipeline
+from braze_cdi_source.job import run_file_format, run_pipeline
 from braze_cdi_source.simulator import BrazeSimulator
 from tests.cli import braze_cdi, cli_env
 from tests.conftest import FAST_LIMITS
-
-TUNED_KEYS = ("data_writer.disable_compression", "normalize.data_writer.file_max_items", "load.workers")
-
-
-def providers() -> list[Any]:
-    return list(Container()[PluggableRunContext].providers.providers)
-
-
-def loader_workers() -> int:
-    return resolve_configuration(LoaderConfiguration(), sections=("load",), accept_partial=True).workers
-
-
-def resolved(pipeline: Any) -> dict[str, Any]:
-    """What dlt itself resolves for the tuned settings, inside the pipeline's config context."""
-    values: dict[str, Any] = {key: dlt.config.get(key) for key in TUNED_KEYS}
-    values["loader_workers"] = loader_workers()
-    values["global_config"] = pipeline.destination_client().config.credentials.global_config
-    return values
-
-
-def test_duckdb_gets_uncompressed_split_files_one_load_worker_and_one_duckdb_thread(make_pipeline):
-    pipeline = make_pipeline()
-    before = providers()
-    with destination_tuned(pipeline):
-        values = resolved(pipeline)
-    assert values["data_writer.disable_compression"] is True
-    assert values["normalize.data_writer.file_max_items"] == 10_000
-    assert values["loader_workers"] == 1
-    assert values["global_config"] == {"threads": 1}
-    # only for the run: nothing is left registered, dlt's defaults are back
-    assert providers() == before
-    assert loader_workers() == 20
-    assert pipeline.destination_client().config.credentials.global_config is None
-
-
-def test_a_duckdb_destination_with_its_own_name_is_tuned_under_that_name(make_pipeline, tmp_path):
-    pipeline = make_pipeline(dlt.destinations.duckdb(str(tmp_path / "named.duckdb"), destination_name="warehouse"))
-    with destination_tuned(pipeline):
-        assert pipeline.destination_client().config.credentials.global_config == {"threads": 1}
-
-
-@pytest.mark.parametrize(
-    "destination",
-    [
-        dlt.destinations.postgres("postgresql://user:password@localhost:5432/braze"),
-        dlt.destinations.filesystem(bucket_url="file:///tmp/braze_cdi_lake"),
-        dlt.destinations.motherduck("md:braze?motherduck_token=not-a-token"),
-    ],
-    ids=["postgres", "filesystem", "motherduck"],
-)
-def test_other_destinations_keep_dlts_defaults(make_pipeline, destination):
-    pipeline = make_pipeline(destination)
-    assert destination_tuning(pipeline) == {}
-    before = providers()
-    with destination_tuned(pipeline):
-        assert providers() == before
-        assert not dlt.config.get("data_writer.disable_compression")
-        assert loader_workers() == 20
-
-
-def test_values_the_user_set_win(make_pipeline, monkeypatch):
-    monkeypatch.setenv("LOAD__WORKERS", "3")
-    monkeypatch.setenv("DESTINATION__DUCKDB__CREDENTIALS__GLOBAL_CONFIG", '{"threads": 2}')
-    monkeypatch.setenv("DATA_WRITER__DISABLE_COMPRESSION", "false")
-    pipeline = make_pipeline()
-    with destination_tuned(pipeline):
-        assert loader_workers() == 3
-        assert pipeline.destination_client().config.credentials.global_config == {"threads": 2}
-        assert dlt.config.get("data_writer.disable_compression", bool) is False
-        # what the user left alone is still tuned
-        assert dlt.config.get("normalize.data_writer.file_max_items", int) == 10_000
 
 
 def load_files(pipeline: Any) -> list[Path]:
     loaded = Path(pipeline.working_dir) / "load" / "loaded"
     return [p for p in loaded.rglob("completed_jobs/job_sync_status.*") if p.suffix == ".parquet"]
-
-
-def text_files(pipeline: Any) -> list[Path]:
-    """Load files dlt may gzip (not Parquet, which compresses inside, nor the merge SQL)."""
-    loaded = Path(pipeline.working_dir) / "load" / "loaded"
-    return [p for p in loaded.rglob("completed_jobs/*") if p.suffix not in (".parquet", ".sql") and p.is_file()]
-
-
-def is_gzip(path: Path) -> bool:
-    with open(path, "rb") as handle:
-        return handle.read(2) == b"\x1f\x8b"
-
-
-def test_run_pipeline_writes_duckdb_load_files_uncompressed_unless_the_user_wants_them_compressed(
-    sim, make_pipeline, monkeypatch
-):
-    pipeline = make_pipeline()
-    assert run_pipeline(pipeline, partial(braze_cdi_source, api_key=sim.api_key, base_url=sim.base_url)).ok
-    files = text_files(pipeline)
-    assert files and not any(is_gzip(f) for f in files)
-
-    # set for that pipeline only (dlt looks up pipeline-scoped keys first)
-    monkeypatch.setenv("BRAZE_CDI_GZ__DATA_WRITER__DISABLE_COMPRESSION", "false")
-    compressed = make_pipeline(name="braze_cdi_gz")
-    assert run_pipeline(compressed, partial(braze_cdi_source, api_key=sim.api_key, base_url=sim.base_url)).ok
-    files = text_files(compressed)
-    assert files and all(is_gzip(f) for f in files)
 
 
 @pytest.mark.parametrize(

@@ -75,7 +75,7 @@ def pipeline_queries(
         raise ConfigurationError(_unverified(pipeline))
     if present is None:
         present = present_tables(loaded_schema(pipeline))
-    return render_queries(dialect, client.make_qualified_table_name, present, thresholds, pipeline.working_dir)
+    return render_queries(dialect, client.make_qualified_table_name, present, thresholds)
 
 
 def _unverified(pipeline: dlt.Pipeline) -> str:
@@ -111,7 +111,7 @@ def create_views(pipeline: dlt.Pipeline, thresholds: HealthThresholds | None = N
     with pipeline.sql_client() as client:
         if not client.has_dataset():
             client.create_dataset()
-        queries = render_queries(dialect, client.make_qualified_table_name, present, thresholds, pipeline.working_dir)
+        queries = render_queries(dialect, client.make_qualified_table_name, present, thresholds)
         for view in VIEWS:
             name = client.make_qualified_table_name(view)
             statement = replace_view(name, queries[view])

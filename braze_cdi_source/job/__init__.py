@@ -2,7 +2,7 @@
 summary, run log.
 
 `run.py` runs it; what a run decides about its destination lives in modules named for it: `location.py`
-(where it loads), `lock.py`, `file_format.py`, `tuning.py`, `summary.py`, `run_log.py` (`extraction_runs`)
+(where it loads), `lock.py`, `file_format.py`, `summary.py`, `run_log.py` (`extraction_runs`)
 and `signals.py` (Ctrl-C / SIGTERM). The names below are the job's API: `from braze_cdi_source.job import …`.
 """
 
@@ -14,18 +14,14 @@ from .run import LoadFailedError, make_pipeline, reset_state, run_pipeline, view
 from .run_log import record_run, run_status
 from .signals import EXIT_INTERRUPTED, stop_on_signals
 from .summary import RunSummary, summarise
-from .tuning import DUCKDB_FILE_MAX_ITEMS, destination_tuned, destination_tuning
 
 __all__ = [
-    "DUCKDB_FILE_MAX_ITEMS",
     "EXIT_INTERRUPTED",
     "LoadFailedError",
     "PipelineLockedError",
     "RunContext",
     "RunSummary",
     "describe_location",
-    "destination_tuned",
-    "destination_tuning",
     "make_pipeline",
     "pipeline_lock",
     "record_run",

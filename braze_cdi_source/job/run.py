@@ -29,7 +29,6 @@ from .location import resolve_destination
 from .lock import pipeline_lock
 from .run_log import record_failed_run, record_run
 from .summary import RunSummary, add_row_counts, summarise
-from .tuning import destination_tuned
 
 logger = logging.getLogger("braze_cdi")
 
@@ -114,27 +113,26 @@ def run_pipeline(
             backfill = context.backfill
             loads: list[LoadInfo] = []
             row_counts: dict[str, int] = {}
-            with destination_tuned(pipeline):
-                # A braze_cdi_source loads in slices: each load commits rows with every integration's resume
-                # point, so a kill loses one slice at most; the first slice reads every integration's newest pages.
-                while backfill is None or backfill.begin_slice() or not loads:
-                    sources_state = copy.deepcopy(pipeline.state.get("sources", {}))
-                    try:
-                        loads.append(pipeline.run(source, loader_file_format=run_file_format(pipeline)))
-                    except PipelineStepFailed as error:
-                        if error.step == "load":  # set the refused package aside, cursors back to before it
-                            raise _set_aside(pipeline, sources_state, error) from error
-                        raise
-                    add_row_counts(row_counts, pipeline)
-                    if backfill is None:
-                        break
-                    backfill.budget.observed_load(_seconds_since_extract(pipeline))
-                    backfill.slice_extracted(_extract_seconds(pipeline))
-                    logger.debug(
-                        "slice %d loaded after %.2f s; load took %.2f s; paging time left %.2f s",
-                        len(loads), time.monotonic() - started, _seconds_since_extract(pipeline),
-                        backfill.budget.left(),
-                    )
+            # A braze_cdi_source loads in slices: each load commits rows with every integration's resume
+            # point, so a kill loses one slice at most; the first slice reads every integration's newest pages.
+            while backfill is None or backfill.begin_slice() or not loads:
+                sources_state = copy.deepcopy(pipeline.state.get("sources", {}))
+                try:
+                    loads.append(pipeline.run(source, loader_file_format=run_file_format(pipeline)))
+                except PipelineStepFailed as error:
+                    if error.step == "load":  # set the refused package aside, cursors back to before it
+                        raise _set_aside(pipeline, sources_state, error) from error
+                    raise
+                add_row_counts(row_counts, pipeline)
+                if backfill is None:
+                    break
+                extracting, loading = _extract_times(pipeline)
+                backfill.budget.observed_load(loading)
+                backfill.slice_extracted(extracting)
+                logger.debug(
+                    "slice %d loaded after %.2f s; load took %.2f s; paging time left %.2f s",
+                    len(loads), time.monotonic() - started, loading, backfill.budget.left(),
+                )
             if views and views_supported(pipeline):
                 create_views(pipeline)
             summary = summarise(pipeline, loads, time.monotonic() - started, stats, row_counts)
@@ -169,23 +167,15 @@ def _made(source: Any, context: RunContext) -> Any:
     return source
 
 
-def _seconds_since_extract(pipeline: dlt.Pipeline) -> float:
-    """How long normalize and load of the last run took (what the time budget must keep for a slice)."""
+def _extract_times(pipeline: dlt.Pipeline) -> tuple[float, float]:
+    """Seconds the last extract step took, and since it ended (what normalize and load took: what the time
+    budget must keep for a slice)."""
     trace = pipeline.last_trace
-    steps = [step for step in (trace.steps if trace is not None else []) if step.step == "extract"]
-    if not steps or steps[-1].finished_at is None:
-        return 0.0
-    finished = steps[-1].finished_at
-    return max(0.0, (datetime.now(timezone.utc) - finished).total_seconds())
-
-
-def _extract_seconds(pipeline: dlt.Pipeline) -> float:
-    """How long the extract step of the last run took."""
-    trace = pipeline.last_trace
-    steps = [step for step in (trace.steps if trace is not None else []) if step.step == "extract"]
-    if not steps or steps[-1].finished_at is None:
-        return 0.0
-    return max(0.0, (steps[-1].finished_at - steps[-1].started_at).total_seconds())
+    steps = [s for s in (trace.steps if trace is not None else []) if s.step == "extract" and s.finished_at]
+    if not steps:
+        return 0.0, 0.0
+    took = (steps[-1].finished_at - steps[-1].started_at).total_seconds()
+    return max(0.0, took), max(0.0, (datetime.now(timezone.utc) - steps[-1].finished_at).total_seconds())
 
 
 def reset_state(pipeline: dlt.Pipeline, integration_ids: list[str] | None = None) -> list[str]:
