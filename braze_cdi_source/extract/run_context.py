@@ -26,14 +26,13 @@ class RunContext:
     stats: RunStats = field(default_factory=RunStats)
     started: float = field(default_factory=time.monotonic)
     backfill: Backfill | None = None
-    cursors: dict[tuple[str, datetime | None], set[str]] = field(default_factory=dict)
+    cursors: dict[str, dict[datetime | None, set[str]]] = field(default_factory=dict)
 
     def cursors_read(self, integration_id: str, until: datetime | None) -> set[str]:
         """The Braze cursors one stretch of an integration's history requested in this run, across slices, so
         that a Link cycle longer than a slice is still a loop and `max_pages` counts the whole run."""
-        return self.cursors.setdefault((integration_id, until), set())
+        return self.cursors.setdefault(integration_id, {}).setdefault(until, set())  # atomic: threads share it
 
     def first_look(self, integration_id: str) -> None:
         """The integration's first slice of a run (every extract of a source run bare, without the job)."""
-        for key in [key for key in self.cursors if key[0] == integration_id]:
-            del self.cursors[key]
+        self.cursors.pop(integration_id, None)

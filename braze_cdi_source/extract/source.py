@@ -7,6 +7,7 @@ one `RunContext` (run_context.py).
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -146,12 +147,22 @@ def braze_cdi_source(
         wanted = [str(item["integration_id"]) for item in listed if item.get("integration_id")]
 
     yield integrations_resource(client, listed, wanted if integration_ids else None, failures, backfill)
+    _room_for_resources(len(wanted))
     client.stats.expect(list(dict.fromkeys(wanted)))
     backfill.expect(list(dict.fromkeys(wanted)))
     for integration_id in dict.fromkeys(wanted):
         yield job_sync_status_resource(
             client, integration_id, bounded_from, max_running, failures, parallel, context, future_tolerance
         )
+
+
+def _room_for_resources(count: int) -> None:
+    """Let dlt's extract recurse once per resource: its PipeIterator takes the next generator by calling itself
+    for each one that is exhausted, so 1,000 integrations ending in a row passed Python's default limit (a
+    RecursionError that dlt reported as "StopIteration:"). A pure-Python recursion, it needs no more C stack."""
+    needed = 2 * count + 1_000
+    if sys.getrecursionlimit() < needed:
+        sys.setrecursionlimit(needed)
 
 
 def _as_ids(value: Sequence[str] | str | None) -> list[str]:
