@@ -23,7 +23,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any
 
 from ..errors import ConfigurationError
@@ -349,6 +349,3 @@ class Backfill:
 def _iso(value: datetime | None) -> str | None:
     return to_iso(value) if value is not None else None
 
-
-def now_utc() -> datetime:
-    return datetime.now(timezone.utc)
