@@ -114,6 +114,7 @@ def _parquet_files(pipeline: Any) -> list[Path]:
     return list(loaded.rglob("completed_jobs/job_sync_status.*.parquet"))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("job", [True, False], ids=["job", "bare-pipeline-run"])
 def test_odd_values_land_as_the_json_path_lands_them_while_the_rest_goes_as_arrow(make_pipeline, monkeypatch, job):
     """Two integrations of 137 syncs (two batches each); odd items in the first batch of one of them: a bool,

@@ -24,6 +24,8 @@ from tests.conftest import FAST_LIMITS
 from tests.tables import count_rows, loaded_syncs, table_exists, truth_syncs
 from tests.test_crash import kill_when
 
+pytestmark = pytest.mark.slow  # SIGKILL, time budgets, start_date and reset through the CLI, DuckDB and PostgreSQL
+
 HISTORY = (1200, 1000, 800)
 """300 pages of history."""
 CHECKPOINT = 60

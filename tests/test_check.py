@@ -9,6 +9,7 @@ import socket
 import time
 
 import duckdb
+import pytest
 
 from braze_cdi_source.cli.check import Check, check_instance
 from braze_cdi_source.simulator import BrazeSimulator
@@ -38,6 +39,7 @@ def test_a_refused_port_is_instance_unreachable_not_a_permission(tmp_path):
     assert time.monotonic() - started < 30
 
 
+@pytest.mark.slow
 def test_tls_failure_is_instance_unreachable(tmp_path):
     with BrazeSimulator((1,), rate_limits=FAST_LIMITS) as sim:  # speaks plain HTTP: a TLS handshake fails
         url = sim.base_url.replace("http://", "https://")
@@ -68,6 +70,7 @@ def test_a_wrong_key_is_key_rejected_not_a_permission(tmp_path):
     assert "permission" not in result.stdout
 
 
+@pytest.mark.slow
 def test_a_missing_list_permission_is_named_after_a_reachable_instance_and_known_key(tmp_path):
     with BrazeSimulator((2,), rate_limits=FAST_LIMITS, permissions=["cdi.integration_job_status"]) as sim:
         env = cli_env(tmp_path, sim.api_key, sim.base_url)
@@ -95,6 +98,7 @@ def test_check_probes_the_duckdb_destination_and_leaves_no_probe_table(tmp_path)
     assert tables == []
 
 
+@pytest.mark.slow
 def test_check_probes_postgres(tmp_path, postgres_url, unique_dataset):
     with BrazeSimulator((2,), rate_limits=FAST_LIMITS) as sim:
         env = cli_env(tmp_path, sim.api_key, sim.base_url, DESTINATION__POSTGRES__CREDENTIALS=postgres_url)
@@ -107,6 +111,7 @@ def test_check_probes_postgres(tmp_path, postgres_url, unique_dataset):
     assert "unused" not in result.stdout  # the password
 
 
+@pytest.mark.slow
 def test_missing_destination_credentials_name_the_section_and_the_variable(tmp_path):
     with BrazeSimulator((2,), rate_limits=FAST_LIMITS) as sim:
         env = cli_env(tmp_path, sim.api_key, sim.base_url)

@@ -20,6 +20,7 @@ def one_line_error(result) -> str:
     return errors[0]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("key", "base_url", "expected"),
     [
@@ -42,6 +43,7 @@ def test_bad_configuration_is_one_plain_sentence(tmp_path, key, base_url, expect
         assert key not in line
 
 
+@pytest.mark.slow
 def test_debug_shows_the_traceback(tmp_path):
     result = braze_cdi("--debug", "run", cwd=tmp_path, env=cli_env(tmp_path, "abc", "http://example.com"))
     assert result.returncode == 2
@@ -58,6 +60,7 @@ def test_wrong_key_is_401_with_what_to_do(tmp_path):
     assert wrong not in result.stdout + result.stderr
 
 
+@pytest.mark.slow
 def test_list_permission_missing_is_named(tmp_path):
     with BrazeSimulator((3,), rate_limits=FAST_LIMITS, permissions=["cdi.integration_job_status"]) as sim:
         result = braze_cdi("run", cwd=tmp_path, env=cli_env(tmp_path, sim.api_key, sim.base_url))
@@ -65,6 +68,7 @@ def test_list_permission_missing_is_named(tmp_path):
     assert "cdi.integration_list" in one_line_error(result)
 
 
+@pytest.mark.slow
 def test_a_failed_integration_exits_1_and_the_others_load(tmp_path):
     with BrazeSimulator((7, 12), rate_limits=FAST_LIMITS) as sim:
         args = ["run", "--integration-id", sim.integration_ids[0], "--integration-id", "not-a-real-id"]
@@ -79,6 +83,7 @@ def test_a_failed_integration_exits_1_and_the_others_load(tmp_path):
         assert failed == [("not-a-real-id", 400)]
 
 
+@pytest.mark.slow
 def test_config_from_toml_files(tmp_path):
     with BrazeSimulator((4, 11), rate_limits=FAST_LIMITS) as sim:
         (tmp_path / ".dlt").mkdir()
@@ -95,6 +100,7 @@ def test_config_from_toml_files(tmp_path):
         assert db.execute("SELECT COUNT(*) FROM braze_cdi_data.job_sync_status").fetchone()[0] == 11
 
 
+@pytest.mark.slow
 def test_config_from_environment_variables(tmp_path):
     with BrazeSimulator((4, 11), rate_limits=FAST_LIMITS) as sim:
         env = cli_env(
@@ -107,6 +113,7 @@ def test_config_from_environment_variables(tmp_path):
         assert db.execute("SELECT COUNT(*) FROM cdi_env.job_sync_status").fetchone()[0] == 4
 
 
+@pytest.mark.slow
 def test_a_list_in_the_environment_that_is_not_json_says_so(tmp_path):
     env = cli_env(
         tmp_path, "abc", "https://rest.iad-03.braze.com", SOURCES__BRAZE_CDI__INTEGRATION_IDS="5a-1,7b-2"
@@ -128,6 +135,7 @@ def test_check_passes_on_a_good_setup(tmp_path):
     assert "FAIL" not in result.stdout
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("permissions", "failing"),
     [
@@ -143,6 +151,7 @@ def test_check_names_the_missing_permission(tmp_path, permissions, failing):
     assert failing in fail_line and "lacks the permission" in fail_line
 
 
+@pytest.mark.slow
 def test_check_with_no_integrations_probes_the_permission(tmp_path):
     with BrazeSimulator((), rate_limits=FAST_LIMITS) as sim:
         result = braze_cdi("check", cwd=tmp_path, env=cli_env(tmp_path, sim.api_key, sim.base_url))
@@ -150,6 +159,7 @@ def test_check_with_no_integrations_probes_the_permission(tmp_path):
     assert "no integration yet" in result.stdout
 
 
+@pytest.mark.slow
 def test_check_wrong_key(tmp_path):
     with BrazeSimulator((4,), rate_limits=FAST_LIMITS) as sim:
         result = braze_cdi("check", cwd=tmp_path, env=cli_env(tmp_path, "sim-nope", sim.base_url))
@@ -169,6 +179,7 @@ def test_hints_cover_every_documented_error():
     assert "re-run later" in hint(None, "", job_path)
 
 
+@pytest.mark.slow
 def test_the_key_never_leaves_a_trace(tmp_path):
     """Run every command, failures included, with a recognisable key; then search everything for it."""
     key = "sim-LEAKCANARY-7f3a9c1e5b"
@@ -202,6 +213,7 @@ def test_the_key_never_leaves_a_trace(tmp_path):
         assert key.encode() not in path.read_bytes(), f"the key leaked into {path}"
 
 
+@pytest.mark.slow
 def test_progress_and_summary_report_the_real_figures(tmp_path):
     """Not on a terminal: progress is plain log records; their figures and the summary match Braze's log."""
     import json

@@ -10,11 +10,14 @@ from typing import Any
 
 import dlt
 import duckdb
+import pytest
 
 from braze_cdi_source import braze_cdi_source
 from braze_cdi_source.job import RunContext, RunSummary, run_pipeline
 from braze_cdi_source.simulator import BrazeSimulator
 from tests.conftest import FAST_LIMITS
+
+pytestmark = pytest.mark.slow  # two pipelines in two threads
 
 
 def test_two_pipelines_in_two_threads_each_count_only_their_own_simulator(tmp_path):

@@ -18,6 +18,8 @@ from tests.cli import braze_cdi, cli_env, popen_braze_cdi
 from tests.conftest import FAST_LIMITS
 from tests.tables import loaded_syncs, truth_syncs
 
+pytestmark = pytest.mark.slow  # SIGKILL during extract and load, then a rerun
+
 COUNTS = (137, 90, 60, 45, 12, 0)
 
 

@@ -23,6 +23,8 @@ from braze_cdi_source.simulator import BrazeSimulator
 from tests.conftest import FAST_LIMITS
 from tests.tables import loaded_syncs, truth_syncs
 
+pytestmark = pytest.mark.slow  # the cron wrapper and overlapping CLI runs
+
 ROOT = Path(__file__).resolve().parents[1]
 WRAPPER = ROOT / "examples" / "cron" / "braze-cdi-cron.sh"
 BRAZE_CDI = str(Path(sys.executable).with_name("braze-cdi"))

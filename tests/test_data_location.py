@@ -13,10 +13,13 @@ import textwrap
 from pathlib import Path
 
 import duckdb
+import pytest
 
 from braze_cdi_source.simulator import BrazeSimulator
 from tests.cli import braze_cdi, cli_env
 from tests.conftest import FAST_LIMITS
+
+pytestmark = pytest.mark.slow  # CLI, pipeline-script and snippet runs in two folders as subprocesses
 
 SCRIPT = Path(__file__).resolve().parents[1] / "pipelines" / "braze_cdi_pipeline.py"
 

@@ -2,7 +2,7 @@
 
 DuckDB and PostgreSQL (real servers, never skipped) through `run_pipeline` and through the CLI's
 `--destination`; a filesystem lake of parquet files, where dlt has no merge: rows are appended, and the
-dedup query the README documents must give back exactly what the databases hold.
+dedup query docs/warehouses.md documents must give back exactly what the databases hold.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from typing import Any
 
 import dlt
 import duckdb
+import pytest
 
 from braze_cdi_source import braze_cdi_source
 from braze_cdi_source.analytics.views import VIEWS
@@ -23,13 +24,15 @@ from braze_cdi_source.simulator import BrazeSimulator
 from tests.cli import braze_cdi, cli_env
 from tests.tables import SYNC_FIELDS, _utc, count_rows, loaded_syncs, truth_syncs
 
+pytestmark = pytest.mark.slow  # other engines: PostgreSQL, a parquet lake
+
 INTEGRATION_FIELDS = ("integration_id", "app_group_id", "integration_name", "integration_type", "warehouse_type")
 
 LAKE_DEDUP = """
 SELECT {fields} FROM read_parquet('{folder}/*.parquet', union_by_name = true)
 QUALIFY row_number() OVER (PARTITION BY {key} ORDER BY _dlt_load_id DESC) = 1
 """
-"""The README's query over the lake: the newest version of each row (latest load wins)."""
+"""The query over the lake in docs/warehouses.md: the newest version of each row (latest load wins)."""
 
 
 def source_of(sim: BrazeSimulator) -> Any:

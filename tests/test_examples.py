@@ -60,6 +60,7 @@ def materialize(module: ModuleType, sim: BrazeSimulator) -> object:
     )
 
 
+@pytest.mark.slow
 def test_dagster_definitions_load_without_calling_braze(dagster_example):
     import dagster as dg
 
@@ -72,6 +73,7 @@ def test_dagster_definitions_load_without_calling_braze(dagster_example):
     assert schedule.job_name == "braze_cdi_job"
 
 
+@pytest.mark.slow
 def test_dagster_materializes_the_same_tables_as_the_cli(dagster_example, sim, tmp_path):
     result = materialize(dagster_example, sim)
     assert result.success
@@ -93,6 +95,7 @@ def test_dagster_materializes_the_same_tables_as_the_cli(dagster_example, sim, t
     assert sim.count("job_sync_status", integration_id=sim.integration_ids[4]) == 1
 
 
+@pytest.mark.slow
 def test_dagster_step_fails_when_an_integration_fails_after_loading_the_others(dagster_example, sim):
 
     unknown = "00000000-0000-4000-8000-000000000000"  # answered 400 Invalid integration ID
@@ -167,7 +170,7 @@ print(json.dumps({"summary": summary, "health": verdict, "max_active_runs": dag.
 
 
 def airflow_python() -> Path:
-    """The cached venv's python, made once (about 80 s here) under a lock, so parallel runs wait for one build."""
+    """The cached venv's python, made once under a lock, so parallel runs wait for one build."""
     venv = airflow_venv()
     python = venv / "bin" / "python"
     stamp = venv / ".installed"
@@ -185,6 +188,7 @@ def airflow_python() -> Path:
     return python
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(1500)  # the first run builds the cached venv: minutes on a busy machine
 def test_airflow_dag_loads_in_airflow_and_its_tasks_load_the_same_tables(sim, tmp_path):
     python = airflow_python()

@@ -12,6 +12,8 @@ from braze_cdi_source.simulator import BrazeSimulator
 from tests.cli import braze_cdi, cli_env
 from tests.conftest import FAST_LIMITS
 
+pytestmark = pytest.mark.slow  # every command through the CLI, options before and after
+
 
 def every_line_json(text: str, stream: str) -> list[dict[str, Any]]:
     """Each line parsed; a line that is not one JSON object fails the test, naming it."""

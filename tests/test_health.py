@@ -16,6 +16,8 @@ from braze_cdi_source.simulator import BrazeSimulator
 from tests.conftest import FAST_LIMITS
 from tests.test_views import build_cases, model_health, names, paused, truth
 
+pytestmark = pytest.mark.slow  # the classes over a loaded history, through the CLI
+
 CLI = [str(Path(sys.executable).parent / "braze-cdi")]
 
 

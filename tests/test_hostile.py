@@ -1,7 +1,7 @@
 """A hostile Braze (tests/hostile_server.py) against the Python API and the real CLI.
 
 Each test names the bound it checks: wall time, requests, RSS. Settings are small (timeouts of about a
-second, caps of 64 KiB) so each test takes seconds; the README's failure-modes section gives the bounds for the
+second, caps of 64 KiB) so each test takes seconds; docs/reliability.md gives the bounds for the
 default settings.
 """
 
@@ -116,6 +116,7 @@ def test_a_hostile_next_link_never_reaches_another_port(make_pipeline, kind):
         assert "bad" in message and server.api_key not in message
 
 
+@pytest.mark.slow
 def test_a_hostile_next_link_on_the_cli_exits_1_and_the_trap_gets_nothing(tmp_path):
     """Bound: 0 requests to the trap port, exit 1 (the others loaded), wall < 60 s."""
     with HostileServer() as trap:
@@ -214,6 +215,7 @@ def _slow_json(seen: Seen) -> Reply:
     return Reply(headers=[("Content-Length", str(len(body)))], body=one_byte_each, pause=0.3)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("rule", [_slow_body, _slow_json], ids=["endless_trickle", "trickled_page"])
 def test_a_slow_loris_body_ends_at_the_request_deadline(make_pipeline, rule):
     """Bound: max_attempts x request_timeout (3 x 1 s) plus backoff, so wall < 8 s; the others load."""
@@ -257,6 +259,7 @@ def test_a_redirect_is_not_followed_nor_retried_and_names_the_host(make_pipeline
         assert "evil.example.com" in message and "steal" not in message and str(status) in message
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("host", "args"), [("127.0.0.1", ("--integration-id", "x")), ("localhost", ())],
                          ids=["configured_ids", "discovery"])
 def test_a_base_url_that_refuses_fails_at_once_naming_base_url(tmp_path, host, args):
@@ -299,6 +302,7 @@ _MEASURED = (
 """Runs a command and reports its peak RSS: the only child of this wrapper, so no other test's process counts."""
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("rule", [_gzip_bomb, _endless], ids=["gzip_bomb", "endless_body"])
 def test_a_huge_body_stops_at_the_cap_on_the_cli_within_bounded_memory(tmp_path, rule):
     """Bound: peak RSS of the CLI process < 400 MB (a run is about 150 MB), wall < 30 s, exit 1."""
@@ -369,6 +373,7 @@ def test_a_poison_key_timestamp_costs_that_row_only(make_pipeline, start):
         assert "without a valid sync_start_time" in message
 
 
+@pytest.mark.slow
 def test_poison_on_the_cli_exits_1_not_2(tmp_path):
     """Bound: exit 1 (some rows noted), never 2; every row loaded."""
     poisoned = syncs(12)
@@ -410,6 +415,7 @@ def test_extra_fields_never_overwrite_our_columns(make_pipeline, extra):
     assert any("renamed" in m for m in error_messages(pipeline))
 
 
+@pytest.mark.slow
 def test_a_load_the_destination_refuses_is_set_aside_and_the_next_run_loads(tmp_path):
     """Bound: run 1 exits 2 naming the load; run 2 (destination fixed) exits 0 with every row: nothing lost."""
     import duckdb
@@ -456,6 +462,7 @@ HOSTILE_TEXT = ("[/x]", "[bold]x\x1b[2J\x1b]0;owned\x07", "a\rb\x9bc\u202ed")
 """Rich markup, terminal escapes (clear screen, window title, bell), a carriage return, a C1 CSI, bidi override."""
 
 
+@pytest.mark.slow
 def test_braze_text_never_reaches_the_terminal_raw(tmp_path):
     """Bound: exit 0, no ESC / BEL / CSI byte in stdout or stderr; JSON logs stay one JSON object a line.
     Each hostile text is an integration's id and name, all in one workspace (one plain and one JSON run)."""
@@ -475,6 +482,7 @@ def test_braze_text_never_reaches_the_terminal_raw(tmp_path):
 
 # --- 9. Ctrl-C --------------------------------------------------------------------------------------------
 
+@pytest.mark.slow
 @pytest.mark.parametrize("phase", ["rate_limit_wait", "slow_body"])
 def test_ctrl_c_ends_the_run_in_5_s_with_exit_130_and_the_rerun_completes(tmp_path, phase):
     """Bound: exit 130 within 5 s of SIGINT, one line on stderr; the rerun loads every sync once."""

@@ -12,6 +12,8 @@ import pytest
 from braze_cdi_source.simulator import BrazeSimulator
 from tests.cli import braze_cdi, cli_env
 
+pytestmark = pytest.mark.slow  # full CLI runs read line by line
+
 
 def run_json(sim: BrazeSimulator, home: Path, *args: str, **extra: str) -> subprocess.CompletedProcess[str]:
     env = cli_env(home, sim.api_key, sim.base_url, **extra)

@@ -10,9 +10,13 @@ from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+import pytest
+
 from braze_cdi_source.simulator import BrazeSimulator
 from tests.cli import braze_cdi, cli_env
 from tests.conftest import FAST_LIMITS
+
+pytestmark = pytest.mark.slow  # health runs through the CLI against a webhook
 
 SECRET_PATH = "/services/T0000/B0000/notify-SECRET-token"
 

@@ -6,6 +6,7 @@ import json
 from datetime import datetime, timezone
 from urllib.parse import urlsplit
 
+import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from requests import Request, Response
@@ -14,6 +15,8 @@ from braze_cdi_source.errors import BrazeCdiError
 from braze_cdi_source.extract.page_rows import rows_of_page as _rows_of_page
 from braze_cdi_source.http.client import SameOriginLinkPaginator, origin, results_of
 from braze_cdi_source.timestamps import parse_instant
+
+pytestmark = pytest.mark.slow  # hypothesis sweeps
 
 BASE = "https://rest.iad-03.braze.com"
 PATH = "/cdi/integrations/5f0c/job_sync_status"

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import dlt
 import duckdb
+import pytest
 
 from braze_cdi_source.job import make_pipeline, pipeline_lock
 from braze_cdi_source.simulator import BrazeSimulator
@@ -28,6 +29,7 @@ def run_script(
     )
 
 
+@pytest.mark.slow
 def test_script_loads_the_duckdb_file_and_views_then_only_new_syncs(sim, tmp_path):
     first = run_script(sim, tmp_path)
     assert first.returncode == 0, first.stderr
@@ -59,6 +61,7 @@ def test_script_loads_the_duckdb_file_and_views_then_only_new_syncs(sim, tmp_pat
     assert ids == set(sim.integration_ids)
 
 
+@pytest.mark.slow
 def test_script_reads_where_to_load_from_config(sim, tmp_path):
     (tmp_path / ".dlt").mkdir()
     (tmp_path / ".dlt" / "config.toml").write_text(
@@ -71,6 +74,7 @@ def test_script_reads_where_to_load_from_config(sim, tmp_path):
     assert rows == len(truth_syncs(sim))
 
 
+@pytest.mark.slow
 def test_script_exits_1_when_an_integration_fails_and_loads_the_others(sim, tmp_path):
     unknown = "00000000-0000-4000-8000-000000000000"  # the simulator answers 400 Invalid integration ID
     wanted = [*sim.integration_ids, unknown]
@@ -84,6 +88,7 @@ def test_script_exits_1_when_an_integration_fails_and_loads_the_others(sim, tmp_
     assert loaded == len(truth_syncs(sim))
 
 
+@pytest.mark.slow
 def test_script_exits_2_naming_the_missing_key(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("SOURCES__BRAZE_CDI__")}
     env.update({"RUNTIME__DLTHUB_TELEMETRY": "false", "DLT_DATA_DIR": str(tmp_path / "dlt")})

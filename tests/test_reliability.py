@@ -36,13 +36,20 @@ def errors(pipeline) -> list[tuple]:
 RETRIED = ["500", "502", "503", "504", "429", "drop", "slow", "truncated", "non_json"]
 
 
-# the middle page in the fast lane; the first and last pages too in the full suite
+REAL_WAITS = {"429", "slow"}
+"""Faults that wait for real: a rate-limit reset, a slow body."""
+
+
+# the middle page in the fast lane unless the fault waits for real; the first and last pages in the full suite
 @pytest.mark.parametrize(
-    "page",
-    [pytest.param(0, id="first", marks=pytest.mark.slow), pytest.param(6, id="middle"),
-     pytest.param(13, id="last", marks=pytest.mark.slow)],
+    ("kind", "page"),
+    [
+        pytest.param(kind, page, id=f"{kind}-{where}",
+                     marks=pytest.mark.slow if where != "middle" or kind in REAL_WAITS else ())
+        for kind in RETRIED
+        for where, page in (("first", 0), ("middle", 6), ("last", 13))
+    ],
 )
-@pytest.mark.parametrize("kind", RETRIED)
 def test_transient_fault_on_any_page_ends_equal_to_truth(make_pipeline, kind, page):
     with BrazeSimulator((137, 4), rate_limits=FAST_LIMITS) as sim:
         target = sim.integration_ids[0]
@@ -170,6 +177,7 @@ def test_fail_fast_raises_on_the_first_failure(make_pipeline):
         assert isinstance(cause, BrazeApiError) and cause.status == 400
 
 
+@pytest.mark.slow
 def test_rate_limit_is_held_with_few_429s(make_pipeline):
     """A backfill of 28 pages against 10 requests a second: the throttle waits instead of hitting 429s."""
     limits = {"list": (5, 1.0), "job_sync_status": (10, 1.0)}
@@ -186,6 +194,7 @@ def test_rate_limit_is_held_with_few_429s(make_pipeline):
         assert requests - sim.count("job_sync_status", status=429) == 28
 
 
+@pytest.mark.slow
 def test_429_storm_waits_for_the_reset(make_pipeline):
     with BrazeSimulator((45, 8), rate_limits=FAST_LIMITS) as sim:
         sim.inject("429", endpoint="job_sync_status", times=3)

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import pytest
 
 from braze_cdi_source.analytics.report import load_report_data
 from braze_cdi_source.analytics.report_html import render_html
@@ -43,6 +44,7 @@ def parse(text: str) -> Elements:
     return parser
 
 
+@pytest.mark.slow
 def test_html_report_charts_match_the_history_and_load_nothing_external(tmp_path: Path) -> None:
     now = datetime.now(timezone.utc)
     with BrazeSimulator((7, 45, 137), seed=11, rate_limits=FAST_LIMITS) as sim:
@@ -123,6 +125,7 @@ def test_report_without_data_says_so_and_creates_nothing(tmp_path: Path) -> None
     assert not (tmp_path / "braze_cdi.duckdb").exists() and not (tmp_path / "report.html").exists()
 
 
+@pytest.mark.slow
 def test_report_on_postgres_matches_duckdb(make_pipeline: Any, postgres_destination: Any, unique_dataset: str) -> None:
     now = datetime.now(timezone.utc)
     with BrazeSimulator((11, 45), seed=2, rate_limits=FAST_LIMITS) as sim:
@@ -142,6 +145,7 @@ def test_report_on_postgres_matches_duckdb(make_pipeline: Any, postgres_destinat
     assert "<svg" in render_html(pg_data)
 
 
+@pytest.mark.slow
 def test_demo_ends_with_the_report(tmp_path: Path) -> None:
     result = cli(tmp_path, None, "demo")
     assert result.returncode == 0, result.stderr

@@ -12,6 +12,8 @@ from braze_cdi_source.simulator import BrazeSimulator
 from tests.cli import braze_cdi, cli_env
 from tests.conftest import FAST_LIMITS
 
+pytestmark = pytest.mark.slow  # a CLI load, then the report at three widths
+
 
 @pytest.fixture(scope="module")
 def loaded(tmp_path_factory):

@@ -19,7 +19,7 @@ from tests.conftest import FAST_LIMITS
 from tests.tables import count_rows
 
 
-@pytest.fixture(params=["duckdb", "postgres"])
+@pytest.fixture(params=["duckdb", pytest.param("postgres", marks=pytest.mark.slow)])
 def engine_pipeline(request: pytest.FixtureRequest, make_pipeline: Any) -> Any:
     if request.param == "duckdb":
         return make_pipeline()
@@ -33,6 +33,7 @@ def rows(pipeline: Any, sql: str) -> list[tuple]:
         return [tuple(row) for row in client.execute_sql(sql) or []]
 
 
+@pytest.mark.slow
 def test_an_analysts_view_survives_ten_runs_and_each_run_is_logged(engine_pipeline: Any) -> None:
     pipeline = engine_pipeline
     with BrazeSimulator((0, 7, 45), rate_limits=FAST_LIMITS) as sim:
@@ -82,6 +83,7 @@ def test_a_partial_run_and_its_errors_are_logged(make_pipeline: Any) -> None:
     assert [row[0] for row in failed] == [broken]
 
 
+@pytest.mark.slow
 def test_a_view_whose_columns_changed_is_recreated_unless_something_depends_on_it(
     make_pipeline: Any, postgres_destination: Any, unique_dataset: str, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -104,6 +106,7 @@ def test_a_view_whose_columns_changed_is_recreated_unless_something_depends_on_i
     assert any("daily_sync_summary was not updated" in r.getMessage() for r in caplog.records)
 
 
+@pytest.mark.slow
 def test_a_destination_with_no_verified_dialect_loads_and_skips_the_views(tmp_path: Path) -> None:
     """SQLite through dlt's sqlalchemy destination stands for mssql, synapse, clickhouse, athena…"""
     with BrazeSimulator((3, 5), rate_limits=FAST_LIMITS) as sim:

@@ -12,9 +12,13 @@ import subprocess
 import time
 from pathlib import Path
 
+import pytest
+
 from braze_cdi_source.simulator import BrazeSimulator
 from tests.cli import BRAZE_CDI, braze_cdi, cli_env
 from tests.conftest import FAST_LIMITS
+
+pytestmark = pytest.mark.slow  # CLI runs with real rate-limit waits
 
 WAIT = re.compile(r"waiting (\d+) s for Braze's rate-limit window \(job sync status\)")
 SLOW_LIMITS = {"list": (10_000, 60.0), "job_sync_status": (3, 4.0)}

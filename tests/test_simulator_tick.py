@@ -9,6 +9,8 @@ import sys
 import time
 from datetime import datetime, timedelta, timezone
 
+import pytest
+
 from braze_cdi_source.simulator import BrazeSimulator
 from braze_cdi_source.simulator.ticker import Ticker
 from tests.cli import braze_cdi, cli_env
@@ -40,6 +42,7 @@ def test_ticks_finish_running_syncs_and_start_new_ones_at_the_tick_time():
             assert len(sim.truth(integration_id)) == before[integration_id]
 
 
+@pytest.mark.slow
 def test_incremental_runs_against_a_ticking_simulator_load_what_moved(tmp_path):
     server = subprocess.Popen(
         [sys.executable, "-m", "braze_cdi_source.simulator", "--sync-counts", "6,9,4", "--seed", "5", "--tick", "0.3"],

@@ -81,7 +81,8 @@ def test_second_run_adds_nothing_with_one_request_per_integration(sim, make_pipe
     assert list(job_requests(sim).values()) == [1] * len(sim.integration_ids)
 
 
-@pytest.mark.parametrize("k", [1, 9, 10, 11, 25])
+@pytest.mark.parametrize("k", [1, pytest.param(9, marks=pytest.mark.slow), pytest.param(10, marks=pytest.mark.slow), 11,
+                               pytest.param(25, marks=pytest.mark.slow)])
 def test_k_new_syncs_cost_at_most_ceil_k_over_10_plus_one(sim, make_pipeline, k):
     pipeline = make_pipeline()
     run(pipeline, sim)

@@ -52,6 +52,7 @@ def test_the_source_alone_hands_duckdb_arrow_tables(sim, make_pipeline):
     assert not list(loaded.rglob("completed_jobs/job_sync_status.*.insert_values*"))
 
 
+@pytest.mark.slow
 def test_rows_go_as_parquet_but_a_load_with_no_sync_at_all_still_creates_the_table(make_pipeline):
     """Arrow goes on batches of rows only: a table created empty takes the destination's own format."""
     with BrazeSimulator((0, 0), rate_limits=FAST_LIMITS) as empty:

@@ -174,7 +174,7 @@ def model_health(
     th: HealthThresholds | None = None,
     paused: frozenset[str] = frozenset(),
 ) -> dict[str, dict]:
-    """integration_health from the README's rules, written without the SQL."""
+    """integration_health from the rules of docs/analyze.md, written without the SQL."""
     th = th or HealthThresholds()
     result = {}
     for i in set(history) | set(name):
@@ -281,7 +281,7 @@ def health_rows_match(actual: list[dict], model: Callable[[datetime], dict], bef
 # --- fixtures -----------------------------------------------------------------------------------
 
 
-@pytest.fixture(params=["duckdb", "postgres"])
+@pytest.fixture(params=["duckdb", pytest.param("postgres", marks=pytest.mark.slow)])
 def destination_pipeline(request: pytest.FixtureRequest, make_pipeline: Any) -> Any:
     """A pipeline on DuckDB or on the real PostgreSQL server (never skipped)."""
     if request.param == "duckdb":
@@ -455,22 +455,21 @@ def test_views_can_be_recreated_repeatedly(destination_pipeline: Any) -> None:
     assert len(query(destination_pipeline, "sync_runs")[1]) == 3
 
 
-def readme_queries() -> list[str]:
-    """The SQL blocks of the README's analyst section."""
+def analyst_queries() -> list[str]:
+    """The SQL blocks of the analysts' manual, docs/analyze.md."""
     import re
     from pathlib import Path
 
-    text = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
-    section = text.split("## For analysts: tables, views and queries", 1)[1].split("\n## ", 1)[0]
-    return re.findall(r"```sql\n(.*?)```", section, re.S)
+    text = (Path(__file__).parent.parent / "docs" / "analyze.md").read_text(encoding="utf-8")
+    return re.findall(r"```sql\n(.*?)```", text, re.S)
 
 
-def test_readme_queries_run_on_both_engines(destination_pipeline: Any) -> None:
+def test_analyst_queries_run_on_both_engines(destination_pipeline: Any) -> None:
     now = datetime.now(timezone.utc)
     with BrazeSimulator((45,), seed=4, rate_limits=FAST_LIMITS) as sim:
         cases = build_cases(sim, now)
         run_pipeline(destination_pipeline, partial(braze_cdi_source, api_key=sim.api_key, base_url=sim.base_url))
-    queries = readme_queries()
+    queries = analyst_queries()
     assert len(queries) == 5
     results = []
     with destination_pipeline.sql_client() as client:

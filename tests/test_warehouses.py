@@ -37,6 +37,8 @@ from braze_cdi_source.simulator import BrazeSimulator
 from tests.conftest import FAST_LIMITS
 from tests.test_views import build_cases, load
 
+pytestmark = pytest.mark.slow  # the views on PostgreSQL, Spark, fakesnow and through BigQuery/Redshift SQL
+
 BASE_COLUMNS = {
     "job_sync_status": JOB_SYNC_STATUS_COLUMNS,
     "integrations": INTEGRATION_COLUMNS,

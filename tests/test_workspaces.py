@@ -22,6 +22,8 @@ from braze_cdi_source.simulator import BrazeSimulator
 from tests.conftest import FAST_LIMITS
 from tests.tables import count_rows, loaded_syncs, truth_syncs
 
+pytestmark = pytest.mark.slow  # two workspaces into one dataset, a fresh machine
+
 
 @pytest.fixture
 def workspaces() -> Iterator[dict[str, BrazeSimulator]]:

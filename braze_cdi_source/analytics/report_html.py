@@ -251,7 +251,7 @@ def render_html(data: ReportData) -> str:
 <h1>Braze CDI sync health</h1>
 <div class="meta">Dataset <b>{_esc(data.dataset)}</b> · generated {_esc(when(data.now))} · charts cover {_esc(window)}
  · health rules: stuck after {_esc(human_duration(data.thresholds.stuck_after_hours * 3600))}, failing after
- {data.thresholds.failing_after_failures} failures in a row (see README)</div>
+ {data.thresholds.failing_after_failures} failures in a row (see docs/analyze.md)</div>
 <div class="badges">{badges}</div>
 <h2>Integrations</h2>
 <table id="integrations"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>

@@ -20,7 +20,7 @@ CONFIG_SECTION = "braze_cdi.health"
 
 @dataclass(frozen=True)
 class HealthThresholds:
-    """The knobs of `integration_health.health`; defaults are the documented rules (README).
+    """The knobs of `integration_health.health`; defaults are the documented rules (docs/analyze.md).
 
     stuck_after_hours: the newest sync has been running longer than this → stuck.
     failing_after_failures: this many newest finished syncs in a row are error/config_error → failing.

@@ -39,12 +39,12 @@ from ..settings import (
 from .thresholds import HealthThresholds
 
 VIEWS = ("sync_runs", "daily_sync_summary", "integration_health", "integration_health_details")
-"""Created in this order. The first three are the public contract (README, Views); the details view adds the
+"""Created in this order. The first three are the public contract (docs/analyze.md, Views); the details view adds the
 facts behind each health class (streak start, stale window, running time, watermark checks)."""
 
 VERIFIED_DIALECTS = ("duckdb", "postgres", "redshift", "snowflake", "bigquery", "databricks")
-"""sqlglot dialects whose rendering is verified by the tests (executed, or round-tripped: README). Destinations
-with another dialect (mssql, synapse, clickhouse, athena, …) load the data and skip the views."""
+"""sqlglot dialects whose rendering is verified by the tests (executed, or round-tripped: docs/warehouses.md).
+Destinations with another dialect (mssql, synapse, clickhouse, athena, …) load the data and skip the views."""
 
 SOURCE_DIALECT = "duckdb"
 """The dialect `sql/*.sql` is written in."""

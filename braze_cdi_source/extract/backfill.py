@@ -348,4 +348,3 @@ class Backfill:
 
 def _iso(value: datetime | None) -> str | None:
     return to_iso(value) if value is not None else None
-

@@ -44,14 +44,6 @@ class RetryBudget:
     timeout: float = 30.0
     """Total seconds one attempt may take (connect, headers and body), not per byte read."""
 
-    def worst_case_seconds(self, max_rate_limit_wait: float = 0.0) -> float:
-        """Longest one request can take with every attempt failing as slowly as possible."""
-        waits = sum(
-            max(min(self.max_delay, self.backoff_factor * 2 ** (n - 1)), max_rate_limit_wait)
-            for n in range(1, self.max_attempts)
-        )
-        return self.max_attempts * self.timeout + waits
-
 
 _LONG_NUMBER = re.compile(rb"\d{19}")
 """19 digits in a row may be an integer past 64 bits, which orjson would round into a float."""

@@ -8,12 +8,11 @@ and `signals.py` (Ctrl-C / SIGTERM). The names below are the job's API: `from br
 
 from ..extract.run_context import RunContext
 from .file_format import run_file_format
-from .location import describe_location, resolve_destination
+from .location import describe_location
 from .lock import PipelineLockedError, pipeline_lock
 from .run import LoadFailedError, make_pipeline, reset_state, run_pipeline, views_supported
-from .run_log import record_run, run_status
 from .signals import EXIT_INTERRUPTED, stop_on_signals
-from .summary import RunSummary, summarise
+from .summary import RunSummary
 
 __all__ = [
     "EXIT_INTERRUPTED",
@@ -24,13 +23,9 @@ __all__ = [
     "describe_location",
     "make_pipeline",
     "pipeline_lock",
-    "record_run",
     "reset_state",
-    "resolve_destination",
     "run_file_format",
     "run_pipeline",
-    "run_status",
     "stop_on_signals",
-    "summarise",
     "views_supported",
 ]

@@ -8,9 +8,8 @@ and the changes tests make), `history` (generated sync history and timestamp ren
 before they are written), `cli` (the command line).
 """
 
-from .cli import main
 from .cursors import decode_cursor, encode_cursor
 from .history import derive_sync_counts
 from .server import BrazeSimulator, RecordedRequest
 
-__all__ = ["BrazeSimulator", "RecordedRequest", "decode_cursor", "derive_sync_counts", "encode_cursor", "main"]
+__all__ = ["BrazeSimulator", "RecordedRequest", "decode_cursor", "derive_sync_counts", "encode_cursor"]

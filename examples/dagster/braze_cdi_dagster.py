@@ -7,10 +7,10 @@
 The same tables as `braze-cdi run`, loaded by the same source and followed by the same views, under the
 same pipeline lock (a cron run and a Dagster run of one pipeline never overlap). Where to load is dlt's
 configuration: DuckDB file `braze_cdi.duckdb` by default, or e.g. DESTINATION__DUCKDB__CREDENTIALS, or
-BRAZE_CDI_DESTINATION=postgres with DESTINATION__POSTGRES__CREDENTIALS (see README, Running in production).
+BRAZE_CDI_DESTINATION=postgres with DESTINATION__POSTGRES__CREDENTIALS (see docs/warehouses.md).
 A run where some integrations failed loads the others, then fails the step so Dagster alerts. Each run stops
 reading after `time_budget` (25 minutes, within the 30-minute schedule), loads what it read and succeeds: a
-first backfill longer than that continues on the next runs (README, Backfills).
+first backfill longer than that continues on the next runs (docs/operate.md, Backfills).
 """
 
 import os

@@ -1,4 +1,4 @@
--- integration_health: the public one-row-per-integration view (its columns are a public contract: README, "Views").
+-- integration_health: the public one-row-per-integration view (its columns are a public contract: docs/analyze.md, "Views").
 -- Everything is computed in integration_health_details (inlined, so neither view depends on the other):
 -- this selects the contract's columns.
 SELECT d.integration_id,
