@@ -15,7 +15,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 TEST_WORKERS ?= 3
 
-.PHONY: install bytecode demo test test-fast lint bench clean
+.PHONY: install bytecode demo test test-fast lint bench wheel-check clean
 
 install: $(STAMP)
 
@@ -48,5 +48,19 @@ lint: $(STAMP)
 bench: bytecode
 	$(BIN)/python -m benchmarks.run
 
+# The release check (CI runs it after the tests): `python -m build` makes an sdist and a wheel that pass
+# `twine check --strict`; the wheel, installed into a fresh venv (pip's cache makes that quick), runs
+# `braze-cdi --version` and `braze-cdi demo` from an empty folder, so the SQL files and the simulator travel with it.
+WHEEL_DIR := build/wheel-check
+wheel-check: $(STAMP)
+	rm -rf $(WHEEL_DIR) && mkdir -p $(WHEEL_DIR)/empty
+	$(BIN)/python -m build --outdir $(WHEEL_DIR)/dist . >$(WHEEL_DIR)/build.log
+	$(BIN)/twine check --strict $(WHEEL_DIR)/dist/*
+	$(PYTHON) -m venv $(WHEEL_DIR)/venv
+	$(WHEEL_DIR)/venv/bin/pip install --quiet $(WHEEL_DIR)/dist/*.whl
+	cd $(WHEEL_DIR)/empty && DLT_DATA_DIR=$$PWD/dlt RUNTIME__DLTHUB_TELEMETRY=false ../venv/bin/braze-cdi --version \
+		&& DLT_DATA_DIR=$$PWD/dlt RUNTIME__DLTHUB_TELEMETRY=false ../venv/bin/braze-cdi demo >demo.log 2>&1 \
+		&& grep -q "Braze CDI sync health" demo.log && test -f braze_cdi_demo.duckdb
+
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache *.duckdb
+	rm -rf $(VENV) .pytest_cache .ruff_cache *.duckdb build dist

@@ -1,9 +1,12 @@
 """braze-cdi: load Braze Cloud Data Ingestion sync history with dlt.
 
+    from pathlib import Path
+
     import dlt
     from braze_cdi_source import braze_cdi_source, create_views
 
-    pipeline = dlt.pipeline("braze_cdi", destination="duckdb", dataset_name="braze_cdi_data")
+    database = str(Path("braze_cdi.duckdb").resolve())  # absolute: dlt would resolve a relative one elsewhere
+    pipeline = dlt.pipeline("braze_cdi", destination=dlt.destinations.duckdb(database), dataset_name="braze_cdi_data")
     pipeline.run(braze_cdi_source())
     create_views(pipeline)
 """
@@ -11,6 +14,7 @@
 from .analytics.view_sql import render_views
 from .analytics.views import create_views
 from .extract.source import braze_cdi_source
+from .settings import package_version
 
 __all__ = ["braze_cdi_source", "create_views", "render_views"]
-__version__ = "0.1.0"
+__version__ = package_version()

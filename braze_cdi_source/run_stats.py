@@ -78,10 +78,11 @@ class RunStats:
             stats.reread_rows += reread
 
     def named(self, names: dict[str, str]) -> None:
-        """Integration names from the integration list, for the summary."""
+        """Names from the integration list, for the integrations this run reads (not every one listed)."""
         with self._lock:
             for integration_id, name in names.items():
-                self._of(integration_id).name = name
+                if integration_id in self.integrations:
+                    self.integrations[integration_id].name = name
 
     def waiting(self, kind: str, seconds: float) -> None:
         """A request waits `seconds` for the rate-limit window of `kind`: tell whoever displays progress."""

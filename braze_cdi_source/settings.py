@@ -2,7 +2,19 @@
 
 from __future__ import annotations
 
+from importlib import metadata
 from urllib.parse import unquote
+
+DISTRIBUTION = "braze-cdi-source"
+
+
+def package_version() -> str:
+    """The version of this package: pyproject.toml's, the one place it is written, as pip installed it."""
+    try:
+        return metadata.version(DISTRIBUTION)
+    except metadata.PackageNotFoundError:  # imported from a checkout that was never installed
+        return "unknown"
+
 
 SOURCE_NAME = "braze_cdi"
 """Name of the dlt source and of its config section: `sources.braze_cdi`."""

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import signal
 import time
 from datetime import timedelta
@@ -241,8 +242,12 @@ def test_reset_re_reads_history_and_merges(tmp_path, target):
         reset = braze_cdi("reset", "--integration-id", big, *args, cwd=tmp_path, env=env)
         assert reset.returncode == 0, reset.stderr
         assert "Reset 1 integration(s)" in reset.stdout
-        assert braze_cdi("run", *args, cwd=tmp_path, env=env).returncode == 0
+        again = braze_cdi("--log-format", "json", "run", *args, cwd=tmp_path, env=env)
+        assert again.returncode == 0, again.stderr
         assert (pages(sim, big), pages(sim, small)) == (14, 1)
+        [summary] = [json.loads(line)["summary"] for line in again.stdout.splitlines() if '"summary"' in line]
+        counts = {i["integration_id"]: (i["new"], i["reread"]) for i in summary["integrations"]}
+        assert counts[big] == (0, 137), counts  # all loaded before the reset: re-read, not new
         pipeline = read()
         assert loaded_syncs(pipeline) == truth_syncs(sim)  # re-read rows merged, not doubled
 
@@ -326,13 +331,14 @@ def test_time_budget_is_a_setting_and_an_argument_of_the_python_source(tmp_path,
 
 
 @pytest.mark.parametrize(
-    ("text", "seconds"), [("50m", 3000.0), ("1h30m", 5400.0), ("90s", 90.0), ("3600", 3600.0), (2.5, 2.5)]
+    ("text", "seconds"),
+    [("50m", 3000.0), ("1h30m", 5400.0), ("90s", 90.0), ("3600", 3600.0), ("1h 30m 10s", 5410.0), (2.5, 2.5)],
 )
 def test_durations(text, seconds):
     assert parse_duration(text) == seconds
 
 
-@pytest.mark.parametrize("text", ["soon", "5x", "-3m", "0", "h"])
+@pytest.mark.parametrize("text", ["soon", "5x", "-3m", "0", "h", "1h30", "30 30", "5m 10", "10s5m"])
 def test_bad_durations_say_how_to_write_one(text):
     from braze_cdi_source.errors import ConfigurationError
 
@@ -368,3 +374,17 @@ def test_a_long_gap_on_top_and_an_unfinished_backfill_are_both_read_to_the_end(t
         sim.finish_running()
         run()
         assert loaded_syncs(pipeline) == truth_syncs(sim)
+
+
+def test_the_backfill_left_is_told_whole_at_80_columns_and_bounded_without_start_date(tmp_path):
+    """Ids and instants are never cut on a narrow terminal; with no start_date the estimate runs to Braze's 12
+    months, which a younger history does not reach: it is told as an upper bound."""
+    with BrazeSimulator((800, 500), rate_limits={"list": (100, 6.0), "job_sync_status": (10, 6.0)}) as sim:
+        env = cli_env(tmp_path, sim.api_key, sim.base_url, COLUMNS="80")
+        result = braze_cdi("run", "--time-budget", "4s", cwd=tmp_path, env=env)
+    assert result.returncode == 0, result.stderr
+    assert "Backfill in progress for 2 integration(s)" in result.stdout
+    assert "at most" in result.stdout and "12 months" in result.stdout
+    for integration_id in sim.integration_ids:
+        [line] = [line for line in result.stdout.splitlines() if integration_id in line]
+        assert re.search(r"loaded back to \d{4}-\d\d-\d\d \d\d:\d\d UTC", line), line

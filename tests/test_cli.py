@@ -20,27 +20,47 @@ def one_line_error(result) -> str:
     return errors[0]
 
 
+GOOD_URL = "https://rest.iad-03.braze.com"
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize(
-    ("key", "base_url", "expected"),
+    ("key", "base_url", "expected", "args"),
     [
-        (None, "https://rest.iad-03.braze.com", "SOURCES__BRAZE_CDI__API_KEY"),
-        ("abc", None, "SOURCES__BRAZE_CDI__BASE_URL"),
-        ('"abc"', "https://rest.iad-03.braze.com", "wrapped in quotes"),
-        ("abc def", "https://rest.iad-03.braze.com", "spaces"),
-        ("abc", "http://rest.iad-03.braze.com", "must use https://"),
-        ("abc", "https://rest.example.com", "not a Braze REST instance"),
-        ("abc", "https://dashboard-03.braze.com", "dashboard address"),
-        ("abc", "rest.iad-03.braze.com", "not a URL"),
+        ("abc", GOOD_URL, "start_date 'yesterday' is not an ISO 8601", ("--start-date", "yesterday")),
+        ("abc", GOOD_URL, "time_budget 'abc' is not a duration: write 90s, 50m, 1h30m", ("--time-budget", "abc")),
+        ("abc", GOOD_URL, "time_budget '1h30' is not a duration", ("--time-budget", "1h30")),
+        ("abc", GOOD_URL, "time_budget '30 30' is not a duration", ("--time-budget", "30 30")),
+        ("abc", GOOD_URL, "time_budget '5m 10' is not a duration", ("--time-budget", "5m 10")),
+        (None, None, "SOURCES__BRAZE_CDI__API_KEY", ()),
+        ("abc", "https://rest.iad-03.braze.com/api/v1", "has a path (/api/v1)", ()),
+        (None, "https://rest.iad-03.braze.com", "SOURCES__BRAZE_CDI__API_KEY", ()),
+        ("abc", None, "SOURCES__BRAZE_CDI__BASE_URL", ()),
+        ('"abc"', "https://rest.iad-03.braze.com", "wrapped in quotes", ()),
+        ("abc def", "https://rest.iad-03.braze.com", "spaces", ()),
+        ("abc", "http://rest.iad-03.braze.com", "must use https://", ()),
+        ("abc", "https://rest.example.com", "not a Braze REST instance", ()),
+        ("abc", "https://dashboard-03.braze.com", "dashboard address", ()),
+        ("abc", "rest.iad-03.braze.com", "not a URL", ()),
     ],
 )
-def test_bad_configuration_is_one_plain_sentence(tmp_path, key, base_url, expected):
-    result = braze_cdi("run", cwd=tmp_path, env=cli_env(tmp_path, key, base_url))
+def test_bad_configuration_is_one_plain_sentence(tmp_path, key, base_url, expected, args):
+    """...said before any destination is opened: no DuckDB file, no run logged, no "loading into" line."""
+    result = braze_cdi("run", *args, cwd=tmp_path, env=cli_env(tmp_path, key, base_url))
     assert result.returncode == 2
     line = one_line_error(result)
     assert expected in line
+    assert not list(tmp_path.glob("*.duckdb"))
+    assert "loading into" not in result.stderr
     if key and key.strip('"') not in ("abc",):
         assert key not in line
+
+
+def test_reset_of_a_pipeline_that_never_ran_here_says_so_and_creates_nothing(tmp_path):
+    result = braze_cdi("reset", "--pipeline-name", "nope", cwd=tmp_path, env=cli_env(tmp_path))
+    assert result.returncode == 2
+    assert "no DuckDB file at" in one_line_error(result)
+    assert not list(tmp_path.glob("*.duckdb"))
 
 
 @pytest.mark.slow
@@ -128,7 +148,7 @@ def test_check_passes_on_a_good_setup(tmp_path):
     with BrazeSimulator((4, 11), rate_limits=FAST_LIMITS) as sim:
         result = braze_cdi("check", cwd=tmp_path, env=cli_env(tmp_path, sim.api_key, sim.base_url))
     assert result.returncode == 0, result.stdout + result.stderr
-    names = ("api key", "base url", "instance and key", "permission cdi.integration_list",
+    names = ("api key", "base url", "instance reachable", "key accepted", "permission cdi.integration_list",
              "permission cdi.integration_job_status")
     for name in names:
         assert f"ok   {name}:" in result.stdout
@@ -237,3 +257,15 @@ def test_progress_and_summary_report_the_real_figures(tmp_path):
     assert summary["rows_per_integration"] == {sim.integration_ids[0]: 137, sim.integration_ids[1]: 25,
                                                sim.integration_ids[2]: 0}
     assert "137" in result.stdout  # the human summary table is on stdout
+
+
+def test_help_and_the_manual_say_the_same_of_checkpoint_pages_and_fail_on(tmp_path):
+    from pathlib import Path
+
+    manual = " ".join((Path(__file__).parents[1] / "docs" / "operate.md").read_text().split())
+    run_help = " ".join(braze_cdi("run", "--help", cwd=tmp_path, env=cli_env(tmp_path)).stdout.split())
+    assert "At most this many pages between two commits of rows and resume points" in run_help
+    assert "--debug and --log-format text|json" in run_help  # the global options, named where they also work
+    assert "at most this many pages between two commits of rows and resume points" in manual
+    health_help = " ".join(braze_cdi("health", "--help", cwd=tmp_path, env=cli_env(tmp_path)).stdout.split())
+    assert "+degraded adds to it" in health_help and "`--fail-on +degraded`" in manual

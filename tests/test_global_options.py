@@ -79,3 +79,22 @@ def test_global_options_before_and_after_the_command_are_the_same(tmp_path):
         every_line_json(result.stderr, "stderr")
     debug = braze_cdi("health", "--debug", cwd=tmp_path, env=cli_env(tmp_path))
     assert debug.returncode == 2 and "No such option" not in debug.stderr
+
+
+def test_one_version_in_one_place_shown_by_version(tmp_path):
+    """pyproject.toml holds the version; `--version`, `__version__` and the run log read what pip installed."""
+    import re
+    from importlib import metadata
+    from pathlib import Path
+
+    import braze_cdi_source
+
+    root = Path(braze_cdi_source.__file__).parents[1]
+    [declared] = re.findall(r'(?m)^version = "(.+)"$', (root / "pyproject.toml").read_text())
+    literal = re.compile(r"__version__\s*=\s*['\"]")
+    written = [p for p in (root / "braze_cdi_source").rglob("*.py") if literal.search(p.read_text())]
+    assert not written, f"a second version literal in {written}"
+    installed = metadata.version("braze-cdi-source")
+    assert declared == installed == braze_cdi_source.__version__
+    result = braze_cdi("--version", cwd=tmp_path, env=cli_env(tmp_path))
+    assert result.returncode == 0 and result.stdout.strip() == f"braze-cdi, version {installed}"

@@ -74,6 +74,14 @@ def test_exit_code_for_each_class(tmp_path: Path, loaded: Any) -> None:
                    "--fail-on", "failing,stuck,stale,degraded")
     assert degraded.returncode == 1
     assert f"[{cases['one_failure']}]: degraded — the last finished sync failed (error)" in degraded.stdout
+    # +degraded adds to the default classes; a plain list replaces them
+    for case in ("one_failure", "all_failures", "stale", "stuck"):
+        added = cli(tmp_path, None, "health", "--integration-id", cases[case], "--fail-on", "+degraded")
+        assert added.returncode == 1, (case, added.stdout, added.stderr)
+    only = cli(tmp_path, None, "health", "--integration-id", cases["all_failures"], "--fail-on", "degraded")
+    assert only.returncode == 0, only.stdout + only.stderr
+    both = cli(tmp_path, None, "health", "--fail-on", "failing,+degraded")
+    assert both.returncode == 2 and "--fail-on" in both.stderr
     failing = cli(tmp_path, None, "health", "--integration-id", cases["all_failures"])
     lines = [line for line in failing.stdout.splitlines() if cases["all_failures"] in line]
     assert len(lines) == 1 and "failing — 4 failed syncs in a row" in lines[0] and "last success never" in lines[0]

@@ -79,6 +79,7 @@ def test_a_failed_integration_is_a_json_error_record_and_the_summary_counts_it(s
     summary = next(r["summary"] for r in reversed(records) if "summary" in r)
     assert summary["failures"] == 1 and summary["ok"] is False
     assert summary["rows_per_table"]["job_sync_status"] == len(sim.truth(sim.integration_ids[4]))
+    assert {i["integration_id"] for i in summary["integrations"]} == {sim.integration_ids[4], unknown}
     assert sim.api_key not in result.stderr
 
 
@@ -100,3 +101,19 @@ def test_dlt_warnings_are_json_too(sim, tmp_path):
     )
     assert result.returncode == 0, result.stderr
     json_lines(result.stderr)
+
+
+def test_a_failed_load_keeps_every_stderr_line_json(sim, tmp_path):
+    """The destination refuses the rows (a table made by hand with the wrong types): the load fails and dlt's
+    deprecation warnings while the package is set aside are JSON records too, not raw `Warning:` lines."""
+    import duckdb
+
+    with duckdb.connect(str(tmp_path / "braze_cdi.duckdb")) as connection:
+        connection.execute("CREATE SCHEMA braze_cdi_data")
+        connection.execute(
+            "CREATE TABLE braze_cdi_data.job_sync_status(integration_id INTEGER, sync_start_time INTEGER)"
+        )
+    result = run_json(sim, tmp_path, "--duckdb-file", str(tmp_path / "braze_cdi.duckdb"))
+    assert result.returncode == 2, result.stderr
+    records = json_lines(result.stderr)
+    assert "the load into duckdb failed" in records[-1]["message"]

@@ -77,7 +77,7 @@ def test_notices_go_out_when_the_unhealthy_set_changes_and_failures_keep_the_exi
 
             again = health(tmp_path, "--notify", url)
             assert again.returncode == 1 and len(received) == 1  # same set: no second alarm
-            assert "same as last time" in again.stderr
+            assert "the same as at the last notice" in again.stderr
 
             always = health(tmp_path, "--notify", url, "--notify-always")
             assert always.returncode == 1 and len(received) == 2
@@ -95,7 +95,7 @@ def test_notices_go_out_when_the_unhealthy_set_changes_and_failures_keep_the_exi
             assert braze_cdi("run", cwd=tmp_path, env=cli_env(tmp_path, sim.api_key, sim.base_url)).returncode == 0
             recovered = health(tmp_path, "--notify", url)
             assert recovered.returncode == 0 and len(received) == 4
-            assert "healthy again" in received[3]["body"]["text"]
+            assert "no integration is failing or stuck or stale any more" in received[3]["body"]["text"]
             assert health(tmp_path, "--notify", url).returncode == 0 and len(received) == 4
 
         sim.add_syncs(first, 2, status="error")  # failing again, for the failing webhooks below
@@ -109,3 +109,29 @@ def test_notices_go_out_when_the_unhealthy_set_changes_and_failures_keep_the_exi
         refused = health(tmp_path, "--notify", url, "--notify-always")  # the receiver is gone
         assert refused.returncode == 1
         assert "could not post the health notice to 127.0.0.1" in refused.stderr
+
+
+def test_notices_follow_the_fail_on_they_were_sent_with(tmp_path):
+    """A first check with nothing unhealthy sends nothing and says why; a notice sent with `+degraded` lists the
+    degraded integration; the next check with the default --fail-on does not call it 'healthy again'."""
+    with BrazeSimulator((7, 12), rate_limits=FAST_LIMITS, seed=5) as sim:
+        first, second = sim.integration_ids
+        sim.finish_running()
+        sim.add_syncs(first, 3, status="success")
+        sim.add_syncs(second, 3, status="success")
+        env = cli_env(tmp_path, sim.api_key, sim.base_url)
+        assert braze_cdi("run", cwd=tmp_path, env=env).returncode == 0
+        with receiver() as (url, received):
+            quiet = health(tmp_path, "--notify", url)
+            assert quiet.returncode == 0 and not received
+            assert "same as last time" not in quiet.stderr and "nothing to notify" in quiet.stderr
+
+            sim.add_syncs(first, 1, status="error")  # the last sync failed once: degraded
+            assert braze_cdi("run", cwd=tmp_path, env=env).returncode == 0
+            degraded = health(tmp_path, "--notify", url, "--fail-on", "+degraded")
+            assert degraded.returncode == 1 and len(received) == 1
+            assert first in received[0]["body"]["text"] and "degraded" in received[0]["body"]["text"]
+
+            default = health(tmp_path, "--notify", url)
+            assert default.returncode == 0
+            assert len(received) == 1, [r["body"]["text"] for r in received]  # still degraded: no "healthy again"

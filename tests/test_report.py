@@ -197,3 +197,33 @@ def test_report_reads_through_one_connection_and_renders_the_queries_once(
     write_html(pipeline, tmp_path / "report.html", data=data)
     assert len(connections) == 1 and len(statements) == 5
     assert "<svg" in (tmp_path / "report.html").read_text(encoding="utf-8")
+
+
+@pytest.mark.slow
+def test_report_json_has_raw_values_under_health_s_keys(tmp_path: Path) -> None:
+    """`report --format json` (and with --log-format json) carries numbers, ISO 8601 instants and null under
+    snake_case keys, the same as `health --format json` for the same facts; an unwritable --html stops the
+    command before it reads anything."""
+    import json
+
+    with BrazeSimulator((7, 45), seed=5, rate_limits=FAST_LIMITS) as sim:
+        assert cli(tmp_path, sim, "run").returncode == 0
+    report = json.loads(cli(tmp_path, None, "report", "--format", "json").stdout)["report"]
+    logged = json.loads(cli(tmp_path, None, "--log-format", "json", "report").stdout)["report"]
+    health = json.loads(cli(tmp_path, None, "health", "--format", "json").stdout)
+    def timeless(row: dict[str, Any]) -> dict[str, Any]:  # without the figures that count from now
+        return {k: v for k, v in row.items() if k not in ("seconds_since_last_sync", "running_seconds")}
+
+    assert [timeless(row) for row in report["integrations"]] == [timeless(row) for row in logged["integrations"]]
+    assert report["counts"] == health["counts"]
+    by_id = {row["integration_id"]: timeless(row) for row in health["integrations"]}
+    for row in report["integrations"]:
+        assert all(re.fullmatch(r"[a-z0-9_]+", key) for key in row), sorted(row)
+        assert {key: row[key] for key in by_id[row["integration_id"]]} == by_id[row["integration_id"]]
+        assert row["success_rate_7d"] is None or isinstance(row["success_rate_7d"], float)
+        assert isinstance(row["rows_synced_30d"], int) and row["integration_label"]
+        datetime.fromisoformat(row["last_sync_start_time"])
+
+    blocked = cli(tmp_path, None, "report", "--html", "/proc/r.html")
+    assert blocked.returncode == 2 and "cannot write /proc/r.html" in blocked.stderr
+    assert "Traceback" not in blocked.stderr and "Braze CDI sync health" not in blocked.stdout

@@ -105,3 +105,20 @@ def test_the_summary_names_integrations_with_new_updated_and_reread_rows(tmp_pat
         assert name in text.stdout
     assert "0 new, 0 updated and 2 re-read sync row(s) from 3 integration(s)" in text.stdout
     assert f"Loaded into DuckDB file {tmp_path / 'braze_cdi.duckdb'}" in text.stdout
+
+
+def test_progress_off_a_terminal_counts_the_whole_run_and_tells_each_change_once(tmp_path):
+    """A backfill in slices: one line when the counts change (not one per dlt step, nor the same twice), with the
+    time elapsed since the run started, not since the slice did."""
+    with BrazeSimulator((60, 45), rate_limits=FAST_LIMITS) as sim:  # 11 pages: slices of at most 2 pages
+        env = cli_env(tmp_path, sim.api_key, sim.base_url)
+        result = braze_cdi("run", "--checkpoint-pages", "2", cwd=tmp_path, env=env)
+    assert result.returncode == 0, result.stderr
+    lines = re.findall(
+        r"INFO braze_cdi: \w+: (\d+ pages, \d+ rows, \d+/2 integrations done, \d+ x 429), (\d+) s", result.stderr
+    )
+    assert len(lines) >= 2, result.stderr
+    counts = [count for count, _ in lines]
+    assert len(set(counts)) == len(counts), result.stderr
+    elapsed = [int(seconds) for _, seconds in lines]
+    assert elapsed == sorted(elapsed), result.stderr

@@ -301,16 +301,21 @@ def print_report(
 
 
 def report_document(pipeline: dlt.Pipeline, data: ReportData | None = None, days: int = DEFAULT_DAYS) -> dict:
-    """The report as one JSON-ready document: `{"report": {dataset, generated_at, counts, integrations, problems}}`."""
+    """The report as one JSON-ready document: `{"report": {dataset, generated_at, counts, integrations, problems}}`,
+    each integration's raw values (numbers, datetimes, None) under the same keys as `health --format json`."""
     data = data if data is not None else load_report_data(pipeline, days)
     return {
         "report": {
             "dataset": data.dataset,
             "generated_at": data.now.isoformat(),
             "counts": data.counts,
-            "integrations": [
-                {**cells, "integration_id": row["integration_id"], "health": row["health"]}
-                for row, cells in zip(data.integrations, summary_rows(data), strict=True)
+            "integrations": [  # raw values under the keys `health --format json` uses for its rows
+                {
+                    **{key: value for key, value in row.items() if key != "display_name"},
+                    "integration_label": display_name(row),
+                    "problem": describe_problem(row, data.thresholds),
+                }
+                for row in data.integrations
             ],
             "problems": data.problems,
         }

@@ -92,7 +92,8 @@ def check_instance(api_key: str, url: str, checks: list[Check]) -> list[Any] | N
         else:
             checks.append(Check("instance", False, f"{url} did not answer like Braze: {error}"))
         return None
-    checks.append(Check("instance and key", True, f"{url} accepted the key"))
+    checks.append(Check("instance reachable", True, url))
+    checks.append(Check("key accepted", True, "Braze answered with the integration list"))
     checks.append(
         Check(f"permission {LIST_PERMISSION}", True, f"{len(first_page)} integration(s) on the first page")
     )

@@ -32,7 +32,7 @@ from ..errors import (
 )
 from ..http.cancel import RunInterrupted
 from ..job import EXIT_INTERRUPTED, PipelineLockedError
-from ..settings import DEFAULT_DATASET_NAME, DEFAULT_PIPELINE_NAME
+from ..settings import DEFAULT_DATASET_NAME, DEFAULT_PIPELINE_NAME, package_version
 from ..terminal_text import markup_safe, plain
 from . import output
 from .output import err
@@ -50,29 +50,42 @@ logger = logging.getLogger("braze_cdi")
 
 
 class _FixedFormatHandler(logging.StreamHandler):  # type: ignore[type-arg]
-    """A stderr handler whose format cannot be replaced: dlt re-formats the first handler of its logger."""
+    """A stderr handler whose format cannot be replaced: dlt re-formats the first handler of its logger.
+
+    It writes to the `sys.stderr` of the moment, so while the live progress bar redirects stderr its lines
+    are printed above the bar, not through it.
+    """
 
     def __init__(self, formatter: logging.Formatter) -> None:
         super().__init__(sys.stderr)
         super().setFormatter(formatter)
+
+    @property  # type: ignore[override]
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: Any) -> None:
+        return None
 
     def setFormatter(self, fmt: logging.Formatter | None) -> None:  # noqa: N802 - logging's name
         return None
 
 
 def _setup_logging(log_format: str, debug: bool) -> None:
-    """Our logger and dlt's write the same format to stderr: text lines, or one JSON object a line."""
-    output.set_format(log_format)
+    """Our logger, dlt's and Python's warnings (a DltDeprecationWarning, say) write the same format to stderr:
+    text lines, or one JSON object a line."""
+    output.set_format(log_format, debug)
     if log_format == "json":
         formatter: logging.Formatter = _JsonFormatter()
     else:
         formatter = _PlainFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logger.handlers[:] = [_FixedFormatHandler(formatter)]
+    logging.captureWarnings(True)
+    for name in ("braze_cdi", "dlt", "py.warnings"):
+        named = logging.getLogger(name)
+        named.handlers[:] = [_FixedFormatHandler(formatter)]
+        named.propagate = False
     logger.setLevel(logging.DEBUG if debug else logging.INFO)
-    logger.propagate = False
-    dlt_logger = logging.getLogger("dlt")
-    dlt_logger.handlers[:] = [_FixedFormatHandler(formatter)]
-    dlt_logger.propagate = False
 
 
 class _PlainFormatter(logging.Formatter):
@@ -160,69 +173,53 @@ def handle_errors(func: Callable[..., Any]) -> Callable[..., Any]:
             cause = root_cause(error)
             if isinstance(cause, PipelineLockedError):
                 fail(str(cause), EXIT_LOCKED)
-            if isinstance(cause, ConfigFieldMissingException):
-                fail(missing_destination_message(cause.config) or missing_config_message(set(cause.fields)))
-            if isinstance(cause, BrazeCdiError):
-                fail(str(cause))
-            fail(
-                f"{type(cause).__name__}: {str(cause).splitlines()[0] if str(cause) else ''} "
-                "(run with --debug for the details)."
-            )
+            known = isinstance(cause, (ConfigFieldMissingException, BrazeCdiError))
+            fail(describe_error(error) + ("" if known else " (run with --debug for the details)."))
 
     return wrapper
 
 
-def _set_debug(ctx: click.Context, param: click.Parameter, value: bool) -> None:
-    if value:
-        output.set_format(debug=True)
-        _setup_logging(output.log_format(), True)
-
-
-def _set_log_format(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
-    if value is not None:
-        _setup_logging(value, output.is_debug())
-
-
-def _global_options() -> list[click.Parameter]:
-    """`--debug` and `--log-format`, accepted before the command name and after it (fresh objects per use)."""
-    return [
-        click.Option(
-            ["--debug"], is_flag=True, default=False, expose_value=False, is_eager=True, callback=_set_debug,
-            help="Show tracebacks and debug logs.",
-        ),
-        click.Option(
-            ["--log-format"], type=click.Choice(["text", "json"]), default=None, expose_value=False, is_eager=True,
-            callback=_set_log_format,
-            help="text, or json: every stdout and stderr line is one JSON object.  [default: text]",
-        ),
-    ]
+GLOBAL_OPTIONS = {"--debug": 0, "--log-format": 1}
+"""The group's own options and how many values each takes: accepted after the command name too."""
 
 
 class _Group(click.Group):
-    """The command group: every command added to it also takes the global options, wherever they are given.
-
-    Usage errors are one JSON record on stderr with `--log-format json`, like every other line.
+    """The command group. Global options given after the command name are moved before it, so click parses
+    them once, as the group's, before the command's own options: a usage error in those then follows the
+    chosen log format like every other line.
     """
 
     def add_command(self, cmd: click.Command, name: str | None = None) -> None:
-        cmd.params.extend(_global_options())
+        cmd.epilog = "--debug and --log-format text|json (see braze-cdi --help) may also be given here."
         super().add_command(cmd, name)
 
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        front: list[str] = []
+        rest: list[str] = []
+        index = 0
+        while index < len(args):
+            arg, name = args[index], args[index].split("=", 1)[0]
+            if arg == "--":
+                rest += args[index:]
+                break
+            if name not in GLOBAL_OPTIONS:
+                rest.append(arg)
+                index += 1
+                continue
+            takes = 0 if "=" in arg else GLOBAL_OPTIONS[name]
+            front += args[index : index + 1 + takes]
+            index += 1 + takes
+        return super().parse_args(ctx, front + rest)
+
     def main(self, args: Any = None, *pargs: Any, **kwargs: Any) -> Any:  # type: ignore[override]
-        argv = list(sys.argv[1:] if args is None else args)
-        output.reset()
+        """click's standalone mode, but a usage error is a JSON record too with --log-format json."""
         _setup_logging("text", False)
-        for index, arg in enumerate(argv):  # before click parses: its own usage errors follow the format too
-            if arg == "--log-format" and index + 1 < len(argv) and argv[index + 1] in ("text", "json"):
-                _setup_logging(argv[index + 1], output.is_debug())
-            elif arg.startswith("--log-format=") and arg.split("=", 1)[1] in ("text", "json"):
-                _setup_logging(arg.split("=", 1)[1], output.is_debug())
-        if not output.is_json():
-            return super().main(argv, *pargs, **kwargs)
-        kwargs["standalone_mode"] = False
         try:
-            code = super().main(argv, *pargs, **kwargs)
+            code = super().main(args, *pargs, **{**kwargs, "standalone_mode": False})
         except click.ClickException as error:
+            if not output.is_json():
+                error.show()
+                sys.exit(error.exit_code)
             fail(error.format_message(), error.exit_code)
         except click.exceptions.Abort as error:
             interrupted = isinstance(error.__cause__, KeyboardInterrupt)
@@ -230,20 +227,23 @@ class _Group(click.Group):
         sys.exit(code if isinstance(code, int) else 0)
 
 
+def _set_log_format(ctx: click.Context, param: click.Parameter, value: str) -> None:
+    """Set up logging as soon as the group's options are read: before the command's are (`--debug` is eager)."""
+    _setup_logging(value, bool(ctx.params.get("debug")))
+
+
 @click.group(cls=_Group)
-@click.option("--debug", is_flag=True, expose_value=False, is_eager=True, callback=_set_debug,
-              help="Show tracebacks and debug logs.")
+@click.option("--debug", is_flag=True, is_eager=True, help="Show tracebacks and debug logs.")
 @click.option(
     "--log-format",
     type=click.Choice(["text", "json"]),
-    default=None,
-    expose_value=False,
-    is_eager=True,
+    default="text",
+    show_default=True,
     callback=_set_log_format,
-    help="text, or json: every stdout and stderr line is one JSON object.  [default: text]",
+    help="text, or json: every stdout and stderr line is one JSON object.",
 )
-@click.version_option(package_name="braze-cdi-source")
-def main() -> None:
+@click.version_option(package_version(), prog_name="braze-cdi")
+def main(debug: bool, log_format: str) -> None:
     """Load Braze Cloud Data Ingestion sync history into DuckDB or any dlt destination.
 
     --debug and --log-format may come before or after the command name.

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -56,7 +57,11 @@ def build_payload(result: HealthResult, where: str) -> dict[str, Any]:
     """Slack's incoming-webhook JSON: `text` (the fallback every compatible receiver shows) and `blocks`."""
     rows = [row for row in result.integrations if row["health"] in result.fail_on]
     if not rows:
-        text = f"braze-cdi: all {len(result.integrations)} integration(s) healthy again ({where})."
+        counts = Counter(row["health"] for row in result.integrations)
+        text = (
+            f"braze-cdi: no integration is {' or '.join(result.fail_on)} any more "
+            f"({', '.join(f'{n} {h}' for h, n in sorted(counts.items()))}; {where})."
+        )
         return {"text": text, "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": _mrkdwn(text)}}]}
     text = f"braze-cdi: {len(rows)} unhealthy integration(s) ({where})"
     lines = []
@@ -101,9 +106,13 @@ def notify(
     path = state_dir / NOTICE_FILE
     state = _read_state(path)
     current = unhealthy_set(result)
-    previous = state.get(where, {}).get("unhealthy", []) if isinstance(state.get(where), dict) else []
+    last = state.get(where) if isinstance(state.get(where), dict) else None
+    # what was notified, seen through this run's --fail-on: a degraded one listed under `+degraded` is not
+    # "healthy again" for a check that does not fail on degraded
+    previous = [pair for pair in (last or {}).get("unhealthy", []) if pair[1] in result.fail_on]
     if not always and current == previous:
-        return NoticeOutcome("unchanged", f"no notice to {host}: the unhealthy integrations are the same as last time.")
+        why = "the same as at the last notice" if last else "none, and no notice was sent before: nothing to notify"
+        return NoticeOutcome("unchanged", f"no notice to {host}: the unhealthy integrations are {why}.")
     try:
         response = requests.post(
             url, json=build_payload(result, where), timeout=TIMEOUT_SECONDS, allow_redirects=False, stream=True

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
 from rich.console import Console
@@ -24,17 +25,9 @@ class _Format:
     debug = False
 
 
-def set_format(name: str | None = None, debug: bool | None = None) -> None:
-    """Record the global options (a later value, e.g. given after the command name, wins)."""
-    if name is not None:
-        _Format.name = name
-    if debug:
-        _Format.debug = True
-
-
-def reset() -> None:
-    """Back to text without debug (each CLI invocation starts here)."""
-    _Format.name, _Format.debug = "text", False
+def set_format(name: str, debug: bool) -> None:
+    """Record the global options, once they are parsed."""
+    _Format.name, _Format.debug = name, debug
 
 
 def is_json() -> bool:
@@ -46,19 +39,18 @@ def is_debug() -> bool:
     return _Format.debug
 
 
-def log_format() -> str:
-    return _Format.name
-
-
-def _default(value: Any) -> Any:
+def json_value(value: Any) -> Any:
+    """A value JSON cannot hold as it is: instants as ISO 8601 text, decimals as numbers."""
     if isinstance(value, (datetime, date)):
         return value.isoformat()
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
     return str(value)
 
 
 def emit(document: dict[str, Any]) -> None:
     """One JSON document as one line on stdout (JSON mode only)."""
-    print(json.dumps(document, default=_default), flush=True)
+    print(json.dumps(document, default=json_value), flush=True)
 
 
 def say(text: str, *, markup: bool = True) -> None:

@@ -13,7 +13,7 @@ from typing import Any
 
 from dlt.common.runtime.collector import Collector
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import BarColumn, Progress, TextColumn
 
 from ..run_stats import RunStats
 
@@ -46,6 +46,7 @@ class ProgressCollector(Collector):
         self._progress: Progress | None = None
         self._task: Any = None
         self._waiting_until: dict[str, float] = {}
+        self._last_counts = ""
         stats.wait_listeners.append(self.waiting)
 
     def update(
@@ -71,8 +72,9 @@ class ProgressCollector(Collector):
             )
             return
         now = time.monotonic()
-        if force or now - self._last_log >= self.log_period:
-            self._last_log = now
+        counts = str({k: v for k, v in figures.items() if k not in ("elapsed_seconds", "eta_seconds")})
+        if (force or now - self._last_log >= self.log_period) and counts != self._last_counts:
+            self._last_log, self._last_counts = now, counts  # a step that changed no count is not told again
             logger.info(f"{self.step}: {self._describe(figures)}", extra={"fields": {"progress": figures}})
 
     def waiting(self, kind: str, seconds: float) -> None:
@@ -89,11 +91,12 @@ class ProgressCollector(Collector):
             logger.info(text, extra={"fields": {"waiting": {"endpoint": kind, "seconds": round(seconds, 1)}}})
 
     def _describe(self, figures: dict[str, Any]) -> str:
+        """Figures of the whole run (its slices included): elapsed time counts from the run's start."""
         eta = figures["eta_seconds"]
         return (
-            f"{figures['integrations_done']}/{figures['integrations']} integrations, {figures['pages']} pages, "
-            f"{figures['rows']} rows, {figures['throttled_429']} x 429"
-            + (f", ETA {eta:.0f} s" if eta and self.step == "extract" else "")
+            f"{figures['pages']} pages, {figures['rows']} rows, {figures['integrations_done']}/"
+            f"{figures['integrations']} integrations done, {figures['throttled_429']} x 429, "
+            f"{figures['elapsed_seconds']:.0f} s" + (f", ETA {eta:.0f} s" if eta and self.step == "extract" else "")
         )
 
     def _start(self, step: str) -> None:
@@ -103,8 +106,6 @@ class ProgressCollector(Collector):
                 TextColumn("[bold]braze-cdi {task.fields[step]}"),
                 BarColumn(),
                 TextColumn("{task.description}"),
-                TimeElapsedColumn(),
-                TimeRemainingColumn(),
                 console=self.console,
                 transient=True,
             )

@@ -16,7 +16,7 @@ from ..job import describe_location, make_pipeline
 from ..settings import DEFAULT_DATASET_NAME
 from ..terminal_text import plain
 from .main import describe_error, fail, handle_errors, logger, pipeline_options
-from .output import emit, err, is_json, out, say
+from .output import emit, err, is_json, json_value, out, say
 
 
 def show_report(pipeline: Any) -> None:
@@ -54,13 +54,19 @@ def _thresholds(values: dict[str, Any]) -> Any:
 @click.option("--html", "html_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Also write a self-contained HTML page with charts to this file.")
 @click.option("--days", default=30, show_default=True, type=click.IntRange(1, 3660), help="Days the charts cover.")
+@click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="json: raw values under the keys `health --format json` uses.")
 @handle_errors
-def report(pipeline_name: str, destination: str, dataset_name: str, html_file: Path | None, days: int) -> None:
+def report(
+    pipeline_name: str, destination: str, dataset_name: str, html_file: Path | None, days: int, output_format: str
+) -> None:
     """What an analyst wants first: health, last sync, success rates, durations, streaks, rows."""
     from ..analytics.health import NoDataError
     from ..analytics.report import load_report_data, print_report, report_document
     from ..analytics.report_html import write_html
 
+    if html_file is not None:
+        _check_writable(html_file)
     pipeline = make_pipeline(pipeline_name, destination, dataset_name)
     try:
         data = load_report_data(pipeline, days)
@@ -68,6 +74,8 @@ def report(pipeline_name: str, destination: str, dataset_name: str, html_file: P
         fail(f"nothing to report: {error}")
     if is_json():
         emit(report_document(pipeline, data))
+    elif output_format == "json":
+        click.echo(json.dumps(report_document(pipeline, data), default=json_value, indent=2))
     else:
         print_report(pipeline, out, days=days, data=data)
     if html_file is not None:
@@ -75,11 +83,24 @@ def report(pipeline_name: str, destination: str, dataset_name: str, html_file: P
         say(f"HTML report written to {html_file.resolve()}", markup=False)
 
 
+def _check_writable(path: Path) -> None:
+    """Refuse an output file that cannot be written before any work starts (a new file is removed again)."""
+    existed = path.exists()
+    try:
+        with path.open("a", encoding="utf-8"):
+            pass
+    except OSError as error:
+        fail(f"cannot write {path}: {error.strerror or type(error).__name__}; choose another file for --html.")
+    if not existed:
+        path.unlink()
+
+
 @click.command()
 @pipeline_options
 @_threshold_options
 @click.option("--fail-on", default="failing,stuck,stale", show_default=True,
-              help="Health classes that make the exit code 1 (comma-separated; add 'degraded' to alert on it).")
+              help="Health classes that make the exit code 1, comma-separated: a list replaces the default "
+              "(--fail-on degraded fails on degraded only); +degraded adds to it.")
 @click.option("--integration-id", "integration_ids", multiple=True, help="Only this integration (repeatable).")
 @click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @click.option("--notify", "notify_url", default=None, metavar="URL", envvar="BRAZE_CDI_NOTIFY_URL",
@@ -98,9 +119,9 @@ def health(
     **threshold_values: Any,
 ) -> None:
     """Exit 0 healthy, 1 unhealthy, 2 could not tell — for cron and orchestrator alerts."""
-    from ..analytics.health import EXIT_UNKNOWN, check_health
+    from ..analytics.health import DEFAULT_FAIL_ON, EXIT_UNKNOWN, check_health
 
-    classes = tuple(c.strip() for c in fail_on.split(",") if c.strip())
+    classes = fail_on_classes(fail_on, DEFAULT_FAIL_ON)
     try:
         thresholds = _thresholds(threshold_values)
         pipeline = make_pipeline(pipeline_name, destination, dataset_name)
@@ -114,7 +135,7 @@ def health(
         if is_json():
             emit({"health": document})
         else:
-            click.echo(json.dumps(document, default=str, indent=2))
+            click.echo(json.dumps(document, default=json_value, indent=2))
     else:
         for line in result.problems:
             out.print(plain(line), highlight=False, markup=False, soft_wrap=True)
@@ -126,6 +147,15 @@ def health(
     if notify_url and result.exit_code != EXIT_UNKNOWN:
         _notify(pipeline, result, notify_url, notify_always)
     sys.exit(result.exit_code)
+
+
+def fail_on_classes(value: str, default: tuple[str, ...]) -> tuple[str, ...]:
+    """`failing,stale` replaces the default classes; `+degraded` (each class with a +) adds to them."""
+    named = [c.strip() for c in value.split(",") if c.strip()]
+    added = [c.lstrip("+").strip() for c in named if c.startswith("+")]
+    if added and len(added) < len(named):
+        raise click.BadParameter("list the classes, or add to the defaults with +, not both", param_hint="--fail-on")
+    return tuple(dict.fromkeys([*default, *added])) if added else tuple(named)
 
 
 def _notify(pipeline: Any, result: Any, url: str, always: bool) -> None:

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import sys
 from collections import Counter
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import click
 from rich.markup import escape
 from rich.table import Table
 
+from ..extract.backfill import BRAZE_HISTORY
 from ..job import (
     EXIT_INTERRUPTED,
     RunContext,
@@ -23,6 +25,7 @@ from ..job import (
 )
 from ..run_stats import RunStats
 from ..terminal_text import markup_safe
+from ..timestamps import parse_instant
 from .main import EXIT_OK, EXIT_PARTIAL, INTERRUPTED, fail, handle_errors, logger, pipeline_options, say_error
 from .output import emit, err, is_json, out
 from .progress import ProgressCollector
@@ -43,7 +46,8 @@ from .progress import ProgressCollector
     "--checkpoint-pages",
     type=click.IntRange(min=1),
     default=None,
-    help="Commit rows and resume points at least every this many pages (default: one minute at the rate limit).",
+    help="At most this many pages between two commits of rows and resume points (default: about one minute of "
+    "reading at the rate limit).",
 )
 @handle_errors
 def run(
@@ -57,8 +61,11 @@ def run(
     checkpoint_pages: int | None,
 ) -> None:
     """Extract CDI integrations and sync history, load them, refresh the views."""
-    from ..extract.source import braze_cdi_source
+    from ..extract.backfill import parse_duration
+    from ..extract.source import braze_cdi_source, parse_start_date
 
+    parse_duration(time_budget)  # bad input is refused before any destination is opened
+    parse_start_date(start_date)
     kwargs: dict[str, Any] = {"fail_fast": fail_fast}
     if integration_ids:
         kwargs["integration_ids"] = list(integration_ids)
@@ -69,15 +76,15 @@ def run(
     if checkpoint_pages:
         kwargs["checkpoint_pages"] = checkpoint_pages
     pipeline = make_pipeline(pipeline_name, destination, dataset_name)
-    logger.info(f"loading into {describe_location(pipeline)}, dataset {dataset_name}")
     context = RunContext()
+
+    def source() -> Any:  # made under the lock; its settings are checked before "loading into" is said
+        made = braze_cdi_source(run_context=context, **kwargs)
+        logger.info(f"loading into {describe_location(pipeline)}, dataset {dataset_name}")
+        return made
+
     with stop_on_signals(lambda: say_error(INTERRUPTED, EXIT_INTERRUPTED)):
-        summary = run_pipeline(
-            pipeline,
-            lambda: braze_cdi_source(run_context=context, **kwargs),
-            progress=progress_display(context.stats),
-            context=context,
-        )
+        summary = run_pipeline(pipeline, source, progress=progress_display(context.stats), context=context)
     print_summary(summary)
     sys.exit(EXIT_OK if summary.ok else EXIT_PARTIAL)
 
@@ -141,7 +148,11 @@ def print_summary(summary: RunSummary) -> None:
 
 
 def print_backfill(summary: RunSummary) -> None:
-    """Which integrations still have history to read, and about how long it takes at Braze's rate limit."""
+    """Which integrations still have history to read, and about how long it takes at Braze's rate limit.
+
+    Without start_date the target is Braze's 12-month horizon, though an integration's history may begin later:
+    the estimate is then an upper bound, and said so. Ids and dates wrap, never cut, on a narrow terminal.
+    """
     if not summary.backfill_pending:
         if summary.rows_per_integration and not any(summary.rows_per_integration.values()):
             out.print("No sync rows found: nothing new to load (the tables are in place).", highlight=False)
@@ -149,27 +160,36 @@ def print_backfill(summary: RunSummary) -> None:
     pending = summary.backfill_pending
     why = "the time budget ran out" if summary.stopped_by_budget else "not finished in this run"
     minutes = summary.backfill_minutes_left
+    horizon = datetime.now(timezone.utc) - BRAZE_HISTORY
+    to_horizon = any(
+        row.get("backfill_target") and abs(parse_instant(row["backfill_target"]) - horizon) < timedelta(days=2)
+        for row in pending.values()
+    )
     estimate = "time left unknown"
     if minutes is not None:
-        estimate = f"about {minutes:.0f} min of reading at the rate limit left"
+        bound = "at most" if to_horizon else "about"
+        estimate = f"{bound} {minutes:.0f} min of reading at the rate limit left"
+        if to_horizon:
+            estimate += " if the history reaches back Braze's 12 months"
     out.print(
         f"Backfill in progress for {len(pending)} integration(s) ({why}; {estimate}); the next run resumes it.",
         highlight=False,
+        soft_wrap=True,
     )
-    if len(pending) <= 50:
-        table = Table(title="history still to read")
-        for column in ("integration_id", "pages read", "covered back to", "target", "pages left (est.)"):
-            table.add_column(column, justify="right" if column.startswith("pages") else "left")
-        for integration_id, row in pending.items():
-            left = row.get("estimated_pages_left")
-            table.add_row(
-                integration_id,
-                str(row.get("pages_read")),
-                str(row.get("covered_back_to") or "-"),
-                str(row.get("backfill_target") or "-"),
-                "?" if left is None else str(left),
-            )
-        out.print(table)
+    for integration_id, row in list(pending.items())[:50]:  # one line each: wrapped, never cut, at any width
+        left = row.get("estimated_pages_left")
+        out.print(
+            f"  {integration_id}: {row.get('pages_read')} page(s) read, loaded back to "
+            f"{_minute(row.get('covered_back_to'))}, target {_minute(row.get('backfill_target'))}, "
+            f"{'?' if left is None else f'{left:,}'} page(s) left{' at most' if to_horizon else ''}",
+            highlight=False,
+            soft_wrap=True,
+        )
+
+
+def _minute(value: str | None) -> str:
+    """An instant to the minute, in UTC ("-" for none): what a person compares, in 20 characters."""
+    return "-" if not value else parse_instant(value).strftime("%Y-%m-%d %H:%M UTC")
 
 
 @click.command()
@@ -178,7 +198,15 @@ def print_backfill(summary: RunSummary) -> None:
 @handle_errors
 def reset(pipeline_name: str, destination: str, dataset_name: str, integration_ids: tuple[str, ...]) -> None:
     """Forget the incremental state (of these integrations) so the next run reads their history again."""
+    from ..analytics.health import duckdb_file
+
     pipeline = make_pipeline(pipeline_name, destination, dataset_name)
+    database = duckdb_file(pipeline)
+    if database is not None and not database.exists():
+        fail(
+            f"Nothing to reset: no DuckDB file at {database}, so pipeline {pipeline_name!r} never loaded here "
+            "(check --pipeline-name, --duckdb-file or the folder you run from)."
+        )
     dropped = reset_state(pipeline, list(integration_ids))
     missing = [i for i in integration_ids if i not in dropped]
     if dropped:

@@ -37,24 +37,30 @@ BRAZE_HISTORY = timedelta(days=365)
 MAX_GAPS = 20
 """Stretches kept per integration; beyond this the two oldest gaps are joined (re-reading between them)."""
 
-_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)\s*(h|m|s)?", re.IGNORECASE)
+_NUMBER = r"\d+(?:\.\d+)?"
+_DURATION = re.compile(rf"(?:({_NUMBER})h)?\s*(?:({_NUMBER})m)?\s*(?:({_NUMBER})s)?", re.IGNORECASE)
+DURATION_FORMS = "90s, 50m, 1h30m, 1h 30m 10s, or a plain number of seconds such as 3600"
 
 
 def parse_duration(value: str | float | int | None) -> float | None:
-    """Seconds from `50m`, `1h30m`, `90s`, `3600` (seconds) or a number; None or "" means no budget."""
+    """Seconds from `50m`, `1h30m`, `90s`, `3600` (seconds) or a number; None or "" means no budget.
+
+    Strict: every part but a lone number carries its unit, hours before minutes before seconds, each once,
+    so `1h30` or `30 30` are refused rather than read as something the operator did not mean.
+    """
     if value is None or value == "":
         return None
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         seconds = float(value)
     else:
-        text = str(value).strip().replace(" ", "")
-        parts = list(_DURATION_PART.finditer(text))
-        if not parts or "".join(p.group(0) for p in parts) != text:
-            raise ConfigurationError(
-                f"time_budget {value!r} is not a duration: use e.g. 50m, 1h30m, 90s or a number of seconds."
-            )
-        scale = {"h": 3600.0, "m": 60.0, "s": 1.0, None: 1.0}
-        seconds = sum(float(p.group(1)) * scale[(p.group(2) or "").lower() or None] for p in parts)
+        text = str(value).strip()
+        match = _DURATION.fullmatch(text)
+        if re.fullmatch(_NUMBER, text):
+            seconds = float(text)
+        elif text and match:
+            seconds = sum(float(part or 0) * scale for part, scale in zip(match.groups(), (3600, 60, 1), strict=True))
+        else:
+            raise ConfigurationError(f"time_budget {value!r} is not a duration: write {DURATION_FORMS}.")
     if not math.isfinite(seconds) or seconds <= 0:
         raise ConfigurationError(f"time_budget {value!r} must be a positive duration, e.g. 50m.")
     return seconds

@@ -36,15 +36,22 @@ from .job_sync_status import job_sync_status_resource
 from .run_context import RunContext
 
 
-def _parse_start_date(value: str | datetime | None) -> datetime | None:
+def parse_start_date(value: str | datetime | None) -> datetime | None:
+    """start_date as an instant; refused when it is not ISO 8601 or lies in the future (nothing would load)."""
     if value is None or value == "":
         return None
     try:
-        return parse_instant(value)
+        bounded_from = parse_instant(value)
     except ValueError:
         raise ConfigurationError(
             f"start_date {value!r} is not an ISO 8601 date or timestamp (e.g. 2026-01-31 or 2026-01-31T00:00:00Z)."
         ) from None
+    if bounded_from > datetime.now(timezone.utc):
+        raise ConfigurationError(
+            f"start_date {to_iso(bounded_from)} is in the future: no sync started after it, so nothing would load. "
+            "Use a past date (or none: Braze's whole history)."
+        )
+    return bounded_from
 
 
 
@@ -122,12 +129,7 @@ def braze_cdi_source(
     )
     future_tolerance = timedelta(minutes=float(future_tolerance_minutes))
     budget = TimeBudget(parse_duration(time_budget), started=context.started)
-    bounded_from = _parse_start_date(start_date)
-    if bounded_from is not None and bounded_from > datetime.now(timezone.utc):
-        raise ConfigurationError(
-            f"start_date {to_iso(bounded_from)} is in the future: no sync started after it, so nothing would load. "
-            "Use a past date (or none: Braze's whole history)."
-        )
+    bounded_from = parse_start_date(start_date)
     backfill = context.backfill = Backfill(
         int(checkpoint_pages) if checkpoint_pages else None,
         budget,

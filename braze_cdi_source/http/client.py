@@ -81,7 +81,12 @@ def check_base_url(base_url: Any) -> str:
             f"{host} is not a Braze REST instance: use https://rest.<instance>.braze.com or .braze.eu, "
             "e.g. https://rest.iad-03.braze.com."
         )
-    return f"{parts.scheme}://{parts.netloc}".rstrip("/")
+    if parts.path.strip("/") or parts.query or parts.fragment:
+        raise ConfigurationError(
+            f"base_url {base_url.strip()!r} has a path ({parts.path or '?' + parts.query}): the API's paths start at "
+            f"the instance's root, so give only the instance, e.g. {parts.scheme}://{parts.netloc}."
+        )
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 def _is_loopback(host: str) -> bool:

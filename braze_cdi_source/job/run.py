@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import dlt
+from dlt.common.configuration.exceptions import ConfigFieldMissingException, ConfigValueCannotBeCoercedException
 from dlt.common.pipeline import LoadInfo
 from dlt.common.runtime.collector import Collector
 from dlt.destinations.fs_client import FSClientBase
@@ -21,14 +22,21 @@ from dlt.pipeline.exceptions import PipelineStepFailed
 from ..analytics.health import duckdb_file as duckdb_path_of
 from ..analytics.view_sql import VERIFIED_DIALECTS
 from ..analytics.views import create_views, destination_dialect
-from ..errors import BrazeCdiError, root_cause
+from ..errors import BaseUrlUnreachableError, BrazeCdiError, ConfigurationError, root_cause
 from ..extract.run_context import RunContext
 from ..settings import DEFAULT_DATASET_NAME, DEFAULT_PIPELINE_NAME, SOURCE_NAME
 from .file_format import run_file_format
 from .location import resolve_destination
 from .lock import pipeline_lock
 from .run_log import record_failed_run, record_run
-from .summary import RunSummary, add_row_counts, summarise
+from .summary import (
+    RunSummary,
+    add_row_counts,
+    correct_new_rows,
+    count_syncs,
+    stateless_integrations,
+    summarise,
+)
 
 logger = logging.getLogger("braze_cdi")
 
@@ -111,6 +119,8 @@ def run_pipeline(
             if database is not None:
                 database.parent.mkdir(parents=True, exist_ok=True)  # --duckdb-file data/cdi.duckdb in a new folder
             backfill = context.backfill
+            stateless = stateless_integrations(pipeline, stats)  # after `reset`: which rows are truly new
+            before = count_syncs(pipeline, stateless)
             loads: list[LoadInfo] = []
             row_counts: dict[str, int] = {}
             # A braze_cdi_source loads in slices: each load commits rows with every integration's resume
@@ -136,12 +146,14 @@ def run_pipeline(
             if views and views_supported(pipeline):
                 create_views(pipeline)
             summary = summarise(pipeline, loads, time.monotonic() - started, stats, row_counts)
+            correct_new_rows(summary, before, count_syncs(pipeline, stateless) if before else None)
             if backfill is not None:
                 summary.backfill_pending = backfill.summary()
                 summary.stopped_by_budget = backfill.stopped_by_budget and bool(summary.backfill_pending)
                 summary.slices = len(loads)
-        except Exception:
-            record_failed_run(pipeline, started_at, stats)
+        except Exception as error:
+            if not invalid_input(error):  # a setting that cannot work: nothing was tried, nothing is logged
+                record_failed_run(pipeline, started_at, stats)
             raise
         finally:
             pipeline.collector = collector
@@ -165,6 +177,15 @@ def _made(source: Any, context: RunContext) -> Any:
             "with `braze_cdi_source(..., run_context=context)` and pass `context=context`."
         )
     return source
+
+
+def invalid_input(error: BaseException) -> bool:
+    """Whether `error` is a missing or malformed setting (not a Braze, network or destination failure)."""
+    cause = root_cause(error)
+    bad = (ConfigurationError, ConfigFieldMissingException, ConfigValueCannotBeCoercedException)
+    return isinstance(cause, bad) and not isinstance(cause, BaseUrlUnreachableError)
+
+
 
 
 def _extract_times(pipeline: dlt.Pipeline) -> tuple[float, float]:

@@ -6,7 +6,6 @@ import json
 import logging
 import uuid
 from datetime import datetime, timezone
-from importlib import metadata
 from typing import Any
 
 import dlt
@@ -17,6 +16,7 @@ from ..settings import (
     EXTRACTION_ERRORS_TABLE,
     EXTRACTION_RUN_COLUMNS,
     EXTRACTION_RUNS_TABLE,
+    package_version,
 )
 from .file_format import run_file_format
 from .summary import RunSummary
@@ -56,7 +56,7 @@ def record_run(
             if table != EXTRACTION_ERRORS_TABLE
         ),
         "load_id": summary.load_ids[0] if summary and summary.load_ids else None,
-        "version": _package_version(),
+        "version": package_version(),
         **_backfill_figures(summary),
     }
     runs = dlt.resource([row], name=EXTRACTION_RUNS_TABLE, write_disposition="append", columns=EXTRACTION_RUN_COLUMNS)
@@ -82,14 +82,6 @@ def _backfill_figures(summary: RunSummary | None) -> dict[str, Any]:
         "slices": summary.slices,
         "backfill_pending": json.dumps(pending, sort_keys=True),
     }
-
-
-def _package_version() -> str | None:
-    """This package's installed version (the one pip reports), for the run log."""
-    try:
-        return metadata.version("braze-cdi-source")
-    except metadata.PackageNotFoundError:
-        return None
 
 
 def record_failed_run(pipeline: dlt.Pipeline, started_at: datetime, stats: RunStats | None) -> None:

@@ -9,7 +9,7 @@ import dlt
 from dlt.common.pipeline import LoadInfo
 
 from ..run_stats import RunStats
-from ..settings import EXTRACTION_ERRORS_TABLE
+from ..settings import EXTRACTION_ERRORS_TABLE, JOB_SYNC_STATUS_TABLE
 from .location import describe_location
 
 
@@ -105,3 +105,43 @@ def summarise(
             for integration_id, figures_of in per_integration.items()
         ],
     )
+
+
+def stateless_integrations(pipeline: dlt.Pipeline, stats: RunStats) -> list[str]:
+    """This run's integrations with no resume point (first run, new, or `reset`): the source counts all their
+    rows as new, though the destination may hold them already (they are merged)."""
+    schema = pipeline.default_schema_name
+    resources = pipeline.state.get("sources", {}).get(schema or "", {}).get("resources", {})
+    return [i for i in stats.per_integration() if f"{JOB_SYNC_STATUS_TABLE}_{i}" not in resources]
+
+
+def count_syncs(pipeline: dlt.Pipeline, integration_ids: list[str]) -> dict[str, int] | None:
+    """Loaded sync rows of these integrations (None: no table yet, so every row read is new)."""
+    if not integration_ids or not pipeline.default_schema_name:
+        return None
+    try:
+        with pipeline.sql_client() as client:
+            table = client.make_qualified_table_name(JOB_SYNC_STATUS_TABLE)
+            marks = ", ".join(["%s"] * len(integration_ids))
+            rows = client.execute_sql(
+                f"SELECT integration_id, COUNT(*) FROM {table} WHERE integration_id IN ({marks}) "
+                "GROUP BY integration_id",
+                *integration_ids,
+            )
+    except Exception:  # noqa: BLE001 - no table or dataset yet: nothing was loaded before
+        return None
+    counts = dict.fromkeys(integration_ids, 0)
+    counts.update({str(i): int(n) for i, n in rows or []})
+    return counts
+
+
+def correct_new_rows(summary: RunSummary, before: dict[str, int] | None, after: dict[str, int] | None) -> None:
+    """'New' is at most what the destination gained: the rest of a re-read history was there already."""
+    if before is None or after is None:
+        return
+    for item in summary.integrations:
+        if item["integration_id"] in before:
+            gained = max(0, after.get(item["integration_id"], 0) - before[item["integration_id"]])
+            if item["new"] > gained:
+                item["reread"] += item["new"] - gained
+                item["new"] = gained
