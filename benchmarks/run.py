@@ -2,6 +2,7 @@
 
     python -m benchmarks.run            # full sizes (about 5 minutes on 2 cores)
     python -m benchmarks.run --quick    # tiny sizes, for the smoke test
+    python -m benchmarks.run --only history   # figure 12 alone (about 15 minutes): its RESULTS.md section
     make bench                          # the same as the first line
 
 Every figure is a ratio of two things measured side by side in this one run (baseline and candidate
@@ -21,8 +22,10 @@ import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
+from pathlib import Path
 from typing import Any
 
+from . import history
 from .measure import run_case
 from .serve import served
 
@@ -35,6 +38,7 @@ FULL = {
     "backfill": {"quick": False},
     "rate_60": {"integrations": 10, "syncs": 310, "limit": 100, "window": 60.0},
     "hourly": {"integrations": 300, "syncs": 3, "limit": 100, "list_limit": 50, "window": 60.0},
+    "history": {"args": ["--timeout", 120]},
     "paths": {"syncs": [5_000, 30_000, 100_000]},
 }
 QUICK = {
@@ -46,17 +50,18 @@ QUICK = {
     "backfill": {"quick": True},
     "rate_60": {"integrations": 3, "syncs": 40, "limit": 5, "window": 1.0},
     "hourly": {"integrations": 12, "syncs": 2, "limit": 5, "list_limit": 5, "window": 1.0},
+    "history": {"args": ["--quick", "--no-postgres"]},
     "paths": {"syncs": [200, 600]},
 }
 PATHS = (("bare", "bare `pipeline.run(braze_cdi_source(...))`"), ("braze_cdi", "the job (`run_pipeline`)"))
 
 
 def measure_paths(sizes: dict[str, dict[str, Any]], log: Any) -> dict[str, Any]:
-    """Figure 12 (`--only paths`): peak RSS of one integration's history loaded into DuckDB by a bare
+    """Figure 13 (`--only paths`): peak RSS of one integration's history loaded into DuckDB by a bare
     `pipeline.run` (the README's snippet, dagster-dlt) and by the job, side by side at each size."""
     results: dict[str, Any] = {}
     for syncs in sizes["paths"]["syncs"]:
-        log(f"12. memory on both paths: {syncs:,} syncs")
+        log(f"13. memory on both paths: {syncs:,} syncs")
         with served([syncs]) as (url, key):
             results[str(syncs)] = {impl: load(impl, url, key) for impl, _ in PATHS}
     return results
@@ -193,6 +198,8 @@ def measure_all(sizes: dict[str, dict[str, Any]], log: Any) -> dict[str, Any]:
         ], lat["repeats"])
     log("6. pages re-read after an interruption, 7. runs to complete a backfill with a budget")
     results["backfill"] = run_case("backfill", ["--quick"] if sizes["backfill"]["quick"] else [])
+    log("12. history size: health, report and report --html on 35 days and on a year of syncs")
+    results["history"] = run_case("history", sizes["history"]["args"], timeout=7200)
     results["paths"] = measure_paths(sizes, log)
     log("waiting for the rate-limit cases")
     for name, future in waiting.items():
@@ -337,13 +344,14 @@ def render(results: dict[str, Any], command: str, started: str, seconds: float) 
         f"{hh['floor_s']:.0f} s + {slack:.1f} s | = minimum; wall ≤ floor + own time + rounding | "
         f"{verdict(hourly_ok and hh['wall_s'] <= allowed)} |"
     )
-    # 12. memory on both paths
+    lines.append(history.summary_row(results["history"]))
+    # 13. memory on both paths
     paths = results["paths"]
     first, last = list(paths)[0], list(paths)[-1]
     bare = [paths[n]["bare"]["peak_rss_mb"] for n in paths]
     job = [paths[n]["braze_cdi"]["peak_rss_mb"] for n in paths]
     lines.append(
-        f"| 12 | peak RSS of one integration, {int(first):,} → {int(last):,} syncs, bare `pipeline.run` and the job | "
+        f"| 13 | peak RSS of one integration, {int(first):,} → {int(last):,} syncs, bare `pipeline.run` and the job | "
         f"bare {' / '.join(f'{p:.0f}' for p in bare)} MB | the job {' / '.join(f'{p:.0f}' for p in job)} MB | "
         f"bare {bare[-1] / bare[0]:.2f}×, job {job[-1] / job[0]:.2f}× | bare: second size ≤ 1.15× the first, "
         f"≤ 400 MB at the last | {verdict(bare[1] <= 1.15 * bare[0] and bare[-1] <= 400)} |"
@@ -351,7 +359,7 @@ def render(results: dict[str, Any], command: str, started: str, seconds: float) 
     # spread of the side-by-side ratios
     lines += ["", "## Spread of figure 3 and figure 5 (repeat by repeat, the two jobs alternating)",
               "", *overhead_summary(results)]
-    lines += ["", "## 12. Memory on both paths (one integration, DuckDB, no limit)", "",
+    lines += ["", "## 13. Memory on both paths (one integration, DuckDB, no limit)", "",
               *paths_summary(results["paths"])]
     # step by step
     lines += ["", "## Where braze-cdi's time and memory go (`benchmarks/phases.py`: dlt's steps one by one)", "",
@@ -378,17 +386,31 @@ def render(results: dict[str, Any], command: str, started: str, seconds: float) 
     lines.append(
         f"| final table equals Braze's truth | | {e['braze_cdi']['correct']} | {e['rest_api']['correct']} | |"
     )
+    lines += ["", history.section(results["history"], command)]
     lines += ["", "## Raw measurements (medians are used above)", "", "```json",
               json.dumps(results, indent=1, default=str)[:60000], "```", ""]
     return "\n".join(lines)
+
+
+def replace_section(path: str, heading: str, text: str) -> None:
+    """Put `text` in place of the section starting with `heading` (before the raw measurements if absent)."""
+    old = Path(path).read_text() if os.path.exists(path) else ""
+    start = old.find(heading)
+    if start < 0:
+        start = end = old.find("## Raw measurements") if "## Raw measurements" in old else len(old)
+    else:
+        end = old.find("\n## ", start + 1)
+        end = len(old) if end < 0 else end + 1
+    Path(path).write_text(old[:start] + text + ("\n" if old[end:] else "") + old[end:])
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.run")
     parser.add_argument("--quick", action="store_true", help="tiny sizes (smoke test)")
     parser.add_argument("--output", default=os.path.join(os.path.dirname(__file__), "RESULTS.md"))
-    parser.add_argument("--only", choices=("overhead", "paths"), default=None,
-                        help="run figures 3 and 5 (or 12) alone and print them (RESULTS.md is not written)")
+    parser.add_argument("--only", choices=("overhead", "history", "paths"), default=None,
+                        help="overhead: figures 3 and 5 alone, printed (RESULTS.md is not written); history: figure "
+                        "12 alone, its section of RESULTS.md replaced; paths: figure 13 alone, printed")
     parser.add_argument("--repeats", type=int, default=None, help="repeats of figure 3 (default 5; --quick 1)")
     args = parser.parse_args(argv)
     sizes = {k: dict(v) for k, v in (QUICK if args.quick else FULL).items()}
@@ -410,8 +432,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(json.dumps(results, default=str))
         print("\n".join(overhead_summary(results)))
         return 0
-    results = measure_all(sizes, log)
     command = "python -m benchmarks.run" + (" --quick" if args.quick else "")
+    if args.only == "history":
+        log("12. history size (building the datasets takes a few minutes)")
+        result = run_case("history", sizes["history"]["args"], timeout=7200)
+        text = history.section(result, command + " --only history")
+        replace_section(args.output, history.SECTION, text)
+        print(text)
+        log(f"wrote its section of {args.output}")
+        return 0
+    results = measure_all(sizes, log)
     text = render(results, command, started, time.monotonic() - began)
     with open(args.output, "w") as out:
         out.write(text)

@@ -6,8 +6,10 @@ configuration messages, shared by the client, the CLI and the pipeline script.
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Iterator
 from typing import TypeVar
+from urllib.parse import quote, quote_plus
 
 from requests import HTTPError, Response
 
@@ -52,6 +54,26 @@ def missing_destination_message(config: object) -> str | None:
         f'(e.g. credentials = "postgresql://user:password@host:5432/database" for postgres), or the '
         f"environment variable DESTINATION__{str(name).upper()}__CREDENTIALS."
     )
+
+
+class Redactor:
+    """Removes the API key from text a server or proxy sent back, in every form it may echo it: as is (a
+    `Bearer` header), percent-encoded, and inside base64 at any alignment (standard and URL-safe alphabets)."""
+
+    def __init__(self, secret: str) -> None:
+        raw = secret.encode()
+        forms = {secret, quote(secret, safe=""), quote_plus(secret)}
+        for offset in range(3):  # the characters of a base64 text that only the key's bits decide
+            start, end = -(-8 * offset // 6), 8 * (offset + len(raw)) // 6
+            for encode in (base64.b64encode, base64.urlsafe_b64encode):
+                forms.add(encode(b"\0" * offset + raw).decode()[start:end])
+        self.forms = sorted((f for f in forms if len(f) >= 8), key=len, reverse=True)
+
+    def __call__(self, text: str) -> str:
+        for form in self.forms:
+            if form in text:
+                text = text.replace(form, "[API key]")
+        return text
 
 
 class BaseUrlUnreachableError(ConfigurationError):
@@ -128,7 +150,7 @@ def hint(status: int | None, braze_message: str, path: str) -> str:
     if status == 404:
         return "the URL does not exist: check base_url (e.g. https://rest.iad-03.braze.com, no path)."
     if status == 429 and "max_rate_limit_wait" in message:
-        return "the integration stopped here; the next run goes on (raise max_rate_limit_wait to wait longer)."
+        return "the integration stopped here; the next run goes on (check the clock of this machine and any proxy)."
     if status == 429:
         return "rate limited past the retry budget: re-run later or raise the retry budget."
     if status is not None and 300 <= status < 400:

@@ -40,6 +40,19 @@ class RunStats:
         self.started = time.monotonic()
         self.integrations: dict[str | None, IntegrationStats] = {}
         self.wait_listeners: list[WaitListener] = []
+        self.extra_columns: dict[str, set[str]] = {}
+        """Per table, the extra columns this run let in (every resource writing the table shares the cap)."""
+
+    def admit_column(self, table: str, column: str, existing: set[str], limit: int) -> bool:
+        """Whether `table` may hold extra `column`: one it has, or a new one while it holds fewer than `limit`."""
+        with self._lock:
+            admitted = self.extra_columns.setdefault(table, set())
+            if column in existing or column in admitted:
+                return True
+            if len(existing | admitted) >= limit:
+                return False
+            admitted.add(column)
+            return True
 
     def _of(self, integration_id: str | None) -> IntegrationStats:
         stats = self.integrations.get(integration_id)

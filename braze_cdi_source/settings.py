@@ -93,6 +93,15 @@ JOB_SYNC_STATUS_COLUMNS = {
     "rows_synced": {"data_type": "bigint"},
     "rows_failed_with_errors": {"data_type": "bigint"},
 }
+
+JOB_SYNC_STATUS_LAYOUT = {
+    "integration_id": {"cluster": True},
+    "sync_start_time": {"cluster": True, "x-bigquery-partition": True},
+}
+"""Column hints for time-pruned reads, applied where dlt creates the table: BigQuery partitions by the day of
+sync_start_time and clusters by the table hint below; Snowflake and Databricks cluster by both columns.
+Other destinations ignore them (PostgreSQL gets an index from `create_views`)."""
+JOB_SYNC_STATUS_TABLE_HINTS = {"x-bigquery-cluster-columns": ["integration_id", "sync_start_time"]}
 JOB_SYNC_STATUS_TIMESTAMPS = ("sync_start_time", "sync_finish_time", "last_timestamp_synced")
 
 EXTRACTION_RUN_COLUMNS = {

@@ -36,6 +36,8 @@ class Reply:
     body: bytes | Iterable[bytes] = b""
     pause: float = 0.0
     """Seconds between chunks of an iterable body."""
+    reason: str | None = None
+    """The status line's reason phrase (the default one for the status when None)."""
 
 
 def syncs(count: int, start_hour: int = 0) -> list[dict[str, Any]]:
@@ -101,7 +103,7 @@ class HostileServer:
                     self.close_connection = True
 
             def _send(self, reply: Reply) -> None:
-                self.send_response(reply.status)
+                self.send_response(reply.status, reply.reason)
                 names = {k.lower() for k, _ in reply.headers}
                 for key, value in reply.headers:
                     self.send_header(key, value)
@@ -137,7 +139,7 @@ class HostileServer:
             ]
             return Reply(body=page_body(items))
         for integration_id, rows in self.history.items():
-            own = f"/cdi/integrations/{quote(integration_id, safe='')}/job_sync_status"
+            own = f"/cdi/integrations/{quote(integration_id, safe='', errors='surrogatepass')}/job_sync_status"
             if seen.path == own:
                 skip = int(seen.query.get("cursor", ["0"])[0] or 0)
                 headers = []

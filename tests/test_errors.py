@@ -55,3 +55,21 @@ def test_the_client_and_the_cli_word_missing_configuration_alike(monkeypatch, tm
     with pytest.raises(ConfigFieldMissingException) as missing:
         braze_cdi_source(base_url="http://127.0.0.1:1")
     assert missing_config_message(set(missing.value.fields)) == MISSING_API_KEY
+
+
+def test_one_exception_chain_walker():
+    """errors.exception_chain is the one walker of exception chains (issue 20): no other module of the package
+    reads `__cause__` / `__context__` (the transport had a second walker, following urllib3's `reason`)."""
+    import ast
+    from pathlib import Path
+
+    import braze_cdi_source
+
+    package = Path(braze_cdi_source.__file__).parent
+    readers = sorted(
+        str(path.relative_to(package))
+        for path in package.rglob("*.py")
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, ast.Attribute) and node.attr in ("__cause__", "__context__")
+    )
+    assert set(readers) == {"errors.py"}, readers

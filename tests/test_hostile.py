@@ -603,3 +603,177 @@ def test_the_cursor_ignores_future_dated_syncs_and_heals_a_frozen_state():
     assert healed.boundary(now) is None  # read everything once
     healed.see(now - timedelta(hours=1), "success", now)
     assert healed.to_state()["last_sync_start_time"].startswith("2026-05-31T23:00")
+
+
+# --- 10. any body encoding: decoded by urllib3 within the caps, or a failure of that integration only -----
+
+def _gzip(data: bytes) -> bytes:
+    import gzip
+
+    return gzip.compress(data)
+
+
+BODIES = {
+    # 5,000 empty gzip members, then the page: a decoder that recursed per member died of RecursionError
+    "empty_gzip_members": ([("Content-Encoding", "gzip")], _gzip(b"") * 5000 + _gzip(page_body(syncs(10)))),
+    "gzip_twice": ([("Content-Encoding", "gzip, gzip")], _gzip(_gzip(page_body(syncs(10))))),
+    "brotli_not_asked_for": ([("Content-Encoding", "br")], b"\x8b\x03\x80garbage-not-brotli" * 10),
+    "gzip_garbage": ([("Content-Encoding", "gzip")], b"\x1f\x8b\x08\x00garbage" * 10),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(BODIES))
+def test_any_content_encoding_costs_at_most_that_integration(make_pipeline, kind):
+    """Bound: wall < 10 s; the normal integration loads; the hostile one loads (a body urllib3 decodes) or is
+    one line in extraction_errors (after max_attempts), never an exception that ends the run."""
+    headers, body = BODIES[kind]
+    with HostileServer({"bad": [], "good": syncs(12)}, scripted(lambda s: Reply(200, headers, body))) as server:
+        pipeline = make_pipeline()
+        assert api_run(pipeline, server) < 10
+        good = [r for r in loaded(pipeline) if r[0] == "good"]
+        assert len(good) == 12
+        bad = [r for r in loaded(pipeline) if r[0] == "bad"]
+        if kind in ("empty_gzip_members", "gzip_twice"):
+            assert len(bad) == 10 and error_messages(pipeline) == []
+        else:
+            assert bad == [] and server.count("/cdi/integrations/bad/") == QUICK["max_attempts"]
+            [message] = error_messages(pipeline)
+            assert "bad" in message
+
+
+# --- 11. rate-limit waits stay within Braze's window whatever the headers say ------------------------------
+
+@pytest.mark.slow
+def test_a_429_read_on_a_clock_minutes_behind_waits_then_loads(make_pipeline):
+    """Issue 21 minor: Braze's 60 s reset, read on a client clock 4 minutes behind, is 300 s ahead: the request
+    waits max_rate_limit_wait (5 s here; Braze's 60 s window by default), then loads, instead of failing.
+    Bound: wall < 15 s; both integrations load; no error."""
+    first = {"done": False}
+
+    def rule(seen: Seen) -> Reply | None:
+        if first["done"]:
+            return None
+        first["done"] = True
+        return Reply(429, [("X-RateLimit-Reset", str(int(time.time()) + 300)), ("X-RateLimit-Remaining", "0")], b"{}")
+
+    with HostileServer({"bad": syncs(12), "good": syncs(3)}, scripted(rule)) as server:
+        pipeline = make_pipeline()
+        assert api_run(pipeline, server) < 15
+        assert error_messages(pipeline) == []
+        assert len(loaded(pipeline)) == 15
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("setting", ["LIST_REQUESTS_PER_MINUTE", "JOB_STATUS_REQUESTS_PER_MINUTE"])
+def test_a_rate_limit_of_zero_is_refused_with_a_clear_message(tmp_path, setting):
+    """Issue 21 minor: `*_REQUESTS_PER_MINUTE=0` is a configuration error (exit 2, one sentence naming the
+    setting), not a ZeroDivisionError; no request is sent."""
+    with HostileServer({"good": syncs(3)}) as server:
+        result, _ = cli(tmp_path, server, **{f"SOURCES__BRAZE_CDI__{setting}": "0"})
+        assert server.requests == []
+    assert result.returncode == 2, result.stderr
+    assert setting.lower() in result.stderr and "at least 1" in result.stderr
+    assert "Traceback" not in result.stderr and "ZeroDivision" not in result.stderr
+
+
+# --- 12. Link headers per RFC 8288 --------------------------------------------------------------------------
+
+LINK_FORMS = {
+    "relation_list": '<{next}>; rel="next prev"',
+    "upper_case": "<{next}>; REL=NEXT",
+    "quoted_params": '<{next}>; title="a; b, <c>"; rel="next"',
+    "several_links": '<{path}?cursor=first>; rel="first", <{next}>; rel="next", <{path}?cursor=last>; rel="last"',
+    "two_next": '<{next}>; rel="next", <{path}?cursor=other>; rel="next"',
+}
+
+
+@pytest.mark.parametrize("form", sorted(LINK_FORMS))
+def test_link_headers_are_read_per_rfc_8288(make_pipeline, form):
+    """Issue 21 row 12 (silent loss: 10 of 25 rows, exit 0). Cursors hold a `;`. Bound: all 25 rows load
+    with no error, except two different next links: the first page loads and one line says why paging stopped."""
+    path = "/cdi/integrations/bad/job_sync_status"
+    history = syncs(25)
+
+    def rule(seen: Seen) -> Reply:
+        cursor = seen.query.get("cursor", [""])[0]
+        page = {"": 0, "p;1": 1, "p;2": 2}[cursor]
+        headers = []
+        if page < 2:
+            link = LINK_FORMS[form].format(next=f"{path}?cursor=p%3B{page + 1}", path=path)
+            headers.append(("Link", link))
+        return Reply(headers=headers, body=page_body(history[page * 10 : page * 10 + 10]))
+
+    with HostileServer({"bad": [], "good": syncs(3)}, scripted(rule)) as server:
+        pipeline = make_pipeline()
+        assert api_run(pipeline, server) < 10
+    bad = [r for r in loaded(pipeline) if r[0] == "bad"]
+    assert len([r for r in loaded(pipeline) if r[0] == "good"]) == 3
+    if form == "two_next":
+        assert len(bad) == 10
+        [message] = error_messages(pipeline)
+        assert "2 different next pages" in message and "bad" in message
+    else:
+        assert len(bad) == 25 and error_messages(pipeline) == []
+
+
+def test_over_tls_the_deadline_decoding_and_kept_alive_connections_hold(tmp_path):
+    """The transport's per-read deadline wraps the socket http.client reads: over TLS too (production is https
+    only). Bound: three gzip pages on one kept-alive TLS connection decode; a body trickling one byte every
+    0.3 s is cut at request_timeout (1 s) with RequestDeadlineExceeded, well before its 30 s."""
+    import gzip
+    import ssl
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    import requests
+
+    from braze_cdi_source.http.transport import BoundedAdapter, RequestDeadlineExceeded
+
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(tmp_path / "key.pem"),
+                    "-out", str(tmp_path / "cert.pem")], check=True, capture_output=True)
+    connections: set[int] = set()
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+        def do_GET(self) -> None:  # noqa: N802 - http.server's name
+            connections.add(id(self.connection))
+            self.send_response(200)
+            if self.path == "/slow":
+                self.send_header("Content-Length", "100")
+                self.end_headers()
+                for _ in range(100):
+                    self.wfile.write(b" ")
+                    self.wfile.flush()
+                    time.sleep(0.3)
+                return
+            body = gzip.compress(page_body(syncs(10)))
+            self.send_header("Content-Encoding", "gzip")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(tmp_path / "cert.pem", tmp_path / "key.pem")
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"https://127.0.0.1:{server.server_address[1]}"
+    try:
+        with requests.Session() as session:
+            session.mount("https://", BoundedAdapter(base, timeout=1.0))
+            for _ in range(3):
+                assert len(session.get(f"{base}/page", verify=str(tmp_path / "cert.pem")).json()["results"]) == 10
+            assert len(connections) == 1
+            started = time.monotonic()
+            with pytest.raises(RequestDeadlineExceeded):
+                session.get(f"{base}/slow", verify=str(tmp_path / "cert.pem"))
+            assert time.monotonic() - started < 10
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -135,3 +135,61 @@ def test_notices_follow_the_fail_on_they_were_sent_with(tmp_path):
             default = health(tmp_path, "--notify", url)
             assert default.returncode == 0
             assert len(received) == 1, [r["body"]["text"] for r in received]  # still degraded: no "healthy again"
+
+
+def _unhealthy() -> Any:
+    from types import SimpleNamespace
+
+    row = {"integration_id": "a", "integration_name": "A", "health": "failing", "last_sync_start_time": None}
+    return SimpleNamespace(integrations=[row], fail_on=("failing",))
+
+
+def test_a_webhook_that_trickles_its_answer_is_cut_at_the_total_deadline(tmp_path, monkeypatch):
+    """Issue 21 row 9: the webhook sends its headers one byte every 0.3 s (every 5 s in the field, where
+    `health` never ended, under the cron script's lock). Bound: the post fails at the total deadline (1 s
+    here), the outcome says so without the URL's secret path."""
+    import socket
+    import time
+
+    from braze_cdi_source.cli import notify
+
+    monkeypatch.setattr(notify, "TIMEOUT_SECONDS", 1.0)
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+
+    def trickle() -> None:
+        conn, _ = listener.accept()
+        with conn:
+            conn.recv(65536)
+            for byte in b"HTTP/1.1 200 OK\r\nX-Slow: " + b"x" * 100:
+                try:
+                    conn.sendall(bytes([byte]))
+                except OSError:
+                    return
+                time.sleep(0.3)
+
+    threading.Thread(target=trickle, daemon=True).start()
+    url = f"http://127.0.0.1:{listener.getsockname()[1]}{SECRET_PATH}"
+    outcome: list[Any] = []
+    poster = threading.Thread(target=lambda: outcome.append(notify.notify(url, _unhealthy(), tmp_path, "here")))
+    started = time.monotonic()
+    poster.start()
+    poster.join(timeout=10)
+    listener.close()
+    assert not poster.is_alive(), "the post outlived its deadline"
+    assert time.monotonic() - started < 5
+    [result] = outcome
+    assert result.status == "failed" and SECRET_PATH not in result.message
+
+
+def test_a_notify_url_that_does_not_parse_is_a_configuration_error(tmp_path):
+    """Issue 21 minor: `--notify "http://[::1/x"` was a traceback and exit 1 (which reads as "unhealthy");
+    `notify` raises a ConfigurationError, which `health` turns into one sentence and exit 2."""
+    import pytest
+
+    from braze_cdi_source.cli.notify import notify
+    from braze_cdi_source.errors import ConfigurationError
+
+    with pytest.raises(ConfigurationError, match="--notify URL does not parse"):
+        notify("http://[::1/services/x", _unhealthy(), tmp_path, "here")

@@ -21,15 +21,26 @@ from tests.test_views import build_cases, duration, load, model_health, names, p
 
 
 class Elements(HTMLParser):
-    """Every start tag with its attributes, and the document's text."""
+    """Every start tag with its attributes (a chart mark also gets its lane's `data-integration`), and the
+    document's text."""
 
     def __init__(self) -> None:
         super().__init__()
         self.tags: list[tuple[str, dict[str, str]]] = []
         self.text: list[str] = []
+        self.lane: str | None = None
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self.tags.append((tag, {k: v or "" for k, v in attrs}))
+        values = {k: v or "" for k, v in attrs}
+        if tag == "g":
+            self.lane = values.get("data-integration")
+        elif self.lane is not None:
+            values.setdefault("data-integration", self.lane)
+        self.tags.append((tag, values))
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "g":
+            self.lane = None
 
     def handle_data(self, data: str) -> None:
         self.text.append(data)
@@ -193,9 +204,10 @@ def test_report_reads_through_one_connection_and_renders_the_queries_once(
     data = load_report_data(pipeline)
     assert len(data.integrations) == 2 and data.syncs and data.daily
     assert len(connections) == 1 and renderings == ["duckdb"]
-    assert len(statements) == 5  # has the dataset, details, the database clock, syncs, daily totals
+    # has the dataset, details, the database clock, syncs per lane, the syncs (every lane fits), daily totals
+    assert len(statements) == 6
     write_html(pipeline, tmp_path / "report.html", data=data)
-    assert len(connections) == 1 and len(statements) == 5
+    assert len(connections) == 1 and len(statements) == 6
     assert "<svg" in (tmp_path / "report.html").read_text(encoding="utf-8")
 
 

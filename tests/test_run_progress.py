@@ -122,3 +122,18 @@ def test_progress_off_a_terminal_counts_the_whole_run_and_tells_each_change_once
     assert len(set(counts)) == len(counts), result.stderr
     elapsed = [int(seconds) for _, seconds in lines]
     assert elapsed == sorted(elapsed), result.stderr
+
+
+def test_a_budgeted_backfill_has_an_eta_before_any_integration_is_done():
+    """A backfill reads every integration for the whole run, so none is done until the end: the time budget's
+    end is the ETA then."""
+    from braze_cdi_source.cli.progress import ProgressCollector
+    from braze_cdi_source.run_stats import RunStats
+
+    stats = RunStats()
+    stats.expect(["a", "b", "c"])
+    collector = ProgressCollector(stats, live=False, budget_seconds=3000)
+    collector.step = "extract"
+    line = collector._describe(stats.snapshot())
+    assert "0/3 integrations done" in line
+    assert 2990 <= int(re.search(r"ETA (\d+) s", line).group(1)) <= 3000, line

@@ -178,3 +178,50 @@ def test_the_windows_limit_follows_braze_s_header_not_the_documented_one(clock):
     assert waited(clock, lambda: limiter.acquire(JOBS)) == pytest.approx(40)
     for _ in range(2):  # after the reset: 3 a window, as Braze said
         assert waited(clock, lambda: limiter.acquire(JOBS)) == 0
+
+
+def test_no_header_makes_anyone_wait_longer_than_braze_s_window(clock):
+    """Issue 21 'slow': a 429 (or a 2xx) whose reset is 170 s ahead waits one 60 s window, not 170 s."""
+    limiter = Throttle({LIST: 3, JOBS: 5}, clock=clock.time, sleep=clock.sleep)  # the default max_wait
+    limiter.acquire(JOBS)
+    limiter.observe(JOBS, answer(429, remaining=0, reset=T0 + 170, limit=5))
+    assert waited(clock, lambda: limiter.acquire(JOBS)) == pytest.approx(60)
+    limiter.observe(JOBS, answer(remaining=0, reset=clock.now + 170, limit=5))
+    assert waited(clock, lambda: limiter.acquire(JOBS)) == pytest.approx(60)
+
+
+def test_a_429_storm_holds_the_other_threads_one_window_at_most(clock):
+    """One integration's endpoint answers 429 (reset 170 s ahead) to every retry: the others are held for the
+    first window only; the storm's own retries back off by themselves (the response says the throttle does
+    not hold)."""
+    limiter = Throttle({LIST: 3, JOBS: 100}, clock=clock.time, sleep=clock.sleep)
+    held = 0.0
+    for _ in range(8):  # a request that keeps getting 429s, retried about every 10 s
+        storm = answer(429, remaining=0, reset=clock.now + 170, limit=100)
+        limiter.observe(JOBS, storm)
+        held += waited(clock, lambda: limiter.acquire(JOBS))  # another integration's next page
+        clock.now += 10
+    assert held == pytest.approx(60)
+
+
+def test_a_client_clock_minutes_behind_waits_a_window_not_a_failure(clock):
+    """Braze's 60 s reset read on a clock 4 minutes behind is 300 s ahead: a 60 s wait, and the 429 is retried
+    (no `ASKED_WAIT`); a reset a year ahead is absurd and fails at once."""
+    from braze_cdi_source.http.throttle import ASKED_WAIT
+
+    limiter = Throttle(clock=clock.time, sleep=clock.sleep)
+    skewed = answer(429, remaining=0, reset=T0 + 300, limit=100)
+    limiter.observe(JOBS, skewed)
+    assert getattr(skewed, ASKED_WAIT, None) is None
+    assert waited(clock, lambda: limiter.acquire(JOBS)) == pytest.approx(60)
+    absurd = answer(429, remaining=0, reset=clock.now + 365 * 86400, limit=100)
+    limiter.observe(JOBS, absurd)
+    assert getattr(absurd, ASKED_WAIT)[0] == "X-RateLimit-Reset"
+
+
+@pytest.mark.parametrize("limits", [{JOBS: 0}, {LIST: -1}, {JOBS: 2.5}])
+def test_a_limit_below_one_request_a_minute_is_refused_with_a_clear_message(limits):
+    from braze_cdi_source.errors import ConfigurationError
+
+    with pytest.raises(ConfigurationError, match="requests_per_minute"):
+        Throttle(limits)

@@ -8,7 +8,8 @@ match one of them (a sync can cross a 7/30-day boundary while the test runs; not
 from __future__ import annotations
 
 import math
-from collections import defaultdict
+import re
+from collections import Counter, defaultdict
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from functools import partial
@@ -25,19 +26,20 @@ from tests.tables import table_exists
 
 FAILED = ("error", "config_error")
 HOUR = timedelta(hours=1)
+MINUTE = timedelta(minutes=1)
 
 SYNC_RUNS_COLUMNS = [
     "integration_id", "integration_name", "job_status", "sync_start_time", "sync_finish_time",
-    "duration_seconds", "rows_synced", "rows_failed_with_errors",
+    "duration_seconds", "rows_synced", "rows_failed_with_errors", "integration_label",
 ]
 DAILY_COLUMNS = [
     "integration_id", "day", "syncs", "successes", "partials", "failures", "running", "rows_synced",
-    "rows_failed_with_errors", "avg_duration_seconds",
+    "rows_failed_with_errors", "avg_duration_seconds", "integration_name", "integration_label",
 ]
 HEALTH_COLUMNS = [
     "integration_id", "integration_name", "last_sync_start_time", "last_job_status", "last_success_time",
     "consecutive_failures", "success_rate_7d", "success_rate_30d", "p50_duration_seconds",
-    "p95_duration_seconds", "health",
+    "p95_duration_seconds", "health", "integration_label",
 ]
 
 
@@ -98,6 +100,14 @@ def build_cases(sim: BrazeSimulator, now: datetime) -> dict[str, str]:
         "low_success": hourly(now, ["success", "partial", "limit_exceeded", "partial", "success", "partial"]),
         "old_and_new": [sync("success", now - timedelta(days=d), seconds=10 * d) for d in (0.1, 3, 8, 20, 40, 60)],
         "no_syncs": [],
+        # a long history the views must not cut at their windows: failing since a success 60 days ago,
+        # stopped 40 days ago, and two successes that overlap (the newest by start finished first)
+        "failing_60d": [sync("error", now - timedelta(days=d, hours=1)) for d in range(60)]
+        + [sync("success", now - timedelta(days=60, hours=2))],
+        "stopped_40d": [sync("success", now - timedelta(days=40) - i * HOUR) for i in range(6)],
+        "overlapping": [sync("success", now - 40 * MINUTE, seconds=600),
+                        sync("success", now - 100 * MINUTE, seconds=5400)]
+        + hourly(now, ["success"] * 3, newest_ago=160 * MINUTE),
     }
     return {name: scripted(sim, rows) for name, rows in cases.items()}
 
@@ -137,16 +147,23 @@ def paused(sim: BrazeSimulator) -> frozenset[str]:
     return frozenset(i["integration_id"] for i in sim.integrations_truth() if i["integration_status"] == "paused")
 
 
+def labels(name: dict[str, str]) -> dict[str, str]:
+    """The report's display names: the name, with the id's first block where two integrations share it."""
+    sharing = Counter(n or "" for n in name.values())
+    return {i: f"{n or i} ({i[:8]})" if sharing[n or ""] > 1 else n or i for i, n in name.items()}
+
+
 def model_sync_runs(history: dict[str, list[dict]], name: dict[str, str]) -> set[tuple]:
+    label = labels(name)
     return {
         (i, name[i], s["job_status"], s["sync_start_time"], s["sync_finish_time"], duration(s), s["rows_synced"],
-         s["rows_failed_with_errors"])
+         s["rows_failed_with_errors"], label[i])
         for i, syncs in history.items()
         for s in syncs
     }
 
 
-def model_daily(history: dict[str, list[dict]]) -> dict[tuple, dict]:
+def model_daily(history: dict[str, list[dict]], name: dict[str, str]) -> dict[tuple, dict]:
     groups: dict[tuple, list[dict]] = defaultdict(list)
     for i, syncs in history.items():
         for s in syncs:
@@ -163,6 +180,8 @@ def model_daily(history: dict[str, list[dict]]) -> dict[tuple, dict]:
             "rows_synced": sum(s["rows_synced"] or 0 for s in syncs),
             "rows_failed_with_errors": sum(s["rows_failed_with_errors"] or 0 for s in syncs),
             "avg_duration_seconds": sum(durations) / len(durations) if durations else None,
+            "integration_name": name[key[0]],
+            "integration_label": labels(name)[key[0]],
         }
     return result
 
@@ -194,8 +213,12 @@ def model_health(
             return sum(s["job_status"] == "success" for s in window) / len(window) if window else None
 
         recent = [duration(s) for s in finished if duration(s) is not None and age(s) <= 30 * 86400]
-        successes = [s["sync_finish_time"] for s in syncs if s["job_status"] == "success"]
-        starts = sorted(s["sync_start_time"] for s in syncs)
+        successes = [s["sync_finish_time"] for s in syncs if s["job_status"] == "success"]  # newest first
+        # the typical interval: gaps between the starts of the last 30 days, or of the whole history when
+        # fewer than two syncs started in those 30 days
+        starts = sorted(s["sync_start_time"] for s in syncs if age(s) <= 30 * 86400)
+        if len(starts) < 2:
+            starts = sorted(s["sync_start_time"] for s in syncs)
         gaps = [(b - a).total_seconds() for a, b in zip(starts, starts[1:], strict=False)]
         typical = percentile(gaps, 0.5)
         if th.stale_after_hours is not None:
@@ -238,13 +261,14 @@ def model_health(
             "integration_name": name.get(i),
             "last_sync_start_time": latest["sync_start_time"] if latest else None,
             "last_job_status": latest["job_status"] if latest else None,
-            "last_success_time": max(successes) if successes else None,
+            "last_success_time": successes[0] if successes else None,
             "consecutive_failures": streak,
             "success_rate_7d": rate_7d,
             "success_rate_30d": rate(30),
             "p50_duration_seconds": percentile(recent, 0.5),
             "p95_duration_seconds": percentile(recent, 0.95),
             "health": health,
+            "integration_label": labels(name)[i],
         }
     return result
 
@@ -321,7 +345,7 @@ def test_views_equal_independent_computation(destination_pipeline: Any) -> None:
         expected = by_key[(row["integration_id"], row["sync_start_time"])]
         assert all(same(row[c], e) for c, e in zip(SYNC_RUNS_COLUMNS, expected, strict=True)), (row, expected)
 
-    expected_daily = model_daily(history)
+    expected_daily = model_daily(history, name)
     assert {(r["integration_id"], r["day"]) for r in daily} == set(expected_daily)
     for row in daily:
         expected = expected_daily[(row["integration_id"], row["day"])]
@@ -343,13 +367,25 @@ def test_views_equal_independent_computation(destination_pipeline: Any) -> None:
         "low_success": "degraded",
         "old_and_new": "healthy",
         "no_syncs": "unknown",
+        "failing_60d": "failing",
+        "stopped_40d": "stale",
+        "overlapping": "healthy",
     }
+    failing_60d, stopped = by_case["failing_60d"], by_case["stopped_40d"]
+    assert failing_60d["consecutive_failures"] == 60
+    assert abs((now - timedelta(days=60, hours=2, seconds=-60)) - failing_60d["last_success_time"]).total_seconds() < 1
+    assert abs((now - timedelta(days=40)) - stopped["last_sync_start_time"]).total_seconds() < 1
+    # the newest success by start finished 30 min ago; an older, longer one finished later (10 min ago)
+    assert abs((now - 30 * MINUTE) - by_case["overlapping"]["last_success_time"]).total_seconds() < 1
     failing = by_case["all_failures"]
     assert (failing["consecutive_failures"], failing["last_success_time"], failing["success_rate_7d"]) == (4, None, 0)
     assert by_case["low_success"]["success_rate_7d"] == pytest.approx(2 / 6)
     assert by_case["old_and_new"]["success_rate_7d"] == 1 and by_case["old_and_new"]["p50_duration_seconds"] == 55
     assert by_case["no_syncs"]["last_sync_start_time"] is None and by_case["no_syncs"]["success_rate_30d"] is None
     assert by_case["only_running"]["last_job_status"] == "running"
+    # two integrations share a name (the simulator repeats names), so the labels tell them apart
+    shared = [r["integration_label"] for r in health if r["integration_label"] != (r["integration_name"] or "")]
+    assert shared and all(label.endswith(")") for label in shared)
     # the random history holds every status, so the comparison above is not vacuous
     random_statuses = {s["job_status"] for i, syncs in history.items() if i not in cases.values() for s in syncs}
     assert {"success", "partial", "error", "config_error", "running", "limit_exceeded"} <= random_statuses
@@ -605,7 +641,7 @@ def test_future_dated_syncs_degrade_and_are_left_out_of_the_other_checks(destina
     }
     assert row["future_on_top"]["newest_future_sync_start_time"] == far
     assert same(utc(row["future_on_top"]["last_sync_start_time"]), now - 30 * timedelta(minutes=1))
-    assert row["future_on_top"]["syncs"] == 5
+    assert row["future_on_top"]["syncs_30d"] == 5
     assert row["only_future"]["last_sync_start_time"] is None
     assert row["within_tolerance"]["last_sync_start_time"] == near
     assert row["within_tolerance"]["newest_future_sync_start_time"] is None
@@ -622,3 +658,41 @@ def test_future_dated_syncs_degrade_and_are_left_out_of_the_other_checks(destina
     assert (near_row["health"], near_row["future_syncs"], near_row["newest_future_sync_start_time"]) == (
         "degraded", 1, near
     )
+
+
+def test_postgres_health_reads_each_integration_through_the_index(make_pipeline: Any, postgres_destination: Any,
+                                                                  unique_dataset: str) -> None:
+    """create_views gives job_sync_status an index on (integration_id, sync_start_time) (IF NOT EXISTS: a second
+    run keeps it), and on a year of history the health query's per-integration reads go through it."""
+    from braze_cdi_source.analytics.health import DETAIL_COLUMNS, reading
+    from braze_cdi_source.analytics.views import SYNC_HISTORY_INDEX
+
+    pipeline = make_pipeline(postgres_destination, dataset_name=unique_dataset)
+    now = datetime.now(timezone.utc)
+    with BrazeSimulator((), rate_limits=FAST_LIMITS) as sim:
+        scripted(sim, hourly(now, ["success"] * 3))
+        load(pipeline, sim)
+    with pipeline.sql_client() as client:
+        table = client.make_qualified_table_name("job_sync_status")
+        client.execute_sql(  # 40 integrations, one sync an hour for a year: the window is a twelfth
+            f"INSERT INTO {table} (integration_id, job_status, sync_start_time, sync_finish_time, "
+            "last_timestamp_synced, rows_synced, rows_failed_with_errors, _dlt_load_id, _dlt_id) "
+            "SELECT 'bulk-' || i, 'success', now() - k * interval '1 hour', now() - k * interval '1 hour' "
+            "+ interval '1 minute', now() - k * interval '1 hour', 1, 0, 'bulk', i || '-' || k "
+            "FROM generate_series(0, 8759) AS k, generate_series(1, 40) AS i"
+        )
+        client.execute_sql(f"ANALYZE {table}")  # and the integrations: as autovacuum would
+        client.execute_sql(f"ANALYZE {client.make_qualified_table_name('integrations')}")
+    create_views(pipeline)
+    create_views(pipeline)
+    with reading(pipeline, HealthThresholds()) as (client, queries):
+        indexes = client.execute_sql("SELECT indexname FROM pg_indexes WHERE indexname = %s", SYNC_HISTORY_INDEX)
+        plan = "\n".join(row[0] for row in client.execute_sql(
+            f"EXPLAIN SELECT {', '.join(DETAIL_COLUMNS)} FROM ({queries['integration_health_details']}) AS d"
+        ))
+        rows = client.execute_sql(f"SELECT health, syncs_30d FROM ({queries['integration_health_details']}) AS d")
+    assert len(indexes) == 1
+    # per-integration lookups go through the index (the 30-day range itself may be a scan: the heap is in load
+    # order, which is time order, and PostgreSQL reads a twelfth of a small table faster that way)
+    assert re.search(rf"(Index Scan|Index Only Scan|Bitmap Index Scan) (using|on) {SYNC_HISTORY_INDEX}", plan), plan
+    assert sorted(rows)[-1] == ("healthy", 720)

@@ -30,7 +30,7 @@ import sqlglot
 from sqlglot import expressions as exp
 from sqlglot.errors import ErrorLevel
 
-from braze_cdi_source import render_views
+from braze_cdi_source import braze_cdi_source, render_views
 from braze_cdi_source.analytics.views import VIEWS
 from braze_cdi_source.settings import BACKFILL_COLUMNS, BACKFILL_TABLE, INTEGRATION_COLUMNS, JOB_SYNC_STATUS_COLUMNS
 from braze_cdi_source.simulator import BrazeSimulator
@@ -154,6 +154,20 @@ def test_postgres_gives_duckdb_s_answers(reference: Reference) -> None:
     run_and_compare("postgres", reference, lambda view: _pipeline_rows(reference.postgres, view))
 
 
+def test_a_non_utc_postgres_session_gets_the_same_answers(reference: Reference) -> None:
+    """The views as a Los Angeles (DST) or Kathmandu (+05:45) session reads them: days, durations, windows and
+    'now' do not move. (DuckDB's non-UTC session: the round trip below.)"""
+    for zone in ("America/Los_Angeles", "Asia/Kathmandu"):
+        with reference.postgres.sql_client() as client:
+            client.execute_sql(f"SET TIME ZONE '{zone}'")
+
+            def query(view: str) -> tuple[list[str], list[tuple]]:
+                with client.execute_query(f"SELECT * FROM {client.make_qualified_table_name(view)}") as cursor:
+                    return [c[0] for c in cursor.description], cursor.fetchall()  # noqa: B023
+
+            run_and_compare(f"postgres in {zone}", reference, query)
+
+
 def _pipeline_rows(pipeline: dlt.Pipeline, view: str) -> tuple[list[str], list[tuple]]:
     with pipeline.sql_client() as client, client.execute_query(
         f"SELECT * FROM {client.make_qualified_table_name(view)}"
@@ -249,7 +263,7 @@ def test_snowflake_views_health_and_report_on_fakesnow(reference: Reference, tmp
         cursor = connection.cursor()
         create_snowflake_tables(cursor, reference)
         statements = render_views("snowflake", "braze_cdi_data")
-        assert '"BRAZE_CDI_DATA"."INTEGRATION_HEALTH"' in statements["integration_health"]
+        assert '"BRAZE_CDI_DATA"."INTEGRATION_HEALTH" COPY GRANTS AS' in statements["integration_health"]
         for statement in statements.values():
             cursor.execute(statement)
 
@@ -292,10 +306,16 @@ def strictly_parsed(statement: str, dialect: str) -> exp.Expression:
     return tree
 
 
-@pytest.mark.parametrize("dialect", ["bigquery", "redshift"])
-def test_views_round_trip_through_the_dialect(reference: Reference, dialect: str) -> None:
+@pytest.mark.parametrize(("dialect", "session_zone"), [
+    ("bigquery", "UTC"), ("redshift", "America/Los_Angeles"), ("duckdb", "America/Los_Angeles"),
+    ("duckdb", "Asia/Kathmandu"),
+])
+def test_views_round_trip_through_the_dialect(reference: Reference, dialect: str, session_zone: str) -> None:
+    """Rendered, strictly parsed back and run on DuckDB. Redshift's and DuckDB's renderings run in non-UTC
+    sessions: their answers must not depend on the session's time zone (BigQuery's TIMESTAMP has none, and
+    sqlglot's DuckDB form of its DATE(ts, 'UTC') goes through a cast that does, so that one runs in UTC)."""
     connection = duckdb.connect()
-    connection.execute("SET TimeZone = 'UTC'")
+    connection.execute(f"SET TimeZone = '{session_zone}'")
     connection.execute("CREATE SCHEMA braze_cdi_data")
     duck_types = {"text": "VARCHAR", "timestamp": "TIMESTAMPTZ", "bigint": "BIGINT", "bool": "BOOLEAN"}
     for table, (names, rows) in reference.base.items():
@@ -315,15 +335,48 @@ def test_views_round_trip_through_the_dialect(reference: Reference, dialect: str
 def test_cli_prints_valid_bigquery(tmp_path: Path) -> None:
     from tests.cli import braze_cdi, cli_env
 
-    result = braze_cdi("views", "--dialect", "bigquery", "--dataset-name", "cdi", cwd=tmp_path, env=cli_env(tmp_path))
+    result = braze_cdi("views", "--dialect", "bigquery", "--dataset-name", "cdi", "--project", "p-1", cwd=tmp_path,
+                       env=cli_env(tmp_path))
     assert result.returncode == 0, result.stderr
     statements = [s for s in result.stdout.split(";") if s.strip()]
     assert len(statements) == len(VIEWS)
     for statement, view in zip(statements, VIEWS, strict=True):
         tree = strictly_parsed(statement, "bigquery")
         assert isinstance(tree, exp.Create) and tree.args.get("replace")
-        assert tree.this.sql("bigquery") == f"`cdi`.`{view}`"
+        assert tree.this.sql("bigquery") == f"`p-1`.`cdi`.`{view}`"
+        # every name is qualified with the project: the view reads the same tables from any project
+        assert {t.catalog for t in tree.expression.find_all(exp.Table) if t.db} == {"p-1"}
+    # without --project: the destination's configured project
+    configured = braze_cdi("views", "--dialect", "bigquery", "--dataset-name", "cdi", cwd=tmp_path,
+                           env={**cli_env(tmp_path), "DESTINATION__BIGQUERY__CREDENTIALS__PROJECT_ID": "conf-2"})
+    assert "CREATE OR REPLACE VIEW `conf-2`.`cdi`.`sync_runs` AS" in configured.stdout
+    result = braze_cdi("views", "--dialect", "bigquery", "--dataset-name", "cdi", cwd=tmp_path, env=cli_env(tmp_path))
+    statements = [s for s in result.stdout.split(";") if s.strip()]
     as_json = braze_cdi("views", "--dialect", "bigquery", "--dataset-name", "cdi", "--log-format", "json", cwd=tmp_path,
                         env=cli_env(tmp_path))
     [document] = [json.loads(line) for line in as_json.stdout.splitlines()]
     assert [f"{s};" for s in document["views"].values()] == [f"{s.strip()};" for s in statements]
+
+
+# --- Table layout for time-pruned reads: rendered by dlt's own loaders where no engine runs here ----------------
+
+
+def test_job_sync_status_is_laid_out_for_time_pruned_reads(tmp_path: Path) -> None:
+    """Snowflake: dlt's CREATE TABLE clusters by (integration_id, sync_start_time), timestamps TIMESTAMP_LTZ (dlt's
+    default: the views convert every instant to UTC explicitly). BigQuery and Databricks: the hints dlt's loaders
+    turn into PARTITION BY DATE(sync_start_time) CLUSTER BY integration_id, sync_start_time and CLUSTER BY (their
+    client libraries are not installed here)."""
+    with BrazeSimulator((3,), seed=1, rate_limits=FAST_LIMITS) as sim:
+        pipeline = dlt.pipeline("layout", destination=dlt.destinations.snowflake(credentials="snowflake://u:p@a/DB"),
+                                dataset_name="cdi", pipelines_dir=str(tmp_path))
+        pipeline.extract(braze_cdi_source(api_key=sim.api_key, base_url=sim.base_url))
+    pipeline.normalize()
+    table = pipeline.default_schema.tables["job_sync_status"]
+    assert table["x-bigquery-cluster-columns"] == ["integration_id", "sync_start_time"]
+    assert table["columns"]["sync_start_time"]["x-bigquery-partition"] is True
+    assert [c for c, hints in table["columns"].items() if hints.get("cluster")] == ["integration_id", "sync_start_time"]
+    statement = "\n".join(pipeline.destination_client()._get_table_update_sql(
+        "job_sync_status", list(table["columns"].values()), False
+    ))
+    assert statement.endswith('CLUSTER BY ("INTEGRATION_ID","SYNC_START_TIME")')
+    assert '"SYNC_START_TIME" TIMESTAMP_LTZ' in statement

@@ -44,8 +44,7 @@ DETAIL_COLUMNS = (
     "success_rate_30d",
     "p50_duration_seconds",
     "p95_duration_seconds",
-    "syncs",
-    "finished_syncs",
+    "syncs_30d",
     "finished_syncs_30d",
     "failures_30d",
     "rows_synced_30d",
@@ -223,7 +222,8 @@ def _problem(name: str, health: str, row: dict[str, Any], thresholds: HealthThre
             f"{human_duration(row['stale_after_seconds'])})."
         )
     if health == "unknown":
-        what = "no syncs loaded yet" if not row["syncs"] else "only a running sync so far, nothing finished"
+        started = row["last_sync_start_time"] is not None
+        what = "only a running sync so far, nothing finished" if started else "no syncs loaded yet"
         return f"{name}: unknown — {what}."
     reasons = []
     if row["consecutive_failures"]:

@@ -1,8 +1,8 @@
 """`braze-cdi report`: the report's data, read once, and the analyst's first screen in the terminal (and as JSON).
 
 The data is `integration_health_details` (health, last sync, success rates, p50/p95, failure streaks, rows
-over 30 days) and the syncs and daily totals of the last `days` days, read through one connection
-(`health.reading`). The HTML page with its charts draws the same data (`report_html.py`).
+over 30 days) and, for the HTML page (`report_html.py`), its charts' bounded data (`chart_data.py`), read
+through one connection (`health.reading`).
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any
 
 import dlt
@@ -20,8 +20,11 @@ from rich.table import Table
 
 from ..settings import DEFAULT_PIPELINE_NAME
 from ..terminal_text import markup_safe, plain
+from .chart_data import Charts, read_charts, utc
 from .health import NoDataError, describe_problem, human_duration, read_details, reading, when
 from .thresholds import HEALTH_CLASSES, HealthThresholds
+from .view_sql import present_tables
+from .views import destination_dialect, loaded_schema
 
 DEFAULT_DAYS = 30
 
@@ -37,21 +40,24 @@ _RICH_HEALTH = {
 
 @dataclass
 class ReportData:
-    """Everything the report shows, read once from the destination."""
+    """Everything the report shows, read once from the destination (`charts` only for the HTML page)."""
 
     integrations: list[dict[str, Any]]
-    syncs: list[dict[str, Any]]
-    daily: list[dict[str, Any]]
     window_start: datetime
     now: datetime
     thresholds: HealthThresholds
     dataset: str
     problems: list[str] = field(default_factory=list)
+    charts: Charts | None = None
 
     @property
-    def chart_end(self) -> datetime:
-        """Now, or later when syncs are dated ahead of the database clock (shown, not cut off)."""
-        return max([self.now] + [s["finish"] or s["start"] for s in self.syncs])
+    def syncs(self) -> list[dict[str, Any]]:
+        """The syncs drawn one by one (lanes that fit their pixels; the others are binned: `charts.bins`)."""
+        return self.charts.syncs if self.charts else []
+
+    @property
+    def daily(self) -> list[dict[str, Any]]:
+        return self.charts.daily if self.charts else []
 
     @property
     def counts(self) -> dict[str, int]:
@@ -59,51 +65,27 @@ class ReportData:
 
 
 def load_report_data(
-    pipeline: dlt.Pipeline, days: int = DEFAULT_DAYS, thresholds: HealthThresholds | None = None
+    pipeline: dlt.Pipeline, days: int = DEFAULT_DAYS, thresholds: HealthThresholds | None = None,
+    charts: bool = True,
 ) -> ReportData:
-    """Read the health details, the syncs and the daily totals of the last `days` days."""
+    """Read the health details and, with `charts`, the charts' bounded data for the last `days` days
+    (`chart_data.py`: aggregated by the destination, never every sync)."""
     thresholds = thresholds or HealthThresholds.from_config()
     with reading(pipeline, thresholds) as (client, queries):
         integrations = read_details(client, queries)
-        now_rows = client.execute_sql("SELECT CURRENT_TIMESTAMP")
-        now = _utc(now_rows[0][0])
+        now = utc(client.execute_sql("SELECT CURRENT_TIMESTAMP")[0][0])
         window_start = now - timedelta(days=days)
-        sync_rows = client.execute_sql(
-            "SELECT integration_id, job_status, sync_start_time, sync_finish_time, duration_seconds, rows_synced, "
-            f"rows_failed_with_errors FROM ({queries['sync_runs']}) AS r WHERE r.sync_start_time >= %s "
-            "ORDER BY r.integration_id, r.sync_start_time",
-            window_start,
-        )
-        daily_rows = client.execute_sql(
-            "SELECT day, SUM(syncs), SUM(failures), SUM(rows_synced), SUM(rows_failed_with_errors) "
-            f"FROM ({queries['daily_sync_summary']}) AS d WHERE d.day >= %s GROUP BY day ORDER BY day",
-            window_start.date(),
-        )
-    keys = ("integration_id", "job_status", "start", "finish", "duration", "rows_synced", "rows_failed")
-    syncs = [dict(zip(keys, (_utc(v) for v in row), strict=True)) for row in sync_rows or []]
-    for item in syncs:
-        item["duration"] = None if item["duration"] is None else float(item["duration"])
-    daily = [
-        {"day": _as_date(day), "syncs": int(s), "failures": int(f), "rows_synced": int(r), "rows_failed": int(rf)}
-        for day, s, f, r, rf in daily_rows or []
-    ]
+        data = ReportData(integrations, window_start, now, thresholds, pipeline.dataset_name)
+        if charts:
+            present = present_tables(loaded_schema(pipeline))
+            dialect = destination_dialect(pipeline) or "duckdb"  # `reading` refused the unverified ones
+            data.charts = read_charts(client, dialect, present, window_start, now, len(integrations))
     _label_integrations(integrations)
-    data = ReportData(integrations, syncs, daily, window_start, now, thresholds, pipeline.dataset_name)
     for row in integrations:
         message = describe_problem(row, thresholds)
         if message is not None and row["health"] != "unknown":
             data.problems.append(message)
     return data
-
-
-def _utc(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.astimezone(timezone.utc) if value.tzinfo else value.replace(tzinfo=timezone.utc)
-    return value
-
-
-def _as_date(value: Any) -> date:
-    return value.date() if isinstance(value, datetime) else value
 
 
 def _percent(value: float | None) -> str:
@@ -249,7 +231,7 @@ def print_report(
     """
     if data is None:
         try:
-            data = load_report_data(pipeline, days)
+            data = load_report_data(pipeline, days, charts=False)
         except NoDataError as error:
             console.print(f"Nothing to report: {error}", highlight=False, markup=False)
             return None
@@ -303,7 +285,7 @@ def print_report(
 def report_document(pipeline: dlt.Pipeline, data: ReportData | None = None, days: int = DEFAULT_DAYS) -> dict:
     """The report as one JSON-ready document: `{"report": {dataset, generated_at, counts, integrations, problems}}`,
     each integration's raw values (numbers, datetimes, None) under the same keys as `health --format json`."""
-    data = data if data is not None else load_report_data(pipeline, days)
+    data = data if data is not None else load_report_data(pipeline, days, charts=False)
     return {
         "report": {
             "dataset": data.dataset,

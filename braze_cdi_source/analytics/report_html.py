@@ -15,6 +15,7 @@ from typing import Any
 
 import dlt
 
+from .chart_data import PLOT_WIDTH, WORST_FIRST, Charts
 from .health import human_duration, when
 from .report import DEFAULT_DAYS, ReportData, display_name, load_report_data, summary_rows
 from .thresholds import HealthThresholds
@@ -49,7 +50,7 @@ ul.problems li{margin:3px 0}
 .legend span{margin-right:14px;white-space:nowrap}.legend i{display:inline-block;width:11px;height:11px;
 margin-right:4px;vertical-align:-1px;border-radius:2px}
 svg{display:block;margin:6px 0 2px;font:11px system-ui,sans-serif;width:100%;max-width:1300px;height:auto}
-svg text{fill:#444}.axis line{stroke:#d0d4d9}.grid{stroke:#eef0f2}
+svg text{fill:#444}.duration-day{fill:#2f6fdf}.axis line{stroke:#d0d4d9}.grid{stroke:#eef0f2}
 """
 
 
@@ -96,94 +97,147 @@ def _lane_label(name: str, y: float) -> str:
     return f'<text x="4" y="{y}"><title>{_esc(name)}</title>{_esc(shown)}</text>'
 
 
-def _timeline_svg(data: ReportData) -> str:
-    """One lane per integration, one bar per sync from start to finish (at least 2 px), coloured by status."""
-    label_width, width, lane = 330, 1400, 24
-    axis = _TimeAxis(data.window_start, data.chart_end, label_width, width - label_width - 10)
-    lanes = [row["integration_id"] for row in data.integrations]
-    height = lane * len(lanes) + 30
-    names = {row["integration_id"]: display_name(row) for row in data.integrations}
-    parts = [f'<svg id="timeline" viewBox="0 0 {width} {height}" width="{width}" height="{height}" '
-             f'role="img" aria-label="Sync timeline">']
-    parts.append(axis.ticks(0, lane * len(lanes)))
+LABEL_WIDTH = 330
+WIDTH = LABEL_WIDTH + PLOT_WIDTH + 10
+
+
+def _lanes(data: ReportData, key: str) -> dict[str, list[dict]]:
     by_integration: dict[str, list[dict]] = defaultdict(list)
-    for item in data.syncs:
+    for item in getattr(data.charts, key):
         by_integration[item["integration_id"]].append(item)
-    for index, integration_id in enumerate(lanes):
-        y = index * lane
-        parts.append(_lane_label(names[integration_id], y + 16))
-        parts.append(f'<line class="grid" x1="{label_width}" x2="{width - 10}" y1="{y + lane}" y2="{y + lane}"/>')
-        for item in by_integration.get(integration_id, []):
+    return by_integration
+
+
+def _lane(row: dict[str, Any], y: float, height: float) -> str:
+    """A lane's group (its marks carry no id or offset of their own: the page stays small), label, baseline."""
+    return (f'<g data-integration="{_esc(row["integration_id"])}" transform="translate(0 {y})">'
+            f'{_lane_label(display_name(row), 16)}<line class="grid" x1="{LABEL_WIDTH}" x2="{WIDTH - 10}" '
+            f'y1="{height}" y2="{height}"/>')
+
+
+def _stamp(instant: datetime) -> str:
+    return instant.strftime("%Y-%m-%dT%H:%MZ")
+
+
+def _cell_tip(cell: dict[str, Any], seconds: int) -> str:
+    """`2026-11-10: 96 syncs: 87 success, 5 partial, …` (an hour cell names its hour, a longer one its first day)."""
+    counts = ", ".join(f"{cell[s]:,} {s}" for s in reversed(WORST_FIRST) if cell[s])
+    span = {3600: when(cell["start"])[:-4] + " UTC", 86400: ""}.get(seconds, f"{seconds // 86400} days from ")
+    day = "" if seconds == 3600 else cell["start"].date().isoformat()
+    return f"{span}{day}: {cell['syncs']:,} syncs: {counts}"
+
+
+def _opacity(cell: dict[str, Any]) -> str:
+    """A cell with some syncs not successful is as opaque as their share of its finished syncs (at least 30 %):
+    one failure in a day of 96 syncs shows pale, a day of failures solid."""
+    finished = cell["syncs"] - cell["running"]
+    if cell["worst"] in ("success", "running") or not finished:
+        return ""
+    return f' fill-opacity="{0.3 + 0.7 * (finished - cell["success"]) / finished:.2f}"'
+
+
+def _timeline_svg(data: ReportData, charts: Charts) -> str:
+    """One lane per integration: one bar per sync from start to finish (at least 2 px), coloured by status;
+    a lane with more syncs than its pixels (or its share of the page) gets hour or day cells instead,
+    coloured by their worst status, with the counts in the tooltip."""
+    lane = 24
+    axis = _TimeAxis(charts.start, charts.end, LABEL_WIDTH, PLOT_WIDTH)
+    height = lane * len(data.integrations) + 30
+    parts = [f'<svg id="timeline" viewBox="0 0 {WIDTH} {height}" width="{WIDTH}" height="{height}" '
+             f'role="img" aria-label="Sync timeline">', axis.ticks(0, lane * len(data.integrations))]
+    syncs, cells = _lanes(data, "syncs"), _lanes(data, "bins")
+    for index, row in enumerate(data.integrations):
+        parts.append(_lane(row, index * lane, lane))
+        for item in syncs.get(row["integration_id"], []):
             end = item["finish"] or (data.now if item["job_status"] == "running" else item["start"])
             x0 = axis.x(item["start"])
-            w = max(axis.x(min(end, data.chart_end)) - x0, 2.0)
-            tip = (
-                f"{names[integration_id]}: {item['job_status']} {when(item['start'])}, "
-                f"{human_duration(item['duration'])}, {item['rows_synced'] or 0:,} rows, "
-                f"{item['rows_failed'] or 0:,} failed"
-            )
+            w = max(axis.x(min(end, charts.end)) - x0, 2.0)
+            tip = (f"{item['job_status']} {when(item['start'])}, {human_duration(item['duration'])}, "
+                   f"{item['rows_synced'] or 0:,} rows, {item['rows_failed'] or 0:,} failed")
             parts.append(
-                f'<rect class="sync" data-integration="{_esc(integration_id)}" '
-                f'data-status="{_esc(item["job_status"])}" data-start="{item["start"].isoformat()}" '
-                f'x="{x0:.1f}" y="{y + 4}" width="{w:.1f}" height="{lane - 8}"'
-                f' fill="{_colour(item["job_status"])}"><title>{_esc(tip)}</title></rect>'
+                f'<rect class="sync" data-status="{_esc(item["job_status"])}" data-start="{item["start"].isoformat()}" '
+                f'x="{x0:.1f}" y="4" width="{w:.1f}" height="{lane - 8}" fill="{_colour(item["job_status"])}">'
+                f"<title>{_esc(tip)}</title></rect>"
             )
+        for cell in cells.get(row["integration_id"], []):
+            x0 = max(axis.x(cell["start"]), LABEL_WIDTH)
+            x1 = min(axis.x(cell["start"] + timedelta(seconds=charts.bin_seconds)), LABEL_WIDTH + PLOT_WIDTH)
+            colour = OTHER_STATUS_COLOUR if cell["worst"] == "other" else _colour(cell["worst"])
+            parts.append(
+                f'<rect class="bin" data-status="{cell["worst"]}" data-start="{_stamp(cell["start"])}" '
+                f'x="{x0:.1f}" y="4" width="{max(x1 - x0 - 0.5, 1.0):.1f}" height="{lane - 8}" '
+                f'fill="{colour}"{_opacity(cell)}><title>{_esc(_cell_tip(cell, charts.bin_seconds))}</title></rect>'
+            )
+        parts.append("</g>")
     parts.append("</svg>")
     return "".join(parts)
 
 
-def _duration_svg(data: ReportData) -> str:
-    """Small multiples: per integration, each finished sync's duration (log scale) at its start time."""
-    label_width, width, row_height = 330, 1400, 70
-    axis = _TimeAxis(data.window_start, data.chart_end, label_width, width - label_width - 10)
-    finished = [s for s in data.syncs if s["duration"] is not None]
-    top = max([s["duration"] for s in finished] + [60.0])
+def _duration_svg(data: ReportData, charts: Charts) -> str:
+    """Small multiples: per integration, each finished sync's duration (log scale) at its start time; where the
+    points would overlap, the daily p50 (line and dots) and p95 (pale line) instead."""
+    row_height = 70
+    axis = _TimeAxis(charts.start, charts.end, LABEL_WIDTH, PLOT_WIDTH)
+    points, days = _lanes(data, "syncs"), _lanes(data, "duration_days")
+    top = max([s["duration"] for s in charts.syncs if s["duration"] is not None]
+              + [d["p95"] for d in charts.duration_days] + [60.0])
     low, high = 0.0, math.log10(max(top, 1.0) * 1.2 + 1)  # log10(1 + seconds)
-    names = {row["integration_id"]: display_name(row) for row in data.integrations}
-    lanes = [row["integration_id"] for row in data.integrations]
-    height = row_height * len(lanes) + 30
-    parts = [f'<svg id="durations" viewBox="0 0 {width} {height}" width="{width}" height="{height}" '
-             f'role="img" aria-label="Sync durations">']
-    parts.append(axis.ticks(0, row_height * len(lanes)))
-    by_integration: dict[str, list[dict]] = defaultdict(list)
-    for item in finished:
-        by_integration[item["integration_id"]].append(item)
-    for index, integration_id in enumerate(lanes):
-        y0 = index * row_height
-        plot_top, plot_bottom = y0 + 6, y0 + row_height - 6
+    plot_top, plot_bottom = 6, row_height - 6
 
-        def y(seconds: float, plot_top: float = plot_top, plot_bottom: float = plot_bottom) -> float:
-            share = (math.log10(1 + max(seconds, 0.0)) - low) / (high - low)
-            return plot_bottom - share * (plot_bottom - plot_top)
+    def y(seconds: float) -> float:
+        share = (math.log10(1 + max(seconds, 0.0)) - low) / (high - low)
+        return plot_bottom - share * (plot_bottom - plot_top)
 
-        parts.append(_lane_label(names[integration_id], y0 + 14))
-        for mark in (60, 3600):
-            if mark <= top * 1.2:
-                parts.append(
-                    f'<line class="grid" x1="{label_width}" x2="{width - 10}" y1="{y(mark):.1f}" y2="{y(mark):.1f}"/>'
-                    f'<text x="{label_width - 4}" y="{y(mark) + 4:.1f}" text-anchor="end">'
-                    f'{"1 min" if mark == 60 else "1 h"}</text>'
-                )
-        parts.append(f'<line class="grid" x1="{label_width}" x2="{width - 10}" y1="{plot_bottom + 5}" '
-                     f'y2="{plot_bottom + 5}"/>')
-        for item in by_integration.get(integration_id, []):
-            parts.append(
-                f'<circle class="duration-point" data-integration="{_esc(integration_id)}" '
-                f'data-seconds="{item["duration"]:.3f}" data-status="{_esc(item["job_status"])}" '
-                f'cx="{axis.x(item["start"]):.1f}" cy="{y(item["duration"]):.1f}" r="2.6" '
-                f'fill="{_colour(item["job_status"])}"><title>{_esc(when(item["start"]))}: '
-                f'{_esc(human_duration(item["duration"]))} ({_esc(item["job_status"])})</title></circle>'
-            )
+    grid = "".join(
+        f'<line class="grid" x1="{LABEL_WIDTH}" x2="{WIDTH - 10}" y1="{y(mark):.1f}" y2="{y(mark):.1f}"/>'
+        f'<text x="{LABEL_WIDTH - 4}" y="{y(mark) + 4:.1f}" text-anchor="end">{label}</text>'
+        for mark, label in ((60, "1 min"), (3600, "1 h")) if mark <= top * 1.2
+    )
+    height = row_height * len(data.integrations) + 30
+    parts = [f'<svg id="durations" viewBox="0 0 {WIDTH} {height}" width="{WIDTH}" height="{height}" '
+             f'role="img" aria-label="Sync durations">', axis.ticks(0, row_height * len(data.integrations))]
+    for index, row in enumerate(data.integrations):
+        integration_id = row["integration_id"]
+        parts += [_lane(row, index * row_height, plot_bottom + 5), grid]
+        if integration_id in charts.point_lanes:
+            for item in points.get(integration_id, []):
+                if item["duration"] is not None:
+                    parts.append(
+                        f'<circle class="duration-point" data-seconds="{item["duration"]:.3f}" '
+                        f'data-status="{_esc(item["job_status"])}" cx="{axis.x(item["start"]):.1f}" '
+                        f'cy="{y(item["duration"]):.1f}" r="2.6" fill="{_colour(item["job_status"])}"><title>'
+                        f'{when(item["start"])}: {human_duration(item["duration"])} ({_esc(item["job_status"])})'
+                        "</title></circle>"
+                    )
+        else:
+            marks = sorted(((max(axis.x(_noon(d["day"])), LABEL_WIDTH), d) for d in days.get(integration_id, [])),
+                           key=lambda mark: mark[0])
+            for key, colour in (("p95", "#b8c2cc"), ("p50", "#2f6fdf")):
+                path = "".join(f"{'L' if i else 'M'}{x:.1f} {y(d[key]):.1f}" for i, (x, d) in enumerate(marks))
+                parts.append(f'<path class="duration-{key}" d="{path}" fill="none" stroke="{colour}" '
+                             'stroke-width="1.5"/>')
+            parts += [
+                f'<circle class="duration-day" data-day="{d["day"]}" data-p50="{d["p50"]:g}" data-p95="{d["p95"]:g}" '
+                f'cx="{x:.1f}" cy="{y(d["p50"]):.1f}" r="2">'
+                f'<title>{d["day"]}: {d["finished"]:,} finished, p50 {human_duration(d["p50"])}, '
+                f"p95 {human_duration(d['p95'])}</title></circle>"
+                for x, d in marks
+            ]
+        parts.append("</g>")
     parts.append("</svg>")
     return "".join(parts)
 
 
-def _bars_svg(data: ReportData, key: str, colour: str, label: str) -> str:
-    """Bars per UTC day of the window for one daily total (rows synced, rows failed)."""
+def _noon(day: date) -> datetime:
+    return datetime(day.year, day.month, day.day, 12, tzinfo=timezone.utc)
+
+
+def _bars_svg(data: ReportData, charts: Charts, key: str, colour: str, label: str) -> str:
+    """Bars per UTC day of the charts' span for one daily total (rows synced, rows failed)."""
     left, width, height, bottom = 80, 1300, 170, 140
-    days = (data.now.date() - data.window_start.date()).days + 1
+    days = (data.now.date() - charts.start.date()).days + 1
     slot = (width - left - 10) / days
-    values = {d["day"]: d[key] for d in data.daily}
+    values = {d["day"]: d[key] for d in charts.daily}
     top = max(list(values.values()) + [1])
     parts = [f'<svg id="{key.replace("_", "-")}-per-day" viewBox="0 0 {width} {height}" width="{width}" '
              f'height="{height}" role="img" '
@@ -195,7 +249,7 @@ def _bars_svg(data: ReportData, key: str, colour: str, label: str) -> str:
     parts.append(f'<line class="grid" x1="{left}" x2="{width - 10}" y1="{bottom}" y2="{bottom}"/>')
     label_every = max(1, math.ceil(days / 12))
     for index in range(days):
-        day = data.window_start.date() + timedelta(days=index)
+        day = charts.start.date() + timedelta(days=index)
         value = values.get(day, 0)
         x = left + index * slot
         bar = (bottom - 10) * value / top
@@ -241,9 +295,10 @@ def render_html(data: ReportData) -> str:
         if n
     )
     problems = "".join(f"<li>{_esc(m)}</li>" for m in data.problems) or "<li>None: every integration is healthy."
-    window = f"{when(data.window_start)} – {when(data.now)}"
-    total_synced = sum(d["rows_synced"] for d in data.daily)
-    total_failed = sum(d["rows_failed"] for d in data.daily)
+    charts = data.charts or Charts(data.window_start, data.now)
+    window = f"{when(charts.start)} – {when(data.now)}"
+    total_synced = sum(d["rows_synced"] for d in charts.daily)
+    total_failed = sum(d["rows_failed"] for d in charts.daily)
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>Braze CDI sync health</title>
 <meta name="viewport" content="width=device-width, initial-scale=1"><style>{_CSS}</style></head>
@@ -257,13 +312,15 @@ def render_html(data: ReportData) -> str:
 <table id="integrations"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>
 <h2>Problems</h2><ul class="problems">{problems}</ul>
 <h2>Sync timeline</h2>{_legend(STATUS_COLOURS, "other (e.g. limit_exceeded)")}
-{_timeline_svg(data)}
+<div class="meta">A lane with more syncs than pixels shows hour or day cells: the colour of the cell's worst status,
+ paler the fewer of its syncs did not succeed; hover for the counts.</div>
+{_timeline_svg(data, charts)}
 <h2>Duration per sync (log scale)</h2>
-{_duration_svg(data)}
+{_duration_svg(data, charts)}
 <h2>Rows synced per day (UTC) — {total_synced:,} in all</h2>
-{_bars_svg(data, "rows_synced", STATUS_COLOURS["success"], "Rows synced")}
+{_bars_svg(data, charts, "rows_synced", STATUS_COLOURS["success"], "Rows synced")}
 <h2>Rows failed per day (UTC) — {total_failed:,} in all</h2>
-{_bars_svg(data, "rows_failed", STATUS_COLOURS["error"], "Rows failed")}
+{_bars_svg(data, charts, "rows_failed", STATUS_COLOURS["error"], "Rows failed")}
 </body></html>
 """
 
@@ -277,6 +334,7 @@ def write_html(
 ) -> ReportData:
     """Write the HTML report to `path` (of `data` when the caller has read it already, as `braze-cdi report`
     has); raises NoDataError when nothing is loaded."""
-    data = data if data is not None else load_report_data(pipeline, days, thresholds)
+    if data is None or data.charts is None:
+        data = load_report_data(pipeline, days, thresholds)
     path.write_text(render_html(data), encoding="utf-8")
     return data

@@ -1,8 +1,8 @@
 """The views' SQL: one definition per view, rendered for each warehouse's SQL dialect (no destination needed).
 
-The SQL lives in `sql/*.sql` inside the package, written once in DuckDB's dialect with three macros
-(SECONDS_BETWEEN, UTC_DAY, RANKED_PERCENTILE: see `_expand_macros`) and bare base-table names
-(`job_sync_status`, `integrations`). sqlglot parses it, the macros become each dialect's own date-diff,
+The SQL lives in `sql/*.sql` inside the package, written once in DuckDB's dialect with a few macros
+(SECONDS_BETWEEN, UTC_DAY, ADD_SECONDS, RANKED_PERCENTILE, INTEGRATION_LABEL: see `_expand_macros`) and bare
+base-table names (`job_sync_status`, `integrations`). sqlglot parses it, the macros become each dialect's own date-diff,
 time-zone and window expressions, the table names become the destination's qualified, cased and quoted
 names (from dlt's sql_client), and sqlglot writes the result in the destination's dialect
 (`capabilities().sqlglot_dialect`). The SQL avoids what some warehouse lacks: FILTER (WHERE …), ordered-set
@@ -60,9 +60,31 @@ def view_sql(name: str) -> str:
 # --- macros: the few expressions that differ per dialect, built as sqlglot nodes ---------------------------
 
 
-def _utc(value: exp.Expression) -> exp.Expression:
-    """The instant as a UTC wall-clock timestamp: no session time zone (or DST) can shift a difference or a day."""
+def _utc(value: exp.Expression, dialect: str) -> exp.Expression:
+    """The instant as a UTC wall-clock timestamp: no session time zone (or DST) can shift a difference or a day.
+
+    Redshift's CONVERT_TIMEZONE reads a timestamptz in the session's time zone; `AT TIME ZONE 'UTC'` is defined
+    on a timestamptz as its UTC wall clock."""
+    if dialect == "redshift":
+        return exp.AtTimeZone(this=value, zone=exp.Literal.string("UTC"))
     return exp.ConvertTimezone(target_tz=exp.Literal.string("UTC"), timestamp=value)
+
+
+def _now(dialect: str) -> exp.Expression:
+    """Now, as an instant. Redshift's GETDATE() is the session's wall clock (a TIMESTAMP): cast to TIMESTAMPTZ
+    it is read in that same time zone, which gives the instant back whatever the session's setting."""
+    if dialect == "redshift":
+        return exp.cast(exp.CurrentTimestamp(), "TIMESTAMPTZ")
+    return exp.CurrentTimestamp()
+
+
+def _add_seconds(value: exp.Expression, seconds: exp.Expression, dialect: str) -> exp.Expression:
+    """The instant `seconds` after `value`: a plain expression an engine compares with a column, so that
+    `sync_start_time >= <this>` prunes by zone maps, partitions and indexes (a difference of the two would not)."""
+    unit, seconds = exp.var("SECOND"), exp.paren(seconds)  # BigQuery: INTERVAL (n) SECOND stays an INT64
+    if dialect == "bigquery":  # DATE_ADD there takes dates only
+        return exp.TimestampAdd(this=value, expression=seconds, unit=unit)
+    return exp.DateAdd(this=value, expression=seconds, unit=unit)
 
 
 _MICROSECONDS_PER_DAY = 86_400_000_000
@@ -83,7 +105,7 @@ def _seconds_between(start: exp.Expression, end: exp.Expression, dialect: str) -
     elif dialect == "databricks":
         diff = exp.Sub(this=exp.UnixMicros(this=end), expression=exp.UnixMicros(this=start))
     else:
-        diff = exp.DateDiff(this=_utc(end), expression=_utc(start), unit=unit)
+        diff = exp.DateDiff(this=_utc(end, dialect), expression=_utc(start, dialect), unit=unit)
     return exp.paren(exp.Div(this=exp.cast(diff, "DOUBLE"), expression=exp.Literal.number("1000000.0")))
 
 
@@ -93,7 +115,9 @@ def _utc_day(value: exp.Expression, dialect: str) -> exp.Expression:
     if dialect == "databricks":
         micros = exp.Div(this=exp.UnixMicros(this=value), expression=exp.Literal.number(_MICROSECONDS_PER_DAY))
         return exp.DateFromUnixDate(this=exp.cast(exp.Floor(this=micros), "INT"))
-    return exp.cast(_utc(value), "DATE")
+    if dialect == "bigquery":  # DATE(timestamp, time zone) says it directly
+        return exp.Date(this=value, zone=exp.Literal.string("UTC"))
+    return exp.cast(_utc(value, dialect), "DATE")
 
 
 _PERCENTILE = (
@@ -119,15 +143,29 @@ def _ranked_percentile(value: exp.Expression, rank: exp.Expression, count: exp.E
     return sqlglot.parse_one(text, read=SOURCE_DIALECT)
 
 
+def _integration_label(integration_id: exp.Expression, name: exp.Expression, sharing: exp.Expression) -> exp.Expression:
+    """The report's display name: the name (else the id), plus the id's first block when `sharing` > 1."""
+    i, n, k = (e.sql(SOURCE_DIALECT) for e in (integration_id, name, sharing))
+    label = f"COALESCE({n}, {i})"
+    text = f"CASE WHEN {k} > 1 THEN {label} || ' (' || SUBSTRING({i}, 1, 8) || ')' ELSE {label} END"
+    return sqlglot.parse_one(text, read=SOURCE_DIALECT)
+
+
 def _expand_macros(tree: exp.Expression, dialect: str) -> exp.Expression:
     def expand(node: exp.Expression) -> exp.Expression:
+        if isinstance(node, exp.CurrentTimestamp):
+            return _now(dialect)
         if not isinstance(node, exp.Anonymous):
             return node
         name, args = str(node.this).upper(), node.expressions
+        if name == "ADD_SECONDS":
+            return _add_seconds(_expand_macros(args[0], dialect), args[1], dialect)
         if name == "SECONDS_BETWEEN":
             return _seconds_between(args[0], args[1], dialect)
         if name == "UTC_DAY":
             return _utc_day(args[0], dialect)
+        if name == "INTEGRATION_LABEL":
+            return _integration_label(*args)
         if name == "RANKED_PERCENTILE":
             return _ranked_percentile(*args)
         return node
@@ -253,11 +291,13 @@ def _parsed(sql: str) -> exp.Expression:
     return sqlglot.parse_one(sql, read=SOURCE_DIALECT)
 
 
-def replace_view(view_name: str, query: str) -> str:
+def replace_view(view_name: str, query: str, dialect: str) -> str:
     """`CREATE OR REPLACE VIEW name AS query`: what every load runs, on the rendered query as it is (re-parsing
     it costs a third of the rendering time); `create_statement` wraps the same way. `view_name` is already
-    qualified and quoted for the destination."""
-    return f"CREATE OR REPLACE VIEW {view_name} AS\n{query}"
+    qualified and quoted for the destination. Snowflake's replace drops the grants on the view unless it says
+    COPY GRANTS: an analyst role's SELECT would vanish at every run."""
+    grants = " COPY GRANTS" if dialect == "snowflake" else ""
+    return f"CREATE OR REPLACE VIEW {view_name}{grants} AS\n{query}"
 
 
 @cache
@@ -267,7 +307,7 @@ def create_statement(dialect: str, view_name: str, query: str) -> str:
     re-parsed and pretty-printed, byte for byte what sqlglot's own CREATE writes, and the same statement a load
     runs but for the query's layout. Cached: it re-parses the whole query."""
     name = exp.to_table(view_name, dialect=dialect).sql(dialect=dialect)
-    return replace_view(name, sqlglot.parse_one(query, read=dialect).sql(dialect=dialect, pretty=True))
+    return replace_view(name, sqlglot.parse_one(query, read=dialect).sql(dialect=dialect, pretty=True), dialect)
 
 
 @cache
@@ -276,20 +316,38 @@ def _capabilities(dialect: str) -> Any:
     return getattr(dlt.destinations, destination)().capabilities()
 
 
-def render_views(dialect: str, dataset_name: str, thresholds: HealthThresholds | None = None) -> dict[str, str]:
+def render_views(
+    dialect: str, dataset_name: str, thresholds: HealthThresholds | None = None, project: str | None = None
+) -> dict[str, str]:
     """The CREATE OR REPLACE VIEW statements for `dialect` (one of VERIFIED_DIALECTS), keyed by view name.
 
     For dbt users and DBAs: names are `dataset.table` as dlt spells them on that warehouse (upper case on
-    Snowflake), in the session's default database / project; the base tables are assumed loaded.
+    Snowflake), in the session's default database; on BigQuery `project` (default: the configured
+    `destination.bigquery.credentials.project_id`) qualifies every name, so the views point at the same tables
+    from whatever project a DBA runs them. The base tables are assumed loaded.
     """
     if dialect not in VERIFIED_DIALECTS:
         raise ConfigurationError(f"no verified SQL for dialect {dialect!r}: use one of {', '.join(VERIFIED_DIALECTS)}.")
     caps = _capabilities(dialect)
+    if dialect == "bigquery" and not project:
+        project = dlt.config.get("destination.bigquery.credentials.project_id", str)
+    prefix = f"{caps.escape_identifier(project)}." if dialect == "bigquery" and project else ""
 
     def name(table: str) -> str:
-        return f"{caps.escape_identifier(caps.casefold_identifier(dataset_name))}." + caps.escape_identifier(
+        return prefix + f"{caps.escape_identifier(caps.casefold_identifier(dataset_name))}." + caps.escape_identifier(
             caps.casefold_identifier(table)
         )
 
     queries = render_queries(dialect, name, None, thresholds)
     return {view: create_statement(dialect, name(view), queries[view]) for view in VIEWS}
+
+
+def render_select(sql: str, dialect: str, table_name: Callable[[str], str], present: Present | None = None) -> str:
+    """One SELECT written as the views are (DuckDB dialect, the macros, bare base-table names), in `dialect`:
+    the report's chart reads, which carry their window as a literal so the engine prunes by time."""
+    sources = {
+        table: _stand_in(table, exp.to_table(table_name(table), dialect=dialect),
+                         set(columns) if present is None else present.get(table))
+        for table, columns in _BASE_TABLES.items()
+    }
+    return _expand_macros(_with_tables(_parse(sql), sources), dialect).sql(dialect=dialect)

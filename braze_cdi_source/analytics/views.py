@@ -17,7 +17,7 @@ import dlt
 from dlt.common.schema import Schema
 
 from ..errors import ConfigurationError
-from ..settings import SOURCE_NAME
+from ..settings import JOB_SYNC_STATUS_TABLE, SOURCE_NAME
 from .thresholds import HEALTH_CLASSES, HealthThresholds
 from .view_sql import (
     VERIFIED_DIALECTS,
@@ -111,10 +111,12 @@ def create_views(pipeline: dlt.Pipeline, thresholds: HealthThresholds | None = N
     with pipeline.sql_client() as client:
         if not client.has_dataset():
             client.create_dataset()
+        if dialect == "postgres" and present.get(JOB_SYNC_STATUS_TABLE) is not None:
+            _index_sync_history(client)
         queries = render_queries(dialect, client.make_qualified_table_name, present, thresholds)
         for view in VIEWS:
             name = client.make_qualified_table_name(view)
-            statement = replace_view(name, queries[view])
+            statement = replace_view(name, queries[view], dialect)
             try:
                 client.execute_sql(statement)
             except Exception as error:  # noqa: BLE001 - the engine refused to replace: see below
@@ -122,6 +124,26 @@ def create_views(pipeline: dlt.Pipeline, thresholds: HealthThresholds | None = N
                     raise
                 _recreate(client, name, view, statement, error)
     return list(VIEWS)
+
+
+SYNC_HISTORY_INDEX = "braze_cdi_job_sync_status_by_time"
+"""PostgreSQL: the index the health query's per-integration lookups and time ranges read."""
+
+
+def _index_sync_history(client: Any) -> None:
+    """PostgreSQL: an index on (integration_id, sync_start_time), so that health reads each integration's window
+    and newest rows instead of the whole history. IF NOT EXISTS: created once, and an index a DBA made under this
+    name is kept. A role that may not create it (not the table's owner) still gets its views."""
+    table = client.make_qualified_table_name(JOB_SYNC_STATUS_TABLE)
+    try:
+        client.execute_sql(
+            f"CREATE INDEX IF NOT EXISTS {SYNC_HISTORY_INDEX} ON {table} (integration_id, sync_start_time)"
+        )
+    except Exception as error:  # noqa: BLE001 - permissions: say so, and keep going
+        logger.warning(
+            "could not create index %s on %s (%s): health reads the whole history without it.",
+            SYNC_HISTORY_INDEX, table, str(error).splitlines()[0],
+        )
 
 
 def _recreate(client: Any, name: str, view: str, statement: str, refused: Exception) -> None:

@@ -222,7 +222,7 @@ class _Group(click.Group):
                 sys.exit(error.exit_code)
             fail(error.format_message(), error.exit_code)
         except click.exceptions.Abort as error:
-            interrupted = isinstance(error.__cause__, KeyboardInterrupt)
+            interrupted = find_cause(error, KeyboardInterrupt) is not None
             fail("interrupted" if interrupted else "aborted", 130 if interrupted else 1)
         sys.exit(code if isinstance(code, int) else 0)
 

@@ -21,11 +21,15 @@ from urllib.parse import urlsplit
 import requests
 
 from ..analytics.health import HealthResult, when
+from ..errors import BrazeCdiError, ConfigurationError
+from ..http.transport import BoundedAdapter
 
 logger = logging.getLogger("braze_cdi")
 
 NOTICE_FILE = "health_notice.json"
 TIMEOUT_SECONDS = 10.0
+"""The whole post (connect, headers and body of the answer): a webhook that trickles its answer, under the cron
+script's lock, would otherwise hold every later load."""
 MAX_LISTED = 40
 """Integrations listed in one notice (Slack caps blocks at 50); the rest are counted."""
 
@@ -39,8 +43,14 @@ class NoticeOutcome:
 
 
 def webhook_host(url: str) -> str:
-    """The only part of the webhook URL that may be shown."""
-    return urlsplit(url).hostname or "(no host)"
+    """The only part of the webhook URL that may be shown; a URL that does not parse is a configuration error."""
+    try:
+        return urlsplit(url).hostname or "(no host)"
+    except ValueError:
+        raise ConfigurationError(
+            "the --notify URL does not parse (e.g. an unclosed [ in an IPv6 host): give the webhook's full "
+            "https:// URL."
+        ) from None
 
 
 def unhealthy_set(result: HealthResult) -> list[list[str]]:
@@ -114,12 +124,13 @@ def notify(
         why = "the same as at the last notice" if last else "none, and no notice was sent before: nothing to notify"
         return NoticeOutcome("unchanged", f"no notice to {host}: the unhealthy integrations are {why}.")
     try:
-        response = requests.post(
-            url, json=build_payload(result, where), timeout=TIMEOUT_SECONDS, allow_redirects=False, stream=True
-        )
-        status = response.status_code
-        response.close()
-    except requests.RequestException as error:
+        with requests.Session() as session:
+            adapter = BoundedAdapter(url, timeout=TIMEOUT_SECONDS, max_body_bytes=64 * 1024)
+            adapter.reached.set()  # a refused connection is this notice's failure, not a wrong base_url
+            session.mount("http://", adapter)
+            session.mount("https://", adapter)
+            status = session.post(url, json=build_payload(result, where), allow_redirects=False).status_code
+    except (requests.RequestException, BrazeCdiError) as error:
         # the exception's text may hold the URL (the secret): only its type is told
         return NoticeOutcome("failed", f"could not post the health notice to {host}: {type(error).__name__}.")
     if not 200 <= status < 300:

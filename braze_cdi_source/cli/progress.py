@@ -8,6 +8,7 @@ on a terminal, or as a plain log line every few seconds when output is not a ter
 from __future__ import annotations
 
 import logging
+import math
 import time
 from typing import Any
 
@@ -35,9 +36,15 @@ class ProgressCollector(Collector):
     """dlt progress collector: a live bar on a terminal, a log line every `log_period` s otherwise."""
 
     def __init__(
-        self, stats: RunStats, live: bool, log_period: float = 10.0, console: Console | None = None
+        self,
+        stats: RunStats,
+        live: bool,
+        log_period: float = 10.0,
+        console: Console | None = None,
+        budget_seconds: float | None = None,
     ) -> None:
         self.stats = stats
+        self.budget_seconds = budget_seconds
         self.live = live
         self.log_period = log_period
         self.console = console or Console(stderr=True)
@@ -93,6 +100,8 @@ class ProgressCollector(Collector):
     def _describe(self, figures: dict[str, Any]) -> str:
         """Figures of the whole run (its slices included): elapsed time counts from the run's start."""
         eta = figures["eta_seconds"]
+        if self.budget_seconds is not None:  # a budgeted backfill ends with its budget, whatever is left
+            eta = min(eta or math.inf, max(0.0, self.budget_seconds - figures["elapsed_seconds"]))
         return (
             f"{figures['pages']} pages, {figures['rows']} rows, {figures['integrations_done']}/"
             f"{figures['integrations']} integrations done, {figures['throttled_429']} x 429, "

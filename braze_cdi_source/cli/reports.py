@@ -69,7 +69,7 @@ def report(
         _check_writable(html_file)
     pipeline = make_pipeline(pipeline_name, destination, dataset_name)
     try:
-        data = load_report_data(pipeline, days)
+        data = load_report_data(pipeline, days, charts=html_file is not None)
     except NoDataError as error:
         fail(f"nothing to report: {error}")
     if is_json():
@@ -160,10 +160,14 @@ def fail_on_classes(value: str, default: tuple[str, ...]) -> tuple[str, ...]:
 
 def _notify(pipeline: Any, result: Any, url: str, always: bool) -> None:
     """Post the notice; a failure is logged and never changes health's exit code."""
+    from ..analytics.health import EXIT_UNKNOWN
     from .notify import notify
 
     where = f"{describe_location(pipeline)}, dataset {pipeline.dataset_name}"
-    outcome = notify(url, result, Path(pipeline.working_dir), where, always=always)
+    try:
+        outcome = notify(url, result, Path(pipeline.working_dir), where, always=always)
+    except BrazeCdiError as error:  # a --notify URL that does not parse: configuration, exit 2
+        fail(str(error), EXIT_UNKNOWN)
     if outcome.status == "failed":
         logger.error(outcome.message, extra={"fields": {"notify": outcome.status}})
     else:
@@ -176,12 +180,14 @@ def _notify(pipeline: Any, result: Any, url: str, always: bool) -> None:
               help="SQL dialect of the warehouse (MotherDuck: duckdb).")
 @click.option("--dataset-name", default=DEFAULT_DATASET_NAME, show_default=True,
               help="Dataset (schema) that holds the loaded tables and gets the views.")
+@click.option("--project", default=None,
+              help="BigQuery: the project that holds the dataset [default: the destination's configured project].")
 @handle_errors
-def views(dialect: str, dataset_name: str) -> None:
+def views(dialect: str, dataset_name: str, project: str | None) -> None:
     """Print the analyst views' CREATE statements for a warehouse, one per `;` (for dbt users and DBAs)."""
     from ..analytics.view_sql import render_views
 
-    statements = render_views(dialect, dataset_name)
+    statements = render_views(dialect, dataset_name, project=project)
     if is_json():
         emit({"views": statements, "dialect": dialect, "dataset_name": dataset_name})
         return

@@ -84,14 +84,15 @@ def run(
         return made
 
     with stop_on_signals(lambda: say_error(INTERRUPTED, EXIT_INTERRUPTED)):
-        summary = run_pipeline(pipeline, source, progress=progress_display(context.stats), context=context)
+        progress = progress_display(context.stats, parse_duration(time_budget))
+        summary = run_pipeline(pipeline, source, progress=progress, context=context)
     print_summary(summary)
     sys.exit(EXIT_OK if summary.ok else EXIT_PARTIAL)
 
 
-def progress_display(stats: RunStats) -> ProgressCollector:
+def progress_display(stats: RunStats, budget_seconds: float | None = None) -> ProgressCollector:
     """Live on a terminal with text logs; otherwise a log line every 10 s (JSON with --log-format json)."""
-    return ProgressCollector(stats, live=err.is_terminal and not is_json(), console=err)
+    return ProgressCollector(stats, live=err.is_terminal and not is_json(), console=err, budget_seconds=budget_seconds)
 
 
 def print_summary(summary: RunSummary) -> None:

@@ -10,10 +10,15 @@ import dlt
 from dlt.sources import DltResource
 from requests.exceptions import RequestException
 
-from ..errors import BrazeApiError, BrazeCdiError
+from ..errors import BrazeApiError, BrazeCdiError, ConfigurationError
+from ..http.cancel import RunInterrupted
 from ..settings import EXTRACTION_ERROR_COLUMNS, EXTRACTION_ERRORS_TABLE
 
 logger = logging.getLogger("braze_cdi")
+
+RUN_ENDING = (ConfigurationError, RunInterrupted)
+"""What ends the run rather than one integration (the destination's failures come after extraction): any other
+exception while reading an integration is that integration's failure, one row of `extraction_errors`."""
 
 
 

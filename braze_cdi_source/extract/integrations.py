@@ -2,25 +2,81 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import logging
+import math
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import dlt
 from dlt.sources import DltResource
-from requests.exceptions import RequestException
 
 from ..errors import BrazeCdiError
 from ..http.client import BrazeClient
-from ..settings import INTEGRATION_COLUMNS, INTEGRATION_TIMESTAMPS, INTEGRATIONS_TABLE, LIST_PATH
+from ..settings import INTEGRATION_COLUMNS, INTEGRATION_TIMESTAMPS, INTEGRATIONS_TABLE, LIST_ENDPOINT, LIST_PATH
 from .backfill import Backfill
-from .failures import ExtractionFailures, with_errors_table
+from .failures import RUN_ENDING, ExtractionFailures, with_errors_table
 from .page_rows import normalise
 from .rows import RowCleaner
+
+logger = logging.getLogger("braze_cdi")
+
+MAX_LIST_PAGES = 1_000
+"""Pages of `GET /cdi/integrations` read at most (10 integrations a page: 10,000)."""
+
+MAX_LIST_BYTES = 64 * 1024 * 1024
+"""Bytes of the integration list's pages kept at most (a page of 10 integrations is about 2 KB)."""
+
+
+class Listed(list):  # type: ignore[type-arg]
+    """The items of Braze's integration list that name an integration (an object with a text id), with what
+    was skipped or cut, for one line each in `extraction_errors`."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.skipped = 0
+        self.cut: str | None = None
+
+    def notes(self) -> list[str]:
+        """What the list lost, one sentence each."""
+        notes = [self.cut] if self.cut else []
+        if self.skipped:
+            notes.append(
+                f"integration list: {self.skipped} item(s) that are not an object with a text integration_id were "
+                "skipped (Braze sent another shape); the other integrations load."
+            )
+        return notes
+
+
+def list_integrations(client: BrazeClient, time_left: Callable[[], float] = lambda: math.inf) -> Listed:
+    """Every page of Braze's integration list, within half of the run's paging time (`time_left`: the rest is
+    for the integrations) and the list's page and size bounds: a list that pages on forever stops at one of
+    them and says so (`Listed.cut`)."""
+    listed, size, floor = Listed(), 0, time_left() / 2
+    for number, page in enumerate(client.pages(LIST_PATH), 1):
+        for item in page:
+            if isinstance(item, dict) and isinstance(item.get("integration_id"), str) and item["integration_id"]:
+                listed.append(item)
+            else:
+                listed.skipped += 1
+        size += page.size
+        bound = (
+            "the time budget" if time_left() - floor <= client.throttle.wait_needed(LIST_ENDPOINT) else
+            f"{MAX_LIST_PAGES} pages" if number >= MAX_LIST_PAGES else
+            f"{MAX_LIST_BYTES // 2**20} MiB" if size >= MAX_LIST_BYTES else None
+        )
+        if bound is not None and page.has_next:
+            listed.cut = (
+                f"integration list: stopped listing at {bound} ({number} pages, {len(listed)} integrations) while "
+                "Braze still announced more pages; the integrations listed load. Report it to Braze if it persists."
+            )
+            logger.warning(listed.cut)
+            break
+    return listed
 
 
 def integrations_resource(
     client: BrazeClient,
-    listed: list[dict[str, Any]] | None,
+    listed: Listed | None,
     only: list[str] | None,
     failures: ExtractionFailures,
     backfill: Backfill | None = None,
@@ -29,26 +85,24 @@ def integrations_resource(
 
     @dlt.resource(name=INTEGRATIONS_TABLE)
     def integrations() -> Iterator[Any]:
-        cleaner = RowCleaner(INTEGRATION_COLUMNS)
+        cleaner = RowCleaner(INTEGRATION_COLUMNS, client.stats, INTEGRATIONS_TABLE)
         if backfill is not None and not backfill.first_slice():
             return
         try:
-            items = listed if listed is not None else [i for p in client.pages(LIST_PATH) for i in p]
+            items = listed if listed is not None else list_integrations(client)
             client.stats.named(
-                {
-                    str(i["integration_id"]): str(i["integration_name"])
-                    for i in items
-                    if isinstance(i, dict) and i.get("integration_id") and i.get("integration_name")
-                }
+                {i["integration_id"]: str(i["integration_name"]) for i in items if i.get("integration_name")}
             )
             yield [
                 normalise(item, INTEGRATION_TIMESTAMPS, cleaner=cleaner)
                 for item in items
-                if isinstance(item, dict)
-                and item.get("integration_id")
-                and (only is None or str(item["integration_id"]) in only)
+                if only is None or item["integration_id"] in only
             ]
-        except (BrazeCdiError, RequestException, ValueError) as error:
+            for note in items.notes():
+                yield failures.record(INTEGRATIONS_TABLE, BrazeCdiError(note), None)
+        except RUN_ENDING:
+            raise
+        except Exception as error:  # noqa: BLE001 - whatever the list's answers cause costs the list only
             yield failures.record(INTEGRATIONS_TABLE, error, None)
         if cleaner.note():
             yield failures.record(INTEGRATIONS_TABLE, BrazeCdiError(f"integration list: {cleaner.note()}"), None)

@@ -9,21 +9,22 @@ from typing import Any
 import dlt
 from dlt.common.schema.utils import has_table_seen_data
 from dlt.sources import DltResource
-from requests.exceptions import RequestException
 
-from ..errors import BrazeCdiError, ConfigurationError
+from ..errors import BrazeCdiError
 from ..http.client import BrazeClient, job_sync_status_path
 from ..settings import (
     BACKFILL_COLUMNS,
     BACKFILL_TABLE,
     DEFAULT_FUTURE_TOLERANCE_MINUTES,
     JOB_SYNC_STATUS_COLUMNS,
+    JOB_SYNC_STATUS_LAYOUT,
     JOB_SYNC_STATUS_TABLE,
+    JOB_SYNC_STATUS_TABLE_HINTS,
 )
 from ..timestamps import parse_instant
 from .arrow_batch import ArrowBatches
 from .backfill import Backfill, TimeBudget
-from .failures import ExtractionFailures, with_errors_table
+from .failures import RUN_ENDING, ExtractionFailures, with_errors_table
 from .integration_state import IntegrationState
 from .run_context import RunContext
 from .stretch_reader import StretchReader
@@ -85,9 +86,9 @@ def job_sync_status_resource(
                         batch = []
                 if not read.more:
                     break
-        except ConfigurationError:
-            raise  # base_url unreachable from the start: the whole run's configuration, not this integration
-        except (BrazeCdiError, RequestException) as error:
+        except RUN_ENDING:
+            raise  # base_url unreachable from the start, or Ctrl-C: the whole run, not this integration
+        except Exception as error:  # anything else Braze's answers cause costs this integration only
             # Rows read before the failure still load; the state stays where it was so the next run re-reads.
             client.stats.finish(integration_id, failed=True)
             backfill.report(integration_id, None, failed=True)
@@ -131,7 +132,9 @@ def job_sync_status_resource(
         table_name=JOB_SYNC_STATUS_TABLE,
         write_disposition={"disposition": "merge", "strategy": "delete-insert"},
         primary_key=("integration_id", "sync_start_time"),
-        columns=JOB_SYNC_STATUS_COLUMNS,
+        columns={name: {**hints, **JOB_SYNC_STATUS_LAYOUT.get(name, {})}
+                 for name, hints in JOB_SYNC_STATUS_COLUMNS.items()},
+        additional_table_hints=JOB_SYNC_STATUS_TABLE_HINTS,
     )
     return resource
 

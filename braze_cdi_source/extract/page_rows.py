@@ -9,7 +9,7 @@ from typing import Any
 
 from ..settings import JOB_SYNC_STATUS_TIMESTAMPS
 from ..timestamps import parse_instant
-from .rows import RowCleaner
+from .rows import RowCleaner, safe_value
 
 
 def normalise(
@@ -42,6 +42,7 @@ def rows_of_page(
     Paging stops at a page that reaches the boundary, but only while the page is in
     newest-first order: if Braze ever pages oldest first, every page is read.
     """
+    key = safe_value(integration_id)[0]  # the id as `integrations` holds it (NUL as U+FFFD)
     rows: list[dict[str, Any]] = []
     starts: list[datetime] = []
     bad = 0
@@ -57,7 +58,7 @@ def rows_of_page(
             continue
         starts.append(start)
         if boundary is None or start >= boundary:
-            row["integration_id"] = integration_id
+            row["integration_id"] = key
             rows.append(row)
     newest_first = all(a >= b for a, b in zip(starts, starts[1:], strict=False))
     reached = boundary is not None and newest_first and any(s <= boundary for s in starts)

@@ -3,10 +3,10 @@
 Every value of an item is untrusted. What a destination cannot store becomes text that says what it was, which
 dlt puts in a variant column (e.g. `rows_synced__v_text`) next to ours: integers beyond 64 bits, NaN and
 infinities; values nested deeper than `MAX_DEPTH` become their JSON text; NUL characters (PostgreSQL refuses
-them in text) become U+FFFD. Fields Braze adds are kept, but one whose normalised column name is one of ours
-or dlt's (`SyncStartTime` and `sync_start_time` are one column to dlt, `_dlt_id` is dlt's row key) is renamed
-`braze_extra__<name>`, so it can never overwrite or null a column we own; each such repair is noted once per
-resource in `extraction_errors`.
+them in text) become U+FFFD. Fields Braze adds are kept, within a cap of new columns per table, but one
+whose normalised column name is one of ours or dlt's (`SyncStartTime` and `sync_start_time` are one column to
+dlt, `_dlt_id` is dlt's row key) or nothing at all (" ") is renamed `braze_extra__<name>`, so it can never
+overwrite or null a column we own nor cost its row; each such repair is noted once per resource in `extraction_errors`.
 """
 
 from __future__ import annotations
@@ -16,14 +16,19 @@ import math
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+import dlt
 from dlt.common.data_types.type_helpers import coerce_value
 from dlt.common.normalizers.naming.snake_case import NamingConvention
+
+from ..run_stats import RunStats
 
 MAX_DEPTH = 32
 """Deeper nesting is kept as JSON text: dlt's JSON writer refuses about 250 levels, a run must not die of it."""
 
-MAX_EXTRA_FIELDS = 100
-"""Fields beyond our columns kept per item; more would add a column each to the table (PostgreSQL allows 1,600)."""
+MAX_EXTRA_COLUMNS = 50
+"""Columns beyond ours a table may hold (counting those earlier runs added): fields Braze adds later land,
+within a few dozen; fields past it are dropped and counted (PostgreSQL allows 1,600 columns a table; 100 new
+fields on every row once made 10,018 columns and 7.6 GB of RSS)."""
 
 EXTRA_PREFIX = "braze_extra__"
 
@@ -32,20 +37,27 @@ _naming = NamingConvention()
 
 
 class RowCleaner:
-    """Cleans the items of one resource and remembers what it had to repair, for one note at the end."""
+    """Cleans the items of one resource and remembers what it had to repair, for one note at the end.
 
-    def __init__(self, known_columns: Iterable[str]) -> None:
+    With `stats` and `table`, the table's extra columns are capped for the whole run (`RunStats.admit_column`,
+    shared by every resource writing the table) at `MAX_EXTRA_COLUMNS`, counting what the schema holds already.
+    """
+
+    def __init__(self, known_columns: Iterable[str], stats: RunStats | None = None, table: str = "") -> None:
         self.known = frozenset(known_columns)
         self._reserved = {_naming.normalize_identifier(name) for name in self.known}
         self._renamed: dict[str, str] = {}
         self._repaired: dict[str, str] = {}
-        self._dropped = 0
-        self._collisions: dict[str, bool] = {}
+        self._dropped: set[str] = set()
+        self._columns: dict[str, str | None] = {}
+        self._admit = None
+        if stats is not None:
+            existing = {c for c in _schema_columns(table) if c not in self._reserved and not c.startswith("_dlt")}
+            self._admit = lambda column: stats.admit_column(table, column, existing, MAX_EXTRA_COLUMNS)
 
     def clean(self, item: Mapping[str, Any]) -> dict[str, Any]:
-        """A copy of `item` that loads: values repaired, colliding field names renamed, extras capped."""
+        """A copy of `item` that loads: values repaired, colliding or blank field names renamed, extras capped."""
         row: dict[str, Any] = {}
-        extras = 0
         known = self.known
         for key, value in item.items():
             kind = type(value)
@@ -56,25 +68,34 @@ class RowCleaner:
             ):
                 row[key] = value  # what Braze sends for our columns: nothing to repair (as `safe_value` says)
                 continue
-            name = key if isinstance(key, str) else str(key)
-            if name not in self.known:
-                extras += 1
-                if extras > MAX_EXTRA_FIELDS:
-                    self._dropped += 1
+            name: str | None = key if isinstance(key, str) else str(key)
+            if name not in known:
+                name = self._columns[name] if name in self._columns else self._extra_column(name)
+                if name is None:
                     continue
-                if self._collides(name):
-                    renamed = EXTRA_PREFIX + name
-                    self._renamed[name] = renamed
-                    name = renamed
             row[name] = self._value(name, value)
         return row
 
-    def _collides(self, name: str) -> bool:
-        collides = self._collisions.get(name)
-        if collides is None:
-            normalised = _naming.normalize_identifier(name) if name else ""
-            collides = self._collisions[name] = normalised in self._reserved or normalised.startswith("_dlt")
-        return collides
+    def _extra_column(self, name: str) -> str | None:
+        """The column a field Braze added lands in: its own name; `braze_extra__…` when its name collides with
+        ours or dlt's (`SyncStartTime`, `_dlt_id`) or normalises to nothing (" ", NBSP: dlt refuses those);
+        None (dropped) once the table's extra columns are spent."""
+        try:
+            normalised = _naming.normalize_identifier(name)
+        except ValueError:
+            normalised = ""
+        column = name
+        if not normalised.strip("_"):
+            column = EXTRA_PREFIX + ("_".join(f"u{ord(c):04x}" for c in name[:8]) or "empty")
+        elif normalised in self._reserved or normalised.startswith("_dlt"):
+            column = EXTRA_PREFIX + name
+        if column != name:
+            self._renamed[name] = column
+        if self._admit is not None and not self._admit(_naming.normalize_identifier(column)):
+            self._dropped.add(name)
+            column = None
+        self._columns[name] = column
+        return column
 
     def _value(self, field: str, value: Any) -> Any:
         cleaned, why = safe_value(value)
@@ -99,7 +120,11 @@ class RowCleaner:
             fields = ", ".join(f"{_shown(k)} ({v})" for k, v in sorted(self._repaired.items())[:5])
             parts.append(f"value(s) that cannot load were kept as text in a variant column: {fields}")
         if self._dropped:
-            parts.append(f"{self._dropped} field(s) beyond {MAX_EXTRA_FIELDS} extra fields per item were dropped")
+            names = ", ".join(_shown(k) for k in sorted(self._dropped)[:5])
+            parts.append(
+                f"{len(self._dropped)} field(s) were dropped, the table holding its {MAX_EXTRA_COLUMNS} extra columns "
+                f"already ({names})"
+            )
         return "; ".join(parts) + "; the rows loaded." if parts else None
 
 
@@ -137,6 +162,14 @@ def safe_value(value: Any, depth: int = 0) -> tuple[Any, str | None]:
                 why = why or reason
         return out, why
     return value, None
+
+
+def _schema_columns(table: str) -> set[str]:
+    """The columns `table` has in the source's schema (earlier runs'), when read inside a dlt resource."""
+    try:
+        return set(dlt.current.source_schema().tables.get(table, {}).get("columns", {}))
+    except Exception:  # noqa: BLE001 - outside a pipeline's extract: no schema to count
+        return set()
 
 
 def _deeper_than(value: Any, limit: int) -> bool:

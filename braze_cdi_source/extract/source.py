@@ -10,7 +10,6 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta, timezone
-from typing import Any
 
 import dlt
 from dlt.sources import DltResource
@@ -24,14 +23,13 @@ from ..http.transport import DEFAULT_MAX_BODY_BYTES
 from ..settings import (
     DEFAULT_FUTURE_TOLERANCE_MINUTES,
     DEFAULT_MAX_RUNNING_HOURS,
-    LIST_PATH,
     RATE_LIMITS_PER_MINUTE,
     SOURCE_NAME,
 )
 from ..timestamps import parse_instant, to_iso
 from .backfill import Backfill, TimeBudget, parse_duration
 from .failures import ExtractionFailures
-from .integrations import integrations_resource
+from .integrations import Listed, integrations_resource, list_integrations
 from .job_sync_status import job_sync_status_resource
 from .run_context import RunContext
 
@@ -95,8 +93,8 @@ def braze_cdi_source(
             about two minutes in all, longer than a Braze rate-limit window. `request_timeout` is the total
             time of one attempt (connect, headers and body), not a per-read timeout.
         max_response_bytes: largest response body read, after decompression (a page is about 3 KB).
-        max_rate_limit_wait: longest wait a 429's reset or Retry-After may ask for; beyond it the
-            integration fails saying what Braze asked for (the next run goes on).
+        max_rate_limit_wait: longest wait any rate-limit header may impose (Braze's window, 60 s); a 429 asking
+            for more than an hour fails that integration at once, saying what Braze asked for.
         max_pages: pages read per integration per run at most (a longer history goes on next run).
         future_tolerance_minutes: a sync that starts more than this after now loads but does not move the
             integration's cursor (a future-dated sync would hide every later one).
@@ -141,12 +139,12 @@ def braze_cdi_source(
     failures = ExtractionFailures(fail_fast)
     wanted = _as_ids(integration_ids)
 
-    listed: list[dict[str, Any]] | None = None
+    listed: Listed | None = None
     if not wanted:
         # Discovery: the list is needed now to know which resources exist; the integrations
         # resource reuses it instead of asking Braze twice.
-        listed = [item for page in client.pages(LIST_PATH) for item in page]
-        wanted = [str(item["integration_id"]) for item in listed if item.get("integration_id")]
+        listed = list_integrations(client, budget.left)
+        wanted = [item["integration_id"] for item in listed]
 
     yield integrations_resource(client, listed, wanted if integration_ids else None, failures, backfill)
     _room_for_resources(len(wanted))

@@ -9,7 +9,7 @@ from typing import Any
 
 from ..errors import BrazeApiError
 from ..http.client import BrazeClient
-from ..settings import JOB_SYNC_STATUS_COLUMNS
+from ..settings import JOB_SYNC_STATUS_COLUMNS, JOB_SYNC_STATUS_TABLE
 from .backfill import Backfill, Stretch
 from .integration_state import IntegrationState
 from .page_rows import rows_of_page
@@ -42,7 +42,7 @@ class StretchReader:
         self.cursor, self.history, self.backfill, self.now, self.top = saved.cursor, saved.history, backfill, now, top
         self.more = True
         self.unkeyed = 0
-        self.cleaner = RowCleaner(JOB_SYNC_STATUS_COLUMNS)
+        self.cleaner = RowCleaner(JOB_SYNC_STATUS_COLUMNS, client.stats, JOB_SYNC_STATUS_TABLE)
 
     def __call__(self, stretch: Stretch, start_date: datetime | None) -> Iterator[list[dict[str, Any]]]:
         floor = stretch.until is None

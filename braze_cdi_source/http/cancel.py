@@ -1,19 +1,15 @@
 """Stopping a run quickly: one process-wide flag that every wait and every open request obeys.
 
 Ctrl-C reaches only the main thread, while dlt extracts in worker threads that may be asleep in a rate-limit
-wait or blocked reading a socket. `request_stop()` (called by the CLI's signal handler) sets the flag, wakes
-every wait and shuts down every open connection, so the workers end within moments instead of a minute.
+wait or blocked reading a socket. `request_stop()` (called by the CLI's signal handler) sets the flag and wakes
+every wait; a socket read looks at it between short waits (transport.py), so the workers end within moments.
 """
 
 from __future__ import annotations
 
-import contextlib
 import threading
-from collections.abc import Callable
 
 _STOP = threading.Event()
-_on_stop: set[Callable[[], None]] = set()
-_lock = threading.Lock()
 
 
 class RunInterrupted(Exception):  # noqa: N818 - a plain name reads better in tracebacks
@@ -22,18 +18,8 @@ class RunInterrupted(Exception):  # noqa: N818 - a plain name reads better in tr
 
 
 def request_stop() -> None:
-    """Wake every wait and abort every open request of this process."""
+    """Wake every wait and end every open request of this process."""
     _STOP.set()
-    with _lock:
-        callbacks = list(_on_stop)
-    for callback in callbacks:
-        with contextlib.suppress(Exception):  # stopping must never fail
-            callback()
-
-
-def stopping() -> bool:
-    """Whether a stop was requested."""
-    return _STOP.is_set()
 
 
 def reset() -> None:
@@ -51,15 +37,3 @@ def check() -> None:
     """Raise `RunInterrupted` if a stop was requested."""
     if _STOP.is_set():
         raise RunInterrupted("the run was interrupted")
-
-
-def on_stop(callback: Callable[[], None]) -> Callable[[], None]:
-    """Call `callback` when a stop is requested; returns a function that unregisters it."""
-    with _lock:
-        _on_stop.add(callback)
-
-    def forget() -> None:
-        with _lock:
-            _on_stop.discard(callback)
-
-    return forget

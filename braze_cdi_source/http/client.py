@@ -8,18 +8,16 @@ into `BrazeApiError` with a hint, and bodies checked against the documented shap
 from __future__ import annotations
 
 import ipaddress
-import logging
 import re
 import threading
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from dlt.common import logger as dlt_logger
 from dlt.common.jsonpath import TJsonPath
 from dlt.sources.helpers.rest_client import RESTClient
 from dlt.sources.helpers.rest_client.auth import BearerTokenAuth
-from requests import PreparedRequest, Request, Response, Session
+from requests import Response, Session
 from requests.exceptions import ChunkedEncodingError, ConnectionError, JSONDecodeError, Timeout
 
 from ..errors import (
@@ -27,6 +25,7 @@ from ..errors import (
     MISSING_BASE_URL,
     BrazeApiError,
     ConfigurationError,
+    Redactor,
     ResponseShapeError,
 )
 from ..run_stats import RunStats
@@ -109,8 +108,8 @@ def _braze_message(response: Response) -> str:
     if asked is not None:
         header, value, seconds = asked
         return (
-            f"Braze asked to wait {seconds:.0f} s ({header}: {value}), more than max_rate_limit_wait; "
-            "not waiting that long"
+            f"Braze asked to wait {seconds:.0f} s ({header}: {value}), not a per-minute rate-limit window "
+            "(max_rate_limit_wait caps any wait); not waiting"
         )
     if 300 <= response.status_code < 400:
         location = response.headers.get("Location") or ""
@@ -156,50 +155,8 @@ def results_of(response: Response, integration_id: str | None) -> list[Any]:
     return body["results"]
 
 
-class _Session(Session):
-    """A requests session that reads the environment's proxy settings once per origin, not once per request.
-
-    requests re-reads every `*_PROXY` variable (walking all of `os.environ`, twice) on each request: with a
-    few hundred variables that was about a sixth of extraction CPU. Proxies still come from the environment
-    (`HTTPS_PROXY`, `NO_PROXY`, `REQUESTS_CA_BUNDLE`), read when this session first talks to an origin.
-    """
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._environment: dict[tuple[str, str, int | None], dict[str, Any]] = {}
-        self.params = None  # type: ignore[assignment]  # see prepare_request
-
-    def prepare_request(self, request: Request) -> PreparedRequest:
-        # requests checks each mapping it merges against a typing Protocol (`to_key_val_list`, about 20 µs a
-        # check on Python 3.11): the empty `params` and `headers` of every dlt request cost five checks, about a
-        # tenth of a request's CPU. Empty is the same as None to requests; None skips the merge.
-        if not request.params:
-            request.params = None
-        if not request.headers:
-            request.headers = None
-        return super().prepare_request(request)
-
-    def merge_environment_settings(  # type: ignore[override]
-        self, url: str | None, proxies: Any, stream: Any, verify: Any, cert: Any
-    ) -> dict[str, Any]:
-        if proxies or stream is not None or verify is not None or cert is not None or not url:
-            return super().merge_environment_settings(url, proxies, stream, verify, cert)
-        key = origin(url)
-        settings = self._environment.get(key)
-        if settings is None:
-            settings = self._environment[key] = super().merge_environment_settings(url, {}, None, None, None)
-        return {**settings, "proxies": dict(settings["proxies"])}
-
-
 class _RESTClient(RESTClient):
-    """dlt's RESTClient reading a page's `results` from the body the response hook already parsed, and
-    building its request log line only when dlt's logger would print it."""
-
-    def _log_request(self, request: Any, prepared_url: str) -> None:
-        # dlt sanitizes the URL and formats an INFO line for every page even when no logger prints it
-        target = dlt_logger.LOGGER
-        if target is not None and target.isEnabledFor(logging.INFO):
-            super()._log_request(request, prepared_url)
+    """dlt's RESTClient reading a page's `results` from the body the response hook already parsed."""
 
     def extract_response(self, response: Response, data_selector: TJsonPath) -> list[Any]:
         # the response hook has checked the shape (`results_of`); dlt would parse the body again and
@@ -217,15 +174,22 @@ def cursor_of(url: str | None) -> str | None:
 
 class Page(list):  # type: ignore[type-arg]
     """One page's `results`, with the cursor that fetched it, the one that fetches the next (None when the
-    next link carries none) and whether there is a next page at all."""
+    next link carries none), whether there is a next page at all and the body's size."""
 
     def __init__(
-        self, items: Any, cursor: str | None = None, next_cursor: str | None = None, has_next: bool = False
+        self,
+        items: Any,
+        cursor: str | None = None,
+        next_cursor: str | None = None,
+        has_next: bool = False,
+        size: int = 0,
     ) -> None:
         super().__init__(items)
         self.cursor = cursor
         self.next_cursor = next_cursor
         self.has_next = has_next
+        self.size = size
+        """Bytes of the decoded body."""
 
 
 class BrazeClient:
@@ -255,6 +219,8 @@ class BrazeClient:
         self.max_pages = int(max_pages)
         self._reached = threading.Event()  # the host answered once: later network errors are transient
         self._auth = BearerTokenAuth(api_key)
+        self.redact = Redactor(api_key)
+        """Applied to all Braze says before it is logged, stored or kept in state."""
         self._local = threading.local()
 
     @property
@@ -262,7 +228,7 @@ class BrazeClient:
         """This thread's session: requests sessions are not shared across threads; the throttle is."""
         session: Session | None = getattr(self._local, "session", None)
         if session is None:
-            session = _Session()
+            session = Session()
             adapter = RateLimitAdapter(
                 self.throttle,
                 self.base_url,
@@ -299,7 +265,7 @@ class BrazeClient:
         cursors already requested in this run (loop detection and `max_pages` across a run's calls).
         """
         rest = self._rest_client()
-        paginator = SameOriginLinkPaginator(self.base_url, self.max_pages, seen)
+        paginator = SameOriginLinkPaginator(self.base_url, self.max_pages, self.redact, seen)
         pages = rest.paginate(
             path,
             params={"cursor": cursor} if cursor else None,
@@ -317,6 +283,7 @@ class BrazeClient:
                     cursor=cursor_of(page.response.url),
                     next_cursor=cursor_of(following),
                     has_next=paginator.has_next_page,
+                    size=len(page.response.content or b""),
                 )
         except (ConnectionError, Timeout, ChunkedEncodingError) as error:
             # Spent the retry budget on the network: name the path, not the URL's host details.
@@ -333,7 +300,7 @@ class BrazeClient:
                 raise BrazeApiError(
                     response.status_code,
                     urlsplit(response.url).path,
-                    _braze_message(response),
+                    self.redact(_braze_message(response)),
                     integration_id,
                     response,
                 )

@@ -1,20 +1,24 @@
 """Braze's next-page links, turned into requests that cannot leave base_url nor go round in circles.
 
-A `Link: <…>; rel="next"` value is untrusted text. Python's `urlsplit` and urllib3 (which connects) read some
-URLs differently (`http://a:1\\@b:2/`, tabs, userinfo): a guard that checks one parser and sends with the
-other sends the key elsewhere. So the authority of a link is never used: the next request is the configured
-origin + the current resource's path + `?cursor=<the link's cursor>`, and the transport checks again, with
-urllib3's parser, before sending (transport.py). Links with backslashes, control characters, whitespace or
-non-ASCII are refused outright, and a cursor already requested for this resource ends paging (a loop).
+A `Link: <…>; rel="next"` value is untrusted text, read per RFC 8288 (`next_links`: relation lists,
+case-insensitive relations, quoted parameters, several links; two different next pages are an error).
+Python's `urlsplit` and urllib3 (which connects) read some URLs differently (`http://a:1\\@b:2/`, tabs,
+userinfo): a guard that checks one parser and sends with the other sends the key elsewhere. So the authority
+of a link is never used: the next request is the configured origin + the current resource's path +
+`?cursor=<the link's cursor>`, and the transport checks again, with urllib3's parser, before sending
+(transport.py). Links with backslashes, control characters, whitespace or non-ASCII are refused outright, and
+a cursor already requested for this resource ends paging (a loop).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from typing import Any
 from urllib.parse import parse_qs, quote, urlencode, urlsplit
 
 from dlt.sources.helpers.rest_client.paginators import HeaderLinkPaginator
-from requests import Request
+from requests import Request, Response
 
 from ..errors import PagingLoopError, UnsafeLinkError
 
@@ -48,6 +52,23 @@ def _unsafe_character(link: str) -> bool:
     return _UNSAFE_CHARACTER.search(link) is not None
 
 
+_LINK = re.compile(r'<([^>]*)>((?:\s*;\s*[^;,=\s]+(?:\s*=\s*(?:"(?:[^"\\]|\\.)*"|[^;,\s]*))?)*)')
+"""One link-value of a `Link` header (RFC 8288): `<URI>` then its parameters, quoted strings kept whole."""
+_PARAM = re.compile(r';\s*([^;,=\s]+)(?:\s*=\s*("(?:[^"\\]|\\.)*"|[^;,\s]*))?')
+
+
+def next_links(header: str) -> list[str]:
+    """The targets of every link whose relation list holds `next` (case-insensitive), in order, from a `Link`
+    header of one or several link-values (requests' `response.links` keys links by their whole `rel` text, so
+    `rel="next prev"` or `rel="NEXT"` was no next page, and a second `next` silently replaced the first)."""
+    found = []
+    for link in _LINK.finditer(header):
+        for name, value in _PARAM.findall(link.group(2)):
+            if name.lower() == "rel" and "next" in value.strip('"').lower().split():
+                found.append(link.group(1))
+    return found
+
+
 def _shown(link: str) -> str:
     """A link fit for a message: printable ASCII only, short."""
     return "".join(c if 0x20 < ord(c) < 0x7F else "?" for c in link[:120])
@@ -64,7 +85,11 @@ class SameOriginLinkPaginator(HeaderLinkPaginator):
     """
 
     def __init__(
-        self, base_url: str | None = None, max_pages: int = DEFAULT_MAX_PAGES, seen: set[str] | None = None
+        self,
+        base_url: str | None = None,
+        max_pages: int = DEFAULT_MAX_PAGES,
+        redact: Callable[[str], str] = str,
+        seen: set[str] | None = None,
     ) -> None:
         super().__init__(links_next_key="next")
         self._base = base_url.rstrip("/") if base_url else None
@@ -72,6 +97,7 @@ class SameOriginLinkPaginator(HeaderLinkPaginator):
         self._path = ""
         self._seen: set[str] = seen if seen is not None else set()
         self._max_pages = max(1, int(max_pages))
+        self._redact = redact
         self.refused: UnsafeLinkError | None = None
         self.current_url: str | None = None
 
@@ -85,6 +111,15 @@ class SameOriginLinkPaginator(HeaderLinkPaginator):
         params = request.params if isinstance(request.params, dict) else {}
         self._seen.add(str(params.get("cursor") or parse_qs(parts.query).get("cursor", [""])[0]))
         self.current_url = request.url
+
+    def update_state(self, response: Response, data: Any = None) -> None:
+        links = next_links(response.headers.get("Link") or "")
+        self._next_reference = links[0] if links else None
+        if len(set(links)) > 1:
+            self._refuse(
+                f"Braze's Link header names {len(set(links))} different next pages ({_shown(', '.join(links))}): "
+                "cannot tell which one continues; stopped paging, the pages before it loaded."
+            )
 
     def update_request(self, request: Request) -> None:
         link = self._next_reference
@@ -134,12 +169,17 @@ class SameOriginLinkPaginator(HeaderLinkPaginator):
         cursors = parse_qs(parts.query).get("cursor")
         if not cursors or not cursors[0]:
             return self._refuse(f"Braze's next-page link {_shown(link)!r} has no cursor: cannot continue paging.")
+        if self._redact(cursors[0]) != cursors[0]:
+            return self._refuse(
+                f"Braze's next-page link {_shown(link)!r} carries the API key (a proxy echoing it?): refusing to "
+                "follow it or keep it as a resume point. Check any proxy in between; the pages before it loaded."
+            )
         return cursors[0]
 
     def _refuse(self, message: str) -> None:
         self._stop(UnsafeLinkError(message))
 
     def _stop(self, error: UnsafeLinkError) -> None:
-        self.refused = error
+        self.refused = type(error)(self._redact(str(error)))
         self._has_next_page = False
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import random
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,13 +25,6 @@ from tenacity import RetryCallState, Retrying, retry_any, retry_if_exception_typ
 from . import cancel
 from .throttle import ASKED_WAIT, THROTTLE_WAITS
 
-try:
-    from orjson import loads as _orjson_loads
-
-    _loads: Callable[[Any], Any] = _orjson_loads
-except ImportError:  # dlt installs orjson except on PyPy
-    from json import loads as _loads
-
 
 @dataclass(frozen=True)
 class RetryBudget:
@@ -45,8 +37,8 @@ class RetryBudget:
     """Total seconds one attempt may take (connect, headers and body), not per byte read."""
 
 
-_LONG_NUMBER = re.compile(rb"\d{19}")
-"""19 digits in a row may be an integer past 64 bits, which orjson would round into a float."""
+_SURROGATE = re.compile(rb"\\u[dD][89a-fA-F]")
+"""A surrogate's JSON escape: the body may hold a lone one."""
 
 _BODY = "_braze_cdi_json"
 """Attribute of a `Response` that keeps its parsed body (or the parse error)."""
@@ -55,27 +47,39 @@ _BODY = "_braze_cdi_json"
 def json_body(response: Response) -> Any:
     """The response's JSON body, parsed once and kept on the response; ValueError if it is not JSON.
 
-    The retry predicate, the shape check and the page extraction all read the body: parsing it once
-    instead of three times, and with orjson first, is a visible share of extraction CPU at 10 syncs a page.
-    Bodies orjson refuses (other encodings, integers past 64 bits) get requests' own parser.
+    The retry predicate, the shape check and the page extraction all read the body: it is parsed once, its
+    text made valid Unicode (`_valid_text`: every string from here on encodes as UTF-8).
     """
     cached = response.__dict__.get(_BODY, _BODY)
     if cached is _BODY:
         try:
-            if _LONG_NUMBER.search(response.content or b""):
-                raise ValueError("orjson reads integers past 64 bits as floats: read them exactly")
-            cached = _loads(response.content)
-        except (ValueError, TypeError):
-            try:
-                cached = response.json()
-            except ValueError as error:
-                cached = error
-            except RecursionError:  # nested deeper than the parser's stack
-                cached = ValueError("JSON nested too deeply to read")
+            cached = response.json()
+            if _SURROGATE.search(response.content):
+                cached = _valid_text(cached)
+        except ValueError as error:
+            cached = error
+        except RecursionError:  # nested deeper than the parser's stack
+            cached = ValueError("JSON nested too deeply to read")
         setattr(response, _BODY, cached)
     if isinstance(cached, ValueError):
         raise cached
     return cached
+
+
+def _valid_text(value: Any) -> Any:
+    """`value` with each lone surrogate (`"\\ud800"` is valid JSON, but no UTF-8 encoder writes it) as U+FFFD,
+    in keys and strings alike."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+        return value
+    if isinstance(value, dict):
+        return {_valid_text(k): _valid_text(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_valid_text(v) for v in value]
+    return value
 
 
 def body_is_not_json(response: Response | None, exception: BaseException | None) -> bool:

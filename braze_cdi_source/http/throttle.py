@@ -21,14 +21,19 @@ from typing import Any, ClassVar
 
 from requests import PreparedRequest, Response
 
+from ..errors import ConfigurationError
 from ..settings import JOB_SYNC_STATUS_ENDPOINT, LIST_ENDPOINT, RATE_LIMITS_PER_MINUTE, endpoint_of
 from . import cancel
 from .transport import BoundedAdapter
 
-DEFAULT_MAX_RATE_LIMIT_WAIT = 180.0
-"""Longest wait (seconds) a rate-limit header may ask for: three Braze windows. A reset or Retry-After
-further away (a year ahead, milliseconds read as seconds, 999999) is not obeyed: a 429 that asks for it fails
-the request at once, saying what Braze asked for; on a 2xx it is ignored."""
+DEFAULT_MAX_RATE_LIMIT_WAIT = 60.0
+"""Longest wait (seconds) any rate-limit header may impose: Braze's limits are per minute, so a reset or
+Retry-After further ahead (a server clock minutes ahead of ours, a proxy's own header) is waited for this long at
+most, then the request is tried again."""
+
+ABSURD_WAIT = 3600.0
+"""A 429 asking for more than an hour (a year ahead, milliseconds read as seconds, 999999) is no per-minute
+window: the request fails at once, saying what Braze asked for, instead of waiting and retrying."""
 
 _MAX_LIMIT = 1_000_000
 """Largest request limit per window believed from `X-RateLimit-Limit` / `-Remaining`."""
@@ -37,18 +42,21 @@ THROTTLE_WAITS = "_braze_cdi_throttle_waits"
 """Attribute of a 429 `Response`: True when the throttle holds every thread until a reset it was told."""
 
 ASKED_WAIT = "_braze_cdi_asked_wait"
-"""Attribute of a 429 `Response` that asked for a wait beyond the cap: the header and what it said."""
+"""Attribute of a 429 `Response` that asked for an absurd wait: the header, what it said, the seconds."""
 
 
 @dataclass
 class _Window:
     limit: int
-    window_seconds: float
-    remaining: int | None = None
+    left: int | None = None
+    """Requests still allowed in the current window (None: no header seen yet, pace by the sliding window)."""
     reset_at: float | None = None
+    over_reset: float = -math.inf
+    """The reset of the last window that ended: answers about it or earlier tell nothing."""
     blocked_until: float = 0.0
+    hold_started: float = -math.inf
+    last_429: float = -math.inf
     sent: deque[float] = field(default_factory=deque)
-    over_reset: float | None = None  # the reset of the last window that ended: its late answers tell nothing
 
 
 class Throttle:
@@ -69,9 +77,18 @@ class Throttle:
         """`clock` (epoch seconds, as Braze's reset header) and `sleep` are injectable for fake-clock tests;
         the default sleep ends at once when the run is stopped (cancel.py)."""
         limits = {**RATE_LIMITS_PER_MINUTE, **(limits_per_minute or {})}
-        self._windows = {kind: _Window(limit, window_seconds) for kind, limit in limits.items()}
+        for kind, limit in limits.items():
+            if not isinstance(limit, int) or limit < 1:
+                setting = f"{'job_status' if kind == JOB_SYNC_STATUS_ENDPOINT else kind}_requests_per_minute"
+                raise ConfigurationError(
+                    f"{setting} = {limit!r}: give Braze's limit as a whole number of at least 1 "
+                    f"(documented: {RATE_LIMITS_PER_MINUTE[kind]})."
+                )
+        self._windows = {kind: _Window(limit) for kind, limit in limits.items()}
         self._lock = threading.Lock()
-        self.max_wait = float(max_wait)
+        self.window_seconds = float(window_seconds)
+        self.hold = max(0.0, min(float(max_wait), self.window_seconds))
+        """Longest a rate-limit header makes anyone wait: Braze's window, or max_wait when shorter."""
         self._clock, self._sleep = clock, sleep
 
     @classmethod
@@ -106,10 +123,10 @@ class Throttle:
                 wait = self._wait_needed(window, now)
                 if wait <= 0:
                     window.sent.append(now)
-                    if window.remaining is not None:
-                        window.remaining -= 1
+                    if window.left:
+                        window.left -= 1
                     return
-            wait = min(wait, window.window_seconds)
+            wait = min(wait, self.window_seconds)
             if on_wait is not None:
                 on_wait(kind, wait)
             self._sleep(wait)
@@ -117,8 +134,7 @@ class Throttle:
     def per_minute(self, kind: str) -> float:
         """Requests a minute that `kind` allows, as last learned from Braze's `X-RateLimit-Limit`."""
         with self._lock:
-            window = self._windows[kind]
-            return window.limit * 60.0 / window.window_seconds
+            return self._windows[kind].limit * 60.0 / self.window_seconds
 
     def wait_needed(self, kind: str) -> float:
         """Seconds the next `kind` request would wait now (0 if it could go at once); counts nothing.
@@ -128,94 +144,63 @@ class Throttle:
         with self._lock:
             return max(0.0, self._wait_needed(self._windows[kind], self._clock()))
 
-    @staticmethod
-    def _wait_needed(window: _Window, now: float) -> float:
+    def _wait_needed(self, window: _Window, now: float) -> float:
         if window.blocked_until > now:
             return window.blocked_until - now
         if window.reset_at is not None and now >= window.reset_at:
-            # The window Braze told us about is over: a fresh one starts with the full limit.
-            window.remaining, window.reset_at, window.over_reset = window.limit, None, window.reset_at
-        if window.remaining is not None:
-            if window.remaining > 0:
-                return 0.0
-            if window.reset_at is not None:
-                return window.reset_at - now  # spent: wait for the reset (at most max_wait ahead)
-            # Spent with no usable reset: pace by the limit over a sliding window, never spin.
-        # No headers seen yet: pace by the documented limit over a sliding window.
-        while window.sent and window.sent[0] <= now - window.window_seconds:
+            # The window Braze told us about is over: the throttle starts the next one with the full limit.
+            window.left, window.over_reset, window.reset_at = window.limit, window.reset_at, None
+        if window.left:  # never negative
+            return 0.0
+        if window.left == 0 and window.reset_at is not None:
+            return window.reset_at - now
+        # No headers yet, or spent with no reset known: pace by the limit over a sliding window, never spin.
+        while window.sent and window.sent[0] <= now - self.window_seconds:
             window.sent.popleft()
-        if len(window.sent) >= window.limit:
-            return window.sent[0] + window.window_seconds - now
-        return 0.0
+        return window.sent[0] + self.window_seconds - now if len(window.sent) >= window.limit else 0.0
 
     def observe(self, kind: str, response: Response) -> None:
-        """Learn the window from the response headers; after a 429 hold every thread until the reset.
+        """Learn the window from the response headers; after a 429 hold every thread (at most one window).
 
-        Headers are untrusted: NaN, infinities, negatives and text are ignored, limits are capped, and a
-        reset or Retry-After more than `max_wait` ahead is not obeyed (on a 429 it is noted on the response
-        as `ASKED_WAIT`, so the request fails saying what Braze asked for instead of sleeping for it).
+        The rule: Braze's `Remaining` only ever lowers what the throttle believes is left (parallel answers
+        arrive out of order; only the throttle itself counts up, at a reset), an answer about a window that is
+        over tells nothing, and no header makes anyone wait longer than `hold`. A 429 holds every thread until
+        its reset or Retry-After (capped); a 429 storm (429s without a quiet window between them) holds them
+        once, and the request that keeps getting 429s backs off on its own (retries.py). Headers are untrusted: NaN,
+        infinities, negatives and text are ignored, limits capped.
         """
         headers = response.headers
         now = self._clock()
         limit = _count(headers.get("X-RateLimit-Limit"))
         remaining = _count(headers.get("X-RateLimit-Remaining"))
-        reset_header = headers.get("X-RateLimit-Reset")
-        reset = _number(reset_header)
-        # a reset already past (a straggler from an old window) or beyond the cap: its counts tell nothing
-        stale = reset is not None and not now - 1 < reset <= now + self.max_wait
-        if stale:
-            if response.status_code == 429 and reset > now + self.max_wait:
-                setattr(response, ASKED_WAIT, ("X-RateLimit-Reset", _shown(reset_header), reset - now))
-            reset = None
-        retry_after = None
+        reset = _number(headers.get("X-RateLimit-Reset"))
+        asked = None if reset is None else reset - now
         if response.status_code == 429:
-            retry_after_header = headers.get("Retry-After")
-            retry_after = _retry_after_seconds(retry_after_header, now)
-            if retry_after is not None and retry_after > self.max_wait:
-                setattr(response, ASKED_WAIT, ("Retry-After", _shown(retry_after_header), retry_after))
-                retry_after = None
+            after = _retry_after_seconds(headers.get("Retry-After"), now)
+            header = "Retry-After" if after is not None and (asked is None or after > asked) else "X-RateLimit-Reset"
+            asked = after if header == "Retry-After" else asked
+            if asked is not None and asked > ABSURD_WAIT:
+                setattr(response, ASKED_WAIT, (header, _shown(headers.get(header)), asked))
+                asked = None  # nobody waits for it: this request fails at once
         with self._lock:
             window = self._windows[kind]
-            if limit is not None and limit > 0:
+            if limit:
                 window.limit = limit
-            late = reset is not None and window.over_reset is not None and reset <= window.over_reset
-            if remaining is not None and not stale:
-                if reset is not None and reset == window.reset_at and window.remaining is not None:
-                    # Same window: responses of parallel threads arrive out of order, and an older one
-                    # reports more remaining than the requests sent since; never count back up.
-                    window.remaining = min(window.remaining, remaining)
-                elif (
-                    reset is not None and window.reset_at is None and window.remaining is not None and not late
-                    and response.status_code != 429
-                ):
-                    # The first answer of a window the throttle started itself at the reset: it has counted
-                    # every request sent since, which this answer may not have seen yet.
-                    window.remaining = min(window.remaining, remaining)
-                    window.reset_at = reset
-                elif (
-                    response.status_code == 429
-                    or reset is None
-                    or (window.reset_at is None and not late)
-                    or (window.reset_at is not None and reset > window.reset_at)
-                ):
-                    fresh = remaining
-                    if window.remaining is None and response.status_code != 429:
-                        # The first answer this process gets: parallel threads have sent more since (still in
-                        # flight); this window holds at most the limit minus what was sent into it.
-                        fresh = min(fresh, window.limit - len(window.sent))
-                    window.remaining, window.reset_at = fresh, reset
-                # else: a late 2xx from a window that is already over tells nothing, also once the throttle
-                # has started the next window itself (it would count that one back up to the full limit).
+            fresh = reset is not None and reset > max(now - 1, window.over_reset)
             if response.status_code == 429:
-                until = now
-                if reset is not None:
-                    until = reset
-                if retry_after is not None:
-                    until = max(until, now + retry_after)
-                # With no usable reset, the retry policy backs off with jitter instead (see retries.py).
+                if now - max(window.last_429, window.hold_started + self.hold) >= self.window_seconds:
+                    window.hold_started = now  # the first 429 after a quiet window: hold every thread
+                window.last_429 = now
+                until = min(now + (asked or 0.0), window.hold_started + self.hold) if asked else now
                 setattr(response, THROTTLE_WAITS, until > now)
                 window.blocked_until = max(window.blocked_until, until)
-                window.remaining = 0
+                window.left = 0
+            elif remaining is not None and (fresh or reset is None):
+                estimate = window.left if window.left is not None else window.limit - len(window.sent)
+                window.left = max(0, min(estimate, remaining))
+                if fresh and (window.reset_at is None or reset > window.reset_at):
+                    window.reset_at = min(reset, now + self.hold)
+
 
 def _number(value: str | None) -> float | None:
     """A finite, non-negative number from a header; None for anything else (NaN, inf, -1, text, huge)."""

@@ -11,5 +11,6 @@ SELECT d.integration_id,
        d.success_rate_30d,
        d.p50_duration_seconds,
        d.p95_duration_seconds,
-       d.health
+       d.health,
+       d.integration_label
 FROM integration_health_details AS d

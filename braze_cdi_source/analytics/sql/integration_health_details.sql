@@ -15,21 +15,30 @@
 --   healthy  otherwise
 -- "now" is CURRENT_TIMESTAMP, windows are in seconds, never calendar days, so every engine agrees.
 --
+-- Cost follows the window, not the history. `recent` is the last 30 days: a range on sync_start_time that
+-- engines prune by (zone maps, partitions, the PostgreSQL index on integration_id, sync_start_time). Rates,
+-- percentiles and the typical interval read it, and so does everything else for an integration whose newest
+-- success, newest loaded sync, last watermark move and two syncs are all in it. Only the others (failing or
+-- stopped for longer, never successful) also read their `older` history. No window function or sort runs
+-- over the whole history, the only whole-history read is the list of integration ids.
+--
 -- Written once for every warehouse (views.py renders it per dialect with sqlglot): no FILTER (WHERE),
--- no interval arithmetic, no ordered-set aggregates. Three macros are expanded by views.py:
+-- no interval arithmetic, no ordered-set aggregates. Macros expanded by views.py:
 --   SECONDS_BETWEEN(a, b)        b - a in seconds (a date diff in microseconds), NULL when either is NULL
 --   UTC_DAY(ts)                  the UTC calendar day of an instant
+--   ADD_SECONDS(ts, n)           the instant n seconds after ts (before it when n < 0), comparable to a column
 --   RANKED_PERCENTILE(v, r, n, p) percentile_cont(p) of v, from v's rank r (1-based, ascending) among n values
+--   INTEGRATION_LABEL(id, name, n) the name, with the id's first block when n integrations share it (n > 1)
 -- Extending: a new input is a CTE keyed by integration_id (over a new base table: list it in views.py
 -- _BASE_TABLES with its columns, and it gets its qualified name, or an empty stand-in until it is loaded),
 -- LEFT JOINed in `facts` with its columns, and used in the CASE below. Add the new columns to
 -- health.py DETAIL_COLUMNS for `health` and `report` to read them.
-WITH ids AS (
+WITH ids AS (  -- every integration: listed by Braze, or seen in the sync history (grouped first: no sort)
     SELECT integration_id FROM integrations
     UNION
-    SELECT integration_id FROM job_sync_status
+    SELECT integration_id FROM job_sync_status GROUP BY integration_id
 ),
-dated AS (  -- a sync dated beyond now plus the tolerance is named, and left out of every other fact
+recent AS (  -- the last 30 days' syncs, future-dated ones aside
     SELECT s.integration_id,
            s.job_status,
            s.sync_start_time,
@@ -37,71 +46,151 @@ dated AS (  -- a sync dated beyond now plus the tolerance is named, and left out
            s.last_timestamp_synced,
            s.rows_synced,
            s.rows_failed_with_errors,
-           COALESCE(SECONDS_BETWEEN(CURRENT_TIMESTAMP, s.sync_start_time) > {future_sync_seconds}, FALSE) AS future
-    FROM job_sync_status AS s
-),
-future_dated AS (
-    SELECT integration_id,
-           COUNT(*) AS future_syncs,
-           MAX(sync_start_time) AS newest_future_sync_start_time
-    FROM dated
-    WHERE future
-    GROUP BY integration_id
-),
-syncs AS (
-    SELECT s.integration_id,
-           s.job_status,
-           s.sync_start_time,
-           s.sync_finish_time,
-           s.last_timestamp_synced,
-           s.rows_synced,
-           s.rows_failed_with_errors,
-           COALESCE(s.job_status, '') <> 'running' AS finished,
-           COALESCE(s.job_status, '') IN ('error', 'config_error') AS failed,
+           s.sync_start_time >= ADD_SECONDS(CURRENT_TIMESTAMP, -604800) AS in_7d,
            SECONDS_BETWEEN(s.sync_start_time, s.sync_finish_time) AS duration_seconds,
-           SECONDS_BETWEEN(s.sync_start_time, CURRENT_TIMESTAMP) AS age_seconds,
-           ROW_NUMBER() OVER (PARTITION BY s.integration_id ORDER BY s.sync_start_time DESC) AS recency,
            SECONDS_BETWEEN(
                LAG(s.sync_start_time) OVER (PARTITION BY s.integration_id ORDER BY s.sync_start_time),
                s.sync_start_time
            ) AS gap_seconds
-    FROM dated AS s
-    WHERE NOT s.future
+    FROM ids
+    JOIN job_sync_status AS s
+      ON s.integration_id = ids.integration_id
+     AND s.sync_start_time >= ADD_SECONDS(CURRENT_TIMESTAMP, -2592000)
+     AND s.sync_start_time <= ADD_SECONDS(CURRENT_TIMESTAMP, {future_sync_seconds})
 ),
-finished AS (
-    SELECT integration_id, job_status, sync_start_time, failed,
-           ROW_NUMBER() OVER (PARTITION BY integration_id ORDER BY sync_start_time DESC) AS recency
-    FROM syncs
-    WHERE finished
-),
-finished_stats AS (
+recent_loaded AS (  -- the newest loaded sync (success or partial with a watermark) in the window
     SELECT integration_id,
-           COUNT(*) AS finished_syncs,
-           MIN(CASE WHEN NOT failed THEN recency END) AS first_ok_recency
-    FROM finished
+           COUNT(*) AS syncs,
+           MAX(CASE WHEN COALESCE(job_status, '') NOT IN ('running', 'error', 'config_error')
+                    THEN sync_start_time END) AS last_ok_start,
+           MAX(CASE WHEN job_status = 'success' THEN sync_start_time END) AS last_success_start,
+           MAX(CASE WHEN job_status IN ('success', 'partial') AND last_timestamp_synced IS NOT NULL
+                    THEN sync_start_time END) AS last_loaded_start
+    FROM recent
     GROUP BY integration_id
 ),
-streak AS (
-    SELECT f.integration_id,
+recent_moved AS (  -- whether the watermark moved within the window
+    SELECT l.integration_id,
+           MAX(s.sync_start_time) AS moved_start
+    FROM recent_loaded AS l
+    JOIN recent AS m ON m.integration_id = l.integration_id AND m.sync_start_time = l.last_loaded_start
+    JOIN recent AS s ON s.integration_id = l.integration_id
+    WHERE s.job_status IN ('success', 'partial') AND s.last_timestamp_synced <> m.last_timestamp_synced
+    GROUP BY l.integration_id
+),
+looking_back AS (  -- integrations whose answer is not all in the window: they read their older history too
+    SELECT ids.integration_id
+    FROM ids
+    LEFT JOIN recent_loaded AS r ON r.integration_id = ids.integration_id
+    LEFT JOIN recent_moved AS m ON m.integration_id = ids.integration_id
+    WHERE r.syncs IS NULL OR r.syncs < 2 OR r.last_ok_start IS NULL OR r.last_success_start IS NULL
+       OR r.last_loaded_start IS NULL OR m.moved_start IS NULL
+),
+older AS (
+    SELECT s.integration_id,
+           s.job_status,
+           s.sync_start_time,
+           s.sync_finish_time,
+           s.last_timestamp_synced
+    FROM looking_back AS b
+    JOIN job_sync_status AS s
+      ON s.integration_id = b.integration_id AND s.sync_start_time < ADD_SECONDS(CURRENT_TIMESTAMP, -2592000)
+),
+syncs AS (  -- the window, plus the older history of the integrations looking back
+    SELECT integration_id, job_status, sync_start_time, sync_finish_time, last_timestamp_synced,
+           COALESCE(job_status, '') <> 'running' AS finished,
+           COALESCE(job_status, '') IN ('error', 'config_error') AS failed,
+           COALESCE(job_status IN ('success', 'partial') AND last_timestamp_synced IS NOT NULL, FALSE) AS loaded
+    FROM (
+        SELECT integration_id, job_status, sync_start_time, sync_finish_time, last_timestamp_synced FROM recent
+        UNION ALL
+        SELECT integration_id, job_status, sync_start_time, sync_finish_time, last_timestamp_synced FROM older
+    ) AS u
+),
+newest AS (  -- the start of each integration's newest sync of each kind
+    SELECT integration_id,
+           MAX(sync_start_time) AS last_start,
+           MAX(CASE WHEN finished THEN sync_start_time END) AS last_finished_start,
+           MAX(CASE WHEN finished AND NOT failed THEN sync_start_time END) AS last_ok_start,
+           MAX(CASE WHEN job_status = 'success' THEN sync_start_time END) AS last_success_start,
+           MAX(CASE WHEN loaded THEN sync_start_time END) AS last_loaded_start
+    FROM syncs
+    GROUP BY integration_id
+),
+newest_keys AS (  -- those syncs' keys (integration_id, sync_start_time: the merge key), one row each
+    SELECT integration_id, 'last' AS kind, last_start AS sync_start_time FROM newest
+    UNION ALL
+    SELECT integration_id, 'finished' AS kind, last_finished_start AS sync_start_time FROM newest
+    UNION ALL
+    SELECT integration_id, 'success' AS kind, last_success_start AS sync_start_time FROM newest
+    UNION ALL
+    SELECT integration_id, 'loaded' AS kind, last_loaded_start AS sync_start_time FROM newest
+),
+newest_rows AS (  -- and their own columns, looked up by key
+    SELECT k.integration_id,
+           MAX(CASE WHEN k.kind = 'last' THEN s.job_status END) AS last_job_status,
+           MAX(CASE WHEN k.kind = 'finished' THEN s.job_status END) AS last_finished_status,
+           MAX(CASE WHEN k.kind = 'success' THEN s.sync_finish_time END) AS last_success_time,
+           MAX(CASE WHEN k.kind = 'loaded' THEN s.last_timestamp_synced END) AS last_timestamp_synced
+    FROM newest_keys AS k
+    JOIN syncs AS s ON s.integration_id = k.integration_id AND s.sync_start_time = k.sync_start_time
+    GROUP BY k.integration_id
+),
+streak AS (  -- the finished syncs after the newest finished one that did not fail: all failed
+    SELECT n.integration_id,
            COUNT(*) AS consecutive_failures,
-           MIN(f.sync_start_time) AS failing_since
-    FROM finished AS f
-    JOIN finished_stats AS fs ON fs.integration_id = f.integration_id
-    WHERE f.recency < COALESCE(fs.first_ok_recency, fs.finished_syncs + 1)
-    GROUP BY f.integration_id
+           MIN(s.sync_start_time) AS failing_since
+    FROM newest AS n
+    JOIN syncs AS s
+      ON s.integration_id = n.integration_id
+     AND s.sync_start_time > COALESCE(n.last_ok_start, CAST('1900-01-01 00:00:00+00:00' AS TIMESTAMPTZ))
+     AND s.sync_start_time <= n.last_finished_start
+    WHERE s.finished
+    GROUP BY n.integration_id
+),
+watermark_moved AS (  -- the newest loaded sync that carries another watermark than the newest loaded sync
+    SELECT n.integration_id,
+           MAX(s.sync_start_time) AS moved_start
+    FROM newest AS n
+    JOIN newest_rows AS r ON r.integration_id = n.integration_id
+    JOIN syncs AS s ON s.integration_id = n.integration_id AND s.sync_start_time < n.last_loaded_start
+    WHERE s.loaded AND s.last_timestamp_synced <> r.last_timestamp_synced
+    GROUP BY n.integration_id
+),
+watermark_run AS (  -- the loaded syncs since then: all carry the current watermark
+    SELECT n.integration_id,
+           COUNT(*) AS loaded_syncs,
+           MIN(s.sync_start_time) AS watermark_since
+    FROM newest AS n
+    LEFT JOIN watermark_moved AS m ON m.integration_id = n.integration_id
+    JOIN syncs AS s
+      ON s.integration_id = n.integration_id
+     AND s.sync_start_time > COALESCE(m.moved_start, CAST('1900-01-01 00:00:00+00:00' AS TIMESTAMPTZ))
+     AND s.sync_start_time <= n.last_loaded_start
+    WHERE s.loaded
+    GROUP BY n.integration_id
+),
+future_dated AS (  -- a sync dated beyond now plus the tolerance is named, and left out of every other fact
+    SELECT ids.integration_id,
+           COUNT(*) AS future_syncs,
+           MAX(s.sync_start_time) AS newest_future_sync_start_time
+    FROM ids
+    JOIN job_sync_status AS s
+      ON s.integration_id = ids.integration_id
+     AND s.sync_start_time > ADD_SECONDS(CURRENT_TIMESTAMP, {future_sync_seconds})
+    GROUP BY ids.integration_id
 ),
 stats AS (
     SELECT integration_id,
-           COUNT(*) AS syncs,
-           MAX(CASE WHEN job_status = 'success' THEN sync_finish_time END) AS last_success_time,
-           SUM(CASE WHEN finished AND age_seconds <= 604800 THEN 1 ELSE 0 END) AS finished_7d,
-           SUM(CASE WHEN job_status = 'success' AND age_seconds <= 604800 THEN 1 ELSE 0 END) AS successes_7d,
-           SUM(CASE WHEN finished AND age_seconds <= 2592000 THEN 1 ELSE 0 END) AS finished_30d,
-           SUM(CASE WHEN job_status = 'success' AND age_seconds <= 2592000 THEN 1 ELSE 0 END) AS successes_30d,
-           SUM(CASE WHEN failed AND age_seconds <= 2592000 THEN 1 ELSE 0 END) AS failures_30d,
-           SUM(CASE WHEN age_seconds <= 2592000 THEN rows_synced END) AS rows_synced_30d,
-           SUM(CASE WHEN age_seconds <= 2592000 THEN rows_failed_with_errors END) AS rows_failed_30d
-    FROM syncs
+           COUNT(*) AS syncs_30d,
+           SUM(CASE WHEN COALESCE(job_status, '') <> 'running' AND in_7d THEN 1 ELSE 0 END) AS finished_7d,
+           SUM(CASE WHEN job_status = 'success' AND in_7d THEN 1 ELSE 0 END) AS successes_7d,
+           SUM(CASE WHEN COALESCE(job_status, '') <> 'running' THEN 1 ELSE 0 END) AS finished_30d,
+           SUM(CASE WHEN job_status = 'success' THEN 1 ELSE 0 END) AS successes_30d,
+           SUM(CASE WHEN COALESCE(job_status, '') IN ('error', 'config_error') THEN 1 ELSE 0 END) AS failures_30d,
+           SUM(rows_synced) AS rows_synced_30d,
+           SUM(rows_failed_with_errors) AS rows_failed_30d
+    FROM recent
     GROUP BY integration_id
 ),
 recent_durations AS (  -- finished syncs of the last 30 days, ranked by duration for the percentiles
@@ -109,8 +198,8 @@ recent_durations AS (  -- finished syncs of the last 30 days, ranked by duration
            duration_seconds,
            ROW_NUMBER() OVER (PARTITION BY integration_id ORDER BY duration_seconds) AS value_rank,
            COUNT(*) OVER (PARTITION BY integration_id) AS value_count
-    FROM syncs
-    WHERE duration_seconds IS NOT NULL AND age_seconds <= 2592000
+    FROM recent
+    WHERE duration_seconds IS NOT NULL
 ),
 duration_percentiles AS (
     SELECT integration_id,
@@ -119,57 +208,46 @@ duration_percentiles AS (
     FROM recent_durations
     GROUP BY integration_id
 ),
-gaps AS (  -- time between consecutive sync starts, ranked for the median (the typical interval)
+gaps AS (  -- time between consecutive sync starts of the window, ranked for the median (the typical interval)
     SELECT integration_id,
            gap_seconds,
            ROW_NUMBER() OVER (PARTITION BY integration_id ORDER BY gap_seconds) AS value_rank,
            COUNT(*) OVER (PARTITION BY integration_id) AS value_count
-    FROM syncs
+    FROM recent
+    WHERE gap_seconds IS NOT NULL
+),
+history_gaps AS (  -- the same over the whole history, for integrations with fewer than two syncs in the window
+    SELECT integration_id,
+           gap_seconds,
+           ROW_NUMBER() OVER (PARTITION BY integration_id ORDER BY gap_seconds) AS value_rank,
+           COUNT(*) OVER (PARTITION BY integration_id) AS value_count
+    FROM (
+        SELECT s.integration_id,
+               SECONDS_BETWEEN(
+                   LAG(s.sync_start_time) OVER (PARTITION BY s.integration_id ORDER BY s.sync_start_time),
+                   s.sync_start_time
+               ) AS gap_seconds
+        FROM syncs AS s
+        JOIN looking_back AS b ON b.integration_id = s.integration_id
+    ) AS h
     WHERE gap_seconds IS NOT NULL
 ),
 typical_interval AS (
-    SELECT integration_id,
-           RANKED_PERCENTILE(gap_seconds, value_rank, value_count, 0.5) AS typical_interval_seconds
-    FROM gaps
-    GROUP BY integration_id
-),
-latest AS (
-    SELECT integration_id, job_status, sync_start_time, age_seconds
-    FROM syncs
-    WHERE recency = 1
-),
-latest_finished AS (
-    SELECT integration_id, job_status, sync_start_time
-    FROM finished
-    WHERE recency = 1
-),
-loaded AS (  -- syncs that moved data: their watermark is the integration's current one
-    SELECT integration_id, sync_start_time, last_timestamp_synced,
-           ROW_NUMBER() OVER (PARTITION BY integration_id ORDER BY sync_start_time DESC) AS recency
-    FROM syncs
-    WHERE job_status IN ('success', 'partial') AND last_timestamp_synced IS NOT NULL
-),
-watermark_now AS (
-    SELECT integration_id, last_timestamp_synced
-    FROM loaded
-    WHERE recency = 1
-),
-watermark AS (
-    SELECT l.integration_id,
-           MAX(w.last_timestamp_synced) AS last_timestamp_synced,
-           COUNT(*) AS loaded_syncs,
-           MIN(CASE WHEN l.last_timestamp_synced <> w.last_timestamp_synced THEN l.recency END) AS first_moved_recency
-    FROM loaded AS l
-    JOIN watermark_now AS w ON w.integration_id = l.integration_id
-    GROUP BY l.integration_id
-),
-watermark_run AS (  -- the newest loaded syncs that all carry the current watermark
-    SELECT l.integration_id,
-           MIN(l.sync_start_time) AS watermark_since
-    FROM loaded AS l
-    JOIN watermark AS w ON w.integration_id = l.integration_id
-    WHERE l.recency < COALESCE(w.first_moved_recency, w.loaded_syncs + 1)
-    GROUP BY l.integration_id
+    SELECT n.integration_id,
+           COALESCE(w.typical_interval_seconds, h.typical_interval_seconds) AS typical_interval_seconds
+    FROM newest AS n
+    LEFT JOIN (
+        SELECT integration_id,
+               RANKED_PERCENTILE(gap_seconds, value_rank, value_count, 0.5) AS typical_interval_seconds
+        FROM gaps
+        GROUP BY integration_id
+    ) AS w ON w.integration_id = n.integration_id
+    LEFT JOIN (
+        SELECT integration_id,
+               RANKED_PERCENTILE(gap_seconds, value_rank, value_count, 0.5) AS typical_interval_seconds
+        FROM history_gaps
+        GROUP BY integration_id
+    ) AS h ON h.integration_id = n.integration_id
 ),
 backfill AS (
     SELECT integration_id,
@@ -181,43 +259,41 @@ facts AS (
     SELECT ids.integration_id,
            i.integration_name,
            i.integration_status,
-           l.sync_start_time AS last_sync_start_time,
-           l.job_status AS last_job_status,
-           st.last_success_time,
+           n.last_start AS last_sync_start_time,
+           r.last_job_status,
+           r.last_success_time,
            CAST(COALESCE(k.consecutive_failures, 0) AS BIGINT) AS consecutive_failures,
            k.failing_since,
            CAST(st.successes_7d AS DOUBLE) / NULLIF(st.finished_7d, 0) AS success_rate_7d,
            CAST(st.successes_30d AS DOUBLE) / NULLIF(st.finished_30d, 0) AS success_rate_30d,
            dp.p50_duration_seconds,
            dp.p95_duration_seconds,
-           CAST(COALESCE(st.syncs, 0) AS BIGINT) AS syncs,
-           CAST(COALESCE(fs.finished_syncs, 0) AS BIGINT) AS finished_syncs,
+           CAST(COALESCE(st.syncs_30d, 0) AS BIGINT) AS syncs_30d,
            CAST(COALESCE(st.finished_30d, 0) AS BIGINT) AS finished_syncs_30d,
            CAST(COALESCE(st.failures_30d, 0) AS BIGINT) AS failures_30d,
            CAST(COALESCE(st.rows_synced_30d, 0) AS BIGINT) AS rows_synced_30d,
            CAST(COALESCE(st.rows_failed_30d, 0) AS BIGINT) AS rows_failed_30d,
-           lf.job_status AS last_finished_status,
-           lf.sync_start_time AS last_finished_start_time,
-           CASE WHEN l.job_status = 'running' THEN l.sync_start_time END AS running_since,
-           CASE WHEN l.job_status = 'running' THEN l.age_seconds END AS running_seconds,
-           l.age_seconds AS seconds_since_last_sync,
+           r.last_finished_status,
+           n.last_finished_start AS last_finished_start_time,
+           CASE WHEN r.last_job_status = 'running' THEN n.last_start END AS running_since,
+           CASE WHEN r.last_job_status = 'running' THEN SECONDS_BETWEEN(n.last_start, CURRENT_TIMESTAMP) END
+               AS running_seconds,
+           SECONDS_BETWEEN(n.last_start, CURRENT_TIMESTAMP) AS seconds_since_last_sync,
            ti.typical_interval_seconds,
            CAST({stale_after_seconds} AS DOUBLE) AS stale_after_seconds,
-           w.last_timestamp_synced,
+           r.last_timestamp_synced,
            wr.watermark_since,
-           CAST(COALESCE(w.first_moved_recency - 1, w.loaded_syncs) - 1 AS BIGINT) AS syncs_since_watermark_moved,
-           COALESCE(SECONDS_BETWEEN(CURRENT_TIMESTAMP, w.last_timestamp_synced) > {watermark_future_seconds}, FALSE)
+           CAST(wr.loaded_syncs - 1 AS BIGINT) AS syncs_since_watermark_moved,
+           COALESCE(SECONDS_BETWEEN(CURRENT_TIMESTAMP, r.last_timestamp_synced) > {watermark_future_seconds}, FALSE)
                AS watermark_in_future
     FROM ids
     LEFT JOIN integrations AS i ON i.integration_id = ids.integration_id
+    LEFT JOIN newest AS n ON n.integration_id = ids.integration_id
+    LEFT JOIN newest_rows AS r ON r.integration_id = ids.integration_id
     LEFT JOIN stats AS st ON st.integration_id = ids.integration_id
-    LEFT JOIN finished_stats AS fs ON fs.integration_id = ids.integration_id
     LEFT JOIN streak AS k ON k.integration_id = ids.integration_id
     LEFT JOIN duration_percentiles AS dp ON dp.integration_id = ids.integration_id
     LEFT JOIN typical_interval AS ti ON ti.integration_id = ids.integration_id
-    LEFT JOIN latest AS l ON l.integration_id = ids.integration_id
-    LEFT JOIN latest_finished AS lf ON lf.integration_id = ids.integration_id
-    LEFT JOIN watermark AS w ON w.integration_id = ids.integration_id
     LEFT JOIN watermark_run AS wr ON wr.integration_id = ids.integration_id
 )
 -- New columns go after `health` (PostgreSQL refuses CREATE OR REPLACE VIEW when existing columns move),
@@ -226,12 +302,12 @@ SELECT f.*,
        COALESCE(f.syncs_since_watermark_moved >= {watermark_stall_syncs}, FALSE) AS watermark_stalled,
        CASE
            WHEN f.last_job_status = 'running' AND f.running_seconds > {stuck_after_seconds} THEN 'stuck'
-           WHEN f.syncs = 0 AND fd.future_syncs IS NULL THEN 'unknown'
+           WHEN f.last_sync_start_time IS NULL AND fd.future_syncs IS NULL THEN 'unknown'
            WHEN f.consecutive_failures >= {failing_after_failures} THEN 'failing'
            WHEN COALESCE(f.last_job_status, '') <> 'running' AND f.seconds_since_last_sync > f.stale_after_seconds
                 AND COALESCE(LOWER(f.integration_status), '') <> 'paused'
                THEN 'stale'
-           WHEN f.finished_syncs = 0 AND NOT COALESCE(b.backfill_in_progress, FALSE) AND fd.future_syncs IS NULL
+           WHEN f.last_finished_start_time IS NULL AND NOT COALESCE(b.backfill_in_progress, FALSE) AND fd.future_syncs IS NULL
                THEN 'unknown'
            WHEN f.consecutive_failures >= 1
                OR (f.success_rate_7d < {degraded_below_success_rate}
@@ -246,7 +322,9 @@ SELECT f.*,
        COALESCE(b.backfill_in_progress, FALSE) AS backfill_in_progress,
        CASE WHEN b.backfill_in_progress THEN b.backfill_covered_back_to END AS backfill_covered_back_to,
        CAST(COALESCE(fd.future_syncs, 0) AS BIGINT) AS future_syncs,
-       fd.newest_future_sync_start_time
+       fd.newest_future_sync_start_time,
+       INTEGRATION_LABEL(f.integration_id, f.integration_name,
+                         COUNT(*) OVER (PARTITION BY COALESCE(f.integration_name, ''))) AS integration_label
 FROM facts AS f
 LEFT JOIN backfill AS b ON b.integration_id = f.integration_id
 LEFT JOIN future_dated AS fd ON fd.integration_id = f.integration_id
