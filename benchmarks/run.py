@@ -51,7 +51,7 @@ QUICK = {
     "rate_60": {"integrations": 3, "syncs": 40, "limit": 5, "window": 1.0},
     "hourly": {"integrations": 12, "syncs": 2, "limit": 5, "list_limit": 5, "window": 1.0},
     "history": {"args": ["--quick", "--no-postgres"]},
-    "paths": {"syncs": [200, 600]},
+    "paths": {"syncs": [100, 300]},
 }
 PATHS = (("bare", "bare `pipeline.run(braze_cdi_source(...))`"), ("braze_cdi", "the job (`run_pipeline`)"))
 

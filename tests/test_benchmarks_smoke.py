@@ -13,6 +13,7 @@ pytestmark = pytest.mark.slow  # the benchmark harness end to end
 ROOT = Path(__file__).resolve().parent.parent
 
 
+@pytest.mark.timeout(480)  # the subprocess's own bound is 420 s; the suite's default of 300 s is less
 def test_quick_benchmark_run_writes_every_figure(tmp_path):
     output = tmp_path / "RESULTS.md"
     proc = subprocess.run(
