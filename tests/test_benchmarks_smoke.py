@@ -24,10 +24,11 @@ def test_quick_benchmark_run_writes_every_figure(tmp_path):
     assert "python -m benchmarks.run --quick" in text
     summary_section = text.split("## Summary", 1)[1].split("\n## ", 1)[0]
     summary = [line for line in summary_section.splitlines() if line.startswith("| ") and line[2:3].isdigit()]
-    assert [line.split("|")[1].strip() for line in summary] == [str(n) for n in range(1, 13)]
+    assert [line.split("|")[1].strip() for line in summary] == [str(n) for n in range(1, 14)]
     for line in summary:
         assert "nan" not in line and "None" not in line
     assert "final table equals Braze's truth" in text
     assert "## Spread of figure 3" in text and "## Where braze-cdi's time and memory go" in text
     history = text.split("## 12. History size", 1)[1].split("\n## ", 1)[0]
     assert "`braze-cdi report --html`" in history and "did not finish" not in history and "page" in history
+    assert "## 13. Memory on both paths" in text
