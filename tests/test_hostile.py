@@ -1,8 +1,9 @@
 """A hostile Braze (tests/hostile_server.py) against the Python API and the real CLI.
 
-Each test names the bound it checks: wall time, requests, RSS. Settings are small (timeouts of about a
-second, caps of 64 KiB) so each test takes seconds; docs/reliability.md gives the bounds for the
-default settings.
+Each test names the bound it checks: wall time, requests, RSS. Settings are compressed (`QUICK`: request_timeout
+1 s, max_attempts 3, backoff 0.01 s up to 0.05 s, max_rate_limit_wait 5 s instead of Braze's 60 s window,
+max_response_bytes 64 KiB) so each test takes seconds; docs/reliability.md gives the bounds for the default
+settings. tests/test_hostile_values.py holds the value and shape cases with the same settings.
 """
 
 from __future__ import annotations

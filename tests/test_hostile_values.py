@@ -92,8 +92,8 @@ def test_a_nul_in_an_id_is_the_same_in_both_tables_and_the_run_goes_on(make_pipe
 @pytest.mark.parametrize("bound", ["time_budget", "pages"])
 def test_an_integration_list_that_pages_forever_stops_at_a_bound_and_says_so(make_pipeline, monkeypatch, bound):
     """Issue 21 row 7: every list page announces another (new cursor each time). Bound: listing stops at the
-    time budget (half of the paging time, a quarter of 20 s before the first load) or at MAX_LIST_PAGES (lowered to 30 here); the listed
-    integration loads; one line in extraction_errors says where the list was cut."""
+    time budget (half of the paging time, a quarter of 20 s before the first load) or at MAX_LIST_PAGES
+    (lowered to 30 here); the listed integration loads; one line in extraction_errors says where it was cut."""
     from braze_cdi_source.extract import integrations
 
     monkeypatch.setattr(integrations, "MAX_LIST_PAGES", 30 if bound == "pages" else 10**6)

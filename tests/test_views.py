@@ -686,7 +686,10 @@ def test_postgres_health_reads_each_integration_through_the_index(make_pipeline:
     create_views(pipeline)
     create_views(pipeline)
     with reading(pipeline, HealthThresholds()) as (client, queries):
-        indexes = client.execute_sql("SELECT indexname FROM pg_indexes WHERE indexname = %s", SYNC_HISTORY_INDEX)
+        indexes = client.execute_sql(
+            "SELECT indexname FROM pg_indexes WHERE indexname = %s AND schemaname = %s", SYNC_HISTORY_INDEX,
+            unique_dataset,
+        )
         plan = "\n".join(row[0] for row in client.execute_sql(
             f"EXPLAIN SELECT {', '.join(DETAIL_COLUMNS)} FROM ({queries['integration_health_details']}) AS d"
         ))
