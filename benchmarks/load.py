@@ -12,6 +12,7 @@ import json
 import os
 import sys
 from collections.abc import Sequence
+from functools import partial
 from typing import Any
 
 from .measure import emit, peak_rss_mb, timed, workdir
@@ -32,10 +33,25 @@ def run_braze_cdi(base_url: str, api_key: str, folder: str, workers: int | None,
         "bench_data",
         pipelines_dir=os.path.join(folder, "pipelines"),
     )
-    summary = run_pipeline(pipeline, braze_cdi_source(api_key=api_key, base_url=base_url, parallel=parallel))
+    summary = run_pipeline(pipeline, partial(braze_cdi_source, api_key=api_key, base_url=base_url, parallel=parallel))
     if not summary.ok:
         raise SystemExit(f"{summary.failures} integrations failed")
     return summary.rows_per_table.get("job_sync_status", 0)
+
+
+def run_bare(base_url: str, api_key: str, folder: str) -> int:
+    """The path a library user takes (the README's snippet, dagster-dlt): a plain `dlt.pipeline` and a bare
+    `pipeline.run(braze_cdi_source(...))`, no job around it (no lock, tuning, slices or views)."""
+    import dlt
+
+    from braze_cdi_source import braze_cdi_source
+
+    pipeline = dlt.pipeline("bare", destination=dlt.destinations.duckdb(os.path.join(folder, "bench.duckdb")),
+                            dataset_name="bench_data", pipelines_dir=os.path.join(folder, "pipelines"))
+    pipeline.run(braze_cdi_source(api_key=api_key, base_url=base_url))
+    with pipeline.sql_client() as client:
+        name = client.make_qualified_table_name("job_sync_status")
+        return int(client.execute_sql(f"SELECT COUNT(*) FROM {name}")[0][0])
 
 
 def run_rest_api(base_url: str, api_key: str, folder: str) -> int:
@@ -110,6 +126,7 @@ TABLES = {
     "baseline": ("baseline.duckdb", "main.job_sync_status"),
     "braze_cdi": ("bench.duckdb", "bench_data.job_sync_status"),
     "braze_cdi_sequential": ("bench.duckdb", "bench_data.job_sync_status"),
+    "bare": ("bench.duckdb", "bench_data.job_sync_status"),
     "rest_api": ("rest_api.duckdb", "rest_data.job_sync_status"),
 }
 COLUMNS = ("job_status", "sync_start_time", "sync_finish_time", "last_timestamp_synced", "rows_synced",
@@ -185,6 +202,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             from . import baseline
 
             rows = baseline.run(args.base_url, args.api_key, os.path.join(folder, "baseline.duckdb"))
+        elif args.impl == "bare":
+            rows = run_bare(args.base_url, args.api_key, folder)
         elif args.impl == "rest_api":
             rows = run_rest_api(args.base_url, args.api_key, folder)
         else:

@@ -5,6 +5,7 @@ lands it: same columns, same types, same rows."""
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +31,7 @@ ROW = {
 
 
 def test_a_batch_that_fits_becomes_a_table_with_the_declared_types():
-    table = ArrowBatches("parquet").to_arrow([ROW, {**ROW, "job_status": None, "rows_synced": None}])
+    table = ArrowBatches().to_arrow([ROW, {**ROW, "job_status": None, "rows_synced": None}])
     assert table is not None
     assert table.schema.field("sync_start_time").type == pa.timestamp("us", tz="UTC")
     assert table.schema.field("rows_synced").type == pa.int64()
@@ -54,20 +55,21 @@ def test_a_batch_that_fits_becomes_a_table_with_the_declared_types():
     ids=["bool", "float", "int>64bit", "text-timestamp", "int-status", "nested", "new-field"],
 )
 def test_a_batch_with_any_value_that_would_land_differently_stays_rows(odd: dict[str, Any]):
-    batches = ArrowBatches("parquet")
+    batches = ArrowBatches()
     rows = [ROW, {**ROW, **odd}]
     assert batches.to_arrow(rows) is None
     assert len(list(batches.flush(rows))) == 1 and batches.row_batches == 1 and batches.arrow_batches == 0
 
 
-def test_without_the_parquet_format_rows_stay_rows():
-    batches = ArrowBatches("jsonl")
+def test_without_pyarrow_rows_stay_rows(monkeypatch):
+    monkeypatch.setattr("braze_cdi_source.extract.arrow_batch.arrow_available", lambda: False)
+    batches = ArrowBatches()
     assert [_plain(item) for item in batches.flush([ROW])] == [[ROW]]
     assert (batches.arrow_batches, batches.row_batches) == (0, 1)
 
 
 def _plain(item: Any) -> Any:
-    return getattr(item, "data", item)  # the first item carries dlt's file format hint
+    return item
 
 
 def _rows(n: int, first: int = 0) -> list[dict[str, Any]]:
@@ -77,7 +79,7 @@ def _rows(n: int, first: int = 0) -> list[dict[str, Any]]:
 def test_arrow_rows_gather_into_one_table_and_rows_that_do_not_fit_go_after_them_in_order():
     """dlt pays about 10 ms per Arrow item: tables go when `arrow_rows` gathered, or before rows that do not
     fit, or at the end; nothing is lost or reordered."""
-    batches = ArrowBatches("parquet", arrow_rows=250)
+    batches = ArrowBatches(arrow_rows=250)
     assert list(batches.add(_rows(100))) == []
     assert list(batches.add(_rows(100, 100))) == []
     sent = [_plain(item) for item in batches.add(_rows(100, 200))]
@@ -113,17 +115,20 @@ def _parquet_files(pipeline: Any) -> list[Path]:
 
 
 @pytest.mark.slow
-def test_odd_values_land_as_the_json_path_lands_them_while_the_rest_goes_as_arrow(make_pipeline, monkeypatch):
+@pytest.mark.parametrize("job", [True, False], ids=["job", "bare-pipeline-run"])
+def test_odd_values_land_as_the_json_path_lands_them_while_the_rest_goes_as_arrow(make_pipeline, monkeypatch, job):
     """Two integrations of 137 syncs (two batches each); odd items in the first batch of one of them: a bool,
     a field Braze added, a timestamp that does not parse, a fraction in a count. The table is the same,
-    column for column and row for row, whether the job hands dlt Arrow tables or rows (jsonl)."""
+    column for column and row for row, whether the source hands dlt Arrow tables or rows (the JSON path),
+    run by the job or by a bare `pipeline.run`."""
     tables = {}
     kinds: list[str] = []
     to_arrow = ArrowBatches.to_arrow
+    json_path = False
 
     def counted(self: ArrowBatches, rows: list[dict[str, Any]]) -> Any:
-        table = to_arrow(self, rows)
-        kinds.append("rows" if table is None else "arrow")
+        table = None if json_path else to_arrow(self, rows)
+        kinds.append("json" if json_path else "rows" if table is None else "arrow")
         return table
 
     monkeypatch.setattr(ArrowBatches, "to_arrow", counted)
@@ -139,21 +144,22 @@ def test_odd_values_land_as_the_json_path_lands_them_while_the_rest_goes_as_arro
         ]
         for index, change in enumerate(odd, start=3):
             sim.set_job_status_raw(target, index, {**_served(truth[index]), **change})
-        for file_format in ("jsonl", "parquet"):
-            pipeline = make_pipeline(name=f"braze_cdi_{file_format}")
-            source = braze_cdi_source(api_key=sim.api_key, base_url=sim.base_url)
-            if file_format == "jsonl":  # the JSON path: the source alone hands dlt rows
-                pipeline.run(source, loader_file_format="jsonl")
+        for path in ("json", "arrow"):
+            json_path = path == "json"  # the JSON path: every batch goes as rows
+            pipeline = make_pipeline(name=f"braze_cdi_{path}")
+            if json_path or not job:
+                pipeline.run(braze_cdi_source(api_key=sim.api_key, base_url=sim.base_url))
             else:
-                assert run_pipeline(pipeline, source).ok
-            tables[file_format] = _table(pipeline)
-    assert _parquet_files(pipeline), "the job did not take the Arrow path"
+                assert run_pipeline(pipeline, partial(braze_cdi_source, api_key=sim.api_key, base_url=sim.base_url)).ok
+            tables[path] = _table(pipeline)
+    assert _parquet_files(pipeline), "the source did not take the Arrow path"
+    kinds = [kind for kind in kinds if kind != "json"]
     # the odd items' batch only went as rows (how many Arrow batches depends on how the job slices the backfill)
     assert kinds.count("rows") == 1 and kinds.count("arrow") >= 2, kinds
-    columns, rows = tables["parquet"]
+    columns, rows = tables["arrow"]
     assert len(rows) == 274
     names = dict(columns)
     assert "rows_synced__v_bool" in names and "brand_new_field" in names and "sync_finish_time__v_text" in names
     assert "rows_failed_with_errors__v_double" in names
     assert names["sync_start_time"] == "TIMESTAMP WITH TIME ZONE" and names["rows_synced"] == "BIGINT"
-    assert tables["parquet"] == tables["jsonl"]
+    assert tables["arrow"] == tables["json"]

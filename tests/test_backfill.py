@@ -11,6 +11,7 @@ import re
 import signal
 import time
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -186,7 +187,9 @@ def test_the_first_slice_reads_every_integrations_newest_page_first_then_shares_
     from braze_cdi_source.job import run_pipeline
 
     with BrazeSimulator((60, 60, 60, 60, 60), rate_limits=FAST_LIMITS) as sim:
-        source = braze_cdi_source(api_key=sim.api_key, base_url=sim.base_url, checkpoint_pages=10, parallel=False)
+        source = partial(
+            braze_cdi_source, api_key=sim.api_key, base_url=sim.base_url, checkpoint_pages=10, parallel=False
+        )
         summary = run_pipeline(make_pipeline(), source, views=False)
         assert summary.slices == 1 + 3 and not summary.backfill_pending  # 5 newest pages, then 3 × 10 pages
         served = [r for r in sim.requests if r.endpoint == "job_sync_status"]
@@ -307,13 +310,14 @@ def test_a_future_start_date_is_an_error(tmp_path):
 
 def test_time_budget_is_a_setting_and_an_argument_of_the_python_source(tmp_path, make_pipeline, monkeypatch):
     from braze_cdi_source import braze_cdi_source
-    from braze_cdi_source.extract.source import backfill_of
+    from braze_cdi_source.job import RunContext
 
     monkeypatch.setenv("SOURCES__BRAZE_CDI__TIME_BUDGET", "1h30m")
     monkeypatch.setenv("SOURCES__BRAZE_CDI__CHECKPOINT_PAGES", "7")
     with BrazeSimulator((30,), rate_limits=FAST_LIMITS) as sim:
-        source = braze_cdi_source(api_key=sim.api_key, base_url=sim.base_url)
-        backfill = backfill_of(source)
+        context = RunContext()
+        braze_cdi_source(api_key=sim.api_key, base_url=sim.base_url, run_context=context)
+        backfill = context.backfill
         assert backfill is not None
         assert (backfill.budget.seconds, backfill.checkpoint_pages) == (5400.0, 7)
         # a plain pipeline.run is one slice: everything within the budget, one commit
@@ -353,7 +357,9 @@ def test_a_long_gap_on_top_and_an_unfinished_backfill_are_both_read_to_the_end(t
         pipeline = make_pipeline()
 
         def run(**options: Any) -> Any:
-            source = braze_cdi_source(api_key=sim.api_key, base_url=sim.base_url, checkpoint_pages=2, **options)
+            source = partial(
+                braze_cdi_source, api_key=sim.api_key, base_url=sim.base_url, checkpoint_pages=2, **options
+            )
             return run_pipeline(pipeline, source, views=False)
 
         run(start_date=middle.isoformat())  # parks the backfill at start_date

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
+from functools import partial
 from typing import Any
 
 import dlt
@@ -12,8 +13,7 @@ import duckdb
 import pytest
 
 from braze_cdi_source import braze_cdi_source
-from braze_cdi_source.job import RunSummary, run_pipeline
-from braze_cdi_source.run_stats import RunStats
+from braze_cdi_source.job import RunContext, RunSummary, run_pipeline
 from braze_cdi_source.simulator import BrazeSimulator
 from tests.conftest import FAST_LIMITS
 
@@ -40,13 +40,14 @@ def test_two_pipelines_in_two_threads_each_count_only_their_own_simulator(tmp_pa
                 dataset_name="braze_cdi_data",
                 pipelines_dir=str(tmp_path / f"pipelines{index}"),
             )
-            # The CLI's way (the job creates the counters and hands them in) and a library user's way
-            # (the counters the source made for itself), one each.
-            stats = RunStats() if index == 0 else None
-            source = braze_cdi_source(api_key=sim.api_key, base_url=sim.base_url, run_stats=stats)
+            # The CLI's way (the caller makes the run's context and hands it to both) and a library user's way
+            # (the job makes it and hands it to the function that makes the source), one each.
+            context = RunContext() if index == 0 else None
+            made = partial(braze_cdi_source, api_key=sim.api_key, base_url=sim.base_url)
+            source = made(run_context=context) if context is not None else made
             barrier.wait(30)
             started = time.monotonic()
-            summaries[index] = run_pipeline(pipeline, source, stats=stats)
+            summaries[index] = run_pipeline(pipeline, source, context=context)
             spans[index] = (started, time.monotonic())
         except BaseException as error:  # surfaced by the main thread below
             errors.append(error)

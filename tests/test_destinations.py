@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +36,7 @@ QUALIFY row_number() OVER (PARTITION BY {key} ORDER BY _dlt_load_id DESC) = 1
 
 
 def source_of(sim: BrazeSimulator) -> Any:
-    return braze_cdi_source(api_key=sim.api_key, base_url=sim.base_url)
+    return partial(braze_cdi_source, api_key=sim.api_key, base_url=sim.base_url)
 
 
 def two_runs(sim: BrazeSimulator, load: Any) -> None:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import logging
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +38,7 @@ def test_an_analysts_view_survives_ten_runs_and_each_run_is_logged(engine_pipeli
     pipeline = engine_pipeline
     with BrazeSimulator((0, 7, 45), rate_limits=FAST_LIMITS) as sim:
         def run() -> Any:
-            return run_pipeline(pipeline, braze_cdi_source(api_key=sim.api_key, base_url=sim.base_url))
+            return run_pipeline(pipeline, partial(braze_cdi_source, api_key=sim.api_key, base_url=sim.base_url))
 
         first = run()
         with pipeline.sql_client() as client:
@@ -71,7 +72,7 @@ def test_a_partial_run_and_its_errors_are_logged(make_pipeline: Any) -> None:
     with BrazeSimulator((3, 12), rate_limits=FAST_LIMITS) as sim:
         broken = sim.integration_ids[1]
         sim.inject("wrong_shape", endpoint="job_sync_status", integration_id=broken, page=0)
-        summary = run_pipeline(pipeline, braze_cdi_source(api_key=sim.api_key, base_url=sim.base_url))
+        summary = run_pipeline(pipeline, partial(braze_cdi_source, api_key=sim.api_key, base_url=sim.base_url))
     assert not summary.ok
     with pipeline.sql_client() as client:
         runs = client.make_qualified_table_name("extraction_runs")

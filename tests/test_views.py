@@ -12,6 +12,7 @@ import re
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
+from functools import partial
 from typing import Any
 
 import pytest
@@ -503,7 +504,7 @@ def test_analyst_queries_run_on_both_engines(destination_pipeline: Any) -> None:
     now = datetime.now(timezone.utc)
     with BrazeSimulator((45,), seed=4, rate_limits=FAST_LIMITS) as sim:
         cases = build_cases(sim, now)
-        run_pipeline(destination_pipeline, braze_cdi_source(api_key=sim.api_key, base_url=sim.base_url))
+        run_pipeline(destination_pipeline, partial(braze_cdi_source, api_key=sim.api_key, base_url=sim.base_url))
     queries = analyst_queries()
     assert len(queries) == 5
     results = []

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -50,7 +51,7 @@ def workspace_pipeline(name: str, destination: Any, dataset: str, tmp_path: Path
 
 
 def load(pipeline: dlt.Pipeline, sim: BrazeSimulator) -> None:
-    summary = run_pipeline(pipeline, braze_cdi_source(api_key=sim.api_key, base_url=sim.base_url))
+    summary = run_pipeline(pipeline, partial(braze_cdi_source, api_key=sim.api_key, base_url=sim.base_url))
     assert summary.ok
 
 

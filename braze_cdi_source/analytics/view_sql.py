@@ -16,15 +16,9 @@ load after the table appears replaces them.
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
-import json
-import os
-import tempfile
 from collections.abc import Callable
 from functools import cache
 from importlib import resources
-from pathlib import Path
 from typing import Any
 
 import dlt
@@ -242,14 +236,11 @@ def render_queries(
     table_name: Callable[[str], str],
     present: Present | None = None,
     thresholds: HealthThresholds | None = None,
-    cache_dir: str | Path | None = None,
 ) -> dict[str, str]:
     """Every view's SELECT in `dialect`, keyed by view name.
 
     `table_name` gives a base table's qualified name as the destination spells it (dlt's sql_client
     `make_qualified_table_name`); `present` says which tables and columns exist (all, when None).
-    `cache_dir` (a pipeline's working folder) keeps the result on disk for the next process: each `braze-cdi`
-    command is one, and rendering costs it about half a second of sqlglot work.
     """
     thresholds = thresholds or HealthThresholds.from_config()
     names = tuple(table_name(table) for table in _BASE_TABLES)
@@ -258,74 +249,7 @@ def render_queries(
         for table in _BASE_TABLES
     )
     params = tuple(sorted(thresholds.sql_params().items()))
-    if cache_dir is None:
-        return dict(_rendered(dialect, names, columns, params))
-    key = _cache_key(dialect, names, columns, params)
-    path = Path(cache_dir) / RENDER_CACHE_FILE
-    entries = _read_cache(path)
-    if key in entries:
-        return dict(entries[key])
-    queries = dict(_rendered(dialect, names, columns, params))
-    kept = dict(list(entries.items())[-(_CACHE_ENTRIES - 1):])  # the newest entries, then this one
-    kept[key] = queries
-    _write_cache(path, kept)
-    return queries
-
-
-RENDER_CACHE_FILE = "braze_cdi_rendered_views.json"
-"""Rendered queries in a pipeline's working folder, keyed by a hash of every input of the rendering."""
-
-_CACHE_ENTRIES = 8
-
-
-def _cache_key(dialect: str, names: tuple[str, ...], columns: Any, params: tuple[tuple[str, str], ...]) -> str:
-    """A hash of the rendering's inputs and of the code and SQL that render them (a new version re-renders)."""
-    inputs = [
-        _code_fingerprint(), dialect, names,
-        None if columns is None else [None if c is None else sorted(c) for c in columns], params,
-    ]
-    return hashlib.sha256(json.dumps(inputs).encode()).hexdigest()
-
-
-@cache
-def _code_fingerprint() -> str:
-    digest = hashlib.sha256(sqlglot.__version__.encode())
-    digest.update(Path(__file__).read_bytes())
-    for sql in sorted(resources.files("braze_cdi_source.analytics").joinpath("sql").iterdir(), key=str):
-        digest.update(sql.name.encode() + sql.read_bytes())
-    digest.update(json.dumps(_BASE_TABLES, sort_keys=True, default=str).encode())
-    return digest.hexdigest()
-
-
-def _read_cache(path: Path) -> dict[str, dict[str, str]]:
-    """The cached entries; nothing when the file is missing, unreadable or not what this code writes."""
-    try:
-        entries = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return {}
-    if not isinstance(entries, dict):
-        return {}
-    return {
-        key: queries for key, queries in entries.items()
-        if isinstance(queries, dict) and set(queries) == set(VIEWS)
-        and all(isinstance(query, str) for query in queries.values())
-    }
-
-
-def _write_cache(path: Path, entries: dict[str, dict[str, str]]) -> None:
-    """Atomically (two processes may render at once); a folder that cannot be written just means no cache."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    except OSError:
-        return
-    try:
-        with os.fdopen(handle, "w") as file:
-            json.dump(entries, file)
-        os.replace(temporary, path)
-    except OSError:  # a full disk: leave no half-written file behind
-        with contextlib.suppress(OSError):
-            os.unlink(temporary)
+    return dict(_rendered(dialect, names, columns, params))
 
 
 @cache
@@ -336,8 +260,7 @@ def _rendered(
     params: tuple[tuple[str, str], ...],
 ) -> tuple[tuple[str, str], ...]:
     """The rendering itself, once per process for the same inputs: a process that runs many pipelines (an
-    orchestrator, a notebook, the tests) renders each dialect's views once; rendering is mostly sqlglot tree
-    copies and takes about half a second."""
+    orchestrator, a notebook, the tests) renders each dialect's views once (mostly sqlglot tree copies)."""
     sources: dict[str, exp.Expression] = {}
     for index, table in enumerate(_BASE_TABLES):
         qualified = exp.to_table(names[index], dialect=dialect)

@@ -75,7 +75,7 @@ def pipeline_queries(
         raise ConfigurationError(_unverified(pipeline))
     if present is None:
         present = present_tables(loaded_schema(pipeline))
-    return render_queries(dialect, client.make_qualified_table_name, present, thresholds, pipeline.working_dir)
+    return render_queries(dialect, client.make_qualified_table_name, present, thresholds)
 
 
 def _unverified(pipeline: dlt.Pipeline) -> str:
@@ -113,7 +113,7 @@ def create_views(pipeline: dlt.Pipeline, thresholds: HealthThresholds | None = N
             client.create_dataset()
         if dialect == "postgres" and present.get(JOB_SYNC_STATUS_TABLE) is not None:
             _index_sync_history(client)
-        queries = render_queries(dialect, client.make_qualified_table_name, present, thresholds, pipeline.working_dir)
+        queries = render_queries(dialect, client.make_qualified_table_name, present, thresholds)
         for view in VIEWS:
             name = client.make_qualified_table_name(view)
             statement = replace_view(name, queries[view], dialect)

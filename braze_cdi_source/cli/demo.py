@@ -7,8 +7,7 @@ from pathlib import Path
 
 import click
 
-from ..job import RunSummary, make_pipeline, run_pipeline
-from ..run_stats import RunStats
+from ..job import RunContext, RunSummary, make_pipeline, run_pipeline
 from ..settings import DEFAULT_DATASET_NAME
 from .main import handle_errors
 from .output import emit, is_json, out, say
@@ -39,9 +38,9 @@ def demo(integrations: int, seed: int) -> None:
         pipeline = make_pipeline(pipeline_name, "duckdb", DEFAULT_DATASET_NAME)
 
         def run_once() -> RunSummary:
-            stats = RunStats()
-            source = braze_cdi_source(api_key=sim.api_key, base_url=sim.base_url, run_stats=stats)
-            return run_pipeline(pipeline, source, progress=progress_display(stats), stats=stats)
+            context = RunContext()
+            source = braze_cdi_source(api_key=sim.api_key, base_url=sim.base_url, run_context=context)
+            return run_pipeline(pipeline, source, progress=progress_display(context.stats), context=context)
 
         _rule("first run: full backfill")
         print_summary(run_once())

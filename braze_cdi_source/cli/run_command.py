@@ -15,6 +15,7 @@ from rich.table import Table
 from ..extract.backfill import BRAZE_HISTORY
 from ..job import (
     EXIT_INTERRUPTED,
+    RunContext,
     RunSummary,
     describe_location,
     make_pipeline,
@@ -75,16 +76,16 @@ def run(
     if checkpoint_pages:
         kwargs["checkpoint_pages"] = checkpoint_pages
     pipeline = make_pipeline(pipeline_name, destination, dataset_name)
-    stats = RunStats()
+    context = RunContext()
 
     def source() -> Any:  # made under the lock; its settings are checked before "loading into" is said
-        made = braze_cdi_source(run_stats=stats, **kwargs)
+        made = braze_cdi_source(run_context=context, **kwargs)
         logger.info(f"loading into {describe_location(pipeline)}, dataset {dataset_name}")
         return made
 
     with stop_on_signals(lambda: say_error(INTERRUPTED, EXIT_INTERRUPTED)):
-        progress = progress_display(stats, parse_duration(time_budget))
-        summary = run_pipeline(pipeline, source, progress=progress, stats=stats)
+        progress = progress_display(context.stats, parse_duration(time_budget))
+        summary = run_pipeline(pipeline, source, progress=progress, context=context)
     print_summary(summary)
     sys.exit(EXIT_OK if summary.ok else EXIT_PARTIAL)
 

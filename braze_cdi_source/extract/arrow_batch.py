@@ -1,10 +1,12 @@
 """Batches of sync rows as Arrow tables with the declared column types, so dlt skips its per-row normalize.
 
 dlt normalizes a list of dicts row by row (type inference, coercion, variant columns, row ids); an Arrow
-table it takes as it is and writes to Parquet. Only a batch whose every value already has its declared type
-can go as Arrow: a field Braze adds later (a new column), a value of another type (dlt's variant column, e.g.
-`rows_synced__v_bool`), a timestamp kept as text because it did not parse, or an integer beyond 64 bits must
-land exactly as the JSON path lands it, so such a batch goes to dlt as rows (the JSON path).
+table it takes as it is and writes in the destination's best file format for Arrow (Parquet on DuckDB, CSV
+on PostgreSQL), so the source is lean whoever runs it: no file format to choose, no setting to make. Only a
+batch whose every value already has its declared type can go as Arrow: a field Braze adds later (a new
+column), a value of another type (dlt's variant column, e.g. `rows_synced__v_bool`), a timestamp kept as text
+because it did not parse, or an integer beyond 64 bits must land exactly as the JSON path lands it, so such
+a batch goes to dlt as rows (the JSON path).
 """
 
 from __future__ import annotations
@@ -16,9 +18,6 @@ from typing import Any
 import dlt
 
 from ..settings import JOB_SYNC_STATUS_COLUMNS
-
-ARROW_FILE_FORMAT = "parquet"
-"""The load-file format under which the source hands dlt Arrow tables (`job.loader_file_format` picks it)."""
 
 _PYTHON_TYPES = {"text": str, "timestamp": datetime, "bigint": int}
 _NONE = type(None)
@@ -44,26 +43,21 @@ rows wait per open resource, as Arrow columns (about 100 kB), not as dicts."""
 
 
 class ArrowBatches:
-    """Turns batches of rows into the items the source yields: Arrow tables when `file_format` asks for
-    them and the batch fits the declared columns, else the rows themselves (dlt's JSON path).
+    """Turns batches of rows into the items the source yields: Arrow tables when pyarrow is installed and the
+    batch fits the declared columns, else the rows themselves (dlt's JSON path).
 
     Arrow tables are gathered up to `ARROW_ROWS` rows before they go (`add`); `flush` sends what is left.
-    The first item carries the file format hint (as the JSON path's first batch did); dlt keeps it on the
-    table, so rows that fall back are written in the same format (Parquet, variant columns included).
+    They carry dlt's `_dlt_load_id` and `_dlt_id` (not null in the table, which rows get from dlt's
+    normalize): dlt adds neither to Arrow items by default, and the source must not depend on a setting.
     """
 
     def __init__(
-        self,
-        file_format: str | None,
-        columns: dict[str, dict[str, Any]] = JOB_SYNC_STATUS_COLUMNS,
-        arrow_rows: int = ARROW_ROWS,
+        self, columns: dict[str, dict[str, Any]] = JOB_SYNC_STATUS_COLUMNS, arrow_rows: int = ARROW_ROWS
     ) -> None:
-        self.file_format = file_format
         self.columns = columns
-        self.arrow = file_format == ARROW_FILE_FORMAT and arrow_available()
+        self.arrow = arrow_available()
         self.arrow_rows = arrow_rows
         self._schema: Any = None
-        self._hinted = False
         self._pending: list[Any] = []
         self._pending_rows = 0
         self.arrow_batches = 0
@@ -82,7 +76,7 @@ class ArrowBatches:
             yield from self._send_pending()
             if rows:
                 self.row_batches += 1
-                yield self._hinted_item(rows)
+                yield rows
             return
         self.arrow_batches += 1
         self._pending.append(table)
@@ -105,13 +99,7 @@ class ArrowBatches:
 
         tables, self._pending, self._pending_rows = self._pending, [], 0
         table = tables[0] if len(tables) == 1 else pa.concat_tables(tables).combine_chunks()
-        yield self._hinted_item(table)
-
-    def _hinted_item(self, item: Any) -> Any:
-        if self.file_format and not self._hinted:
-            self._hinted = True
-            return dlt.mark.with_hints(item, dlt.mark.make_hints(file_format=self.file_format))
-        return item
+        yield _with_dlt_columns(table)
 
     def to_arrow(self, rows: list[dict[str, Any]]) -> Any:
         """`rows` as an Arrow table with the declared types, or None when any value would land differently."""
@@ -146,8 +134,26 @@ class ArrowBatches:
         return self._schema
 
 
+def _with_dlt_columns(table: Any) -> Any:
+    """`table` with this load's `_dlt_load_id` and a unique `_dlt_id` per row, as dlt gives rows (outside a
+    dlt extract, as in a unit test, unchanged)."""
+    import pyarrow as pa
+    from dlt.common.normalizers.utils import generate_dlt_ids
+    from dlt.common.storages.exceptions import CurrentLoadPackageStateNotAvailable
+
+    try:
+        load_id = dlt.current.load_package_state()["load_id"]
+    except CurrentLoadPackageStateNotAvailable:  # not in a dlt extract (a unit test)
+        return table
+    rows = table.num_rows
+    table = table.append_column(pa.field("_dlt_load_id", pa.string(), nullable=False), pa.array([load_id] * rows))
+    return table.append_column(
+        pa.field("_dlt_id", pa.string(), nullable=False), pa.array(generate_dlt_ids(rows), type=pa.string())
+    )
+
+
 def arrow_available() -> bool:
-    """Whether pyarrow is installed (it comes with the package; a trimmed install falls back to jsonl)."""
+    """Whether pyarrow is installed (it comes with the package; without it every batch goes as rows)."""
     try:
         import pyarrow  # noqa: F401
     except ImportError:

@@ -23,11 +23,11 @@ from ..settings import (
 )
 from ..timestamps import parse_instant
 from .arrow_batch import ArrowBatches
-from .backfill import Backfill, History, Stretch, TimeBudget
+from .backfill import Backfill, TimeBudget
 from .failures import RUN_ENDING, ExtractionFailures, with_errors_table
-from .file_format import FileFormatHint
+from .integration_state import IntegrationState
+from .run_context import RunContext
 from .stretch_reader import StretchReader
-from .sync_cursor import SyncCursor
 
 BATCH_ROWS = 100
 """Rows handed to dlt in one item. dlt's cost per item (a future per item from a parallel resource, the
@@ -43,8 +43,7 @@ def job_sync_status_resource(
     max_running: timedelta,
     failures: ExtractionFailures,
     parallel: bool,
-    file_format_hint: FileFormatHint | None = None,
-    backfill: Backfill | None = None,
+    context: RunContext | None = None,
     future_tolerance: timedelta = timedelta(minutes=DEFAULT_FUTURE_TOLERANCE_MINUTES),
 ) -> DltResource:
     """One integration's sync history, newest first, read back only as far as the cursor needs.
@@ -54,30 +53,29 @@ def job_sync_status_resource(
     share and the time budget allow. The state is written at the end of each slice, with its rows.
     """
     name = f"{JOB_SYNC_STATUS_TABLE}_{integration_id}"
-    backfill = backfill or Backfill(10**9, TimeBudget(None))
+    context = context or RunContext()
+    backfill: Backfill = context.backfill or Backfill(10**9, TimeBudget(None))
 
     @dlt.resource(name=name, parallelized=parallel)
     def job_sync_status() -> Iterator[Any]:
         if not backfill.chosen(integration_id):
             return
         state = dlt.current.resource_state()
-        cursor = SyncCursor.from_state(state, start_date, max_running, future_tolerance)
-        history = History.from_state(state)
         now = datetime.now(timezone.utc)
-        path = job_sync_status_path(integration_id)
-        top_read = backfill.needs_top(integration_id)
-        if top_read:
-            if cursor.last_start is None:
-                # nothing loaded yet: the whole history (to start_date) is one stretch read from the top
-                history.stretches = [Stretch()]
-                backfill.newest_page_only(integration_id)
-            else:
-                history.stretches.insert(0, Stretch(until=cursor.boundary(now)))
-        top = history.stretches[0] if top_read else None
-        read = StretchReader(client, path, integration_id, cursor, history, backfill, now, top)
-        items = ArrowBatches(file_format_hint.value if file_format_hint else None)  # read at extract time
+        items = ArrowBatches()
         batch: list[dict[str, Any]] = []
         try:
+            saved = IntegrationState.load(state, integration_id, start_date, max_running, future_tolerance)
+            cursor, history = saved.cursor, saved.history
+            fresh = cursor.last_start is None
+            top = saved.begin(now, backfill.needs_top(integration_id))
+            if top is not None:
+                context.first_look(integration_id)
+            if top is not None and fresh:
+                backfill.newest_page_only(integration_id)  # its newest page in the first load, as every other's
+            read = StretchReader(
+                client, job_sync_status_path(integration_id), integration_id, saved, backfill, now, top, context
+            )
             for stretch in list(history.stretches):
                 if not stretch.active(start_date):
                     continue
@@ -100,8 +98,7 @@ def job_sync_status_resource(
         if batch or items.pending:
             yield from items.flush(batch)
         elif cursor.last_start is None and cursor.newest_seen is None and not _table_has_data():
-            # Nothing loaded yet, ever: create the table anyway, so analysts' SQL finds every column. Only
-            # then: an empty file of a table whose rows go as jsonl fails DuckDB's JSON reader (no columns).
+            # Nothing loaded yet, ever: create the table anyway, so analysts' SQL finds every column.
             yield dlt.mark.materialize_table_schema()
         if read.unkeyed:
             yield failures.record(
@@ -115,16 +112,7 @@ def job_sync_status_resource(
         note = read.cleaner.note()
         if note:
             yield failures.record(name, BrazeCdiError(f"integration {integration_id}: {note}"), integration_id)
-        top_finished = top is not None and not any(s is top for s in history.stretches)
-        if top is not None and not top_finished and top.until is not None and top.cursor is None:
-            # a look at the newest pages that never started (budget spent): the next run's covers it
-            history.stretches[:] = [s for s in history.stretches if s is not top]
-        open_before = state.get("open_sync_start_times", [])
-        state.update(cursor.to_state())
-        if not top_finished:
-            # the syncs still open that this slice did not read past stay open
-            state["open_sync_start_times"] = sorted(set(open_before) | set(state["open_sync_start_times"]))
-        state["backfill"] = history.to_state()
+        saved.save(state, top)
         newest = parse_instant(state.get("last_sync_start_time"))
         progress = history.progress(integration_id, newest, start_date, now)
         yield dlt.mark.with_table_name(progress, BACKFILL_TABLE)

@@ -1,15 +1,15 @@
 """The `braze_cdi` dlt source: Braze CDI integrations and their job sync history.
 
 The resources live in their own modules (integrations.py, job_sync_status.py and the reader it uses,
-stretch_reader.py); failures become `extraction_errors` rows (failures.py); the job hands the load-file format
-over through file_format.py. The names other modules import from here are re-exported below.
+stretch_reader.py); failures become `extraction_errors` rows (failures.py); what a run shares with the job is
+one `RunContext` (run_context.py).
 """
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta, timezone
-from typing import Any
 
 import dlt
 from dlt.sources import DltResource
@@ -20,37 +20,18 @@ from ..http.next_link import DEFAULT_MAX_PAGES
 from ..http.retries import RetryBudget
 from ..http.throttle import DEFAULT_MAX_RATE_LIMIT_WAIT
 from ..http.transport import DEFAULT_MAX_BODY_BYTES
-from ..run_stats import RunStats
 from ..settings import (
     DEFAULT_FUTURE_TOLERANCE_MINUTES,
     DEFAULT_MAX_RUNNING_HOURS,
-    INTEGRATIONS_TABLE,
     RATE_LIMITS_PER_MINUTE,
     SOURCE_NAME,
 )
 from ..timestamps import parse_instant, to_iso
 from .backfill import Backfill, TimeBudget, parse_duration
-from .failures import EXTRACTION_ERROR_COLUMNS, ExtractionFailures, describe, with_errors_table
-from .file_format import FileFormatHint, hint_file_format
+from .failures import ExtractionFailures
 from .integrations import Listed, integrations_resource, list_integrations
-from .job_sync_status import BATCH_ROWS, job_sync_status_resource
-from .page_rows import rows_of_page as _rows_of_page
-
-__all__ = [
-    "BATCH_ROWS",
-    "EXTRACTION_ERROR_COLUMNS",
-    "ExtractionFailures",
-    "FileFormatHint",
-    "_rows_of_page",
-    "backfill_of",
-    "braze_cdi_source",
-    "describe",
-    "hint_file_format",
-    "integrations_resource",
-    "job_sync_status_resource",
-    "stats_of",
-    "with_errors_table",
-]
+from .job_sync_status import job_sync_status_resource
+from .run_context import RunContext
 
 
 def parse_start_date(value: str | datetime | None) -> datetime | None:
@@ -91,7 +72,7 @@ def braze_cdi_source(
     future_tolerance_minutes: float = DEFAULT_FUTURE_TOLERANCE_MINUTES,
     fail_fast: bool = False,
     parallel: bool = True,
-    run_stats: RunStats | None = None,
+    run_context: RunContext | None = None,
     time_budget: str | float | None = None,
     checkpoint_pages: int | None = None,
 ) -> Iterator[DltResource]:
@@ -120,14 +101,15 @@ def braze_cdi_source(
         fail_fast: raise on the first failed integration instead of loading the others and recording
             the failure in `extraction_errors`.
         parallel: extract integrations in parallel threads (one throttle is shared by all of them).
-        run_stats: the counters this run reports requests, pages and rows into (the job's summary reads
-            them); a fresh `RunStats` when not given, so two sources in one process never share counts.
+        run_context: what this run shares with the job that runs it (counters, backfill plan); the job
+            (`job.run_pipeline`) passes its own, a bare `pipeline.run` gets a fresh one.
         time_budget: stop paging when this much time is spent (`50m`, `1h30m`, `90s` or seconds), load what
             was read and keep each integration's resume point: the next run continues the backfill.
         checkpoint_pages: at most this many pages between two commits of rows and resume points, when the
             job (`braze-cdi run`, `job.run_pipeline`) loads in slices; default: about one minute of reading
             (100 pages at Braze's limit, more when Braze answers faster). A plain `pipeline.run` commits once.
     """
+    context = run_context if run_context is not None else RunContext()
     client = BrazeClient(
         api_key,
         base_url,
@@ -138,15 +120,15 @@ def braze_cdi_source(
             max_delay=float(max_retry_delay),
             timeout=float(request_timeout),
         ),
-        stats=run_stats,
+        stats=context.stats,
         max_body_bytes=int(max_response_bytes),
         max_rate_limit_wait=float(max_rate_limit_wait),
         max_pages=int(max_pages),
     )
     future_tolerance = timedelta(minutes=float(future_tolerance_minutes))
-    budget = TimeBudget(parse_duration(time_budget))
+    budget = TimeBudget(parse_duration(time_budget), started=context.started)
     bounded_from = parse_start_date(start_date)
-    backfill = Backfill(
+    backfill = context.backfill = Backfill(
         int(checkpoint_pages) if checkpoint_pages else None,
         budget,
         wait_for_page=lambda: client.throttle.wait_needed("job_sync_status"),
@@ -156,7 +138,6 @@ def braze_cdi_source(
     max_running = timedelta(hours=float(max_running_hours))
     failures = ExtractionFailures(fail_fast)
     wanted = _as_ids(integration_ids)
-    file_format = FileFormatHint()
 
     listed: Listed | None = None
     if not wanted:
@@ -165,34 +146,23 @@ def braze_cdi_source(
         listed = list_integrations(client, budget.left)
         wanted = [item["integration_id"] for item in listed]
 
-    integrations = integrations_resource(client, listed, wanted if integration_ids else None, failures, backfill)
-    integrations.run_stats = client.stats  # type: ignore[attr-defined]  # read by `stats_of`
-    integrations.file_format = file_format  # type: ignore[attr-defined]  # set by `hint_file_format`
-    integrations.backfill = backfill  # type: ignore[attr-defined]  # read by `backfill_of`
-    yield integrations
+    yield integrations_resource(client, listed, wanted if integration_ids else None, failures, backfill)
+    _room_for_resources(len(wanted))
     client.stats.expect(list(dict.fromkeys(wanted)))
     backfill.expect(list(dict.fromkeys(wanted)))
     for integration_id in dict.fromkeys(wanted):
         yield job_sync_status_resource(
-            client, integration_id, bounded_from, max_running, failures, parallel, file_format, backfill,
-            future_tolerance,
+            client, integration_id, bounded_from, max_running, failures, parallel, context, future_tolerance
         )
 
 
-def stats_of(source: Any) -> RunStats | None:
-    """The `RunStats` a `braze_cdi_source` reports into (None for any other source)."""
-    resources = getattr(source, "resources", None) or {}
-    resource = resources.get(INTEGRATIONS_TABLE) if hasattr(resources, "get") else None
-    stats = getattr(resource, "run_stats", None)
-    return stats if isinstance(stats, RunStats) else None
-
-
-def backfill_of(source: Any) -> Backfill | None:
-    """The `Backfill` coordinating the slices of a `braze_cdi_source` (None for any other source)."""
-    resources = getattr(source, "resources", None) or {}
-    resource = resources.get(INTEGRATIONS_TABLE) if hasattr(resources, "get") else None
-    backfill = getattr(resource, "backfill", None)
-    return backfill if isinstance(backfill, Backfill) else None
+def _room_for_resources(count: int) -> None:
+    """Let dlt's extract recurse once per resource: its PipeIterator takes the next generator by calling itself
+    for each one that is exhausted, so 1,000 integrations ending in a row passed Python's default limit (a
+    RecursionError that dlt reported as "StopIteration:"). A pure-Python recursion, it needs no more C stack."""
+    needed = 2 * count + 1_000
+    if sys.getrecursionlimit() < needed:
+        sys.setrecursionlimit(needed)
 
 
 def _as_ids(value: Sequence[str] | str | None) -> list[str]:

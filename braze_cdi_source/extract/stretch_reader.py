@@ -10,10 +10,11 @@ from typing import Any
 from ..errors import BrazeApiError
 from ..http.client import BrazeClient
 from ..settings import JOB_SYNC_STATUS_COLUMNS, JOB_SYNC_STATUS_TABLE
-from .backfill import Backfill, History, Stretch
+from .backfill import Backfill, Stretch
+from .integration_state import IntegrationState
 from .page_rows import rows_of_page
 from .rows import RowCleaner
-from .sync_cursor import SyncCursor
+from .run_context import RunContext
 
 logger = logging.getLogger("braze_cdi")
 
@@ -31,14 +32,14 @@ class StretchReader:
         client: BrazeClient,
         path: str,
         integration_id: str,
-        cursor: SyncCursor,
-        history: History,
+        saved: IntegrationState,
         backfill: Backfill,
         now: datetime,
         top: Stretch | None,
+        context: RunContext,
     ) -> None:
-        self.client, self.path, self.integration_id = client, path, integration_id
-        self.cursor, self.history, self.backfill, self.now, self.top = cursor, history, backfill, now, top
+        self.client, self.path, self.integration_id, self.context = client, path, integration_id, context
+        self.cursor, self.history, self.backfill, self.now, self.top = saved.cursor, saved.history, backfill, now, top
         self.more = True
         self.unkeyed = 0
         self.cleaner = RowCleaner(JOB_SYNC_STATUS_COLUMNS, client.stats, JOB_SYNC_STATUS_TABLE)
@@ -63,9 +64,11 @@ class StretchReader:
                     error.status,
                 )
                 stretch.cursor = None
+                self.context.cursors_read(self.integration_id, stretch.until).clear()  # from the top again
 
     def _read(self, stretch: Stretch, bound: datetime | None, floor: bool) -> Iterator[list[dict[str, Any]]]:
-        pages = self.client.pages(self.path, self.integration_id, cursor=stretch.cursor)
+        seen = self.context.cursors_read(self.integration_id, stretch.until)
+        pages = self.client.pages(self.path, self.integration_id, cursor=stretch.cursor, seen=seen)
         try:
             while True:
                 if not self.backfill.may_read(self.integration_id):

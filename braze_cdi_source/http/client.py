@@ -255,14 +255,17 @@ class BrazeClient:
             self._local.rest = rest
         return rest
 
-    def pages(self, path: str, integration_id: str | None = None, cursor: str | None = None) -> Iterator[Page]:
+    def pages(
+        self, path: str, integration_id: str | None = None, cursor: str | None = None, seen: set[str] | None = None
+    ) -> Iterator[Page]:
         """Each page's `results`, following `next` links; raises `BrazeApiError` on an error status.
 
         `cursor` starts at a page a previous run saved (Braze's cursor as it sent it); each `Page` says
-        which cursor fetched it and which one fetches the next, so a backfill can stop and resume.
+        which cursor fetched it and which one fetches the next, so a backfill can stop and resume. `seen`: the
+        cursors already requested in this run (loop detection and `max_pages` across a run's calls).
         """
         rest = self._rest_client()
-        paginator = SameOriginLinkPaginator(self.base_url, self.max_pages, self.redact)
+        paginator = SameOriginLinkPaginator(self.base_url, self.max_pages, self.redact, seen)
         pages = rest.paginate(
             path,
             params={"cursor": cursor} if cursor else None,

@@ -80,17 +80,22 @@ class SameOriginLinkPaginator(HeaderLinkPaginator):
     A link naming another scheme, host or port, one with unsafe characters, without a cursor, or with a
     cursor already requested ends paging before any request is sent; `refused` holds the error for the caller
     to raise once the current page is handed over (the rows read so far load). A link to another path on the
-    same origin (Braze's documentation shows one missing a `/`) contributes its cursor only.
+    same origin (Braze's documentation shows one missing a `/`) contributes its cursor only. `seen` carries
+    the cursors already requested over several calls (a run's slices), so a loop longer than one call ends too.
     """
 
     def __init__(
-        self, base_url: str | None = None, max_pages: int = DEFAULT_MAX_PAGES, redact: Callable[[str], str] = str
+        self,
+        base_url: str | None = None,
+        max_pages: int = DEFAULT_MAX_PAGES,
+        redact: Callable[[str], str] = str,
+        seen: set[str] | None = None,
     ) -> None:
         super().__init__(links_next_key="next")
         self._base = base_url.rstrip("/") if base_url else None
         self._origin: tuple[str, str, int | None] | None = None
         self._path = ""
-        self._seen: set[str] = set()
+        self._seen: set[str] = seen if seen is not None else set()
         self._max_pages = max(1, int(max_pages))
         self._redact = redact
         self.refused: UnsafeLinkError | None = None
@@ -104,7 +109,7 @@ class SameOriginLinkPaginator(HeaderLinkPaginator):
         self._origin = origin(self._base)
         self._path = parts.path
         params = request.params if isinstance(request.params, dict) else {}
-        self._seen = {str(params.get("cursor") or parse_qs(parts.query).get("cursor", [""])[0])}
+        self._seen.add(str(params.get("cursor") or parse_qs(parts.query).get("cursor", [""])[0]))
         self.current_url = request.url
 
     def update_state(self, response: Response, data: Any = None) -> None:

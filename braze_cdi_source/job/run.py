@@ -4,9 +4,9 @@ summary, run log; and the reset of a pipeline's state."""
 from __future__ import annotations
 
 import copy
+import inspect
 import logging
 import time
-from contextlib import ExitStack
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -23,11 +23,9 @@ from ..analytics.health import duckdb_file as duckdb_path_of
 from ..analytics.view_sql import VERIFIED_DIALECTS
 from ..analytics.views import create_views, destination_dialect
 from ..errors import BaseUrlUnreachableError, BrazeCdiError, ConfigurationError, root_cause
-from ..extract.source import backfill_of, hint_file_format, stats_of
-from ..run_stats import RunStats
-from ..settings import DEFAULT_DATASET_NAME, DEFAULT_PIPELINE_NAME
-from .duckdb_hold import DuckDBOpenDuringLoads, duckdb_kept_open
-from .file_format import loader_file_format, run_file_format
+from ..extract.run_context import RunContext
+from ..settings import DEFAULT_DATASET_NAME, DEFAULT_PIPELINE_NAME, SOURCE_NAME
+from .file_format import run_file_format
 from .location import resolve_destination
 from .lock import pipeline_lock
 from .run_log import record_failed_run, record_run
@@ -39,7 +37,6 @@ from .summary import (
     stateless_integrations,
     summarise,
 )
-from .tuning import destination_tuned
 
 logger = logging.getLogger("braze_cdi")
 
@@ -97,62 +94,55 @@ def run_pipeline(
     *,
     views: bool = True,
     progress: Collector | None = None,
-    stats: RunStats | None = None,
+    context: RunContext | None = None,
 ) -> RunSummary:
     """Run the source under the pipeline lock, refresh the views, and summarise what happened.
 
     `source` may be a source or a function that makes one: a function is called only once the lock
     is held, so a run refused by the lock sends no request to Braze (making the source lists the
-    integrations). A failure of some integrations is not an exception here: their rows are in
-    `extraction_errors` and `summary.failures` counts them. A failure of the whole run raises.
-
-    The summary's requests and rows come from the source's own counters (`stats`, else those of the
-    `braze_cdi_source` being run): one object per run, so runs in parallel threads never mix counts.
+    integrations), and with `run_context=` when it takes one (`braze_cdi_source` does). A source made
+    beforehand must have been given this run's `context`. A failure of some integrations is not an exception
+    here: their rows are in `extraction_errors` and `summary.failures` counts them. A failure of the whole
+    run raises. The summary's counts come from `context.stats`: one object per run, never shared.
     """
     started = time.monotonic()
     started_at = datetime.now(timezone.utc)
-    with pipeline_lock(pipeline), ExitStack() as tail:
+    context = context if context is not None else RunContext(started=started)
+    stats = context.stats
+    with pipeline_lock(pipeline):
         collector = pipeline.collector
-        held = DuckDBOpenDuringLoads(pipeline, progress if progress is not None else collector)
-        pipeline.collector = held
+        if progress is not None:
+            pipeline.collector = progress
         try:
-            if callable(source):
-                source = source()
-            stats = stats or stats_of(source) or RunStats()
-            file_format = loader_file_format(pipeline)
-            hint_file_format(source, file_format)
+            source = _made(source, context)
             database = duckdb_path_of(pipeline)
             if database is not None:
                 database.parent.mkdir(parents=True, exist_ok=True)  # --duckdb-file data/cdi.duckdb in a new folder
-            backfill = backfill_of(source)
-            if backfill is not None:  # the time budget counts from the start of the job, not of the source
-                backfill.budget.started = min(backfill.budget.started, started)
+            backfill = context.backfill
             stateless = stateless_integrations(pipeline, stats)  # after `reset`: which rows are truly new
             before = count_syncs(pipeline, stateless)
             loads: list[LoadInfo] = []
             row_counts: dict[str, int] = {}
-            with destination_tuned(pipeline, file_format):
-                # A braze_cdi_source loads in slices: each load commits rows with every integration's resume
-                # point, so a kill loses one slice at most; the first slice reads every integration's newest pages.
-                while backfill is None or backfill.begin_slice() or not loads:
-                    sources_state = copy.deepcopy(pipeline.state.get("sources", {}))
-                    try:
-                        loads.append(pipeline.run(source, loader_file_format=run_file_format(pipeline)))
-                    except PipelineStepFailed as error:
-                        if error.step == "load":  # set the refused package aside, cursors back to before it
-                            raise _set_aside(pipeline, sources_state, error) from error
-                        raise
-                    add_row_counts(row_counts, pipeline)
-                    if backfill is None:
-                        break
-                    backfill.budget.observed_load(_seconds_since_extract(pipeline))
-                    backfill.slice_extracted(_extract_seconds(pipeline))
-                    logger.debug(
-                        "slice %d loaded after %.2f s; load took %.2f s; paging time left %.2f s",
-                        len(loads), time.monotonic() - started, _seconds_since_extract(pipeline),
-                        backfill.budget.left(),
-                    )
-            tail.enter_context(duckdb_kept_open(pipeline))  # the views and the run log share one open file
+            # A braze_cdi_source loads in slices: each load commits rows with every integration's resume
+            # point, so a kill loses one slice at most; the first slice reads every integration's newest pages.
+            while backfill is None or backfill.begin_slice() or not loads:
+                sources_state = copy.deepcopy(pipeline.state.get("sources", {}))
+                try:
+                    loads.append(pipeline.run(source, loader_file_format=run_file_format(pipeline)))
+                except PipelineStepFailed as error:
+                    if error.step == "load":  # set the refused package aside, cursors back to before it
+                        raise _set_aside(pipeline, sources_state, error) from error
+                    raise
+                add_row_counts(row_counts, pipeline)
+                if backfill is None:
+                    break
+                extracting, loading = _extract_times(pipeline)
+                backfill.budget.observed_load(loading)
+                backfill.slice_extracted(extracting)
+                logger.debug(
+                    "slice %d loaded after %.2f s; load took %.2f s; paging time left %.2f s",
+                    len(loads), time.monotonic() - started, loading, backfill.budget.left(),
+                )
             if views and views_supported(pipeline):
                 create_views(pipeline)
             summary = summarise(pipeline, loads, time.monotonic() - started, stats, row_counts)
@@ -166,10 +156,27 @@ def run_pipeline(
                 record_failed_run(pipeline, started_at, stats)
             raise
         finally:
-            held.release()
-            pipeline.collector = progress if progress is not None else collector
+            pipeline.collector = collector
         record_run(pipeline, started_at, stats, summary)
     return summary
+
+
+def _made(source: Any, context: RunContext) -> Any:
+    """The source to run: `source` itself, or what the function `source` makes (given `context` if it takes it).
+
+    A `braze_cdi_source` shares the run's counters and slices through `context` only, so one made without it
+    cannot be run here: its slices and counts would be out of the job's reach.
+    """
+    if callable(source) and not hasattr(source, "resources"):
+        takes_context = "run_context" in inspect.signature(source).parameters
+        source = source(run_context=context) if takes_context else source()
+    if getattr(source, "name", None) == SOURCE_NAME and context.backfill is None:
+        raise TypeError(
+            "run_pipeline needs the braze_cdi_source it runs to share its RunContext: pass the function "
+            "(`run_pipeline(pipeline, braze_cdi_source)`, or a function taking `run_context`), or make the source "
+            "with `braze_cdi_source(..., run_context=context)` and pass `context=context`."
+        )
+    return source
 
 
 def invalid_input(error: BaseException) -> bool:
@@ -179,23 +186,17 @@ def invalid_input(error: BaseException) -> bool:
     return isinstance(cause, bad) and not isinstance(cause, BaseUrlUnreachableError)
 
 
-def _seconds_since_extract(pipeline: dlt.Pipeline) -> float:
-    """How long normalize and load of the last run took (what the time budget must keep for a slice)."""
-    trace = pipeline.last_trace
-    steps = [step for step in (trace.steps if trace is not None else []) if step.step == "extract"]
-    if not steps or steps[-1].finished_at is None:
-        return 0.0
-    finished = steps[-1].finished_at
-    return max(0.0, (datetime.now(timezone.utc) - finished).total_seconds())
 
 
-def _extract_seconds(pipeline: dlt.Pipeline) -> float:
-    """How long the extract step of the last run took."""
+def _extract_times(pipeline: dlt.Pipeline) -> tuple[float, float]:
+    """Seconds the last extract step took, and since it ended (what normalize and load took: what the time
+    budget must keep for a slice)."""
     trace = pipeline.last_trace
-    steps = [step for step in (trace.steps if trace is not None else []) if step.step == "extract"]
-    if not steps or steps[-1].finished_at is None:
-        return 0.0
-    return max(0.0, (steps[-1].finished_at - steps[-1].started_at).total_seconds())
+    steps = [s for s in (trace.steps if trace is not None else []) if s.step == "extract" and s.finished_at]
+    if not steps:
+        return 0.0, 0.0
+    took = (steps[-1].finished_at - steps[-1].started_at).total_seconds()
+    return max(0.0, took), max(0.0, (datetime.now(timezone.utc) - steps[-1].finished_at).total_seconds())
 
 
 def reset_state(pipeline: dlt.Pipeline, integration_ids: list[str] | None = None) -> list[str]:

@@ -20,7 +20,6 @@ from ..settings import (
 )
 from .file_format import run_file_format
 from .summary import RunSummary
-from .tuning import destination_tuned
 
 logger = logging.getLogger("braze_cdi")
 
@@ -67,8 +66,7 @@ def record_run(
         write_disposition="append",
         columns=EXTRACTION_ERROR_COLUMNS,
     )
-    with destination_tuned(pipeline):
-        pipeline.run([runs, errors], loader_file_format=run_file_format(pipeline))
+    pipeline.run([runs, errors], loader_file_format=run_file_format(pipeline))
 
 
 def _backfill_figures(summary: RunSummary | None) -> dict[str, Any]:

@@ -33,7 +33,7 @@ def load_braze_cdi() -> dict[str, Any]:
     from braze_cdi_source import braze_cdi_source
     from braze_cdi_source.job import make_pipeline, run_pipeline
 
-    summary = run_pipeline(make_pipeline(PIPELINE_NAME, DESTINATION, DATASET_NAME), braze_cdi_source())
+    summary = run_pipeline(make_pipeline(PIPELINE_NAME, DESTINATION, DATASET_NAME), braze_cdi_source)
     if not summary.ok:
         raise RuntimeError(
             f"{summary.failures} integration(s) could not be read; the others loaded "
