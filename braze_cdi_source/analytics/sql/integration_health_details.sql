@@ -52,11 +52,10 @@ recent AS (  -- the last 30 days' syncs, future-dated ones aside
                LAG(s.sync_start_time) OVER (PARTITION BY s.integration_id ORDER BY s.sync_start_time),
                s.sync_start_time
            ) AS gap_seconds
-    FROM ids
-    JOIN job_sync_status AS s
-      ON s.integration_id = ids.integration_id
-     AND s.sync_start_time >= ADD_SECONDS(CURRENT_TIMESTAMP, -2592000)
-     AND s.sync_start_time <= ADD_SECONDS(CURRENT_TIMESTAMP, {future_sync_seconds})
+    FROM job_sync_status AS s  -- not joined to ids: every id in it is one (the join only cost a sort)
+    WHERE s.integration_id IS NOT NULL
+      AND s.sync_start_time >= ADD_SECONDS(CURRENT_TIMESTAMP, -2592000)
+      AND s.sync_start_time <= ADD_SECONDS(CURRENT_TIMESTAMP, {future_sync_seconds})
 ),
 recent_loaded AS (  -- the newest loaded sync (success or partial with a watermark) in the window
     SELECT integration_id,
@@ -171,14 +170,13 @@ watermark_run AS (  -- the loaded syncs since then: all carry the current waterm
     GROUP BY n.integration_id
 ),
 future_dated AS (  -- a sync dated beyond now plus the tolerance is named, and left out of every other fact
-    SELECT ids.integration_id,
+    SELECT s.integration_id,
            COUNT(*) AS future_syncs,
            MAX(s.sync_start_time) AS newest_future_sync_start_time
-    FROM ids
-    JOIN job_sync_status AS s
-      ON s.integration_id = ids.integration_id
-     AND s.sync_start_time > ADD_SECONDS(CURRENT_TIMESTAMP, {future_sync_seconds})
-    GROUP BY ids.integration_id
+    FROM job_sync_status AS s
+    WHERE s.integration_id IS NOT NULL
+      AND s.sync_start_time > ADD_SECONDS(CURRENT_TIMESTAMP, {future_sync_seconds})
+    GROUP BY s.integration_id
 ),
 stats AS (
     SELECT integration_id,
