@@ -6,7 +6,7 @@ import os
 import shutil
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -24,7 +24,16 @@ FAST_LIMITS = {"list": (10_000, 60.0), "job_sync_status": (10_000, 60.0)}
 
 
 # `make test` runs everything; `make test-fast` (-m "not slow") skips the tests marked slow where they live
-# (`pytestmark = pytest.mark.slow` in a module, `@pytest.mark.slow` on a test, `pytest.param(..., marks=...)`).
+# (`pytestmark = pytest.mark.slow` in a module, `@pytest.mark.slow` on a test, `pytest.param(..., marks=...)`,
+# `first_fast(...)` on a parametrized test's values).
+
+
+def first_fast(values: Iterable[Any]) -> list[Any]:
+    """A parametrized test's values, the first in the fast lane and the others marked slow: the inner loop
+    (`make test-fast`) runs each such test once, `make test` runs every value."""
+    first, *others = values
+    return [first, *(pytest.param(value, marks=pytest.mark.slow) for value in others)]
+
 
 FIRST = {"test_benchmarks_smoke.py": 0, "test_examples.py": 1, "test_warehouses.py": 1, "test_backfill.py": 2}
 """Modules with the longest tests (the benchmark harness, Airflow and Spark, backfills): scheduled first."""

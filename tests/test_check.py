@@ -28,6 +28,7 @@ def closed_port() -> int:
         return probe.getsockname()[1]
 
 
+@pytest.mark.slow  # a CLI subprocess
 def test_a_refused_port_is_instance_unreachable_not_a_permission(tmp_path):
     started = time.monotonic()
     result = braze_cdi("check", "--skip-destination", cwd=tmp_path,
@@ -60,6 +61,7 @@ def test_a_host_that_does_not_resolve_fails_at_once():
     assert "does not resolve (DNS)" in failed.detail
 
 
+@pytest.mark.slow  # a CLI subprocess
 def test_a_wrong_key_is_key_rejected_not_a_permission(tmp_path):
     with BrazeSimulator((2,), rate_limits=FAST_LIMITS) as sim:
         result = braze_cdi("check", "--skip-destination", cwd=tmp_path, env=cli_env(tmp_path, "sim-nope", sim.base_url))
@@ -81,6 +83,7 @@ def test_a_missing_list_permission_is_named_after_a_reachable_instance_and_known
     assert fail.startswith("FAIL permission cdi.integration_list:") and "403" in fail
 
 
+@pytest.mark.slow  # a CLI subprocess
 def test_check_probes_the_duckdb_destination_and_leaves_no_probe_table(tmp_path):
     with BrazeSimulator((2,), rate_limits=FAST_LIMITS) as sim:
         env = cli_env(tmp_path, sim.api_key, sim.base_url)

@@ -56,6 +56,7 @@ def test_bad_configuration_is_one_plain_sentence(tmp_path, key, base_url, expect
         assert key not in line
 
 
+@pytest.mark.slow  # CLI subprocesses; test_wrong_key_is_401_with_what_to_do is the fast lane's CLI run
 def test_reset_of_a_pipeline_that_never_ran_here_says_so_and_creates_nothing(tmp_path):
     result = braze_cdi("reset", "--pipeline-name", "nope", cwd=tmp_path, env=cli_env(tmp_path))
     assert result.returncode == 2
@@ -144,6 +145,7 @@ def test_a_list_in_the_environment_that_is_not_json_says_so(tmp_path):
     assert "integration_ids" in line and "JSON" in line
 
 
+@pytest.mark.slow  # CLI subprocesses; test_wrong_key_is_401_with_what_to_do is the fast lane's CLI run
 def test_check_passes_on_a_good_setup(tmp_path):
     with BrazeSimulator((4, 11), rate_limits=FAST_LIMITS) as sim:
         result = braze_cdi("check", cwd=tmp_path, env=cli_env(tmp_path, sim.api_key, sim.base_url))
@@ -259,6 +261,7 @@ def test_progress_and_summary_report_the_real_figures(tmp_path):
     assert "137" in result.stdout  # the human summary table is on stdout
 
 
+@pytest.mark.slow  # CLI subprocesses; test_wrong_key_is_401_with_what_to_do is the fast lane's CLI run
 def test_help_and_the_manual_say_the_same_of_checkpoint_pages_and_fail_on(tmp_path):
     from pathlib import Path
 

@@ -24,6 +24,7 @@ import pytest
 from braze_cdi_source import braze_cdi_source
 from braze_cdi_source.http.cancel import reset as reset_stop
 from tests.cli import BRAZE_CDI, braze_cdi, cli_env
+from tests.conftest import first_fast
 from tests.hostile_server import HostileServer, Reply, Seen, page_body, syncs
 
 QUICK = {
@@ -99,7 +100,7 @@ LINKS = {
 }
 
 
-@pytest.mark.parametrize("kind", sorted(LINKS))
+@pytest.mark.parametrize("kind", first_fast(sorted(LINKS)))
 def test_a_hostile_next_link_never_reaches_another_port(make_pipeline, kind):
     """Bound: 0 requests to the trap port; the page before loads; the failure is recorded (wall < 10 s)."""
     with HostileServer() as trap:
@@ -135,7 +136,7 @@ def test_a_hostile_next_link_on_the_cli_exits_1_and_the_trap_gets_nothing(tmp_pa
 # --- 2. ids are one path segment ----------------------------------------------------------------------
 
 @pytest.mark.parametrize("origin", ["config", "list"])
-@pytest.mark.parametrize("hostile_id", ["../../users/export/ids?", "..", "a/b#c"])
+@pytest.mark.parametrize("hostile_id", first_fast(["../../users/export/ids?", "..", "a/b#c"]))
 def test_an_integration_id_never_names_another_endpoint(make_pipeline, origin, hostile_id):
     """Bound: every request path is /cdi/integrations or /cdi/integrations/<one segment>/job_sync_status."""
     with HostileServer({hostile_id: syncs(2), "good": syncs(2)}) as server:
@@ -156,7 +157,7 @@ def test_an_integration_id_never_names_another_endpoint(make_pipeline, origin, h
 
 @pytest.mark.parametrize(
     "headers",
-    [[], [("Retry-After", "soon")], [("X-RateLimit-Reset", "nan"), ("X-RateLimit-Remaining", "0")]],
+    first_fast([[], [("Retry-After", "soon")], [("X-RateLimit-Reset", "nan"), ("X-RateLimit-Remaining", "0")]]),
     ids=["no_headers", "garbage_retry_after", "nan_reset"],
 )
 def test_429_without_a_usable_reset_backs_off_then_fails_that_integration(make_pipeline, headers):
@@ -172,8 +173,8 @@ def test_429_without_a_usable_reset_backs_off_then_fails_that_integration(make_p
 
 @pytest.mark.parametrize(
     "header",
-    [("Retry-After", "999999"), ("X-RateLimit-Reset", str(int(time.time()) + 365 * 86400)),
-     ("X-RateLimit-Reset", str(int(time.time() * 1000)))],
+    first_fast([("Retry-After", "999999"), ("X-RateLimit-Reset", str(int(time.time()) + 365 * 86400)),
+                ("X-RateLimit-Reset", str(int(time.time() * 1000)))]),
     ids=["retry_after_999999", "reset_a_year_ahead", "reset_in_milliseconds"],
 )
 def test_a_429_asking_for_too_long_a_wait_fails_at_once_saying_what_braze_asked(make_pipeline, header):
@@ -187,7 +188,7 @@ def test_a_429_asking_for_too_long_a_wait_fails_at_once_saying_what_braze_asked(
         assert len(loaded(pipeline)) == 3
 
 
-@pytest.mark.parametrize("loop", ["self", "a_b_a"])
+@pytest.mark.parametrize("loop", first_fast(["self", "a_b_a"]))
 def test_a_link_that_repeats_a_cursor_ends_paging_and_keeps_the_rows(make_pipeline, loop):
     """Bound: at most 3 requests for the integration (not 36,771 a minute); rows of the pages read load."""
     def rule(seen: Seen) -> Reply:
@@ -217,7 +218,7 @@ def _slow_json(seen: Seen) -> Reply:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("rule", [_slow_body, _slow_json], ids=["endless_trickle", "trickled_page"])
+@pytest.mark.parametrize("rule", first_fast([_slow_body, _slow_json]), ids=["endless_trickle", "trickled_page"])
 def test_a_slow_loris_body_ends_at_the_request_deadline(make_pipeline, rule):
     """Bound: max_attempts x request_timeout (3 x 1 s) plus backoff, so wall < 8 s; the others load."""
     with HostileServer({"bad": [], "good": syncs(3)}, scripted(rule)) as server:
@@ -231,9 +232,9 @@ def test_a_slow_loris_body_ends_at_the_request_deadline(make_pipeline, rule):
 
 @pytest.mark.parametrize(
     "headers",
-    [[("X-RateLimit-Remaining", "nan"), ("X-RateLimit-Limit", "1e999")],
-     [("X-RateLimit-Remaining", "-5"), ("X-RateLimit-Reset", "inf"), ("X-RateLimit-Limit", "many")],
-     [("X-RateLimit-Remaining", "0"), ("X-RateLimit-Reset", "-1")]],
+    first_fast([[("X-RateLimit-Remaining", "nan"), ("X-RateLimit-Limit", "1e999")],
+                [("X-RateLimit-Remaining", "-5"), ("X-RateLimit-Reset", "inf"), ("X-RateLimit-Limit", "many")],
+                [("X-RateLimit-Remaining", "0"), ("X-RateLimit-Reset", "-1")]]),
     ids=["nan_inf", "negative_garbage", "spent_without_reset"],
 )
 def test_absurd_rate_limit_headers_on_2xx_are_ignored_and_everything_loads(make_pipeline, headers):
@@ -247,7 +248,7 @@ def test_absurd_rate_limit_headers_on_2xx_are_ignored_and_everything_loads(make_
         assert error_messages(pipeline) == []
 
 
-@pytest.mark.parametrize("status", [301, 302, 307])
+@pytest.mark.parametrize("status", first_fast([301, 302, 307]))
 def test_a_redirect_is_not_followed_nor_retried_and_names_the_host(make_pipeline, status):
     """Bound: 1 request for the integration; the message names the host only."""
     location = "https://evil.example.com/steal?key=1"
@@ -348,7 +349,7 @@ POISON = {
 }
 
 
-@pytest.mark.parametrize("kind", sorted(POISON))
+@pytest.mark.parametrize("kind", first_fast(sorted(POISON)))
 def test_a_poison_value_costs_that_field_not_the_run(make_pipeline, kind):
     """Bound: every row of both integrations loads; one note in extraction_errors; wall < 10 s."""
     poisoned = syncs(12)
@@ -361,7 +362,7 @@ def test_a_poison_value_costs_that_field_not_the_run(make_pipeline, kind):
         assert len(messages) == 1 and "bad" in messages[0], messages
 
 
-@pytest.mark.parametrize("start", ["9999-12-31T23:59:59-01:00", "0001-01-01T00:00:00+01:00", "1e10"])
+@pytest.mark.parametrize("start", first_fast(["9999-12-31T23:59:59-01:00", "0001-01-01T00:00:00+01:00", "1e10"]))
 def test_a_poison_key_timestamp_costs_that_row_only(make_pipeline, start):
     """Bound: 11 of 12 rows and the other integration load; the skipped row is named in extraction_errors."""
     poisoned = syncs(12)
@@ -395,8 +396,8 @@ def test_poison_on_the_cli_exits_1_not_2(tmp_path):
 
 @pytest.mark.parametrize(
     "extra",
-    [{"SyncStartTime": "2099-01-01T00:00:00Z"}, {"SYNC_START_TIME": "garbage"}, {"_dlt_id": "x", "_DLT_LOAD_ID": "y"},
-     {"Rows Synced": "many"}],
+    first_fast([{"SyncStartTime": "2099-01-01T00:00:00Z"}, {"SYNC_START_TIME": "garbage"},
+                {"_dlt_id": "x", "_DLT_LOAD_ID": "y"}, {"Rows Synced": "many"}]),
     ids=["camel_case", "upper_garbage", "dlt_columns", "spaced"],
 )
 def test_extra_fields_never_overwrite_our_columns(make_pipeline, extra):
@@ -441,7 +442,7 @@ def test_a_load_the_destination_refuses_is_set_aside_and_the_next_run_loads(tmp_
 
 # --- 7. future-dated syncs never freeze the cursor ------------------------------------------------------
 
-@pytest.mark.parametrize("future", ["9999-01-01T00:00:00Z", "2286-11-20T17:46:40Z"])
+@pytest.mark.parametrize("future", first_fast(["9999-01-01T00:00:00Z", "2286-11-20T17:46:40Z"]))
 def test_a_future_dated_sync_loads_but_later_syncs_still_load(make_pipeline, future):
     """Bound: after a future-dated sync, every sync added later loads on the next run."""
     history = syncs(5)
@@ -623,7 +624,7 @@ BODIES = {
 }
 
 
-@pytest.mark.parametrize("kind", sorted(BODIES))
+@pytest.mark.parametrize("kind", first_fast(sorted(BODIES)))
 def test_any_content_encoding_costs_at_most_that_integration(make_pipeline, kind):
     """Bound: wall < 10 s; the normal integration loads; the hostile one loads (a body urllib3 decodes) or is
     one line in extraction_errors (after max_attempts), never an exception that ends the run."""
@@ -688,7 +689,7 @@ LINK_FORMS = {
 }
 
 
-@pytest.mark.parametrize("form", sorted(LINK_FORMS))
+@pytest.mark.parametrize("form", first_fast(sorted(LINK_FORMS)))
 def test_link_headers_are_read_per_rfc_8288(make_pipeline, form):
     """Issue 21 row 12 (silent loss: 10 of 25 rows, exit 0). Cursors hold a `;`. Bound: all 25 rows load
     with no error, except two different next links: the first page loads and one line says why paging stopped."""

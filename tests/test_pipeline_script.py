@@ -100,6 +100,7 @@ def test_script_exits_2_naming_the_missing_key(tmp_path):
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.slow  # script subprocesses
 def test_script_runs_the_job_so_a_second_run_at_once_exits_75_without_calling_braze(sim, tmp_path):
     env = cli_env(tmp_path, sim.api_key, sim.base_url)
     # the script's pipeline, in the folder where dlt keeps it for the script

@@ -15,6 +15,7 @@ import pytest
 from braze_cdi_source.analytics.report import load_report_data
 from braze_cdi_source.analytics.report_html import render_html
 from braze_cdi_source.simulator import BrazeSimulator
+from tests.cli import load_as_cli
 from tests.conftest import FAST_LIMITS
 from tests.test_health import cli
 from tests.test_views import build_cases, duration, load, model_health, names, paused, truth
@@ -60,7 +61,7 @@ def test_html_report_charts_match_the_history_and_load_nothing_external(tmp_path
     now = datetime.now(timezone.utc)
     with BrazeSimulator((7, 45, 137), seed=11, rate_limits=FAST_LIMITS) as sim:
         cases = build_cases(sim, now)
-        assert cli(tmp_path, sim, "run").returncode == 0
+        load_as_cli(tmp_path, sim, data_dir="dlt")
         history, name, stopped = truth(sim), names(sim), paused(sim)
     before = datetime.now(timezone.utc)
     result = cli(tmp_path, None, "report", "--html", "report.html")
@@ -129,6 +130,7 @@ def test_html_report_charts_match_the_history_and_load_nothing_external(tmp_path
         assert any(label in line and health in line for line in result.stdout.splitlines()), (label, health)
 
 
+@pytest.mark.slow  # CLI subprocesses
 def test_report_without_data_says_so_and_creates_nothing(tmp_path: Path) -> None:
     result = cli(tmp_path, None, "report", "--html", "report.html")
     assert result.returncode == 2
@@ -219,7 +221,7 @@ def test_report_json_has_raw_values_under_health_s_keys(tmp_path: Path) -> None:
     import json
 
     with BrazeSimulator((7, 45), seed=5, rate_limits=FAST_LIMITS) as sim:
-        assert cli(tmp_path, sim, "run").returncode == 0
+        load_as_cli(tmp_path, sim, data_dir="dlt")
     report = json.loads(cli(tmp_path, None, "report", "--format", "json").stdout)["report"]
     logged = json.loads(cli(tmp_path, None, "--log-format", "json", "report").stdout)["report"]
     health = json.loads(cli(tmp_path, None, "health", "--format", "json").stdout)

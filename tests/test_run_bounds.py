@@ -17,7 +17,7 @@ from tests.hostile_server import HostileServer, Reply, Seen, page_body, syncs
 from tests.tables import loaded_syncs, truth_syncs
 
 QUICK = {"request_timeout": 2.0, "max_attempts": 2, "backoff_factor": 0.01, "max_retry_delay": 0.05}
-CYCLE = 30  # distinct cursors in the cycle: six slices of five pages
+CYCLE = 12  # distinct cursors in the cycle: two and a half slices of five pages
 
 
 def errors(pipeline: Any) -> list[tuple[str | None, str]]:
@@ -28,7 +28,7 @@ def errors(pipeline: Any) -> list[tuple[str | None, str]]:
 
 def test_a_link_cycle_longer_than_a_checkpoint_slice_is_still_a_loop(make_pipeline):
     """Each slice used to start loop detection and max_pages afresh, so a cycle of 30 cursors read 5 pages a slice
-    for ever (until the time budget here). The cursors read are the run's: the cycle ends at its 31st page, the
+    for ever (until the time budget here). The cursors read are the run's: the cycle ends at its 13th page, the
     rows of the pages read load, and the normal integration is loaded in full."""
 
     def cycle(seen: Seen) -> Reply | None:
@@ -36,7 +36,7 @@ def test_a_link_cycle_longer_than_a_checkpoint_slice_is_still_a_loop(make_pipeli
             return None
         cursor = seen.query.get("cursor", [""])[0]
         index = int(cursor[1:]) if cursor else 0
-        following = index % (CYCLE - 1) + 1  # "" -> c1 -> … -> c29 -> c1: c1 again after 30 pages
+        following = index % (CYCLE - 1) + 1  # "" -> c1 -> … -> c11 -> c1: c1 again after 12 pages
         link = f'</cdi/integrations/cycle/job_sync_status?cursor=c{following}>; rel="next"'
         return Reply(headers=[("Link", link)], body=page_body(syncs(CYCLE * 10)[index * 10 : index * 10 + 10]))
 
@@ -68,6 +68,7 @@ def test_a_workspace_of_1200_integrations_loads(make_pipeline):
         assert len(loaded_syncs(pipeline)) == len(counts)
 
 
+@pytest.mark.slow  # three job runs with views
 def test_one_unreadable_saved_state_costs_that_integration_and_says_how_to_reset_it(make_pipeline):
     with BrazeSimulator((12, 12, 12), rate_limits=FAST_LIMITS, seed=3) as sim:
         bad, *good = sim.integration_ids

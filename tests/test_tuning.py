@@ -65,6 +65,7 @@ def test_rows_go_as_parquet_but_a_load_with_no_sync_at_all_still_creates_the_tab
     assert load_files(pipeline), "the rows did not go as parquet"
 
 
+@pytest.mark.slow  # two CLI runs each
 @pytest.mark.parametrize("sync_counts", [(0, 0), (0, 4)], ids=["no-sync-at-all", "one-empty-integration"])
 def test_a_configured_jsonl_loads_into_duckdb_through_the_cli(tmp_path, sync_counts):
     """NORMALIZE__LOADER_FILE_FORMAT=jsonl went on every table, so the files that only create an empty table
