@@ -1,4 +1,5 @@
-"""`braze-cdi health` as cron runs it: the real CLI in a subprocess, over data the real CLI loaded."""
+"""`braze-cdi health` as cron runs it: the real CLI in a subprocess, over data the job loaded (`load_as_cli`: what
+`braze-cdi run` loads, in-process; on PostgreSQL through the CLI)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from typing import Any
 import pytest
 
 from braze_cdi_source.simulator import BrazeSimulator
+from tests.cli import load_as_cli
 from tests.conftest import FAST_LIMITS
 from tests.test_views import build_cases, model_health, names, paused, truth
 
@@ -41,12 +43,11 @@ def cli(tmp_path: Path, sim: BrazeSimulator | None, *args: str, **env: str) -> s
 
 @pytest.fixture
 def loaded(tmp_path: Path) -> Any:
-    """Scripted integrations (one per health class) plus random ones, loaded by `braze-cdi run`."""
+    """Scripted integrations (one per health class) plus random ones, loaded as `braze-cdi run` loads them."""
     now = datetime.now(timezone.utc)
     with BrazeSimulator((7, 45), seed=5, rate_limits=FAST_LIMITS) as sim:
         cases = build_cases(sim, now)
-        result = cli(tmp_path, sim, "run")
-        assert result.returncode == 0, result.stderr
+        load_as_cli(tmp_path, sim, data_dir="dlt")
         yield sim, cases, truth(sim), names(sim)
 
 
@@ -135,7 +136,7 @@ def test_could_not_tell_without_data_and_creates_nothing(tmp_path: Path) -> None
 
 def test_could_not_tell_when_every_integration_is_unknown(tmp_path: Path) -> None:
     with BrazeSimulator((0, 0), rate_limits=FAST_LIMITS) as sim:
-        assert cli(tmp_path, sim, "run").returncode == 0
+        load_as_cli(tmp_path, sim, data_dir="dlt")
     result = cli(tmp_path, None, "health")
     assert result.returncode == 2, result.stdout
     assert result.stdout.strip().endswith("unknown: 2 integration(s): 2 unknown.")

@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 
 from braze_cdi_source.simulator import BrazeSimulator
-from tests.cli import braze_cdi, cli_env
+from tests.cli import braze_cdi, cli_env, load_as_cli
 from tests.conftest import FAST_LIMITS
 
-pytestmark = pytest.mark.slow  # health runs through the CLI against a webhook
+pytestmark = pytest.mark.slow  # health runs through the CLI against a webhook (the data is loaded in-process)
 
 SECRET_PATH = "/services/T0000/B0000/notify-SECRET-token"
 
@@ -60,8 +60,7 @@ def test_notices_go_out_when_the_unhealthy_set_changes_and_failures_keep_the_exi
         sim.finish_running()
         sim.add_syncs(first, 3, status="error")
         sim.add_syncs(second, 2, status="success")
-        run = braze_cdi("run", cwd=tmp_path, env=cli_env(tmp_path, sim.api_key, sim.base_url))
-        assert run.returncode == 0, run.stderr
+        load_as_cli(tmp_path, sim)
         name = next(i["integration_name"] for i in sim.integrations_truth() if i["integration_id"] == first)
 
         with receiver() as (url, received):
@@ -84,7 +83,7 @@ def test_notices_go_out_when_the_unhealthy_set_changes_and_failures_keep_the_exi
 
             # the set changes: the second integration starts failing too
             sim.add_syncs(second, 2, status="error")
-            assert braze_cdi("run", cwd=tmp_path, env=cli_env(tmp_path, sim.api_key, sim.base_url)).returncode == 0
+            load_as_cli(tmp_path, sim)
             changed = health(tmp_path, "--notify", url)
             assert changed.returncode == 1 and len(received) == 3
             assert second in received[2]["body"]["text"]
@@ -92,14 +91,14 @@ def test_notices_go_out_when_the_unhealthy_set_changes_and_failures_keep_the_exi
             # both recover: one notice says so, then silence
             sim.add_syncs(first, 3, status="success")
             sim.add_syncs(second, 3, status="success")
-            assert braze_cdi("run", cwd=tmp_path, env=cli_env(tmp_path, sim.api_key, sim.base_url)).returncode == 0
+            load_as_cli(tmp_path, sim)
             recovered = health(tmp_path, "--notify", url)
             assert recovered.returncode == 0 and len(received) == 4
             assert "no integration is failing or stuck or stale any more" in received[3]["body"]["text"]
             assert health(tmp_path, "--notify", url).returncode == 0 and len(received) == 4
 
         sim.add_syncs(first, 2, status="error")  # failing again, for the failing webhooks below
-        assert braze_cdi("run", cwd=tmp_path, env=cli_env(tmp_path, sim.api_key, sim.base_url)).returncode == 0
+        load_as_cli(tmp_path, sim)
         with receiver(status=500) as (url, received):
             failed = health(tmp_path, "--notify", url, "--notify-always")
             assert len(received) == 1
@@ -119,15 +118,14 @@ def test_notices_follow_the_fail_on_they_were_sent_with(tmp_path):
         sim.finish_running()
         sim.add_syncs(first, 3, status="success")
         sim.add_syncs(second, 3, status="success")
-        env = cli_env(tmp_path, sim.api_key, sim.base_url)
-        assert braze_cdi("run", cwd=tmp_path, env=env).returncode == 0
+        load_as_cli(tmp_path, sim)
         with receiver() as (url, received):
             quiet = health(tmp_path, "--notify", url)
             assert quiet.returncode == 0 and not received
             assert "same as last time" not in quiet.stderr and "nothing to notify" in quiet.stderr
 
             sim.add_syncs(first, 1, status="error")  # the last sync failed once: degraded
-            assert braze_cdi("run", cwd=tmp_path, env=env).returncode == 0
+            load_as_cli(tmp_path, sim)
             degraded = health(tmp_path, "--notify", url, "--fail-on", "+degraded")
             assert degraded.returncode == 1 and len(received) == 1
             assert first in received[0]["body"]["text"] and "degraded" in received[0]["body"]["text"]

@@ -9,17 +9,17 @@ import pytest
 
 from braze_cdi_source.analytics.report import COLUMN_PRIORITY
 from braze_cdi_source.simulator import BrazeSimulator
-from tests.cli import braze_cdi, cli_env
+from tests.cli import braze_cdi, cli_env, load_as_cli
 from tests.conftest import FAST_LIMITS
 
-pytestmark = pytest.mark.slow  # a CLI load, then the report at three widths
+pytestmark = pytest.mark.slow  # the report through the CLI at three widths
 
 
 @pytest.fixture(scope="module")
 def loaded(tmp_path_factory):
     folder = tmp_path_factory.mktemp("report_width")
     with BrazeSimulator((7, 45, 137, 0), seed=11, rate_limits=FAST_LIMITS) as sim:
-        assert braze_cdi("run", cwd=folder, env=cli_env(folder, sim.api_key, sim.base_url)).returncode == 0
+        load_as_cli(folder, sim)
         names = [i["integration_name"] for i in sim.integrations_truth()]
     return folder, names
 
