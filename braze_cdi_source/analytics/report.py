@@ -1,9 +1,5 @@
-"""`braze-cdi report`: the report's data, read once, and the analyst's first screen in the terminal (and as JSON).
-
-The data is `integration_health_details` (health, last sync, success rates, p50/p95, failure streaks, rows
-over 30 days) and, for the HTML page (`report_html.py`), its charts' bounded data (`chart_data.py`), read
-through one connection (`health.reading`).
-"""
+"""`braze-cdi report`: its data (`integration_health_details` and, for the HTML page, `chart_data`), read through
+one connection, and the analyst's first screen in the terminal and as JSON."""
 
 from __future__ import annotations
 
@@ -68,8 +64,7 @@ def load_report_data(
     pipeline: dlt.Pipeline, days: int = DEFAULT_DAYS, thresholds: HealthThresholds | None = None,
     charts: bool = True,
 ) -> ReportData:
-    """Read the health details and, with `charts`, the charts' bounded data for the last `days` days
-    (`chart_data.py`: aggregated by the destination, never every sync)."""
+    """Read the health details and, with `charts`, the charts' bounded data for the last `days` days."""
     thresholds = thresholds or HealthThresholds.from_config()
     with reading(pipeline, thresholds) as (client, queries):
         integrations = read_details(client, queries)
@@ -166,11 +161,8 @@ MIN_TABLE_COLUMNS = 5
 
 
 def fit_columns(cells: list[dict[str, str]], width: int) -> dict[str, int]:
-    """The columns that fit in `width` without cutting a value, with their widths, in display order.
-
-    Every column is as wide as its longest value (or longest header word: headers wrap at spaces), plus
-    3 characters of padding and border; room left unwraps headers, then goes to the integration names.
-    """
+    """The columns that fit in `width` without cutting a value, with their widths, in display order: each as wide
+    as its longest value or header word, plus 3 for padding and border; room left unwraps headers, then names."""
     if not cells:
         return {}
 
@@ -226,8 +218,8 @@ def print_report(
 ) -> ReportData | None:
     """Print the integrations table and the problems; returns the data (None when nothing is loaded).
 
-    The table adapts to the width: all columns when they fit, the most telling ones otherwise (names
-    wrap, nothing is cut to "…"), and one block per integration on a narrow terminal.
+    All columns when they fit, the most telling ones otherwise (nothing is cut to "…"), one block per
+    integration on a narrow terminal.
     """
     if data is None:
         try:
@@ -283,15 +275,15 @@ def print_report(
 
 
 def report_document(pipeline: dlt.Pipeline, data: ReportData | None = None, days: int = DEFAULT_DAYS) -> dict:
-    """The report as one JSON-ready document: `{"report": {dataset, generated_at, counts, integrations, problems}}`,
-    each integration's raw values (numbers, datetimes, None) under the same keys as `health --format json`."""
+    """`{"report": {dataset, generated_at, counts, integrations, problems}}`: each integration's raw values under
+    the keys `health --format json` uses."""
     data = data if data is not None else load_report_data(pipeline, days, charts=False)
     return {
         "report": {
             "dataset": data.dataset,
             "generated_at": data.now.isoformat(),
             "counts": data.counts,
-            "integrations": [  # raw values under the keys `health --format json` uses for its rows
+            "integrations": [
                 {
                     **{key: value for key, value in row.items() if key != "display_name"},
                     "integration_label": display_name(row),
@@ -303,12 +295,3 @@ def report_document(pipeline: dlt.Pipeline, data: ReportData | None = None, days
         }
     }
 
-
-__all__ = [
-    "DEFAULT_DAYS",
-    "ReportData",
-    "load_report_data",
-    "print_report",
-    "report_document",
-    "summary_rows",
-]

@@ -1,8 +1,5 @@
-"""`braze-cdi report --html`: the report as one self-contained HTML page with inline SVG charts.
-
-No script and no external resource, so it opens offline and can be mailed or archived as one file. It shows
-the same numbers as the terminal table (`report.summary_rows`) and charts the syncs of the report window.
-"""
+"""`braze-cdi report --html`: the report as one HTML page with inline SVG charts, no script nor external resource
+(it opens offline, can be mailed or archived); the same numbers as the terminal table."""
 
 from __future__ import annotations
 
@@ -332,8 +329,7 @@ def write_html(
     thresholds: HealthThresholds | None = None,
     data: ReportData | None = None,
 ) -> ReportData:
-    """Write the HTML report to `path` (of `data` when the caller has read it already, as `braze-cdi report`
-    has); raises NoDataError when nothing is loaded."""
+    """Write the HTML report of `data` (read here when not given) to `path`; NoDataError when nothing is loaded."""
     if data is None or data.charts is None:
         data = load_report_data(pipeline, days, thresholds)
     path.write_text(render_html(data), encoding="utf-8")

@@ -26,12 +26,25 @@ from ..job import (
 from ..run_stats import RunStats
 from ..terminal_text import markup_safe
 from ..timestamps import parse_instant
-from .main import EXIT_OK, EXIT_PARTIAL, INTERRUPTED, fail, handle_errors, logger, pipeline_options, say_error
-from .output import emit, err, is_json, out
+from .main import (
+    EXIT_OK,
+    EXIT_PARTIAL,
+    INTERRUPTED,
+    emit,
+    err,
+    fail,
+    handle_errors,
+    is_json,
+    logger,
+    main,
+    out,
+    pipeline_options,
+    say_error,
+)
 from .progress import ProgressCollector
 
 
-@click.command()
+@main.command()
 @pipeline_options
 @click.option("--integration-id", "integration_ids", multiple=True, help="Only this integration (repeatable).")
 @click.option("--start-date", default=None, help="Ignore syncs that started before this ISO 8601 date/time.")
@@ -193,7 +206,7 @@ def _minute(value: str | None) -> str:
     return "-" if not value else parse_instant(value).strftime("%Y-%m-%d %H:%M UTC")
 
 
-@click.command()
+@main.command()
 @pipeline_options
 @click.option("--integration-id", "integration_ids", multiple=True, help="Only this integration (repeatable).")
 @handle_errors
