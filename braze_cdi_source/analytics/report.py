@@ -103,19 +103,16 @@ def _label_integrations(rows: list[dict[str, Any]]) -> None:
 
 
 def _last_sync(row: dict[str, Any], now: datetime) -> str:
+    if row["last_sync_start_time"] is None:
+        text = "never"
+    elif (seconds := (now - row["last_sync_start_time"]).total_seconds()) < 0:  # ahead of the database clock
+        text = f"{row['last_job_status']}, in {human_duration(-seconds)} (future)"
+    else:
+        text = f"{row['last_job_status']}, {human_duration(seconds)} ago"
     if row.get("backfill_in_progress"):  # older history is still being read: say how far back it goes
         covered = row.get("backfill_covered_back_to")
-        return f"{_newest_sync(row, now)}; backfill in progress (back to {when(covered) if covered else 'nothing yet'})"
-    return _newest_sync(row, now)
-
-
-def _newest_sync(row: dict[str, Any], now: datetime) -> str:
-    if row["last_sync_start_time"] is None:
-        return "never"
-    seconds = (now - row["last_sync_start_time"]).total_seconds()
-    if seconds < 0:  # a start time ahead of the database clock: say so rather than print "-2 h ago"
-        return f"{row['last_job_status']}, in {human_duration(-seconds)} (future)"
-    return f"{row['last_job_status']}, {human_duration(seconds)} ago"
+        text += f"; backfill in progress (back to {when(covered) if covered else 'nothing yet'})"
+    return text
 
 
 def summary_rows(data: ReportData) -> list[dict[str, str]]:

@@ -88,12 +88,6 @@ class _TimeAxis:
         return "".join(parts)
 
 
-def _lane_label(name: str, y: float) -> str:
-    """An integration's name left of its lane: cut to fit before the axis labels, full name on hover."""
-    shown = name if len(name) <= 42 else name[:41] + "…"
-    return f'<text x="4" y="{y}"><title>{_esc(name)}</title>{_esc(shown)}</text>'
-
-
 LABEL_WIDTH = 330
 WIDTH = LABEL_WIDTH + PLOT_WIDTH + 10
 
@@ -106,14 +100,14 @@ def _lanes(data: ReportData, key: str) -> dict[str, list[dict]]:
 
 
 def _lane(row: dict[str, Any], y: float, height: float) -> str:
-    """A lane's group (its marks carry no id or offset of their own: the page stays small), label, baseline."""
+    """A lane's group (its marks carry no id or offset of their own: the page stays small), label, baseline.
+
+    The name is cut to fit before the axis labels; hovering shows it whole."""
+    name = display_name(row)
+    shown = name if len(name) <= 42 else name[:41] + "…"
     return (f'<g data-integration="{_esc(row["integration_id"])}" transform="translate(0 {y})">'
-            f'{_lane_label(display_name(row), 16)}<line class="grid" x1="{LABEL_WIDTH}" x2="{WIDTH - 10}" '
-            f'y1="{height}" y2="{height}"/>')
-
-
-def _stamp(instant: datetime) -> str:
-    return instant.strftime("%Y-%m-%dT%H:%MZ")
+            f'<text x="4" y="16"><title>{_esc(name)}</title>{_esc(shown)}</text>'
+            f'<line class="grid" x1="{LABEL_WIDTH}" x2="{WIDTH - 10}" y1="{height}" y2="{height}"/>')
 
 
 def _cell_tip(cell: dict[str, Any], seconds: int) -> str:
@@ -161,7 +155,7 @@ def _timeline_svg(data: ReportData, charts: Charts) -> str:
             x1 = min(axis.x(cell["start"] + timedelta(seconds=charts.bin_seconds)), LABEL_WIDTH + PLOT_WIDTH)
             colour = OTHER_STATUS_COLOUR if cell["worst"] == "other" else _colour(cell["worst"])
             parts.append(
-                f'<rect class="bin" data-status="{cell["worst"]}" data-start="{_stamp(cell["start"])}" '
+                f'<rect class="bin" data-status="{cell["worst"]}" data-start="{cell["start"]:%Y-%m-%dT%H:%MZ}" '
                 f'x="{x0:.1f}" y="4" width="{max(x1 - x0 - 0.5, 1.0):.1f}" height="{lane - 8}" '
                 f'fill="{colour}"{_opacity(cell)}><title>{_esc(_cell_tip(cell, charts.bin_seconds))}</title></rect>'
             )

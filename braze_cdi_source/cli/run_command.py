@@ -79,15 +79,9 @@ def run(
 
     parse_duration(time_budget)  # bad input is refused before any destination is opened
     parse_start_date(start_date)
-    kwargs: dict[str, Any] = {"fail_fast": fail_fast}
-    if integration_ids:
-        kwargs["integration_ids"] = list(integration_ids)
-    if start_date:
-        kwargs["start_date"] = start_date
-    if time_budget:
-        kwargs["time_budget"] = time_budget
-    if checkpoint_pages:
-        kwargs["checkpoint_pages"] = checkpoint_pages
+    given = {"integration_ids": list(integration_ids), "start_date": start_date, "time_budget": time_budget,
+             "checkpoint_pages": checkpoint_pages}  # the others come from [sources.braze_cdi]
+    kwargs: dict[str, Any] = {"fail_fast": fail_fast, **{key: value for key, value in given.items() if value}}
     pipeline = make_pipeline(pipeline_name, destination, dataset_name)
     context = RunContext()
 
