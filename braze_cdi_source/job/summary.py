@@ -79,19 +79,10 @@ def add_row_counts(totals: dict[str, int], pipeline: dlt.Pipeline) -> None:
 
 
 def summarise(
-    pipeline: dlt.Pipeline,
-    loads: list[LoadInfo] | LoadInfo,
-    duration: float,
-    stats: RunStats,
-    row_counts: dict[str, int] | None = None,
+    pipeline: dlt.Pipeline, loads: list[LoadInfo], duration: float, stats: RunStats, row_counts: dict[str, int]
 ) -> RunSummary:
     """Row counts per table from dlt's trace (what landed, summed over the run's slices); requests, 429s
     and rows per integration from the run's own counters (dlt's per-resource metrics merge parallel resources)."""
-    if not isinstance(loads, list):
-        loads = [loads]
-    if row_counts is None:
-        row_counts = {}
-        add_row_counts(row_counts, pipeline)
     figures = stats.snapshot()
     per_integration = stats.per_integration()
     return RunSummary(
