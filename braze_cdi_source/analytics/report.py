@@ -25,11 +25,7 @@ from .views import destination_dialect, loaded_schema
 DEFAULT_DAYS = 30
 
 _RICH_HEALTH = {
-    "healthy": "green",
-    "degraded": "yellow",
-    "failing": "bold red",
-    "stale": "dark_orange",
-    "stuck": "magenta",
+    "healthy": "green", "degraded": "yellow", "failing": "bold red", "stale": "dark_orange", "stuck": "magenta",
     "unknown": "dim",
 }
 
@@ -136,17 +132,8 @@ def summary_rows(data: ReportData) -> list[dict[str, str]]:
 
 
 COLUMN_PRIORITY = (
-    "Integration",
-    "Health",
-    "Last sync",
-    "Success 7d",
-    "Failure streak",
-    "p95",
-    "Success 30d",
-    "p50",
-    "Rows failed 30d",
-    "Syncs 30d",
-    "Rows synced 30d",
+    "Integration", "Health", "Last sync", "Success 7d", "Failure streak", "p95", "Success 30d", "p50",
+    "Rows failed 30d", "Syncs 30d", "Rows synced 30d",
 )
 """Which columns a narrower terminal keeps first; the rest are named under the table."""
 

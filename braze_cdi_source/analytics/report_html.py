@@ -18,19 +18,11 @@ from .report import DEFAULT_DAYS, ReportData, display_name, load_report_data, su
 from .thresholds import HealthThresholds
 
 STATUS_COLOURS = {
-    "success": "#2e9d4f",
-    "partial": "#e0a100",
-    "error": "#d2302c",
-    "config_error": "#8e1b6e",
-    "running": "#2f6fdf",
+    "success": "#2e9d4f", "partial": "#e0a100", "error": "#d2302c", "config_error": "#8e1b6e", "running": "#2f6fdf"
 }
 OTHER_STATUS_COLOUR = "#8a8a8a"
 HEALTH_COLOURS = {
-    "healthy": "#2e9d4f",
-    "degraded": "#e0a100",
-    "failing": "#d2302c",
-    "stale": "#8a6d3b",
-    "stuck": "#7b3fbf",
+    "healthy": "#2e9d4f", "degraded": "#e0a100", "failing": "#d2302c", "stale": "#8a6d3b", "stuck": "#7b3fbf",
     "unknown": "#8a8a8a",
 }
 

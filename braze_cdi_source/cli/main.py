@@ -163,10 +163,6 @@ def describe_error(error: BaseException) -> str:
     return f"{type(cause).__name__}: {first_line}"
 
 
-def _type_name(hint: Any) -> str:
-    return getattr(hint, "__name__", str(hint)).replace("Sequence", "a list")
-
-
 def handle_errors(func: Callable[..., Any]) -> Callable[..., Any]:
     """Turn known failures into one plain sentence and an exit code; `--debug` adds the traceback."""
 
@@ -188,8 +184,9 @@ def handle_errors(func: Callable[..., Any]) -> Callable[..., Any]:
                 traceback.print_exc()
             coercion = find_cause(error, ConfigValueCannotBeCoercedException)
             if coercion is not None:
+                type_name = getattr(coercion.hint, "__name__", str(coercion.hint)).replace("Sequence", "a list")
                 fail(
-                    f"Configured value of {coercion.field_name} cannot be read as {_type_name(coercion.hint)}: "
+                    f"Configured value of {coercion.field_name} cannot be read as {type_name}: "
                     "in the environment, lists are JSON, e.g. SOURCES__BRAZE_CDI__INTEGRATION_IDS='[\"id1\"]'."
                 )
             cause = root_cause(error)
@@ -281,24 +278,18 @@ def _set_duckdb_file(ctx: click.Context, param: click.Parameter, value: Path | N
 def pipeline_options(func: Callable[..., Any]) -> Callable[..., Any]:
     """--pipeline-name, --destination, --dataset-name and --duckdb-file: the options of every command that
     opens a pipeline."""
-    func = click.option(
-        "--duckdb-file",
-        type=click.Path(dir_okay=False, path_type=Path),
-        default=None,
-        expose_value=False,
-        callback=_set_duckdb_file,
-        help="DuckDB file to load or read [default: <pipeline-name>.duckdb in the current folder].",
-    )(func)
-    func = click.option(
-        "--dataset-name", default=DEFAULT_DATASET_NAME, show_default=True, help="Dataset (schema) to load into."
-    )(func)
-    func = click.option(
-        "--destination",
-        default="duckdb",
-        show_default=True,
-        help="Any dlt destination: duckdb, postgres, snowflake, bigquery, motherduck, databricks, filesystem, …",
-    )(func)
-    func = click.option(
-        "--pipeline-name", default=DEFAULT_PIPELINE_NAME, show_default=True, help="dlt pipeline name (state, lock)."
-    )(func)
+    options = [
+        click.option("--pipeline-name", default=DEFAULT_PIPELINE_NAME, show_default=True,
+                     help="dlt pipeline name (state, lock)."),
+        click.option("--destination", default="duckdb", show_default=True,
+                     help="Any dlt destination: duckdb, postgres, snowflake, bigquery, motherduck, databricks, "
+                     "filesystem, …"),
+        click.option("--dataset-name", default=DEFAULT_DATASET_NAME, show_default=True,
+                     help="Dataset (schema) to load into."),
+        click.option("--duckdb-file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+                     expose_value=False, callback=_set_duckdb_file,
+                     help="DuckDB file to load or read [default: <pipeline-name>.duckdb in the current folder]."),
+    ]
+    for option in reversed(options):
+        func = option(func)
     return func

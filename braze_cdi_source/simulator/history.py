@@ -32,26 +32,15 @@ QUANTUM = (SECOND, SECOND, 1, 100)  # the finest instant each style renders exac
 _STYLE_OF = {"z": _Z, "offset": _OFFSET, "fractional": _MILLIS}
 
 _WAREHOUSES = (
-    ("snowflake", "Snowflake"),
-    ("bigquery", "BigQuery"),
-    ("redshift", "Redshift"),
-    ("databricks", "Databricks"),
+    ("snowflake", "Snowflake"), ("bigquery", "BigQuery"), ("redshift", "Redshift"), ("databricks", "Databricks")
 )
 _TYPES = (
-    ("user_attributes", "users"),
-    ("user_attributes", "customer profiles"),
-    ("custom_events", "events"),
-    ("purchase_events", "purchases"),
-    ("catalogs", "product catalog"),
-    ("delete_users", "user deletes"),
+    ("user_attributes", "users"), ("user_attributes", "customer profiles"), ("custom_events", "events"),
+    ("purchase_events", "purchases"), ("catalogs", "product catalog"), ("delete_users", "user deletes"),
 )
 _EMAILS = (
-    "data-eng@example.com",
-    "crm-ops@example.com",
-    "jane.doe@example.com",
-    "li.wei@example.com",
-    "analytics@example.com",
-    "marketing-tech@example.com",
+    "data-eng@example.com", "crm-ops@example.com", "jane.doe@example.com", "li.wei@example.com",
+    "analytics@example.com", "marketing-tech@example.com",
 )
 
 
