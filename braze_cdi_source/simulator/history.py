@@ -1,9 +1,6 @@
-"""Generated sync history: one integration's syncs, their statuses, row counts and watermarks, and how
-their instants are rendered as Braze-like ISO 8601 text.
-
-History is deterministic for a seed (one random stream per integration, so adding an integration leaves
-the others as they were). Instants are int milliseconds since the Unix epoch (UTC); each sync renders
-its instants in one of four styles (`Z`, `+00:00`, milliseconds, tenths) as Braze's API mixes them.
+"""Generated sync history, deterministic for a seed (one random stream per integration, so adding one leaves the
+others as they were). Instants are int milliseconds since the Unix epoch (UTC); each sync renders them in one of
+four styles (`Z`, `+00:00`, milliseconds, tenths), as Braze's API mixes them.
 """
 
 from __future__ import annotations
