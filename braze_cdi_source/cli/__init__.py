@@ -1,21 +1,19 @@
 """The `braze-cdi` command line: commands, logging and progress display.
 
-`main.py` holds the group, its global options and the error handling; the commands are added to it here,
-from the modules grouped by what they do.
+`main.py` holds the group, its global options and the error handling; the commands live in the modules
+grouped by what they do, each imported only when its command runs (or `--help` lists it).
 """
 
-from . import check, demo, reports, run_command
 from .main import main
 
-for _command in (
-    run_command.run,
-    run_command.reset,
-    demo.demo,
-    check.check,
-    reports.report,
-    reports.health,
-    reports.views,
-):
-    main.add_command(_command)
+main.lazy_commands = {
+    "run": "run_command",
+    "reset": "run_command",
+    "demo": "demo",
+    "check": "check",
+    "report": "reports",
+    "health": "reports",
+    "views": "reports",
+}
 
 __all__ = ["main"]

@@ -7,6 +7,7 @@ The commands live in modules grouped by what they do (`run_command.py`, `reports
 
 from __future__ import annotations
 
+import importlib
 import json
 import logging
 import os
@@ -18,10 +19,6 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 import click
-from dlt.common.configuration.exceptions import (
-    ConfigFieldMissingException,
-    ConfigValueCannotBeCoercedException,
-)
 
 from ..errors import (
     BrazeCdiError,
@@ -31,7 +28,6 @@ from ..errors import (
     root_cause,
 )
 from ..http.cancel import RunInterrupted
-from ..job import EXIT_INTERRUPTED, PipelineLockedError
 from ..settings import DEFAULT_DATASET_NAME, DEFAULT_PIPELINE_NAME, package_version
 from ..terminal_text import markup_safe, plain
 from . import output
@@ -132,6 +128,8 @@ INTERRUPTED = (
 
 def describe_error(error: BaseException) -> str:
     """One sentence for any failure: missing settings name their section; otherwise the root cause's first line."""
+    from dlt.common.configuration.exceptions import ConfigFieldMissingException
+
     cause = root_cause(error)
     if isinstance(cause, ConfigFieldMissingException):
         return missing_destination_message(cause.config) or missing_config_message(set(cause.fields))
@@ -150,6 +148,10 @@ def handle_errors(func: Callable[..., Any]) -> Callable[..., Any]:
 
     @wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from dlt.common.configuration.exceptions import ConfigFieldMissingException, ConfigValueCannotBeCoercedException
+
+        from ..job import EXIT_INTERRUPTED, PipelineLockedError
+
         debug = output.is_debug()
         try:
             return func(*args, **kwargs)
@@ -186,8 +188,21 @@ GLOBAL_OPTIONS = {"--debug": 0, "--log-format": 1}
 class _Group(click.Group):
     """The command group. Global options given after the command name are moved before it, so click parses
     them once, as the group's, before the command's own options: a usage error in those then follows the
-    chosen log format like every other line.
+    chosen log format like every other line. Each command's module is imported when the command is looked up
+    (`lazy_commands`, set in `cli/__init__.py`): `--version` and `health` do not import what `run` needs.
     """
+
+    lazy_commands: dict[str, str] = {}
+    """Command name -> the module of this package that defines it (a function of the same name)."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*self.commands, *self.lazy_commands})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in self.lazy_commands:
+            module = importlib.import_module(f"{__package__}.{self.lazy_commands[cmd_name]}")
+            self.add_command(getattr(module, cmd_name), cmd_name)
+        return super().get_command(ctx, cmd_name)
 
     def add_command(self, cmd: click.Command, name: str | None = None) -> None:
         cmd.epilog = "--debug and --log-format text|json (see braze-cdi --help) may also be given here."
