@@ -32,38 +32,13 @@ DEFAULT_FAIL_ON = ("failing", "stuck", "stale")
 """Classes that make `health` exit 1. `degraded` is reported but does not fail unless listed (`--fail-on`)."""
 
 DETAIL_COLUMNS = (
-    "integration_id",
-    "integration_name",
-    "health",
-    "last_sync_start_time",
-    "last_job_status",
-    "last_success_time",
-    "consecutive_failures",
-    "failing_since",
-    "success_rate_7d",
-    "success_rate_30d",
-    "p50_duration_seconds",
-    "p95_duration_seconds",
-    "syncs_30d",
-    "finished_syncs_30d",
-    "failures_30d",
-    "rows_synced_30d",
-    "rows_failed_30d",
-    "last_finished_status",
-    "running_since",
-    "running_seconds",
-    "seconds_since_last_sync",
-    "typical_interval_seconds",
-    "stale_after_seconds",
-    "last_timestamp_synced",
-    "watermark_since",
-    "syncs_since_watermark_moved",
-    "watermark_in_future",
-    "watermark_stalled",
-    "backfill_in_progress",
-    "backfill_covered_back_to",
-    "future_syncs",
-    "newest_future_sync_start_time",
+    "integration_id", "integration_name", "health", "last_sync_start_time", "last_job_status", "last_success_time",
+    "consecutive_failures", "failing_since", "success_rate_7d", "success_rate_30d", "p50_duration_seconds",
+    "p95_duration_seconds", "syncs_30d", "finished_syncs_30d", "failures_30d", "rows_synced_30d", "rows_failed_30d",
+    "last_finished_status", "running_since", "running_seconds", "seconds_since_last_sync",
+    "typical_interval_seconds", "stale_after_seconds", "last_timestamp_synced", "watermark_since",
+    "syncs_since_watermark_moved", "watermark_in_future", "watermark_stalled", "backfill_in_progress",
+    "backfill_covered_back_to", "future_syncs", "newest_future_sync_start_time",
 )
 
 
@@ -181,15 +156,6 @@ def read_details(client: Any, queries: dict[str, str]) -> list[dict[str, Any]]:
     return result
 
 
-def fetch_details(pipeline: dlt.Pipeline, thresholds: HealthThresholds) -> list[dict[str, Any]]:
-    """One dict per integration (DETAIL_COLUMNS), without creating anything in the destination.
-
-    Raises NoDataError when there is no DuckDB file, no dataset or no loaded table to read.
-    """
-    with reading(pipeline, thresholds) as (client, queries):
-        return read_details(client, queries)
-
-
 def describe_problem(row: dict[str, Any], thresholds: HealthThresholds) -> str | None:
     """One line saying what is wrong with an integration and since when; None when healthy."""
     name = f"{row['integration_name'] or '(unnamed)'} [{row['integration_id']}]"
@@ -272,7 +238,8 @@ def check_health(
         raise ValueError(f"unknown health class(es) {sorted(unknown_classes)}; use {', '.join(HEALTH_CLASSES)}")
     result = HealthResult(status="unknown", exit_code=EXIT_UNKNOWN, fail_on=tuple(fail_on), thresholds=thresholds)
     try:
-        rows = fetch_details(pipeline, thresholds)
+        with reading(pipeline, thresholds) as (client, queries):  # creates nothing in the destination
+            rows = read_details(client, queries)
     except NoDataError as error:
         result.notes.append(f"could not tell: {error}")
         return result

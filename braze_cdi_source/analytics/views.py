@@ -18,30 +18,12 @@ from dlt.common.schema import Schema
 
 from ..errors import ConfigurationError
 from ..settings import JOB_SYNC_STATUS_TABLE, SOURCE_NAME
-from .thresholds import HEALTH_CLASSES, HealthThresholds
-from .view_sql import (
-    VERIFIED_DIALECTS,
-    VIEWS,
-    Present,
-    present_tables,
-    render_queries,
-    render_views,
-    replace_view,
-)
+from .thresholds import HealthThresholds
+from .view_sql import VERIFIED_DIALECTS, VIEWS, Present, present_tables, render_queries, replace_view
 
 logger = logging.getLogger("braze_cdi")
 
-__all__ = [
-    "HEALTH_CLASSES",
-    "VERIFIED_DIALECTS",
-    "VIEWS",
-    "HealthThresholds",
-    "create_views",
-    "destination_dialect",
-    "loaded_schema",
-    "pipeline_queries",
-    "render_views",
-]
+__all__ = ["VIEWS", "create_views", "destination_dialect", "loaded_schema", "pipeline_queries"]
 
 
 def loaded_schema(pipeline: dlt.Pipeline) -> Schema | None:
