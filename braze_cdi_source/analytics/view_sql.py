@@ -275,13 +275,9 @@ def _with_tables(tree: exp.Expression, tables: dict[str, exp.Expression]) -> exp
     return tree.transform(replace, copy=False)
 
 
-def render_queries(
-    dialect: str,
-    table_name: Callable[[str], str],
-    present: Present | None = None,
-    thresholds: HealthThresholds | None = None,
-) -> dict[str, str]:
-    """Every view's SELECT in `dialect`, keyed by view name.
+def render_queries(dialect: str, table_name: Callable[[str], str], present: Present | None = None,
+                   thresholds: HealthThresholds | None = None, views: tuple[str, ...] = VIEWS) -> dict[str, str]:
+    """The SELECT of each of `views` in `dialect`, keyed by view name.
 
     `table_name` gives a base table's qualified name as the destination spells it (dlt's sql_client
     `make_qualified_table_name`); `present` says which tables and columns exist (all, when None).
@@ -293,35 +289,30 @@ def render_queries(
         for table in _BASE_TABLES
     )
     params = tuple(sorted(thresholds.sql_params().items()))
-    return dict(_rendered(dialect, names, columns, params))
+    return {view: _rendered(dialect, names, columns, params, view) for view in views}
 
 
 @cache
-def _rendered(
-    dialect: str,
-    names: tuple[str, ...],
-    columns: tuple[frozenset[str] | None, ...] | None,
-    params: tuple[tuple[str, str], ...],
-) -> tuple[tuple[str, str], ...]:
-    """The rendering itself, once per process for the same inputs: a process that runs many pipelines (an
+def _rendered(dialect: str, names: tuple[str, ...], columns: tuple[frozenset[str] | None, ...] | None,
+              params: tuple[tuple[str, str], ...], view: str) -> str:
+    """One view's rendering, once per process for the same inputs: a process that runs many pipelines (an
     orchestrator, a notebook, the tests) renders each dialect's views once (mostly sqlglot tree copies)."""
-    sources: dict[str, exp.Expression] = {}
-    for index, table in enumerate(_BASE_TABLES):
-        qualified = exp.to_table(names[index], dialect=dialect)
-        present = set(_BASE_TABLES[table]) if columns is None else columns[index]
-        sources[table] = _stand_in(table, qualified, None if present is None else set(present))
-    details = _parse(view_sql("integration_health_details").format(**dict(params)))
-    trees = {
-        "sync_runs": _parse(view_sql("sync_runs")),
-        "daily_sync_summary": _parse(view_sql("daily_sync_summary")),
-        "integration_health": _with_tables(
-            _parse(view_sql("integration_health")), {"integration_health_details": details.subquery()}
-        ),
-        "integration_health_details": details,
+    sources = _sources(dialect, lambda index, table: names[index],
+                       None if columns is None else dict(zip(_BASE_TABLES, columns, strict=True)))
+    tree = _parse(view_sql(view if view != "integration_health" else "integration_health_details")
+                  .format(**dict(params)))
+    if view == "integration_health":
+        tree = _with_tables(_parse(view_sql(view)), {"integration_health_details": tree.subquery()})
+    return _expand_macros(_with_tables(tree, sources), dialect).sql(dialect=dialect)
+
+
+def _sources(dialect: str, name: Callable[[int, str], str], present: Present | None) -> dict[str, exp.Expression]:
+    """Each base table by its qualified name, or its stand-in (`present`: all tables and columns when None)."""
+    return {
+        table: _stand_in(table, exp.to_table(name(index, table), dialect=dialect),
+                         set(columns) if present is None else present.get(table))
+        for index, (table, columns) in enumerate(_BASE_TABLES.items())
     }
-    return tuple(
-        (view, _expand_macros(_with_tables(trees[view], sources), dialect).sql(dialect=dialect)) for view in VIEWS
-    )
 
 
 def _parse(sql: str) -> exp.Expression:
@@ -389,9 +380,5 @@ def render_views(
 def render_select(sql: str, dialect: str, table_name: Callable[[str], str], present: Present | None = None) -> str:
     """One SELECT written as the views are (DuckDB dialect, the macros, bare base-table names), in `dialect`:
     the report's chart reads, which carry their window as a literal so the engine prunes by time."""
-    sources = {
-        table: _stand_in(table, exp.to_table(table_name(table), dialect=dialect),
-                         set(columns) if present is None else present.get(table))
-        for table, columns in _BASE_TABLES.items()
-    }
+    sources = _sources(dialect, lambda index, table: table_name(table), present)
     return _expand_macros(_with_tables(_parse(sql), sources), dialect).sql(dialect=dialect)

@@ -49,15 +49,16 @@ def destination_dialect(pipeline: dlt.Pipeline) -> str | None:
 def pipeline_queries(
     pipeline: dlt.Pipeline, client: Any, thresholds: HealthThresholds | None = None, present: Present | None = None
 ) -> dict[str, str]:
-    """Every view's SELECT for the pipeline's destination, read through `client` (its sql_client): what
-    `health` and `report` query, so they need no view of their own and only read rights. `present`: the
-    tables dlt's schema has (read from the schema when not given)."""
+    """The details view's SELECT for the pipeline's destination (keyed by its name), read through `client` (its
+    sql_client): what `health` and `report` query, so they need no view of their own and only read rights.
+    `present`: the tables dlt's schema has (read from the schema when not given)."""
     dialect = destination_dialect(pipeline)
     if dialect is None:
         raise ConfigurationError(_unverified(pipeline))
     if present is None:
         present = present_tables(loaded_schema(pipeline))
-    return render_queries(dialect, client.make_qualified_table_name, present, thresholds)
+    details = ("integration_health_details",)
+    return render_queries(dialect, client.make_qualified_table_name, present, thresholds, details)
 
 
 def _unverified(pipeline: dlt.Pipeline) -> str:

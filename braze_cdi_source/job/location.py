@@ -39,7 +39,8 @@ def resolve_destination(destination: Any, pipeline_name: str, duckdb_file: str |
             return destination
     if destination not in ("duckdb", None):
         raise BrazeCdiError(f"--duckdb-file applies to --destination duckdb only, not {destination}.")
-    return dlt.destinations.duckdb(str(Path(duckdb_file).expanduser().resolve()))
+    database = str(Path(duckdb_file).expanduser().resolve())  # as a field, not a string dlt parses with sqlalchemy
+    return dlt.destinations.duckdb({"database": database})
 
 
 def describe_location(pipeline: dlt.Pipeline) -> str:
