@@ -1,12 +1,11 @@
 """The views' SQL: one definition per view, rendered for each warehouse's SQL dialect (no destination needed).
 
 The SQL lives in `sql/*.sql` inside the package, written once in DuckDB's dialect with a few macros
-(SECONDS_BETWEEN, UTC_DAY, ADD_SECONDS, RANKED_PERCENTILE, INTEGRATION_LABEL: see `_expand_macros`) and bare
-base-table names (`job_sync_status`, `integrations`). sqlglot parses it, the macros become each dialect's own date-diff,
-time-zone and window expressions, the table names become the destination's qualified, cased and quoted
-names (from dlt's sql_client), and sqlglot writes the result in the destination's dialect
-(`capabilities().sqlglot_dialect`). The SQL avoids what some warehouse lacks: FILTER (WHERE …), ordered-set
-aggregates (PERCENTILE_CONT … WITHIN GROUP), interval arithmetic and EXTRACT(EPOCH …).
+(SECONDS_BETWEEN, UTC_DAY, ADD_SECONDS, PERCENTILE, RANKED_PERCENTILE, INTEGRATION_LABEL: see `_expand_macros`)
+and bare base-table names (`job_sync_status`, `integrations`). sqlglot parses it, the macros become each
+dialect's own expressions, the table names the destination's qualified, cased and quoted names (from dlt's
+sql_client), and sqlglot writes it in the destination's dialect (`capabilities().sqlglot_dialect`). The SQL
+avoids what some warehouse lacks: FILTER (WHERE …), interval arithmetic and EXTRACT(EPOCH …).
 
 Which base tables (and columns) exist comes from dlt's schema, not information_schema (Snowflake upper-cases
 names). When a base table or column does not exist yet — a workspace with no syncs has no `job_sync_status`
@@ -131,45 +130,35 @@ _PERCENTILE = (
 
 def _ranked_percentile(value: exp.Expression, rank: exp.Expression, count: exp.Expression,
                        share: exp.Expression) -> exp.Expression:
-    """percentile_cont(share) from ranks: linear interpolation between the two closest ranks.
-
-    Plain aggregates over ROW_NUMBER/COUNT windows, so it is exact and the same on every engine (BigQuery has
-    PERCENTILE_CONT only as a window function, Redshift allows one ORDER BY per query's percentiles).
-    The share is a DECIMAL so that FLOOR/CEIL of share × (n - 1) are exact everywhere.
-    """
-    share_sql = f"CAST({share.sql(SOURCE_DIALECT)} AS DECIMAL(9, 6))"
-    text = _PERCENTILE.format(
-        v=value.sql(SOURCE_DIALECT), r=rank.sql(SOURCE_DIALECT), n=count.sql(SOURCE_DIALECT), p=share_sql
-    )
-    return sqlglot.parse_one(text, read=SOURCE_DIALECT)
+    """percentile_cont(share) from ranks: plain aggregates over ROW_NUMBER/COUNT windows, interpolated between
+    the two closest ranks, exact on every engine (the share is a DECIMAL: FLOOR/CEIL of share × (n - 1) exact)."""
+    v, r, n = (e.sql(SOURCE_DIALECT) for e in (value, rank, count))
+    p = f"CAST({share.sql(SOURCE_DIALECT)} AS DECIMAL(9, 6))"
+    return sqlglot.parse_one(_PERCENTILE.format(v=v, r=r, n=n, p=p), read=SOURCE_DIALECT)
 
 
 NATIVE_PERCENTILE = ("duckdb", "postgres", "snowflake")
-"""Dialects whose exact percentile_cont aggregate PERCENTILE(v, p) becomes. The others rank the values instead
-(BigQuery has PERCENTILE_CONT only as a window function, Spark's is written as an approximate one, Redshift
-allows one ORDER BY for all of a query's percentiles)."""
+"""Dialects whose exact percentile_cont aggregate PERCENTILE(v, p) becomes. The others rank (BigQuery's is a window
+function, sqlglot writes Spark's as an approximate one, Redshift allows one ORDER BY for all percentiles)."""
 
 
 def _percentiles(select: exp.Select, dialect: str) -> None:
-    """Expand the PERCENTILE(v, p) aggregates of one grouped SELECT over one source.
-
-    Native: percentile_cont. Ranked: the source becomes a subquery that adds each value's rank and count per
-    group (a window each, NULLs last and not counted), and each call becomes RANKED_PERCENTILE over them."""
-    calls = [c for c in select.find_all(exp.Anonymous) if c.name.upper() == "PERCENTILE"]
-    if dialect in NATIVE_PERCENTILE:
-        for call in calls:
-            value, share = call.expressions
-            call.replace(exp.Anonymous(this="QUANTILE_CONT", expressions=[value, share]) if dialect == "duckdb" else
-                         exp.WithinGroup(this=exp.PercentileCont(this=share),
-                                         expression=exp.Order(expressions=[exp.Ordered(this=value)])))
+    """Expand the PERCENTILE(v, p) aggregates of one grouped SELECT over one source: percentile_cont, or the
+    source becomes a subquery that adds each value's rank and count per group (NULLs last and not counted)."""
+    ranked: dict[str, int] = {}
+    for call in [c for c in select.find_all(exp.Anonymous) if c.name.upper() == "PERCENTILE"]:
+        value, share = call.expressions
+        if dialect == "duckdb":
+            call.replace(exp.Anonymous(this="QUANTILE_CONT", expressions=[value, share]))
+        elif dialect in NATIVE_PERCENTILE:
+            order = exp.Order(expressions=[exp.Ordered(this=value)])
+            call.replace(exp.WithinGroup(this=exp.PercentileCont(this=share), expression=order))
+        else:
+            i = ranked.setdefault(value.sql(SOURCE_DIALECT), len(ranked))
+            call.replace(_ranked_percentile(exp.column(f"v{i}"), exp.column(f"r{i}"), exp.column(f"n{i}"), share))
+    if not ranked:
         return
     keys = ", ".join(k.sql(SOURCE_DIALECT) for k in select.args["group"].expressions)
-    ranked: dict[str, int] = {}
-    for call in calls:
-        value, share = call.expressions
-        v = value.sql(SOURCE_DIALECT)
-        i = ranked.setdefault(v, len(ranked))
-        call.replace(_ranked_percentile(exp.column(f"v{i}"), exp.column(f"r{i}"), exp.column(f"n{i}"), share))
     windows = "".join(
         f", {v} AS v{i}, ROW_NUMBER() OVER (PARTITION BY {keys} ORDER BY {v} NULLS LAST) AS r{i},"
         f" COUNT({v}) OVER (PARTITION BY {keys}) AS n{i}" for v, i in ranked.items()
@@ -208,12 +197,10 @@ def _expand_macros(tree: exp.Expression, dialect: str) -> exp.Expression:
             return _ranked_percentile(*args)
         return node
 
-    if dialect != "duckdb":  # NOT MATERIALIZED is DuckDB's and PostgreSQL's only, and slower on PostgreSQL
-        for cte in tree.find_all(exp.CTE):
-            cte.set("materialized", None)
+    for cte in tree.find_all(exp.CTE) if dialect != "duckdb" else ():  # NOT MATERIALIZED: slower on PostgreSQL
+        cte.set("materialized", None)
     for select in [s for s in tree.find_all(exp.Select) if s.args.get("group")]:
-        if any(c.name.upper() == "PERCENTILE" for c in select.find_all(exp.Anonymous)):
-            _percentiles(select, dialect)
+        _percentiles(select, dialect)
     return tree.transform(expand, copy=False)
 
 
@@ -321,26 +308,21 @@ def _parse(sql: str) -> exp.Expression:
 
 @cache
 def _parsed(sql: str) -> exp.Expression:
-    """Parsed once per process (the same files and thresholds on every run): rendering stays well under the
-    time a budgeted run keeps for its views."""
+    """Parsed once per process (the same files and thresholds on every run)."""
     return sqlglot.parse_one(sql, read=SOURCE_DIALECT)
 
 
 def replace_view(view_name: str, query: str, dialect: str) -> str:
-    """`CREATE OR REPLACE VIEW name AS query`: what every load runs, on the rendered query as it is (re-parsing
-    it costs a third of the rendering time); `create_statement` wraps the same way. `view_name` is already
-    qualified and quoted for the destination. Snowflake's replace drops the grants on the view unless it says
-    COPY GRANTS: an analyst role's SELECT would vanish at every run."""
+    """`CREATE OR REPLACE VIEW name AS query` (`view_name` qualified and quoted): what every load runs, on the
+    rendered query as it is. Snowflake's replace drops the view's grants unless it says COPY GRANTS."""
     grants = " COPY GRANTS" if dialect == "snowflake" else ""
     return f"CREATE OR REPLACE VIEW {view_name}{grants} AS\n{query}"
 
 
 @cache
 def create_statement(dialect: str, view_name: str, query: str) -> str:
-    """`CREATE OR REPLACE VIEW name AS query` in the dialect (no `;` inside: the CLI separates statements by it,
-    so the SQL files keep it out of their comments), laid out for people: `replace_view` around the query
-    re-parsed and pretty-printed, byte for byte what sqlglot's own CREATE writes, and the same statement a load
-    runs but for the query's layout. Cached: it re-parses the whole query."""
+    """`replace_view` around the query re-parsed and pretty-printed, for people (no `;` inside: the CLI
+    separates statements by it, so the SQL files keep it out of their comments). Cached: it re-parses."""
     name = exp.to_table(view_name, dialect=dialect).sql(dialect=dialect)
     return replace_view(name, sqlglot.parse_one(query, read=dialect).sql(dialect=dialect, pretty=True), dialect)
 
@@ -369,9 +351,7 @@ def render_views(
     prefix = f"{caps.escape_identifier(project)}." if dialect == "bigquery" and project else ""
 
     def name(table: str) -> str:
-        return prefix + f"{caps.escape_identifier(caps.casefold_identifier(dataset_name))}." + caps.escape_identifier(
-            caps.casefold_identifier(table)
-        )
+        return prefix + ".".join(caps.escape_identifier(caps.casefold_identifier(n)) for n in (dataset_name, table))
 
     queries = render_queries(dialect, name, None, thresholds)
     return {view: create_statement(dialect, name(view), queries[view]) for view in VIEWS}

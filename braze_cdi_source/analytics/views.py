@@ -1,10 +1,6 @@
-"""The analyst views on a pipeline's destination: create or replace them, and the queries `health` and
-`report` run instead of them (the SQL and its rendering per dialect: `view_sql.py`; thresholds:
-`thresholds.py`).
-
-Which base tables (and columns) exist comes from dlt's schema, not information_schema (Snowflake upper-cases
-names); a table not there yet gets an empty, typed stand-in (`view_sql.py`), so the views can always be
-created and queried.
+"""The analyst views on a pipeline's destination: create or replace them, and the query `health` and `report`
+run instead of them (the SQL, its rendering per dialect and the stand-ins for tables not loaded yet:
+`view_sql.py`; thresholds: `thresholds.py`).
 """
 
 from __future__ import annotations
@@ -63,10 +59,8 @@ def pipeline_queries(
 
 def _unverified(pipeline: dlt.Pipeline) -> str:
     name = pipeline.destination.destination_name if pipeline.destination else None
-    return (
-        f"destination {name!r} has no verified SQL dialect for the analyst views "
-        f"(verified: {', '.join(VERIFIED_DIALECTS)})."
-    )
+    return f"destination {name!r} has no verified SQL dialect for the analyst views (verified: " \
+        f"{', '.join(VERIFIED_DIALECTS)})."
 
 
 def _view_columns(client: Any, qualified: str) -> list[str] | None:
@@ -116,11 +110,10 @@ SYNC_WINDOW_INDEX = "braze_cdi_job_sync_status_by_start"
 
 
 def _index_sync_history(client: Any) -> None:
-    """PostgreSQL: indexes on (integration_id, sync_start_time) and on (sync_start_time), so that health reads
-    the 30-day window and each integration's newest rows instead of the whole history (the composite index
-    leads with integration_id, so it cannot serve the window's one time range). IF NOT EXISTS: created once,
-    and an index a DBA made under these names is kept. A role that may not create them (not the table's
-    owner) still gets its views."""
+    """PostgreSQL: indexes on (integration_id, sync_start_time) and on (sync_start_time), for health's
+    per-integration lookups and its 30-day window (one time range: the composite index cannot serve it).
+    IF NOT EXISTS: an index a DBA made under these names is kept; a role that may not create them still gets
+    its views."""
     table = client.make_qualified_table_name(JOB_SYNC_STATUS_TABLE)
     indexes = ((SYNC_HISTORY_INDEX, "integration_id, sync_start_time"), (SYNC_WINDOW_INDEX, "sync_start_time"))
     for name, columns in indexes:

@@ -194,11 +194,13 @@ stats AS (
 ),
 gaps AS (  -- time between consecutive sync starts (one sort of the window, plus the older rows read back)
     SELECT integration_id,
-           SECONDS_BETWEEN(LAG(sync_start_time) OVER (PARTITION BY integration_id ORDER BY sync_start_time),
-                           sync_start_time) AS gap_seconds,
-           LAG(sync_start_time) OVER (PARTITION BY integration_id ORDER BY sync_start_time)
-               >= ADD_SECONDS(CURRENT_TIMESTAMP, -2592000) AS in_window
-    FROM syncs
+           SECONDS_BETWEEN(previous_start, sync_start_time) AS gap_seconds,
+           previous_start >= ADD_SECONDS(CURRENT_TIMESTAMP, -2592000) AS in_window
+    FROM (
+        SELECT integration_id, sync_start_time,
+               LAG(sync_start_time) OVER (PARTITION BY integration_id ORDER BY sync_start_time) AS previous_start
+        FROM syncs
+    ) AS l
 ),
 typical_interval AS (  -- the median gap within the window, else (fewer than two syncs in it) over the history read
     SELECT integration_id,
