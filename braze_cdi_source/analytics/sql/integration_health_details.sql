@@ -22,11 +22,11 @@
 -- stopped for longer, never successful) also read their `older` history. No window function or sort runs
 -- over the whole history, the only whole-history read is the list of integration ids.
 -- DuckDB reads `recent` and `syncs` where they are used (NOT MATERIALIZED: a zone-map-pruned scan costs less
--- than holding ~900k rows twice, 160 MB at a year); every other dialect gets plain CTEs (PostgreSQL's own
--- materialization is 2.5x faster there than re-reading the window through its index).
+-- than holding ~900k rows twice, 160 MB at a year), every other dialect gets plain CTEs (PostgreSQL's own
+-- materialization is much faster there than re-reading the window through its index).
 --
 -- Written once for every warehouse (views.py renders it per dialect with sqlglot): no FILTER (WHERE),
--- no interval arithmetic, no ordered-set aggregates. Macros expanded by views.py:
+-- no interval arithmetic, no ordered-set aggregates (PERCENTILE is a macro). Macros expanded by view_sql.py:
 --   SECONDS_BETWEEN(a, b)        b - a in seconds (a date diff in microseconds), NULL when either is NULL
 --   UTC_DAY(ts)                  the UTC calendar day of an instant
 --   ADD_SECONDS(ts, n)           the instant n seconds after ts (before it when n < 0), comparable to a column
