@@ -15,8 +15,7 @@ from ..http.client import BrazeClient
 from ..settings import INTEGRATION_COLUMNS, INTEGRATION_TIMESTAMPS, INTEGRATIONS_TABLE, LIST_ENDPOINT, LIST_PATH
 from .backfill import Backfill
 from .failures import RUN_ENDING, ExtractionFailures, with_errors_table
-from .page_rows import normalise
-from .rows import RowCleaner
+from .rows import RowCleaner, normalise
 
 logger = logging.getLogger("braze_cdi")
 

@@ -1,19 +1,16 @@
-"""Rows from Braze made safe to load: a value that cannot load costs that field, never the run.
+"""Braze's items as rows that load: a value that cannot load costs that field, never the run.
 
-Every value of an item is untrusted. What a destination cannot store becomes text that says what it was, which
-dlt puts in a variant column (e.g. `rows_synced__v_text`) next to ours: integers beyond 64 bits, NaN and
-infinities; values nested deeper than `MAX_DEPTH` become their JSON text; NUL characters (PostgreSQL refuses
-them in text) become U+FFFD. Fields Braze adds are kept, within a cap of new columns per table, but one
-whose normalised column name is one of ours or dlt's (`SyncStartTime` and `sync_start_time` are one column to
-dlt, `_dlt_id` is dlt's row key) or nothing at all (" ") is renamed `braze_extra__<name>`, so it can never
-overwrite or null a column we own nor cost its row; each such repair is noted once per resource in `extraction_errors`.
+What a destination cannot store (integers beyond 64 bits, NaN, deep nesting, NUL) becomes text saying what it
+was, in dlt's variant column next to ours. Fields Braze adds land, within a cap per table; one whose column name
+is ours or dlt's, or normalises to nothing, is renamed `braze_extra__…`. Each repair is one note per resource.
 """
 
 from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 import dlt
@@ -21,14 +18,15 @@ from dlt.common.data_types.type_helpers import coerce_value
 from dlt.common.normalizers.naming.snake_case import NamingConvention
 
 from ..run_stats import RunStats
+from ..settings import JOB_SYNC_STATUS_TIMESTAMPS
+from ..timestamps import parse_instant
 
 MAX_DEPTH = 32
-"""Deeper nesting is kept as JSON text: dlt's JSON writer refuses about 250 levels, a run must not die of it."""
+"""Deeper nesting is kept as JSON text: dlt's JSON writer refuses a few hundred levels."""
 
 MAX_EXTRA_COLUMNS = 50
-"""Columns beyond ours a table may hold (counting those earlier runs added): fields Braze adds later land,
-within a few dozen; fields past it are dropped and counted (PostgreSQL allows 1,600 columns a table; 100 new
-fields on every row once made 10,018 columns and 7.6 GB of RSS)."""
+"""Columns beyond ours a table may hold, counting those earlier runs added; fields past it are dropped and counted
+(hostile rows of new fields each must not make thousands of columns: PostgreSQL allows 1,600)."""
 
 EXTRA_PREFIX = "braze_extra__"
 
@@ -37,11 +35,8 @@ _naming = NamingConvention()
 
 
 class RowCleaner:
-    """Cleans the items of one resource and remembers what it had to repair, for one note at the end.
-
-    With `stats` and `table`, the table's extra columns are capped for the whole run (`RunStats.admit_column`,
-    shared by every resource writing the table) at `MAX_EXTRA_COLUMNS`, counting what the schema holds already.
-    """
+    """Cleans the items of one resource and remembers what it repaired, for one note at the end. With `stats`,
+    the table's extra columns are capped for the whole run, shared by every resource writing the table."""
 
     def __init__(self, known_columns: Iterable[str], stats: RunStats | None = None, table: str = "") -> None:
         self.known = frozenset(known_columns)
@@ -77,9 +72,8 @@ class RowCleaner:
         return row
 
     def _extra_column(self, name: str) -> str | None:
-        """The column a field Braze added lands in: its own name; `braze_extra__…` when its name collides with
-        ours or dlt's (`SyncStartTime`, `_dlt_id`) or normalises to nothing (" ", NBSP: dlt refuses those);
-        None (dropped) once the table's extra columns are spent."""
+        """A new field's column: its name, `braze_extra__…` when that collides with ours or dlt's or normalises to
+        nothing, None (dropped) once the table's extra columns are spent."""
         try:
             normalised = _naming.normalize_identifier(name)
         except ValueError:
@@ -196,12 +190,8 @@ def _shown(text: str) -> str:
 
 
 def unparsed_timestamp(value: Any) -> Any:
-    """A timestamp we could not read, kept as text that dlt will not turn back into a timestamp.
-
-    dlt coerces text into a timestamp column when it can (`"1e10"` becomes year 2286, an offset that takes
-    year 9999 past the range fails the load), so such text gets a note appended and lands in the variant
-    column instead. Text dlt cannot read either ("garbage") stays as sent.
-    """
+    """A timestamp we could not read, as text dlt will not coerce back into one (`"1e10"` would become year 2286):
+    text dlt could read gets a note appended and lands in the variant column."""
     cleaned, _ = safe_value(value)
     if not isinstance(cleaned, str):
         return cleaned if cleaned is None or isinstance(cleaned, (dict, list)) else str(cleaned)
@@ -213,3 +203,48 @@ def unparsed_timestamp(value: Any) -> Any:
 
 
 _NOT_A_TIMESTAMP = " (not a valid timestamp)"
+
+
+def normalise(
+    item: dict[str, Any], timestamp_fields: Sequence[str], key: str | None = None, cleaner: RowCleaner | None = None
+) -> dict[str, Any]:
+    """A copy of `item`, cleaned, its timestamps as UTC instants; one that does not parse is kept as text (a
+    variant column), except the `key` timestamp, the row's identity (ValueError)."""
+    row = cleaner.clean(item) if cleaner is not None else dict(item)
+    for name in timestamp_fields:
+        if name in row:
+            try:
+                row[name] = parse_instant(row[name])
+            except ValueError:
+                if name == key:
+                    raise
+                row[name] = (cleaner or RowCleaner(())).unparsed_timestamp(name, row[name])
+    return row
+
+
+def rows_of_page(
+    page: list[Any], integration_id: str, boundary: datetime | None, cleaner: RowCleaner | None = None
+) -> tuple[list[dict[str, Any]], bool, int]:
+    """The page's rows at or after the boundary, whether paging can stop there (only while the page is newest
+    first: pages in another order are all read), and how many items had no valid key."""
+    key = safe_value(integration_id)[0]  # the id as `integrations` holds it (NUL as U+FFFD)
+    rows: list[dict[str, Any]] = []
+    starts: list[datetime] = []
+    bad = 0
+    for item in page:
+        try:
+            row = normalise(item, JOB_SYNC_STATUS_TIMESTAMPS, key="sync_start_time", cleaner=cleaner)
+        except (ValueError, TypeError, AttributeError):
+            bad += 1
+            continue
+        start = row.get("sync_start_time")
+        if start is None:
+            bad += 1
+            continue
+        starts.append(start)
+        if boundary is None or start >= boundary:
+            row["integration_id"] = key
+            rows.append(row)
+    newest_first = all(a >= b for a, b in zip(starts, starts[1:], strict=False))
+    reached = boundary is not None and newest_first and any(s <= boundary for s in starts)
+    return rows, reached, bad
