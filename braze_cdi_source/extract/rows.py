@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -31,6 +32,7 @@ MAX_EXTRA_COLUMNS = 50
 EXTRA_PREFIX = "braze_extra__"
 
 _INT64 = (-(2**63), 2**63 - 1)
+_BELOW_MICROSECOND = re.compile(r"[.,]\d{6}(\d+)")
 _naming = NamingConvention()
 
 
@@ -45,6 +47,8 @@ class RowCleaner:
         self._repaired: dict[str, str] = {}
         self._dropped: set[str] = set()
         self._columns: dict[str, str | None] = {}
+        self._last_key: tuple[datetime, str, str] | None = None
+        self._merged: list[tuple[str, str]] = []
         self._admit = None
         if stats is not None:
             existing = {c for c in _schema_columns(table) if c not in self._reserved and not c.startswith("_dlt")}
@@ -104,9 +108,24 @@ class RowCleaner:
             self._repaired.setdefault(field, "timestamp out of range or not ISO 8601")
         return kept
 
+    def keyed(self, raw: Any, instant: datetime) -> None:
+        """Note a key that differs from the one before only below a microsecond (what destinations store): the
+        two syncs share a row. Braze's order is by time, so such syncs are neighbours."""
+        below = _BELOW_MICROSECOND.search(raw) if isinstance(raw, str) else None
+        digits = below.group(1).rstrip("0") if below else ""
+        last, self._last_key = self._last_key, (instant, digits, str(raw))
+        if last is not None and last[0] == instant and last[1] != digits:
+            self._merged.append((last[2], str(raw)))
+
     def note(self) -> str | None:
-        """One sentence on what was repaired, or None when every item loaded as sent."""
+        """One sentence on what was repaired or merged, or None when every item loaded as sent."""
         parts = []
+        if self._merged:
+            first, second = self._merged[0]
+            parts.append(
+                f"{len(self._merged)} sync(s) whose sync_start_time differs from the one before only below a "
+                f"microsecond ({_shown(first)} and {_shown(second)}) share its key and merged into one row"
+            )
         if self._renamed:
             names = ", ".join(f"{_shown(k)} -> {_shown(v)}" for k, v in sorted(self._renamed.items())[:5])
             parts.append(f"field(s) whose column name collides with ours or dlt's were renamed ({names})")
@@ -213,12 +232,16 @@ def normalise(
     row = cleaner.clean(item) if cleaner is not None else dict(item)
     for name in timestamp_fields:
         if name in row:
+            raw = row[name]
             try:
-                row[name] = parse_instant(row[name])
+                row[name] = parse_instant(raw)
             except ValueError:
                 if name == key:
                     raise
-                row[name] = (cleaner or RowCleaner(())).unparsed_timestamp(name, row[name])
+                row[name] = (cleaner or RowCleaner(())).unparsed_timestamp(name, raw)
+                continue
+            if name == key and cleaner is not None and row[name] is not None:
+                cleaner.keyed(raw, row[name])
     return row
 
 
