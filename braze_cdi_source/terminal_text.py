@@ -1,10 +1,5 @@
-"""Text from Braze made safe to print: no terminal control sequences, no Rich markup.
-
-Integration names, ids and Braze's error messages are untrusted. Raw ESC bytes would let a name move the
-cursor, rewrite earlier lines or set the terminal's title; `[/x]` in a name made Rich raise after a run had
-loaded. Everything we print that holds such text goes through `plain` (then Rich's `escape` where markup is
-on: `markup_safe`). JSON logs need nothing: `json.dumps` escapes control characters itself.
-"""
+"""Text from Braze made safe to print: no terminal control sequences (a name could rewrite the screen), no Rich
+markup (`[/x]` in a name made Rich raise). JSON logs need nothing: `json.dumps` escapes control characters."""
 
 from __future__ import annotations
 
@@ -13,9 +8,8 @@ from typing import Any
 
 from rich.markup import escape
 
+# C0 and C1 control characters and the bidirectional overrides, which reorder what is shown
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
-"""C0 and C1 control characters (ESC, BEL, CSI…) and bidirectional overrides, which reorder what is shown."""
-
 _LINE_BREAKS = re.compile(r"[\t\n\r]")
 
 

@@ -22,14 +22,7 @@ _NONE = type(None)
 def _arrow_type(column: dict[str, Any]) -> Any:
     import pyarrow as pa
 
-    kind = column["data_type"]
-    if kind == "text":
-        return pa.string()
-    if kind == "bigint":
-        return pa.int64()
-    if kind == "timestamp":
-        return pa.timestamp("us", tz="UTC")
-    raise ValueError(f"no Arrow type for {kind}")
+    return {"text": pa.string(), "bigint": pa.int64(), "timestamp": pa.timestamp("us", tz="UTC")}[column["data_type"]]
 
 
 ARROW_ROWS = 1_000

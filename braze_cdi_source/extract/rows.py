@@ -57,18 +57,9 @@ class RowCleaner:
     def clean(self, item: Mapping[str, Any]) -> dict[str, Any]:
         """A copy of `item` that loads: values repaired, colliding or blank field names renamed, extras capped."""
         row: dict[str, Any] = {}
-        known = self.known
         for key, value in item.items():
-            kind = type(value)
-            if key in known and (
-                value is None
-                or (kind is str and "\x00" not in value)
-                or (kind is int and _INT64[0] <= value <= _INT64[1])
-            ):
-                row[key] = value  # what Braze sends for our columns: nothing to repair (as `safe_value` says)
-                continue
             name: str | None = key if isinstance(key, str) else str(key)
-            if name not in known:
+            if name not in self.known:
                 name = self._columns[name] if name in self._columns else self._extra_column(name)
                 if name is None:
                     continue
@@ -161,19 +152,12 @@ def safe_value(value: Any, depth: int = 0) -> tuple[Any, str | None]:
     if isinstance(value, (dict, list)):
         if depth == 0 and _deeper_than(value, MAX_DEPTH):
             return _as_json_text(value), f"nested deeper than {MAX_DEPTH} levels"
-        why: str | None = None
+        pairs = value.items() if isinstance(value, dict) else enumerate(value)
+        cleaned = {key: safe_value(inner, depth + 1) for key, inner in pairs}
+        why = next((reason for _, reason in cleaned.values() if reason), None)
         if isinstance(value, dict):
-            out: Any = {}
-            for key, inner in value.items():
-                out[key], reason = safe_value(inner, depth + 1)
-                why = why or reason
-        else:
-            out = []
-            for inner in value:
-                cleaned, reason = safe_value(inner, depth + 1)
-                out.append(cleaned)
-                why = why or reason
-        return out, why
+            return {key: kept for key, (kept, _) in cleaned.items()}, why
+        return [kept for kept, _ in cleaned.values()], why
     return value, None
 
 

@@ -11,7 +11,7 @@ import re
 import threading
 from collections.abc import Iterator
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, quote, urlsplit
 
 from dlt.common.jsonpath import TJsonPath
 from dlt.sources.helpers.rest_client import RESTClient
@@ -29,7 +29,7 @@ from ..errors import (
 )
 from ..run_stats import RunStats
 from ..settings import JOB_SYNC_STATUS_PATH
-from .next_link import DEFAULT_MAX_PAGES, SameOriginLinkPaginator, path_segment
+from .next_link import DEFAULT_MAX_PAGES, SameOriginLinkPaginator
 from .retries import RetryBudget, json_body, make_retrying
 from .throttle import ASKED_WAIT, DEFAULT_MAX_RATE_LIMIT_WAIT, Throttle
 from .transport import DEFAULT_MAX_BODY_BYTES, BoundedAdapter, RequestDeadlineExceeded, origin
@@ -94,8 +94,9 @@ def _is_loopback(host: str) -> bool:
 
 
 def job_sync_status_path(integration_id: str) -> str:
-    """One integration's job sync status path; its id (untrusted) is one path segment, never another endpoint."""
-    return JOB_SYNC_STATUS_PATH.format(integration_id=path_segment(str(integration_id)))
+    """One integration's job sync status path; its id (untrusted) is one path segment (dot segments too)."""
+    segment = quote(str(integration_id), safe="")
+    return JOB_SYNC_STATUS_PATH.format(integration_id=segment.replace(".", "%2E") if set(segment) <= {"."} else segment)
 
 
 def _braze_message(response: Response) -> str:
@@ -138,14 +139,14 @@ def results_of(response: Response, integration_id: str | None) -> list[Any]:
         raise ResponseShapeError(
             f"Braze sent a body that is not JSON for {what} at {path} (truncated or an error page, "
             "after retries): re-run later; nothing loaded twice.",
-            response,
+            response=response,
         ) from exc
     if not isinstance(body, dict) or not isinstance(body.get("results"), list):
         got = type(body.get("results")).__name__ if isinstance(body, dict) else type(body).__name__
         raise ResponseShapeError(
             f"Braze's answer for {what} at {path} has no `results` list (got {got}): the rows of that page "
             "could not be read; the pages before it loaded. Re-run; report it if it persists.",
-            response,
+            response=response,
         )
     return body["results"]
 
@@ -167,19 +168,9 @@ def cursor_of(url: str | None) -> str | None:
 class Page(list):  # type: ignore[type-arg]
     """One page's `results`, the cursor that fetched it and the next one, whether a next page exists, its size."""
 
-    def __init__(
-        self,
-        items: Any,
-        cursor: str | None = None,
-        next_cursor: str | None = None,
-        has_next: bool = False,
-        size: int = 0,
-    ) -> None:
+    def __init__(self, items: Any, cursor: str | None, next_cursor: str | None, has_next: bool, size: int) -> None:
         super().__init__(items)
-        self.cursor = cursor
-        self.next_cursor = next_cursor
-        self.has_next = has_next
-        self.size = size  # bytes of the decoded body
+        self.cursor, self.next_cursor, self.has_next, self.size = cursor, next_cursor, has_next, size
 
 
 class BrazeClient:
@@ -252,13 +243,8 @@ class BrazeClient:
             for page in pages:
                 self.stats.page(integration_id)
                 following = paginator.current_url if paginator.has_next_page else None
-                yield Page(
-                    page,
-                    cursor=cursor_of(page.response.url),
-                    next_cursor=cursor_of(following),
-                    has_next=paginator.has_next_page,
-                    size=len(page.response.content or b""),
-                )
+                size = len(page.response.content or b"")
+                yield Page(page, cursor_of(page.response.url), cursor_of(following), paginator.has_next_page, size)
         except (ConnectionError, Timeout, ChunkedEncodingError) as error:
             current = urlsplit(paginator.current_url or path).path
             what = str(error) if isinstance(error, RequestDeadlineExceeded) else type(error).__name__

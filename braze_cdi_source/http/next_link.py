@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import parse_qs, quote, urlencode, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 from dlt.sources.helpers.rest_client.paginators import HeaderLinkPaginator
 from requests import Request, Response
@@ -20,12 +20,6 @@ from .transport import origin
 
 DEFAULT_MAX_PAGES = 50_000
 """Pages read for one resource in one run at most (a year of syncs every 5 minutes is about 10,500)."""
-
-
-def path_segment(value: str) -> str:
-    """`value` as exactly one URL path segment (reserved characters and the dot segments `.`/`..` encoded)."""
-    encoded = quote(value, safe="")
-    return encoded.replace(".", "%2E") if set(value) <= {"."} else encoded
 
 
 _UNSAFE_CHARACTER = re.compile(r"[^\x21-\x7e]|\\")  # a backslash, or anything but printable ASCII
