@@ -49,10 +49,7 @@ class RunStats:
             return True
 
     def _of(self, integration_id: str | None) -> IntegrationStats:
-        stats = self.integrations.get(integration_id)
-        if stats is None:
-            stats = self.integrations[integration_id] = IntegrationStats()
-        return stats
+        return self.integrations.setdefault(integration_id, IntegrationStats())
 
     def expect(self, integration_ids: list[str]) -> None:
         with self._lock:

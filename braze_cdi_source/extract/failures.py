@@ -27,8 +27,11 @@ class ExtractionFailures:
         self.fail_fast = fail_fast
         self.run_started_at = datetime.now(timezone.utc)
 
-    def record(self, resource: str, error: Exception, integration_id: str | None) -> Any:
-        """Return the row to yield into `extraction_errors`, or re-raise when failing fast."""
+    def record(self, resource: str, error: Exception | str, integration_id: str | None) -> Any:
+        """Return the row to yield into `extraction_errors` (`error` may be a sentence on what was lost), or
+        raise when failing fast."""
+        if isinstance(error, str):
+            error = BrazeCdiError(error)
         if self.fail_fast:
             raise error
         row = {

@@ -33,7 +33,6 @@ class SyncCursor:
     newest_seen: datetime | None = None
     open_seen: list[datetime] = field(default_factory=list)
     future_seen: list[datetime] = field(default_factory=list)  # loaded, but they never move the cursor
-    now: datetime | None = None
 
     @classmethod
     def from_state(
@@ -55,7 +54,6 @@ class SyncCursor:
 
     def boundary(self, now: datetime) -> datetime | None:
         """The oldest start time this run must read (inclusive: the merge replaces rows read again); None: all."""
-        self.now = now
         if self.last_start is not None and self._future(self.last_start, now):
             self.last_start = None  # a cursor an earlier version let a future-dated sync freeze: read again
         candidates = [self.last_start] if self.last_start is not None else []

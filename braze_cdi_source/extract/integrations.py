@@ -10,7 +10,6 @@ from typing import Any
 import dlt
 from dlt.sources import DltResource
 
-from ..errors import BrazeCdiError
 from ..http.client import BrazeClient
 from ..settings import INTEGRATION_COLUMNS, INTEGRATION_TIMESTAMPS, INTEGRATIONS_TABLE, LIST_ENDPOINT, LIST_PATH
 from .backfill import Backfill
@@ -93,13 +92,13 @@ def integrations_resource(
                 if only is None or item["integration_id"] in only
             ]
             for note in items.notes():
-                yield failures.record(INTEGRATIONS_TABLE, BrazeCdiError(note), None)
+                yield failures.record(INTEGRATIONS_TABLE, note, None)
         except RUN_ENDING:
             raise
         except Exception as error:  # noqa: BLE001 - whatever the list's answers cause costs the list only
             yield failures.record(INTEGRATIONS_TABLE, error, None)
         if cleaner.note():
-            yield failures.record(INTEGRATIONS_TABLE, BrazeCdiError(f"integration list: {cleaner.note()}"), None)
+            yield failures.record(INTEGRATIONS_TABLE, f"integration list: {cleaner.note()}", None)
 
     return with_errors_table(
         integrations,

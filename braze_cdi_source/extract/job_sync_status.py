@@ -12,7 +12,7 @@ import dlt
 from dlt.common.schema.utils import has_table_seen_data
 from dlt.sources import DltResource
 
-from ..errors import BrazeApiError, BrazeCdiError
+from ..errors import BrazeApiError
 from ..http.client import BrazeClient, job_sync_status_path
 from ..settings import (
     BACKFILL_COLUMNS,
@@ -99,17 +99,11 @@ def job_sync_status_resource(
             # nothing loaded yet, ever: create the table anyway, so analysts' SQL finds every column
             yield dlt.mark.materialize_table_schema()
         if read.unkeyed:
-            yield failures.record(
-                name,
-                BrazeCdiError(
-                    f"{read.unkeyed} sync item(s) without a valid sync_start_time were skipped for integration "
-                    f"{integration_id}: the other rows loaded."
-                ),
-                integration_id,
-            )
+            skipped = f"{read.unkeyed} sync item(s) without a valid sync_start_time were skipped for integration"
+            yield failures.record(name, f"{skipped} {integration_id}: the other rows loaded.", integration_id)
         note = read.cleaner.note()
         if note:
-            yield failures.record(name, BrazeCdiError(f"integration {integration_id}: {note}"), integration_id)
+            yield failures.record(name, f"integration {integration_id}: {note}", integration_id)
         saved.save(state, top)
         newest = parse_instant(state.get("last_sync_start_time"))
         progress = history.progress(integration_id, newest, start_date, now)
@@ -125,7 +119,7 @@ def job_sync_status_resource(
         columns=BACKFILL_COLUMNS,
         create_table_variant=True,
     )
-    resource = with_errors_table(
+    return with_errors_table(
         job_sync_status,
         table_name=JOB_SYNC_STATUS_TABLE,
         write_disposition={"disposition": "merge", "strategy": "delete-insert"},
@@ -134,7 +128,6 @@ def job_sync_status_resource(
                  for name, hints in JOB_SYNC_STATUS_COLUMNS.items()},
         additional_table_hints=JOB_SYNC_STATUS_TABLE_HINTS,
     )
-    return resource
 
 
 def _table_has_data() -> bool:
