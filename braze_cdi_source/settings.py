@@ -5,13 +5,11 @@ from __future__ import annotations
 from importlib import metadata
 from urllib.parse import unquote
 
-DISTRIBUTION = "braze-cdi-source"
-
 
 def package_version() -> str:
     """The version of this package as pip installed it (pyproject.toml is the one place it is written)."""
     try:
-        return metadata.version(DISTRIBUTION)
+        return metadata.version("braze-cdi-source")
     except metadata.PackageNotFoundError:  # imported from a checkout that was never installed
         return "unknown"
 

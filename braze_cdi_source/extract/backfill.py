@@ -134,9 +134,7 @@ class History:
 
     def covered_back_to(self) -> datetime | None:
         """Every sync from this instant to the newest is loaded (the first stretch's edge, else the oldest)."""
-        for stretch in self.stretches:
-            return stretch.covered_to
-        return self.oldest
+        return self.stretches[0].covered_to if self.stretches else self.oldest
 
     def see(self, start: datetime) -> None:
         if self.oldest is None or start < self.oldest:
@@ -325,13 +323,9 @@ class Backfill:
             left = row["estimated_pages_left"]
             result[integration_id] = {
                 "pages_read": row["pages_read"],
-                "covered_back_to": _iso(row["covered_back_to"]),
-                "backfill_target": _iso(row["backfill_target"]),
+                "covered_back_to": to_iso(row["covered_back_to"]) if row["covered_back_to"] else None,
+                "backfill_target": to_iso(row["backfill_target"]) if row["backfill_target"] else None,
                 "estimated_pages_left": left,
                 "estimated_minutes_left": None if left is None else round(left / self.rate_per_minute, 1),
             }
         return result
-
-
-def _iso(value: datetime | None) -> str | None:
-    return to_iso(value) if value is not None else None
