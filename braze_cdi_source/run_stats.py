@@ -68,14 +68,11 @@ class RunStats:
         with self._lock:
             self._of(integration_id).pages += 1
 
-    def rows(self, integration_id: str, count: int) -> None:
-        with self._lock:
-            self._of(integration_id).rows += count
-
-    def classified(self, integration_id: str, new: int, updated: int, reread: int) -> None:
+    def rows(self, integration_id: str, new: int, updated: int, reread: int) -> None:
         """Rows of a page by what they are to the destination: new, finished since loaded running, read again."""
         with self._lock:
             stats = self._of(integration_id)
+            stats.rows += new + updated + reread
             stats.new_rows += new
             stats.updated_rows += updated
             stats.reread_rows += reread

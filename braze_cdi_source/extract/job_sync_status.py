@@ -177,10 +177,9 @@ class StretchReader:
                     raise
                 fell_back = True
                 logger.warning(
-                    "integration %s: Braze refused the saved cursor (%s); reading again from the newest page "
+                    "integration %s: Braze refused the saved cursor (400); reading again from the newest page "
                     "down to what is loaded.",
                     self.integration_id,
-                    error.status,
                 )
                 stretch.cursor = None
                 self.context.cursors_read(self.integration_id, stretch.until).clear()  # from the top again
@@ -207,8 +206,7 @@ class StretchReader:
                     kinds[self._kind_of(stretch, row)] += 1
                     self.cursor.see(row["sync_start_time"], row.get("job_status"), self.now)
                     self.history.see(row["sync_start_time"])
-                self.client.stats.rows(self.integration_id, len(rows))
-                self.client.stats.classified(self.integration_id, **kinds)
+                self.client.stats.rows(self.integration_id, **kinds)
                 yield rows
                 if reached:
                     if floor and bound is not None:
@@ -228,9 +226,7 @@ class StretchReader:
                 if page.next_cursor is not None:  # else a link without cursor: resuming re-reads from the last
                     stretch.cursor = page.next_cursor
         finally:
-            close = getattr(pages, "close", None)
-            if close is not None:
-                close()
+            pages.close()
 
     def _kind_of(self, stretch: Stretch, row: dict[str, Any]) -> str:
         """New, updated or re-read: the newest pages as the cursor sees them; older history is new unless above

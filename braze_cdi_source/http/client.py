@@ -9,7 +9,7 @@ from __future__ import annotations
 import ipaddress
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Generator
 from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
 
@@ -226,7 +226,7 @@ class BrazeClient:
 
     def pages(
         self, path: str, integration_id: str | None = None, cursor: str | None = None, seen: set[str] | None = None
-    ) -> Iterator[Page]:
+    ) -> Generator[Page, None, None]:
         """Each page, following `next` links, from `cursor` (a saved resume point) on; `BrazeApiError` on an error
         status. `seen`: the cursors this run requested already (loop detection and `max_pages` across calls)."""
         rest = self._rest_client()
