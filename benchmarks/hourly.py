@@ -41,7 +41,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from braze_cdi_source import braze_cdi_source
     from braze_cdi_source.http.throttle import Throttle
-    from braze_cdi_source.simulator.limits import Window
+    from braze_cdi_source.simulator.responses import Window
 
     result: dict[str, Any] = {"integrations": args.integrations, "limit": args.limit, "window_s": args.window}
     with BrazeSimulator([args.syncs] * args.integrations, seed=13, rate_limits=UNLIMITED) as sim:

@@ -141,4 +141,4 @@ def test_the_graph_sees_the_imports_it_checks():
     assert "braze_cdi_source.http.client" in edges["braze_cdi_source.extract.source"]
     assert "braze_cdi_source.settings" in edges["braze_cdi_source.simulator.server"]
     assert "braze_cdi_source.simulator" in edges["braze_cdi_source.cli.demo"]  # imported inside `demo`
-    assert ("braze_cdi_source.simulator.server", True) in graph()["braze_cdi_source.simulator.connections"]
+    assert ("braze_cdi_source.simulator.server", True) in graph()["braze_cdi_source.simulator.ticker"]

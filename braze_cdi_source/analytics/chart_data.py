@@ -1,12 +1,8 @@
-"""The HTML report's chart data, read bounded: what the charts draw, aggregated by the destination.
+"""The HTML report's chart data, sized by the chart, not the history: aggregated by the destination.
 
-A year of 300 integrations syncing every 15 minutes is 10 million syncs, and 30 days of it 860 thousand:
-more marks than a chart has pixels or a browser can hold. So the reads are sized by the chart, not the
-history. Every query filters `sync_start_time` on a literal window start (the engine prunes by time); a lane
-(integration) gets one mark per sync only while its syncs fit its pixels and the page's mark budget,
-otherwise hour or day cells counted in SQL (one row per integration per cell); durations become daily
-p50/p95 where points would overlap. The SQL is written as the views are (`view_sql.render_select`), so it
-runs on every destination the views run on.
+Every query filters `sync_start_time` on a literal window start (the engine prunes by time). A lane gets one
+mark per sync while its syncs fit its pixels and the page's mark budget, else hour or day cells counted in SQL;
+durations become daily p50/p95 where points would overlap. The SQL is written as the views' (`render_select`).
 """
 
 from __future__ import annotations
@@ -24,7 +20,7 @@ PLOT_WIDTH = 1060
 """Pixels of the charts' time axis (`report_html` lays its charts out to it)."""
 
 MAX_MARKS = 10_000
-"""Marks per chart over all lanes: with the tooltips, the page stays under 5 MB at any history size."""
+"""Marks per chart over all lanes: the page's size stays bounded at any history size."""
 
 POINT_PIXELS = 4
 """A duration point needs about this many pixels of the axis to itself (a 2.6 px radius)."""
@@ -88,8 +84,7 @@ FROM (SELECT d.integration_id, d.cell, d.duration_seconds,
       FROM ({durations}) AS d) AS r
 GROUP BY r.integration_id, r.cell ORDER BY r.integration_id, r.cell
 """
-"""For BigQuery and Spark, which have no percentile aggregate that sqlglot writes for them (the native one is
-6× faster on DuckDB: PostgreSQL, Snowflake and Redshift write it as PERCENTILE_CONT … WITHIN GROUP)."""
+"""For BigQuery and Spark, which have no percentile aggregate that sqlglot writes for them."""
 
 _DAILY = """
 SELECT d.day, COUNT(*) AS syncs, SUM(CASE WHEN d.job_status IN ('error', 'config_error') THEN 1 ELSE 0 END),
@@ -102,11 +97,9 @@ GROUP BY d.day ORDER BY d.day
 
 @dataclass
 class Charts:
-    """What the HTML charts draw. `syncs`: one per sync of the lanes drawn sync by sync; `bins`: timeline cells
-    (`bin_seconds` wide) of the other lanes; `duration_days`: daily p50/p95 of the lanes too dense for points;
-    `daily`: rows per UTC day. The axis runs from `start` (the window's start, or the hour of the first sync
-    when the history is more than a day younger: a new workspace's charts are not mostly empty) to `end`
-    (now, or the latest finish when syncs are dated ahead of the clock)."""
+    """What the HTML charts draw: `syncs` of the lanes drawn sync by sync, `bins` (timeline cells) of the others,
+    `duration_days` (daily p50/p95) of lanes too dense for points, `daily` rows. The axis runs from `start` (the
+    window's, or the first sync's hour in a younger history) to `end` (now, or a later finish)."""
 
     start: datetime
     end: datetime
@@ -198,5 +191,3 @@ def utc(value: Any) -> Any:
         return value.astimezone(timezone.utc) if value.tzinfo else value.replace(tzinfo=timezone.utc)
     return value
 
-
-__all__ = ["BIN_SECONDS", "MAX_MARKS", "PLOT_WIDTH", "WORST_FIRST", "Charts", "read_charts", "utc"]

@@ -1,9 +1,5 @@
-"""`braze-cdi report`: the report's data, read once, and the analyst's first screen in the terminal (and as JSON).
-
-The data is `integration_health_details` (health, last sync, success rates, p50/p95, failure streaks, rows
-over 30 days) and, for the HTML page (`report_html.py`), its charts' bounded data (`chart_data.py`), read
-through one connection (`health.reading`).
-"""
+"""`braze-cdi report`: its data (`integration_health_details` and, for the HTML page, `chart_data`), read through
+one connection, and the analyst's first screen in the terminal and as JSON."""
 
 from __future__ import annotations
 
@@ -29,11 +25,7 @@ from .views import destination_dialect, loaded_schema
 DEFAULT_DAYS = 30
 
 _RICH_HEALTH = {
-    "healthy": "green",
-    "degraded": "yellow",
-    "failing": "bold red",
-    "stale": "dark_orange",
-    "stuck": "magenta",
+    "healthy": "green", "degraded": "yellow", "failing": "bold red", "stale": "dark_orange", "stuck": "magenta",
     "unknown": "dim",
 }
 
@@ -68,8 +60,7 @@ def load_report_data(
     pipeline: dlt.Pipeline, days: int = DEFAULT_DAYS, thresholds: HealthThresholds | None = None,
     charts: bool = True,
 ) -> ReportData:
-    """Read the health details and, with `charts`, the charts' bounded data for the last `days` days
-    (`chart_data.py`: aggregated by the destination, never every sync)."""
+    """Read the health details and, with `charts`, the charts' bounded data for the last `days` days."""
     thresholds = thresholds or HealthThresholds.from_config()
     with reading(pipeline, thresholds) as (client, queries):
         integrations = read_details(client, queries)
@@ -108,19 +99,16 @@ def _label_integrations(rows: list[dict[str, Any]]) -> None:
 
 
 def _last_sync(row: dict[str, Any], now: datetime) -> str:
+    if row["last_sync_start_time"] is None:
+        text = "never"
+    elif (seconds := (now - row["last_sync_start_time"]).total_seconds()) < 0:  # ahead of the database clock
+        text = f"{row['last_job_status']}, in {human_duration(-seconds)} (future)"
+    else:
+        text = f"{row['last_job_status']}, {human_duration(seconds)} ago"
     if row.get("backfill_in_progress"):  # older history is still being read: say how far back it goes
         covered = row.get("backfill_covered_back_to")
-        return f"{_newest_sync(row, now)}; backfill in progress (back to {when(covered) if covered else 'nothing yet'})"
-    return _newest_sync(row, now)
-
-
-def _newest_sync(row: dict[str, Any], now: datetime) -> str:
-    if row["last_sync_start_time"] is None:
-        return "never"
-    seconds = (now - row["last_sync_start_time"]).total_seconds()
-    if seconds < 0:  # a start time ahead of the database clock: say so rather than print "-2 h ago"
-        return f"{row['last_job_status']}, in {human_duration(-seconds)} (future)"
-    return f"{row['last_job_status']}, {human_duration(seconds)} ago"
+        text += f"; backfill in progress (back to {when(covered) if covered else 'nothing yet'})"
+    return text
 
 
 def summary_rows(data: ReportData) -> list[dict[str, str]]:
@@ -144,17 +132,8 @@ def summary_rows(data: ReportData) -> list[dict[str, str]]:
 
 
 COLUMN_PRIORITY = (
-    "Integration",
-    "Health",
-    "Last sync",
-    "Success 7d",
-    "Failure streak",
-    "p95",
-    "Success 30d",
-    "p50",
-    "Rows failed 30d",
-    "Syncs 30d",
-    "Rows synced 30d",
+    "Integration", "Health", "Last sync", "Success 7d", "Failure streak", "p95", "Success 30d", "p50",
+    "Rows failed 30d", "Syncs 30d", "Rows synced 30d",
 )
 """Which columns a narrower terminal keeps first; the rest are named under the table."""
 
@@ -166,11 +145,8 @@ MIN_TABLE_COLUMNS = 5
 
 
 def fit_columns(cells: list[dict[str, str]], width: int) -> dict[str, int]:
-    """The columns that fit in `width` without cutting a value, with their widths, in display order.
-
-    Every column is as wide as its longest value (or longest header word: headers wrap at spaces), plus
-    3 characters of padding and border; room left unwraps headers, then goes to the integration names.
-    """
+    """The columns that fit in `width` without cutting a value, with their widths, in display order: each as wide
+    as its longest value or header word, plus 3 for padding and border; room left unwraps headers, then names."""
     if not cells:
         return {}
 
@@ -226,8 +202,8 @@ def print_report(
 ) -> ReportData | None:
     """Print the integrations table and the problems; returns the data (None when nothing is loaded).
 
-    The table adapts to the width: all columns when they fit, the most telling ones otherwise (names
-    wrap, nothing is cut to "…"), and one block per integration on a narrow terminal.
+    All columns when they fit, the most telling ones otherwise (nothing is cut to "…"), one block per
+    integration on a narrow terminal.
     """
     if data is None:
         try:
@@ -283,15 +259,15 @@ def print_report(
 
 
 def report_document(pipeline: dlt.Pipeline, data: ReportData | None = None, days: int = DEFAULT_DAYS) -> dict:
-    """The report as one JSON-ready document: `{"report": {dataset, generated_at, counts, integrations, problems}}`,
-    each integration's raw values (numbers, datetimes, None) under the same keys as `health --format json`."""
+    """`{"report": {dataset, generated_at, counts, integrations, problems}}`: each integration's raw values under
+    the keys `health --format json` uses."""
     data = data if data is not None else load_report_data(pipeline, days, charts=False)
     return {
         "report": {
             "dataset": data.dataset,
             "generated_at": data.now.isoformat(),
             "counts": data.counts,
-            "integrations": [  # raw values under the keys `health --format json` uses for its rows
+            "integrations": [
                 {
                     **{key: value for key, value in row.items() if key != "display_name"},
                     "integration_label": display_name(row),
@@ -303,12 +279,3 @@ def report_document(pipeline: dlt.Pipeline, data: ReportData | None = None, days
         }
     }
 
-
-__all__ = [
-    "DEFAULT_DAYS",
-    "ReportData",
-    "load_report_data",
-    "print_report",
-    "report_document",
-    "summary_rows",
-]

@@ -1,8 +1,5 @@
-"""`braze-cdi report --html`: the report as one self-contained HTML page with inline SVG charts.
-
-No script and no external resource, so it opens offline and can be mailed or archived as one file. It shows
-the same numbers as the terminal table (`report.summary_rows`) and charts the syncs of the report window.
-"""
+"""`braze-cdi report --html`: the report as one HTML page with inline SVG charts, no script nor external resource
+(it opens offline, can be mailed or archived); the same numbers as the terminal table."""
 
 from __future__ import annotations
 
@@ -21,19 +18,11 @@ from .report import DEFAULT_DAYS, ReportData, display_name, load_report_data, su
 from .thresholds import HealthThresholds
 
 STATUS_COLOURS = {
-    "success": "#2e9d4f",
-    "partial": "#e0a100",
-    "error": "#d2302c",
-    "config_error": "#8e1b6e",
-    "running": "#2f6fdf",
+    "success": "#2e9d4f", "partial": "#e0a100", "error": "#d2302c", "config_error": "#8e1b6e", "running": "#2f6fdf"
 }
 OTHER_STATUS_COLOUR = "#8a8a8a"
 HEALTH_COLOURS = {
-    "healthy": "#2e9d4f",
-    "degraded": "#e0a100",
-    "failing": "#d2302c",
-    "stale": "#8a6d3b",
-    "stuck": "#7b3fbf",
+    "healthy": "#2e9d4f", "degraded": "#e0a100", "failing": "#d2302c", "stale": "#8a6d3b", "stuck": "#7b3fbf",
     "unknown": "#8a8a8a",
 }
 
@@ -91,12 +80,6 @@ class _TimeAxis:
         return "".join(parts)
 
 
-def _lane_label(name: str, y: float) -> str:
-    """An integration's name left of its lane: cut to fit before the axis labels, full name on hover."""
-    shown = name if len(name) <= 42 else name[:41] + "…"
-    return f'<text x="4" y="{y}"><title>{_esc(name)}</title>{_esc(shown)}</text>'
-
-
 LABEL_WIDTH = 330
 WIDTH = LABEL_WIDTH + PLOT_WIDTH + 10
 
@@ -109,14 +92,14 @@ def _lanes(data: ReportData, key: str) -> dict[str, list[dict]]:
 
 
 def _lane(row: dict[str, Any], y: float, height: float) -> str:
-    """A lane's group (its marks carry no id or offset of their own: the page stays small), label, baseline."""
+    """A lane's group (its marks carry no id or offset of their own: the page stays small), label, baseline.
+
+    The name is cut to fit before the axis labels; hovering shows it whole."""
+    name = display_name(row)
+    shown = name if len(name) <= 42 else name[:41] + "…"
     return (f'<g data-integration="{_esc(row["integration_id"])}" transform="translate(0 {y})">'
-            f'{_lane_label(display_name(row), 16)}<line class="grid" x1="{LABEL_WIDTH}" x2="{WIDTH - 10}" '
-            f'y1="{height}" y2="{height}"/>')
-
-
-def _stamp(instant: datetime) -> str:
-    return instant.strftime("%Y-%m-%dT%H:%MZ")
+            f'<text x="4" y="16"><title>{_esc(name)}</title>{_esc(shown)}</text>'
+            f'<line class="grid" x1="{LABEL_WIDTH}" x2="{WIDTH - 10}" y1="{height}" y2="{height}"/>')
 
 
 def _cell_tip(cell: dict[str, Any], seconds: int) -> str:
@@ -164,7 +147,7 @@ def _timeline_svg(data: ReportData, charts: Charts) -> str:
             x1 = min(axis.x(cell["start"] + timedelta(seconds=charts.bin_seconds)), LABEL_WIDTH + PLOT_WIDTH)
             colour = OTHER_STATUS_COLOUR if cell["worst"] == "other" else _colour(cell["worst"])
             parts.append(
-                f'<rect class="bin" data-status="{cell["worst"]}" data-start="{_stamp(cell["start"])}" '
+                f'<rect class="bin" data-status="{cell["worst"]}" data-start="{cell["start"]:%Y-%m-%dT%H:%MZ}" '
                 f'x="{x0:.1f}" y="4" width="{max(x1 - x0 - 0.5, 1.0):.1f}" height="{lane - 8}" '
                 f'fill="{colour}"{_opacity(cell)}><title>{_esc(_cell_tip(cell, charts.bin_seconds))}</title></rect>'
             )
@@ -332,8 +315,7 @@ def write_html(
     thresholds: HealthThresholds | None = None,
     data: ReportData | None = None,
 ) -> ReportData:
-    """Write the HTML report to `path` (of `data` when the caller has read it already, as `braze-cdi report`
-    has); raises NoDataError when nothing is loaded."""
+    """Write the HTML report of `data` (read here when not given) to `path`; NoDataError when nothing is loaded."""
     if data is None or data.charts is None:
         data = load_report_data(pipeline, days, thresholds)
     path.write_text(render_html(data), encoding="utf-8")

@@ -1,8 +1,7 @@
-"""`braze-cdi check` (the command is at the end): verify configuration, instance, key, both permissions and
-the destination before the first run.
+"""`braze-cdi check`: verify configuration, instance, key, both permissions and the destination before a run.
 
-Each check says exactly what is wrong and what to do; none prints the key. A failure to reach the instance
-is told apart from a rejected key (401) and from a missing permission (403): they need different fixes.
+Each check says what is wrong and what to do, never the key; unreachable, a rejected key (401) and a missing
+permission (403) are told apart: they need different fixes.
 """
 
 from __future__ import annotations
@@ -23,8 +22,7 @@ from ..http.retries import RetryBudget
 from ..job import describe_location, make_pipeline
 from ..settings import JOB_STATUS_PERMISSION, LIST_PATH, LIST_PERMISSION
 from ..terminal_text import markup_safe
-from .main import EXIT_ERROR, EXIT_OK, describe_error, handle_errors, pipeline_options
-from .output import emit, is_json, out
+from .main import EXIT_ERROR, EXIT_OK, describe_error, emit, handle_errors, is_json, main, out, pipeline_options
 
 PROBE_INTEGRATION_ID = "00000000-0000-0000-0000-000000000000"
 """Asked for when the workspace lists no integration: a 400 'Invalid integration ID' proves the permission."""
@@ -64,17 +62,13 @@ def resolve_host(url: str) -> str | None:
 
 
 def check_instance(api_key: str, url: str, checks: list[Check]) -> list[Any] | None:
-    """Reach the instance and list integrations: tells unreachable, key rejected, and permission apart.
-
-    Returns the first page of integrations, or None after appending the failed check.
-    """
+    """Reach the instance and list integrations: the first page, or None after appending the failed check."""
     dns = resolve_host(url)
     if dns is not None:
         checks.append(Check("instance reachable", False, dns))
         return None
-    client = BrazeClient(api_key, url, budget=RetryBudget(max_attempts=2, backoff_factor=0.5, max_delay=2))
     try:
-        first_page = next(iter(client.pages(LIST_PATH)), [])
+        first_page = next(iter(_client(api_key, url).pages(LIST_PATH)), [])
     except (BrazeCdiError, RequestException) as error:
         reason = unreachable_reason(error)
         status = getattr(error, "status", None)
@@ -115,35 +109,32 @@ def run_checks(api_key: Any, base_url: Any) -> list[Check]:
     first_page = check_instance(api_key, url, checks)
     if first_page is None:
         return checks
-    client = BrazeClient(api_key, url, budget=RetryBudget(max_attempts=2, backoff_factor=0.5, max_delay=2))
     ids = [str(i["integration_id"]) for i in first_page if isinstance(i, dict) and i.get("integration_id")]
     probe = ids[0] if ids else PROBE_INTEGRATION_ID
-    path = job_sync_status_path(probe)
+    name = f"permission {JOB_STATUS_PERMISSION}"
     try:
-        syncs = next(iter(client.pages(path, probe)), [])
-        checks.append(
-            Check(f"permission {JOB_STATUS_PERMISSION}", True, f"read {len(syncs)} sync(s) of integration {probe}")
-        )
-    except BrazeApiError as error:
-        if not ids and error.status == 400 and "integration" in error.braze_message.lower():
-            checks.append(
-                Check(f"permission {JOB_STATUS_PERMISSION}", True, "granted (the workspace has no integration yet)")
-            )
-        else:
-            checks.append(Check(f"permission {JOB_STATUS_PERMISSION}", False, str(error)))
+        syncs = next(iter(_client(api_key, url).pages(job_sync_status_path(probe), probe)), [])
+        checks.append(Check(name, True, f"read {len(syncs)} sync(s) of integration {probe}"))
     except (BrazeCdiError, RequestException) as error:
-        checks.append(Check(f"permission {JOB_STATUS_PERMISSION}", False, str(error)))
+        refused = error.braze_message.lower() if isinstance(error, BrazeApiError) and error.status == 400 else ""
+        if not ids and "integration" in refused:  # the probe id is unknown: the permission was granted
+            checks.append(Check(name, True, "granted (the workspace has no integration yet)"))
+        else:
+            checks.append(Check(name, False, str(error)))
     return checks
+
+
+def _client(api_key: str, url: str) -> BrazeClient:
+    """A client that gives up soon: `check` is interactive."""
+    return BrazeClient(api_key, url, budget=RetryBudget(max_attempts=2, backoff_factor=0.5, max_delay=2))
 
 
 PROBE_TABLE = "_braze_cdi_check_probe"
 
 
 def check_destination(pipeline: Any, describe: Any) -> list[Check]:
-    """Connect to the destination, create the dataset if needed, write and drop a probe table (or file).
-
-    `describe(error)` turns a failure into the CLI's one sentence (missing credentials name their section).
-    """
+    """Connect to the destination, create the dataset if needed, write and drop a probe table (or file);
+    `describe(error)` is the CLI's one sentence for a failure."""
     from dlt.destinations.fs_client import FSClientBase
 
     checks: list[Check] = []
@@ -187,7 +178,7 @@ def check_destination(pipeline: Any, describe: Any) -> list[Check]:
     return checks
 
 
-@click.command()
+@main.command()
 @pipeline_options
 @click.option("--skip-destination", is_flag=True, help="Check only Braze, not the destination.")
 @handle_errors

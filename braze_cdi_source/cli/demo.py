@@ -9,13 +9,12 @@ import click
 
 from ..job import RunContext, RunSummary, make_pipeline, run_pipeline
 from ..settings import DEFAULT_DATASET_NAME
-from .main import handle_errors
-from .output import emit, is_json, out, say
+from .main import emit, handle_errors, is_json, main, out, say
 from .reports import show_report
 from .run_command import print_summary, progress_display
 
 
-@click.command()
+@main.command()
 @click.option("--integrations", default=6, show_default=True, help="How many simulated integrations.")
 @click.option("--seed", default=7, show_default=True, help="Seed of the simulated history.")
 @handle_errors

@@ -1,8 +1,8 @@
-"""`braze-cdi`: the command group, the global options (--debug, --log-format), logging setup, and the error
-handling every command shares (one plain sentence and an exit code for any failure).
+"""`braze-cdi`: the command group, its global options (--debug, --log-format) and where output goes in the chosen
+format, logging, and the error handling every command shares (one plain sentence and an exit code).
 
-The commands live in modules grouped by what they do (`run_command.py`, `reports.py`, `demo.py`, `check.py`);
-`cli/__init__.py` adds them to the group.
+With `--log-format json` every line on stdout and stderr is one JSON object: logs and errors are records on
+stderr, and what a command shows (summary, report, `check`'s results) is one JSON document a line on stdout.
 """
 
 from __future__ import annotations
@@ -13,29 +13,21 @@ import os
 import sys
 import traceback
 from collections.abc import Callable
+from datetime import date, datetime
+from decimal import Decimal
 from functools import wraps
 from pathlib import Path
 from typing import Any, NoReturn
 
 import click
-from dlt.common.configuration.exceptions import (
-    ConfigFieldMissingException,
-    ConfigValueCannotBeCoercedException,
-)
+from dlt.common.configuration.exceptions import ConfigFieldMissingException, ConfigValueCannotBeCoercedException
+from rich.console import Console
 
-from ..errors import (
-    BrazeCdiError,
-    find_cause,
-    missing_config_message,
-    missing_destination_message,
-    root_cause,
-)
+from ..errors import BrazeCdiError, find_cause, missing_config_message, missing_destination_message, root_cause
 from ..http.cancel import RunInterrupted
 from ..job import EXIT_INTERRUPTED, PipelineLockedError
 from ..settings import DEFAULT_DATASET_NAME, DEFAULT_PIPELINE_NAME, package_version
 from ..terminal_text import markup_safe, plain
-from . import output
-from .output import err
 
 EXIT_OK = 0
 EXIT_PARTIAL = 1
@@ -46,7 +38,37 @@ EXIT_LOCKED = 75
 """Another run of the same pipeline holds the lock (EX_TEMPFAIL: try again later)."""
 
 logger = logging.getLogger("braze_cdi")
+out = Console()
+err = Console(stderr=True)
+_options = {"log_format": "text", "debug": False}
+"""The global options of this process, set once they are parsed."""
 
+
+def is_json() -> bool:
+    """Whether stdout and stderr carry only JSON lines."""
+    return _options["log_format"] == "json"
+
+
+def json_value(value: Any) -> Any:
+    """A value JSON cannot hold as it is: instants as ISO 8601 text, decimals as numbers."""
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    return str(value)
+
+
+def emit(document: dict[str, Any]) -> None:
+    """One JSON document as one line on stdout (JSON mode only)."""
+    print(json.dumps(document, default=json_value), flush=True)
+
+
+def say(text: str, *, markup: bool = True) -> None:
+    """A line for people on stdout (text mode); in JSON mode a `{"message": …}` document."""
+    if is_json():
+        emit({"message": Console().render_str(text, markup=markup).plain if markup else text})
+    else:
+        out.print(text, highlight=False, markup=markup, soft_wrap=True)
 
 
 class _FixedFormatHandler(logging.StreamHandler):  # type: ignore[type-arg]
@@ -75,7 +97,7 @@ class _FixedFormatHandler(logging.StreamHandler):  # type: ignore[type-arg]
 def _setup_logging(log_format: str, debug: bool) -> None:
     """Our logger, dlt's and Python's warnings (a DltDeprecationWarning, say) write the same format to stderr:
     text lines, or one JSON object a line."""
-    output.set_format(log_format, debug)
+    _options.update(log_format=log_format, debug=debug)
     if log_format == "json":
         formatter: logging.Formatter = _JsonFormatter()
     else:
@@ -112,7 +134,7 @@ class _JsonFormatter(logging.Formatter):
 
 def say_error(message: str, code: int = EXIT_ERROR) -> None:
     """One plain sentence on stderr (a JSON record with --log-format json); Braze text in it made printable."""
-    if output.is_json():
+    if is_json():
         logger.error(message, extra={"fields": {"exit_code": code}})
     else:
         err.print(f"[bold red]error:[/] {markup_safe(message)}", highlight=False, soft_wrap=True)
@@ -141,16 +163,12 @@ def describe_error(error: BaseException) -> str:
     return f"{type(cause).__name__}: {first_line}"
 
 
-def _type_name(hint: Any) -> str:
-    return getattr(hint, "__name__", str(hint)).replace("Sequence", "a list")
-
-
 def handle_errors(func: Callable[..., Any]) -> Callable[..., Any]:
     """Turn known failures into one plain sentence and an exit code; `--debug` adds the traceback."""
 
     @wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        debug = output.is_debug()
+        debug = _options["debug"]
         try:
             return func(*args, **kwargs)
         except (click.exceptions.Exit, click.ClickException, SystemExit):
@@ -160,14 +178,15 @@ def handle_errors(func: Callable[..., Any]) -> Callable[..., Any]:
         except Exception as error:  # noqa: BLE001 - the top of the CLI: every failure becomes a message
             if find_cause(error, RunInterrupted) is not None or find_cause(error, KeyboardInterrupt) is not None:
                 fail(INTERRUPTED, EXIT_INTERRUPTED)
-            if debug and output.is_json():
+            if debug and is_json():
                 logger.debug("traceback", extra={"fields": {"traceback": traceback.format_exc()}})
             elif debug:
                 traceback.print_exc()
             coercion = find_cause(error, ConfigValueCannotBeCoercedException)
             if coercion is not None:
+                type_name = getattr(coercion.hint, "__name__", str(coercion.hint)).replace("Sequence", "a list")
                 fail(
-                    f"Configured value of {coercion.field_name} cannot be read as {_type_name(coercion.hint)}: "
+                    f"Configured value of {coercion.field_name} cannot be read as {type_name}: "
                     "in the environment, lists are JSON, e.g. SOURCES__BRAZE_CDI__INTEGRATION_IDS='[\"id1\"]'."
                 )
             cause = root_cause(error)
@@ -217,7 +236,7 @@ class _Group(click.Group):
         try:
             code = super().main(args, *pargs, **{**kwargs, "standalone_mode": False})
         except click.ClickException as error:
-            if not output.is_json():
+            if not is_json():
                 error.show()
                 sys.exit(error.exit_code)
             fail(error.format_message(), error.exit_code)
@@ -259,24 +278,18 @@ def _set_duckdb_file(ctx: click.Context, param: click.Parameter, value: Path | N
 def pipeline_options(func: Callable[..., Any]) -> Callable[..., Any]:
     """--pipeline-name, --destination, --dataset-name and --duckdb-file: the options of every command that
     opens a pipeline."""
-    func = click.option(
-        "--duckdb-file",
-        type=click.Path(dir_okay=False, path_type=Path),
-        default=None,
-        expose_value=False,
-        callback=_set_duckdb_file,
-        help="DuckDB file to load or read [default: <pipeline-name>.duckdb in the current folder].",
-    )(func)
-    func = click.option(
-        "--dataset-name", default=DEFAULT_DATASET_NAME, show_default=True, help="Dataset (schema) to load into."
-    )(func)
-    func = click.option(
-        "--destination",
-        default="duckdb",
-        show_default=True,
-        help="Any dlt destination: duckdb, postgres, snowflake, bigquery, motherduck, databricks, filesystem, …",
-    )(func)
-    func = click.option(
-        "--pipeline-name", default=DEFAULT_PIPELINE_NAME, show_default=True, help="dlt pipeline name (state, lock)."
-    )(func)
+    options = [
+        click.option("--pipeline-name", default=DEFAULT_PIPELINE_NAME, show_default=True,
+                     help="dlt pipeline name (state, lock)."),
+        click.option("--destination", default="duckdb", show_default=True,
+                     help="Any dlt destination: duckdb, postgres, snowflake, bigquery, motherduck, databricks, "
+                     "filesystem, …"),
+        click.option("--dataset-name", default=DEFAULT_DATASET_NAME, show_default=True,
+                     help="Dataset (schema) to load into."),
+        click.option("--duckdb-file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+                     expose_value=False, callback=_set_duckdb_file,
+                     help="DuckDB file to load or read [default: <pipeline-name>.duckdb in the current folder]."),
+    ]
+    for option in reversed(options):
+        func = option(func)
     return func

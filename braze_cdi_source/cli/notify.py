@@ -1,10 +1,8 @@
 """`braze-cdi health --notify URL`: post unhealthy integrations to a Slack-compatible incoming webhook.
 
-A notice goes out when the set of unhealthy integrations (id and class) differs from the one last
-notified (or every time with `always`), so a cron job every 30 minutes does not repeat the same alarm.
-What was last notified is kept beside the pipeline's state (`health_notice.json` in its working folder),
-per destination and dataset. The webhook URL is a secret (it is the credential): only its host is ever
-printed or logged. A notice that fails is logged and does not change health's exit code.
+A notice goes out when the unhealthy set (id and class) differs from the last one notified (kept in the pipeline's
+working folder, per destination and dataset), or every time with `always`: cron does not repeat an alarm. The
+URL is the credential: only its host is ever printed. A failed notice is logged, health's exit code unchanged.
 """
 
 from __future__ import annotations

@@ -1,9 +1,4 @@
-"""Progress of a run: what a backfill is doing now.
-
-A first backfill can take many minutes at Braze's rate limit (about 1,000 syncs a minute per
-workspace). `ProgressCollector` is a dlt progress collector that shows a run's `RunStats` live
-on a terminal, or as a plain log line every few seconds when output is not a terminal.
-"""
+"""Progress of a run (a first backfill takes minutes at Braze's rate limit): a dlt collector showing its `RunStats`."""
 
 from __future__ import annotations
 
@@ -25,11 +20,6 @@ MIN_WAIT_SHOWN = 1.0
 """Waits shorter than this (pacing between requests) are not worth a line."""
 
 _ENDPOINT_LABELS = {"job_sync_status": "job sync status", "list": "integration list"}
-
-
-def wait_message(kind: str, seconds: float) -> str:
-    """"waiting 42 s for Braze's rate-limit window (job sync status)"."""
-    return f"waiting {seconds:.0f} s for Braze's rate-limit window ({_ENDPOINT_LABELS.get(kind, kind)})"
 
 
 class ProgressCollector(Collector):
@@ -88,7 +78,7 @@ class ProgressCollector(Collector):
         """Say why the run is idle: live on a terminal, one log line per wait otherwise (called from any thread)."""
         if seconds < MIN_WAIT_SHOWN:
             return
-        text = wait_message(kind, seconds)
+        text = f"waiting {seconds:.0f} s for Braze's rate-limit window ({_ENDPOINT_LABELS.get(kind, kind)})"
         if self._progress is not None:
             self._progress.update(self._task, description=text)
             return

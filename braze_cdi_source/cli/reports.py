@@ -15,8 +15,20 @@ from ..errors import BrazeCdiError
 from ..job import describe_location, make_pipeline
 from ..settings import DEFAULT_DATASET_NAME
 from ..terminal_text import plain
-from .main import describe_error, fail, handle_errors, logger, pipeline_options
-from .output import emit, err, is_json, json_value, out, say
+from .main import (
+    describe_error,
+    emit,
+    err,
+    fail,
+    handle_errors,
+    is_json,
+    json_value,
+    logger,
+    main,
+    out,
+    pipeline_options,
+    say,
+)
 
 
 def show_report(pipeline: Any) -> None:
@@ -49,7 +61,7 @@ def _thresholds(values: dict[str, Any]) -> Any:
     return HealthThresholds.from_config(**values)
 
 
-@click.command()
+@main.command()
 @pipeline_options
 @click.option("--html", "html_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Also write a self-contained HTML page with charts to this file.")
@@ -95,7 +107,7 @@ def _check_writable(path: Path) -> None:
         path.unlink()
 
 
-@click.command()
+@main.command()
 @pipeline_options
 @_threshold_options
 @click.option("--fail-on", default="failing,stuck,stale", show_default=True,
@@ -174,7 +186,7 @@ def _notify(pipeline: Any, result: Any, url: str, always: bool) -> None:
         logger.info(outcome.message, extra={"fields": {"notify": outcome.status}})
 
 
-@click.command()
+@main.command()
 @click.option("--dialect", required=True,
               type=click.Choice(["duckdb", "postgres", "redshift", "snowflake", "bigquery", "databricks"]),
               help="SQL dialect of the warehouse (MotherDuck: duckdb).")

@@ -26,12 +26,25 @@ from ..job import (
 from ..run_stats import RunStats
 from ..terminal_text import markup_safe
 from ..timestamps import parse_instant
-from .main import EXIT_OK, EXIT_PARTIAL, INTERRUPTED, fail, handle_errors, logger, pipeline_options, say_error
-from .output import emit, err, is_json, out
+from .main import (
+    EXIT_OK,
+    EXIT_PARTIAL,
+    INTERRUPTED,
+    emit,
+    err,
+    fail,
+    handle_errors,
+    is_json,
+    logger,
+    main,
+    out,
+    pipeline_options,
+    say_error,
+)
 from .progress import ProgressCollector
 
 
-@click.command()
+@main.command()
 @pipeline_options
 @click.option("--integration-id", "integration_ids", multiple=True, help="Only this integration (repeatable).")
 @click.option("--start-date", default=None, help="Ignore syncs that started before this ISO 8601 date/time.")
@@ -66,15 +79,9 @@ def run(
 
     parse_duration(time_budget)  # bad input is refused before any destination is opened
     parse_start_date(start_date)
-    kwargs: dict[str, Any] = {"fail_fast": fail_fast}
-    if integration_ids:
-        kwargs["integration_ids"] = list(integration_ids)
-    if start_date:
-        kwargs["start_date"] = start_date
-    if time_budget:
-        kwargs["time_budget"] = time_budget
-    if checkpoint_pages:
-        kwargs["checkpoint_pages"] = checkpoint_pages
+    given = {"integration_ids": list(integration_ids), "start_date": start_date, "time_budget": time_budget,
+             "checkpoint_pages": checkpoint_pages}  # the others come from [sources.braze_cdi]
+    kwargs: dict[str, Any] = {"fail_fast": fail_fast, **{key: value for key, value in given.items() if value}}
     pipeline = make_pipeline(pipeline_name, destination, dataset_name)
     context = RunContext()
 
@@ -193,7 +200,7 @@ def _minute(value: str | None) -> str:
     return "-" if not value else parse_instant(value).strftime("%Y-%m-%d %H:%M UTC")
 
 
-@click.command()
+@main.command()
 @pipeline_options
 @click.option("--integration-id", "integration_ids", multiple=True, help="Only this integration (repeatable).")
 @handle_errors

@@ -1,5 +1,4 @@
-"""One run of the job, shared by the CLI and the pipeline script: lock, extract and load in slices, views,
-summary, run log; and the reset of a pipeline's state."""
+"""One run of the job (lock, load in slices, views, summary, run log) and the reset of a pipeline's state."""
 
 from __future__ import annotations
 
@@ -8,7 +7,6 @@ import inspect
 import logging
 import time
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Any
 
 import dlt
@@ -24,16 +22,15 @@ from ..analytics.view_sql import VERIFIED_DIALECTS
 from ..analytics.views import create_views, destination_dialect
 from ..errors import BaseUrlUnreachableError, BrazeCdiError, ConfigurationError, root_cause
 from ..extract.run_context import RunContext
-from ..settings import DEFAULT_DATASET_NAME, DEFAULT_PIPELINE_NAME, SOURCE_NAME
-from .file_format import run_file_format
-from .location import resolve_destination
-from .lock import pipeline_lock
-from .run_log import record_failed_run, record_run
+from ..settings import JOB_SYNC_STATUS_TABLE, SOURCE_NAME
+from .pipeline import pipeline_lock, run_file_format
 from .summary import (
     RunSummary,
     add_row_counts,
     correct_new_rows,
     count_syncs,
+    record_failed_run,
+    record_run,
     stateless_integrations,
     summarise,
 )
@@ -41,32 +38,9 @@ from .summary import (
 logger = logging.getLogger("braze_cdi")
 
 
-def make_pipeline(
-    pipeline_name: str = DEFAULT_PIPELINE_NAME,
-    destination: Any = "duckdb",
-    dataset_name: str = DEFAULT_DATASET_NAME,
-    pipelines_dir: str | None = None,
-    duckdb_file: str | Path | None = None,
-) -> dlt.Pipeline:
-    """A dlt pipeline with the project's defaults: a local DuckDB file in the folder the command runs from.
-
-    dlt remembers where a pipeline first ran (its local state holds that folder) and resolves a relative
-    DuckDB path against it, so a run from another folder would load the first folder's file. Passing
-    an absolute path always wins: `duckdb_file`, else a configured `destination.duckdb.credentials` path,
-    else `<pipeline_name>.duckdb`, each resolved against the current folder.
-    """
-    return dlt.pipeline(
-        pipeline_name=pipeline_name,
-        destination=resolve_destination(destination, pipeline_name, duckdb_file),
-        dataset_name=dataset_name,
-        pipelines_dir=pipelines_dir,
-    )
-
-
 def views_supported(pipeline: dlt.Pipeline) -> bool:
-    """Whether the views are made here: a SQL engine that keeps views (not a file lake, whose SQL client is a
-    throwaway DuckDB) and whose dialect the views are verified on. Otherwise one log line says so; the
-    data is loaded all the same and the run's exit code does not change."""
+    """Whether the views are made here: a SQL engine that keeps them (not a file lake's throwaway DuckDB), of a
+    verified dialect. Otherwise one log line says so; the data loads all the same."""
     name = pipeline.destination.destination_name if pipeline.destination else "?"
     client = pipeline.destination_client()
     if isinstance(client, FSClientBase) or not isinstance(client, WithSqlClient):
@@ -98,12 +72,9 @@ def run_pipeline(
 ) -> RunSummary:
     """Run the source under the pipeline lock, refresh the views, and summarise what happened.
 
-    `source` may be a source or a function that makes one: a function is called only once the lock
-    is held, so a run refused by the lock sends no request to Braze (making the source lists the
-    integrations), and with `run_context=` when it takes one (`braze_cdi_source` does). A source made
-    beforehand must have been given this run's `context`. A failure of some integrations is not an exception
-    here: their rows are in `extraction_errors` and `summary.failures` counts them. A failure of the whole
-    run raises. The summary's counts come from `context.stats`: one object per run, never shared.
+    `source` may be a function that makes one: it is called once the lock is held (a refused run sends no
+    request), with `run_context=` when it takes one; a source made beforehand must have been given `context`.
+    Failed integrations are rows in `extraction_errors` (`summary.failures`); a failure of the whole run raises.
     """
     started = time.monotonic()
     started_at = datetime.now(timezone.utc)
@@ -162,11 +133,7 @@ def run_pipeline(
 
 
 def _made(source: Any, context: RunContext) -> Any:
-    """The source to run: `source` itself, or what the function `source` makes (given `context` if it takes it).
-
-    A `braze_cdi_source` shares the run's counters and slices through `context` only, so one made without it
-    cannot be run here: its slices and counts would be out of the job's reach.
-    """
+    """The source to run: `source`, or what the function `source` makes (given `context` if it takes it)."""
     if callable(source) and not hasattr(source, "resources"):
         takes_context = "run_context" in inspect.signature(source).parameters
         source = source(run_context=context) if takes_context else source()
@@ -186,11 +153,8 @@ def invalid_input(error: BaseException) -> bool:
     return isinstance(cause, bad) and not isinstance(cause, BaseUrlUnreachableError)
 
 
-
-
 def _extract_times(pipeline: dlt.Pipeline) -> tuple[float, float]:
-    """Seconds the last extract step took, and since it ended (what normalize and load took: what the time
-    budget must keep for a slice)."""
+    """Seconds the last extract step took, and since it ended (normalize and load: what a slice's budget keeps)."""
     trace = pipeline.last_trace
     steps = [s for s in (trace.steps if trace is not None else []) if s.step == "extract" and s.finished_at]
     if not steps:
@@ -200,15 +164,12 @@ def _extract_times(pipeline: dlt.Pipeline) -> tuple[float, float]:
 
 
 def reset_state(pipeline: dlt.Pipeline, integration_ids: list[str] | None = None) -> list[str]:
-    """Forget the incremental and backfill state of these integrations (all when None or empty), under the lock.
+    """Forget the state of these integrations (all when None or empty), under the lock; returns their ids.
 
-    The next run reads their history again from the newest sync down to start_date (or Braze's oldest); the
-    rows already loaded stay and are merged, never doubled. The state is committed to the destination, so a
-    run on another machine sees the reset too. Returns the integration ids whose state was dropped.
+    The next run reads their history again; loaded rows are merged, never doubled. The state is committed to the
+    destination, so a run on another machine sees the reset too.
     """
     from dlt.pipeline.helpers import pipeline_drop
-
-    from ..settings import JOB_SYNC_STATUS_TABLE
 
     prefix = f"{JOB_SYNC_STATUS_TABLE}_"
     with pipeline_lock(pipeline):
@@ -233,14 +194,11 @@ class LoadFailedError(BrazeCdiError):
 
 
 def _set_aside(pipeline: dlt.Pipeline, sources_state: dict[str, Any], error: PipelineStepFailed) -> LoadFailedError:
-    """Drop the package the destination refused and put the cursors back to before this run.
-
-    Left pending, dlt would retry the same package first on every later run and fail every time, even
-    against a clean Braze. With the cursors back where they were, the next run reads those syncs again,
-    so nothing is lost; the merge keeps anything that did land from being doubled.
-    """
+    """Drop the package the destination refused (else dlt retries it first on every later run) and put the
+    cursors back, so the next run reads those syncs again; the merge keeps what did land from doubling."""
     cause = root_cause(error)
     first_line = (str(cause).splitlines() or [type(cause).__name__])[0][:300]
+    failed = f"the load into {pipeline.destination.destination_name if pipeline.destination else '?'} failed"
     try:
         pipeline.drop_pending_packages()
         with pipeline.managed_state() as state:
@@ -248,13 +206,11 @@ def _set_aside(pipeline: dlt.Pipeline, sources_state: dict[str, Any], error: Pip
     except Exception as cleanup:  # noqa: BLE001 - report the load failure, with what to do by hand
         logger.error(f"could not set the failed load package aside: {cleanup}")
         return LoadFailedError(
-            f"the load into {pipeline.destination.destination_name if pipeline.destination else '?'} failed "
-            f"({first_line}), and the package could not be set aside: run "
+            f"{failed} ({first_line}), and the package could not be set aside: run "
             f"`dlt pipeline {pipeline.pipeline_name} drop-pending-packages`, then `braze-cdi reset` and run again."
         )
     return LoadFailedError(
-        f"the load into {pipeline.destination.destination_name if pipeline.destination else '?'} failed "
-        f"({first_line}): its package was set aside and the cursors put back, so the next run reads those "
+        f"{failed} ({first_line}): its package was set aside and the cursors put back, so the next run reads those "
         "syncs again; fix what the destination names (permissions, space, a constraint or a column type) "
         "and run again."
     )

@@ -1,8 +1,6 @@
 """The bundled Braze CDI simulator: product code (the demo runs on it), not only a test fixture.
 
-`python -m braze_cdi_source.simulator --port 8080 --integrations 20` serves it on loopback. `server` is the HTTP
-API over a `workspace` (the data and the changes tests make), whose `history` is generated from a seed.
-"""
+`python -m braze_cdi_source.simulator --port 8080 --integrations 20` serves it on loopback."""
 
 from .history import derive_sync_counts
 from .responses import decode_cursor, encode_cursor

@@ -1,9 +1,6 @@
-"""Generated sync history: one integration's syncs, their statuses, row counts and watermarks, and how
-their instants are rendered as Braze-like ISO 8601 text.
-
-History is deterministic for a seed (one random stream per integration, so adding an integration leaves
-the others as they were). Instants are int milliseconds since the Unix epoch (UTC); each sync renders
-its instants in one of four styles (`Z`, `+00:00`, milliseconds, tenths) as Braze's API mixes them.
+"""Generated sync history, deterministic for a seed (one random stream per integration, so adding one leaves the
+others as they were). Instants are int milliseconds since the Unix epoch (UTC); each sync renders them in one of
+four styles (`Z`, `+00:00`, milliseconds, tenths), as Braze's API mixes them.
 """
 
 from __future__ import annotations
@@ -32,26 +29,15 @@ QUANTUM = (SECOND, SECOND, 1, 100)  # the finest instant each style renders exac
 _STYLE_OF = {"z": _Z, "offset": _OFFSET, "fractional": _MILLIS}
 
 _WAREHOUSES = (
-    ("snowflake", "Snowflake"),
-    ("bigquery", "BigQuery"),
-    ("redshift", "Redshift"),
-    ("databricks", "Databricks"),
+    ("snowflake", "Snowflake"), ("bigquery", "BigQuery"), ("redshift", "Redshift"), ("databricks", "Databricks")
 )
 _TYPES = (
-    ("user_attributes", "users"),
-    ("user_attributes", "customer profiles"),
-    ("custom_events", "events"),
-    ("purchase_events", "purchases"),
-    ("catalogs", "product catalog"),
-    ("delete_users", "user deletes"),
+    ("user_attributes", "users"), ("user_attributes", "customer profiles"), ("custom_events", "events"),
+    ("purchase_events", "purchases"), ("catalogs", "product catalog"), ("delete_users", "user deletes"),
 )
 _EMAILS = (
-    "data-eng@example.com",
-    "crm-ops@example.com",
-    "jane.doe@example.com",
-    "li.wei@example.com",
-    "analytics@example.com",
-    "marketing-tech@example.com",
+    "data-eng@example.com", "crm-ops@example.com", "jane.doe@example.com", "li.wei@example.com",
+    "analytics@example.com", "marketing-tech@example.com",
 )
 
 

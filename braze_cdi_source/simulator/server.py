@@ -1,11 +1,5 @@
-"""A local imitation of Braze's Cloud Data Ingestion (CDI) REST API, over real HTTP.
-
-`BrazeSimulator` serves `GET /cdi/integrations` and `GET /cdi/integrations/{id}/job_sync_status` on
-loopback the way Braze documents them: Bearer auth, 10-item pages announced by a `Link` header with
-base64 `skip:N` cursors, per-endpoint rate limits with `X-RateLimit-*` headers, and Braze's error
-bodies. The sync history is generated deterministically from a seed, can be changed between runs, and
-faults (5xx, 429, dropped connections, slow or broken bodies) can be injected. The demo command, the
-tests and the benchmarks run against it; it needs nothing beyond the standard library.
+"""Braze's CDI API over real HTTP on loopback (the standard library's server), as Braze documents it: Bearer
+auth, 10-item pages with a `Link` header of `skip:N` cursors, per-endpoint rate limits, Braze's error bodies.
 
 Order of checks for a request: injected fault, unknown path (404), method (405), key (401),
 permission (403), rate limit (429; 401/403 do not consume it), integration id (400), cursor (400).
@@ -18,22 +12,35 @@ import hmac
 import json
 import random
 import socket
+import socketserver
+import sys
 import threading
 import time
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qsl
 
 from ..settings import JOB_SYNC_STATUS_ENDPOINT, LIST_ENDPOINT, OTHER_ENDPOINT, PERMISSIONS, endpoint_of
-from .connections import SimulatorServer
-from .faults import FAULT_KINDS, Fault, bend, replacement, take
 from .history import TIMESTAMP_STYLES
-from .limits import DEFAULT_RATE_LIMITS, Window
-from .responses import Response, decode_cursor, encode_cursor, json_response, rate_headers
+from .responses import (
+    DEFAULT_RATE_LIMITS,
+    FAULT_KINDS,
+    Fault,
+    Response,
+    Window,
+    bend,
+    decode_cursor,
+    encode_cursor,
+    json_response,
+    rate_headers,
+    replacement,
+    take,
+)
 from .workspace import Workspace
 
 __all__ = ["BrazeSimulator", "RecordedRequest"]
@@ -59,13 +66,9 @@ class RecordedRequest:
 class BrazeSimulator(Workspace):
     """Braze's CDI API on a loopback port, with seed-determined data, mutations and fault injection.
 
-    Rate limits are fixed windows per endpoint kind ("list", "job_sync_status") that start at the first
-    request after the previous window ended; requests answered 401 or 403 do not consume them, injected
-    faults other than "slow" and the body faults bypass them. `rate_limits` overrides one or both kinds;
-    a kind left out keeps Braze's limit. `aligned_windows=True` makes the windows end on multiples of
-    their length instead (like a per-minute counter, so X-RateLimit-Reset is exact, not rounded up).
-    Syncs are served newest first, as Braze's examples suggest; `oldest_first=True` serves them the other
-    way, since Braze does not document the order. All public methods are thread-safe.
+    `rate_limits` overrides Braze's (limit, seconds) per endpoint kind; injected faults other than "slow" and
+    the body faults bypass them. Syncs are served newest first, as Braze's examples suggest; `oldest_first`
+    serves them the other way (Braze documents no order). All public methods are thread-safe.
     """
 
     def __init__(
@@ -111,8 +114,6 @@ class BrazeSimulator(Workspace):
         for count in sync_counts:
             self.add_integration(count)
 
-    # --- lifecycle
-
     def start(self) -> BrazeSimulator:
         """Bind the port and serve in a background thread; returns self."""
         if self._server is not None:
@@ -156,8 +157,6 @@ class BrazeSimulator(Workspace):
         host, port = self._server.server_address[:2]
         return f"http://{host}:{port}"
 
-    # --- faults
-
     def inject(
         self,
         kind: str,
@@ -190,8 +189,6 @@ class BrazeSimulator(Workspace):
         with self._lock:
             self._faults.clear()
 
-    # --- request log
-
     @property
     def requests(self) -> list[RecordedRequest]:
         """A copy of the request log, oldest first."""
@@ -221,10 +218,7 @@ class BrazeSimulator(Workspace):
         with self._lock:
             return self._throttled
 
-    # --- internals: HTTP
-
     def _respond(self, method: str, target: str, authorization: str | None) -> Response:
-        """The answer to one request (called by the handler thread)."""
         if self._latency > 0:
             time.sleep(self._latency)
         path, _, query_string = target.partition("?")
@@ -323,3 +317,74 @@ class BrazeSimulator(Workspace):
                 self._connections.add(connection)
             else:
                 self._connections.discard(connection)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body are two writes: avoid delayed-ACK stalls
+    server_version = "BrazeCDISimulator/1.0"
+    timeout = 300  # idle keep-alive connections close after this
+    server: SimulatorServer
+
+    def setup(self) -> None:
+        super().setup()
+        self.server.simulator._track(self.connection, open_=True)
+
+    def finish(self) -> None:
+        try:
+            super().finish()
+        finally:
+            self.server.simulator._track(self.connection, open_=False)
+
+    def version_string(self) -> str:
+        return self.server_version
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Silence the per-request log on stderr."""
+
+    def do_GET(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        if length > 0:
+            self.rfile.read(length)
+        response = self.server.simulator._respond(self.command, self.path, self.headers.get("Authorization"))
+        if response.drop:
+            self.close_connection = True
+            with contextlib.suppress(OSError):
+                self.connection.shutdown(socket.SHUT_RDWR)
+            return
+        try:
+            self.send_response(response.status)
+            for name, value in response.headers:
+                self.send_header(name, value)
+            self.send_header("Content-Length", str(len(response.body)))
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(response.body)
+        except OSError:  # the client went away
+            self.close_connection = True
+
+    do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_GET
+
+
+class SimulatorServer(ThreadingHTTPServer):
+    """A threading HTTP server bound to one simulator, without reverse DNS and quiet about gone clients.
+
+    Every request, whatever its method, is answered by `BrazeSimulator._respond` (looked up per request, so a
+    test can wrap it)."""
+
+    daemon_threads = True
+    request_queue_size = 128
+
+    def __init__(self, address: tuple[str, int], simulator: BrazeSimulator) -> None:
+        self.simulator = simulator
+        super().__init__(address, _Handler)
+
+    def server_bind(self) -> None:
+        """Bind without HTTPServer's reverse DNS lookup of the host."""
+        socketserver.TCPServer.server_bind(self)
+        host, port = self.server_address[:2]
+        self.server_name, self.server_port = str(host), int(port)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if not isinstance(sys.exc_info()[1], OSError):
+            super().handle_error(request, client_address)

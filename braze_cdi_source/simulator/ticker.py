@@ -1,9 +1,5 @@
-"""The simulator moving on its own: `python -m braze_cdi_source.simulator --tick SECONDS`.
-
-Every tick, each active integration either finishes its running sync (mostly success, sometimes partial
-or error) or starts a new one at the current time. Run `braze-cdi run` now and then to watch incremental
-runs load only what is new, running syncs turn into their final status, and `braze-cdi health` change.
-"""
+"""The simulator moving on its own (`--tick SECONDS`): each tick, an active integration finishes its running sync
+or starts one, so incremental runs, running syncs turning final and `braze-cdi health` can be watched."""
 
 from __future__ import annotations
 

@@ -1,8 +1,5 @@
-"""One simulated Braze workspace: its integrations and their sync history, the items served for a page,
-and the changes tests make between runs (`add_syncs`, `start_sync`, `finish_running`, `set_job_status_raw`).
-
-Nothing here knows about HTTP. The public methods hold the workspace's lock, which the server (a `Workspace`
-served over HTTP) also holds around the pages it reads.
+"""One simulated Braze workspace: its integrations and sync history, the items served for a page, and the changes
+tests make between runs. Nothing here knows HTTP; the public methods hold the lock the server holds around a page.
 """
 
 from __future__ import annotations
