@@ -20,6 +20,7 @@ from dlt.common.normalizers.naming.snake_case import NamingConvention
 
 from ..run_stats import RunStats
 from ..settings import JOB_SYNC_STATUS_TIMESTAMPS
+from ..terminal_text import shown
 from ..timestamps import parse_instant
 
 MAX_DEPTH = 32
@@ -115,16 +116,16 @@ class RowCleaner:
             first, second = self._merged[0]
             parts.append(
                 f"{len(self._merged)} sync(s) whose sync_start_time differs from the one before only below a "
-                f"microsecond ({_shown(first)} and {_shown(second)}) share its key and merged into one row"
+                f"microsecond ({shown(first)} and {shown(second)}) share its key and merged into one row"
             )
         if self._renamed:
-            names = ", ".join(f"{_shown(k)} -> {_shown(v)}" for k, v in sorted(self._renamed.items())[:5])
+            names = ", ".join(f"{shown(k)} -> {shown(v)}" for k, v in sorted(self._renamed.items())[:5])
             parts.append(f"field(s) whose column name collides with ours or dlt's were renamed ({names})")
         if self._repaired:
-            fields = ", ".join(f"{_shown(k)} ({v})" for k, v in sorted(self._repaired.items())[:5])
+            fields = ", ".join(f"{shown(k)} ({v})" for k, v in sorted(self._repaired.items())[:5])
             parts.append(f"value(s) that cannot load were kept as text in a variant column: {fields}")
         if self._dropped:
-            names = ", ".join(_shown(k) for k in sorted(self._dropped)[:5])
+            names = ", ".join(shown(k) for k in sorted(self._dropped)[:5])
             parts.append(
                 f"{len(self._dropped)} field(s) were dropped, the table holding its {MAX_EXTRA_COLUMNS} extra columns "
                 f"already ({names})"
@@ -186,10 +187,6 @@ def _as_json_text(value: Any) -> str:
         return json.dumps(value, default=str)
     except (RecursionError, ValueError, TypeError):
         return "(nested too deeply to keep)"
-
-
-def _shown(text: str) -> str:
-    return "".join(c for c in text if c.isprintable())[:60]
 
 
 def unparsed_timestamp(value: Any) -> Any:

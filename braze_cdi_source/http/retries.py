@@ -101,12 +101,9 @@ def _jittered_backoff(budget: RetryBudget) -> Callable[[RetryCallState], float]:
 
 def _status_worth_retrying(response: Response | None, exception: BaseException | None) -> bool:
     """429 and 5xx, except a 429 that asked for an absurd wait (retrying cannot help in time)."""
-    if response is None or response.status_code not in _RETRY_STATUS:
+    if response is None or response.status_code not in DEFAULT_RETRY_STATUS:
         return False
     return not (response.status_code == 429 and getattr(response, ASKED_WAIT, None))
-
-
-_RETRY_STATUS = frozenset(DEFAULT_RETRY_STATUS)
 
 
 def make_retrying(budget: RetryBudget) -> Retrying:

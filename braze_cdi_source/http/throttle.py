@@ -21,6 +21,7 @@ from requests import Response
 
 from ..errors import ConfigurationError
 from ..settings import JOB_SYNC_STATUS_ENDPOINT, RATE_LIMITS_PER_MINUTE
+from ..terminal_text import shown
 from . import cancel
 
 DEFAULT_MAX_RATE_LIMIT_WAIT = 60.0
@@ -158,7 +159,7 @@ class Throttle:
             header = "Retry-After" if after is not None and (asked is None or after > asked) else "X-RateLimit-Reset"
             asked = after if header == "Retry-After" else asked
             if asked is not None and asked > ABSURD_WAIT:
-                setattr(response, ASKED_WAIT, (header, _shown(headers.get(header)), asked))
+                setattr(response, ASKED_WAIT, (header, shown(headers.get(header) or "", 40), asked))
                 asked = None  # nobody waits for it: this request fails at once
         with self._lock:
             window = self._windows[kind]
@@ -208,7 +209,3 @@ def _retry_after_seconds(value: str | None, now: float) -> float | None:
     if when is None or when.tzinfo is None:
         return None
     return max(0.0, when.timestamp() - now)
-
-
-def _shown(value: str | None) -> str:
-    return "".join(c for c in (value or "") if c.isprintable())[:40]
