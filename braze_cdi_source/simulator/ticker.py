@@ -25,7 +25,6 @@ class Ticker:
         self._rng = random.Random(f"braze-sim-ticker:{seed}")
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self.ticks = 0
 
     def tick(self, now: datetime | None = None) -> dict[str, int]:
         """One step: finish running syncs, start new ones; returns how many of each."""
@@ -44,7 +43,6 @@ class Ticker:
             elif self._rng.random() < START_PROBABILITY:
                 self.simulator.start_sync(integration_id, at=now)
                 counts["started"] += 1
-        self.ticks += 1
         return counts
 
     def start(self) -> Ticker:
