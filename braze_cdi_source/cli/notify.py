@@ -61,6 +61,10 @@ def _mrkdwn(text: Any) -> str:
     return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+def _section(text: str) -> dict[str, Any]:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
+
+
 def build_payload(result: HealthResult, where: str) -> dict[str, Any]:
     """Slack's incoming-webhook JSON: `text` (the fallback every compatible receiver shows) and `blocks`."""
     rows = [row for row in result.integrations if row["health"] in result.fail_on]
@@ -70,7 +74,7 @@ def build_payload(result: HealthResult, where: str) -> dict[str, Any]:
             f"braze-cdi: no integration is {' or '.join(result.fail_on)} any more "
             f"({', '.join(f'{n} {h}' for h, n in sorted(counts.items()))}; {where})."
         )
-        return {"text": text, "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": _mrkdwn(text)}}]}
+        return {"text": text, "blocks": [_section(_mrkdwn(text))]}
     text = f"braze-cdi: {len(rows)} unhealthy integration(s) ({where})"
     lines = []
     blocks: list[dict[str, Any]] = [{"type": "header", "text": {"type": "plain_text", "text": text[:150]}}]
@@ -80,15 +84,7 @@ def build_payload(result: HealthResult, where: str) -> dict[str, Any]:
         reason = (row.get("problem") or row["health"]).split(" — ", 1)[-1]
         line = f"{name} [{row['integration_id']}]: {row['health']} — {reason} (last sync {last})"
         lines.append(line)
-        blocks.append(
-            {
-                "type": "section",
-                "text": {
-                    "type": "mrkdwn",
-                    "text": f"*{_mrkdwn(name)}* `{row['health']}`\n{_mrkdwn(reason)}\nlast sync: {_mrkdwn(last)}",
-                },
-            }
-        )
+        blocks.append(_section(f"*{_mrkdwn(name)}* `{row['health']}`\n{_mrkdwn(reason)}\nlast sync: {_mrkdwn(last)}"))
     if len(rows) > MAX_LISTED:
         more = f"… and {len(rows) - MAX_LISTED} more: run `braze-cdi health`."
         lines.append(more)

@@ -244,10 +244,6 @@ class BrazeSimulator(Workspace):
                 self._throttled += 1
         return response
 
-    def _authorized(self, authorization: str | None) -> bool:
-        scheme, _, token = (authorization or "").partition(" ")
-        return scheme.lower() == "bearer" and hmac.compare_digest(token.strip().encode(), self.api_key.encode())
-
     def _api_response(
         self,
         method: str,
@@ -264,7 +260,8 @@ class BrazeSimulator(Workspace):
         window = self._windows[endpoint]
         now = time.time()
         permission = PERMISSIONS[endpoint]
-        authorized = self._authorized(authorization)
+        scheme, _, token = (authorization or "").partition(" ")
+        authorized = scheme.lower() == "bearer" and hmac.compare_digest(token.strip().encode(), self.api_key.encode())
         if not authorized or permission not in self._permissions:
             with self._lock:
                 headers = rate_headers(window.limit, *window.peek(now))
@@ -311,33 +308,24 @@ class BrazeSimulator(Workspace):
             links.append(f'<{next_origin}{next_path}?cursor={encode_cursor(skip + PAGE_SIZE)}>; rel="next"')
         return ",".join(links) or None
 
-    def _track(self, connection: socket.socket, *, open_: bool) -> None:
-        with self._lock:
-            if open_:
-                self._connections.add(connection)
-            else:
-                self._connections.discard(connection)
-
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     disable_nagle_algorithm = True  # headers and body are two writes: avoid delayed-ACK stalls
-    server_version = "BrazeCDISimulator/1.0"
     timeout = 300  # idle keep-alive connections close after this
     server: SimulatorServer
 
-    def setup(self) -> None:
+    def setup(self) -> None:  # open connections are tracked: `stop` closes idle keep-alive ones
         super().setup()
-        self.server.simulator._track(self.connection, open_=True)
+        with self.server.simulator._lock:
+            self.server.simulator._connections.add(self.connection)
 
     def finish(self) -> None:
         try:
             super().finish()
         finally:
-            self.server.simulator._track(self.connection, open_=False)
-
-    def version_string(self) -> str:
-        return self.server_version
+            with self.server.simulator._lock:
+                self.server.simulator._connections.discard(self.connection)
 
     def log_message(self, format: str, *args: Any) -> None:
         """Silence the per-request log on stderr."""
