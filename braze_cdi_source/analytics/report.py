@@ -4,7 +4,7 @@ one connection, and the analyst's first screen in the terminal and as JSON."""
 from __future__ import annotations
 
 import os
-from collections import defaultdict
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -41,15 +41,6 @@ class ReportData:
     dataset: str
     problems: list[str] = field(default_factory=list)
     charts: Charts | None = None
-
-    @property
-    def syncs(self) -> list[dict[str, Any]]:
-        """The syncs drawn one by one (lanes that fit their pixels; the others are binned: `charts.bins`)."""
-        return self.charts.syncs if self.charts else []
-
-    @property
-    def daily(self) -> list[dict[str, Any]]:
-        return self.charts.daily if self.charts else []
 
     @property
     def counts(self) -> dict[str, int]:
@@ -89,9 +80,7 @@ def display_name(row: dict[str, Any]) -> str:
 
 def _label_integrations(rows: list[dict[str, Any]]) -> None:
     """Give each row a `display_name`: its name, with the id's first block when two share a name."""
-    seen: dict[str, int] = defaultdict(int)
-    for row in rows:
-        seen[row["integration_name"] or ""] += 1
+    seen = Counter(row["integration_name"] or "" for row in rows)
     for row in rows:
         name = row["integration_name"] or row["integration_id"]
         duplicate = seen[row["integration_name"] or ""] > 1
@@ -226,9 +215,7 @@ def print_report(
             table = Table(title=f"Braze CDI sync health ({data.dataset}, {when(data.now)})", title_justify="left")
             for column, column_width in columns.items():
                 left = column in ("Integration", "Health", "Last sync")
-                table.add_column(
-                    column, justify="left" if left else "right", overflow="fold", width=column_width
-                )
+                table.add_column(column, justify="left" if left else "right", overflow="fold", width=column_width)
             for row, cell in zip(data.integrations, cells, strict=True):
                 values = {**cell, "Integration": markup_safe(cell["Integration"])}  # names come from Braze
                 values["Last sync"] = escape(cell["Last sync"])

@@ -47,14 +47,8 @@ def derive_sync_counts(integrations: int, seed: int = 42) -> list[int]:
     counts = []
     for _ in range(integrations):
         draw = rng.random()
-        if draw < 0.1:
-            counts.append(0)
-        elif draw < 0.3:
-            counts.append(rng.randint(1, 10))
-        elif draw < 0.7:
-            counts.append(rng.randint(11, 100))
-        else:
-            counts.append(rng.randint(101, 300))
+        low, high = (0, 0) if draw < 0.1 else (1, 10) if draw < 0.3 else (11, 100) if draw < 0.7 else (101, 300)
+        counts.append(rng.randint(low, high) if high else 0)
     return counts
 
 
