@@ -6,7 +6,7 @@ from __future__ import annotations
 import html
 import math
 from collections import defaultdict
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -193,8 +193,8 @@ def _duration_svg(data: ReportData, charts: Charts) -> str:
                         "</title></circle>"
                     )
         else:
-            marks = sorted(((max(axis.x(_noon(d["day"])), LABEL_WIDTH), d) for d in days.get(integration_id, [])),
-                           key=lambda mark: mark[0])
+            noons = ((datetime.combine(d["day"], time(12), timezone.utc), d) for d in days.get(integration_id, []))
+            marks = [(max(axis.x(noon), LABEL_WIDTH), d) for noon, d in noons]  # in day order, as read
             for key, colour in (("p95", "#b8c2cc"), ("p50", "#2f6fdf")):
                 path = "".join(f"{'L' if i else 'M'}{x:.1f} {y(d[key]):.1f}" for i, (x, d) in enumerate(marks))
                 parts.append(f'<path class="duration-{key}" d="{path}" fill="none" stroke="{colour}" '
@@ -209,10 +209,6 @@ def _duration_svg(data: ReportData, charts: Charts) -> str:
         parts.append("</g>")
     parts.append("</svg>")
     return "".join(parts)
-
-
-def _noon(day: date) -> datetime:
-    return datetime(day.year, day.month, day.day, 12, tzinfo=timezone.utc)
 
 
 def _bars_svg(data: ReportData, charts: Charts, key: str, colour: str, label: str) -> str:
@@ -248,11 +244,9 @@ def _bars_svg(data: ReportData, charts: Charts, key: str, colour: str, label: st
     return "".join(parts)
 
 
-def _legend(colours: dict[str, str], other: str | None = None) -> str:
-    items = [f'<span><i style="background:{c}"></i>{_esc(name)}</span>' for name, c in colours.items()]
-    if other:
-        items.append(f'<span><i style="background:{OTHER_STATUS_COLOUR}"></i>{_esc(other)}</span>')
-    return f'<div class="legend">{"".join(items)}</div>'
+def _legend(colours: dict[str, str]) -> str:
+    items = "".join(f'<span><i style="background:{c}"></i>{_esc(name)}</span>' for name, c in colours.items())
+    return f'<div class="legend">{items}</div>'
 
 
 def render_html(data: ReportData) -> str:
@@ -294,7 +288,7 @@ def render_html(data: ReportData) -> str:
 <h2>Integrations</h2>
 <table id="integrations"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>
 <h2>Problems</h2><ul class="problems">{problems}</ul>
-<h2>Sync timeline</h2>{_legend(STATUS_COLOURS, "other (e.g. limit_exceeded)")}
+<h2>Sync timeline</h2>{_legend({**STATUS_COLOURS, "other (e.g. limit_exceeded)": OTHER_STATUS_COLOUR})}
 <div class="meta">A lane with more syncs than pixels shows hour or day cells: the colour of the cell's worst status,
  paler the fewer of its syncs did not succeed; hover for the counts.</div>
 {_timeline_svg(data, charts)}
