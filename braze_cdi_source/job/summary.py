@@ -98,15 +98,9 @@ def summarise(
         load_ids=[load_id for load in loads for load_id in load.loads_ids],
         location=describe_location(pipeline),
         integrations=[
-            {
-                "integration_id": integration_id,
-                "name": figures_of["name"],
-                "new": figures_of["new_rows"],
-                "updated": figures_of["updated_rows"],
-                "reread": figures_of["reread_rows"],
-                "failed": figures_of["failed"],
-            }
-            for integration_id, figures_of in per_integration.items()
+            {"integration_id": integration_id, "name": of["name"], "new": of["new_rows"], "updated": of["updated_rows"],
+             "reread": of["reread_rows"], "failed": of["failed"]}
+            for integration_id, of in per_integration.items()
         ],
     )
 
@@ -158,12 +152,7 @@ def run_status(summary: RunSummary | None, integrations: int, integrations_faile
     return "ok" if summary.ok else "partial"
 
 
-def record_run(
-    pipeline: dlt.Pipeline,
-    started_at: datetime,
-    stats: RunStats,
-    summary: RunSummary | None,
-) -> None:
+def record_run(pipeline: dlt.Pipeline, started_at: datetime, stats: RunStats, summary: RunSummary | None) -> None:
     """Append this run's row to `extraction_runs`, and make sure `extraction_errors` exists (empty when no run
     ever failed), so analysts' queries on both work from the first run. A separate small load after the
     main one, so a failed run can still be recorded."""
@@ -187,12 +176,8 @@ def record_run(
         **_backfill_figures(summary),
     }
     runs = dlt.resource([row], name=EXTRACTION_RUNS_TABLE, write_disposition="append", columns=EXTRACTION_RUN_COLUMNS)
-    errors = dlt.resource(
-        [dlt.mark.materialize_table_schema()],
-        name=EXTRACTION_ERRORS_TABLE,
-        write_disposition="append",
-        columns=EXTRACTION_ERROR_COLUMNS,
-    )
+    errors = dlt.resource([dlt.mark.materialize_table_schema()], name=EXTRACTION_ERRORS_TABLE,
+                          write_disposition="append", columns=EXTRACTION_ERROR_COLUMNS)
     pipeline.run([runs, errors], loader_file_format=run_file_format(pipeline))
 
 

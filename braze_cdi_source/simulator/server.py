@@ -107,7 +107,6 @@ class BrazeSimulator(Workspace):
         super().__init__(seed, app_group_id, timestamp_style, now)
         self._faults: list[Fault] = []
         self._log: list[RecordedRequest] = []
-        self._throttled = 0
         self._server: SimulatorServer | None = None
         self._thread: threading.Thread | None = None
         self._connections: set[socket.socket] = set()
@@ -207,16 +206,14 @@ class BrazeSimulator(Workspace):
             )
 
     def reset_log(self) -> None:
-        """Empty the request log and the `throttled` counter."""
+        """Empty the request log (and so the `throttled` count)."""
         with self._lock:
             self._log.clear()
-            self._throttled = 0
 
     @property
     def throttled(self) -> int:
         """How many 429 answers were sent (rate limit and injected)."""
-        with self._lock:
-            return self._throttled
+        return self.count(status=429)
 
     def _respond(self, method: str, target: str, authorization: str | None) -> Response:
         if self._latency > 0:
@@ -240,17 +237,10 @@ class BrazeSimulator(Workspace):
             self._log.append(
                 RecordedRequest(method, path, query, response.status, endpoint, integration_id, authorization)
             )
-            if response.status == 429:
-                self._throttled += 1
         return response
 
     def _api_response(
-        self,
-        method: str,
-        endpoint: str,
-        integration_id: str | None,
-        query: dict[str, str],
-        skip: int | None,
+        self, method: str, endpoint: str, integration_id: str | None, query: dict[str, str], skip: int | None,
         authorization: str | None,
     ) -> Response:
         if endpoint == OTHER:
