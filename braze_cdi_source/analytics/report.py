@@ -224,22 +224,15 @@ def print_report(
             console.print(table)
             hidden = [c for c in cells[0] if c not in columns]
             if hidden:
-                console.print(
-                    f"Not shown at {width} columns: {', '.join(hidden)} (a wider terminal or --html shows all).",
-                    highlight=False,
-                    markup=False,
-                )
+                console.print(f"Not shown at {width} columns: {', '.join(hidden)} (a wider terminal or --html shows "
+                              "all).", highlight=False, markup=False)
         counts = ", ".join(f"{n} {h}" for h, n in data.counts.items() if n)
         console.print(f"{len(data.integrations)} integrations: {counts}.", highlight=False)
         for message in data.problems:
             console.print(f"  • {plain(message)}", highlight=False, markup=False)
         name = "" if pipeline.pipeline_name == DEFAULT_PIPELINE_NAME else f" --pipeline-name {pipeline.pipeline_name}"
-        console.print(
-            "Views: sync_runs, daily_sync_summary, integration_health, integration_health_details "
-            f"(`braze-cdi report{name} --html report.html` for charts).",
-            highlight=False,
-            markup=False,
-        )
+        console.print("Views: sync_runs, daily_sync_summary, integration_health, integration_health_details "
+                      f"(`braze-cdi report{name} --html report.html` for charts).", highlight=False, markup=False)
     finally:
         console.width = saved
     return data

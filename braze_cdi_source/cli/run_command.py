@@ -110,10 +110,8 @@ def print_summary(summary: RunSummary) -> None:
     reread = sum(i["reread"] for i in summary.integrations)
     where = f"Loaded into {summary.location}, dataset {summary.dataset_name} (pipeline {summary.pipeline_name})."
     if summary.failures:
-        message = (
-            f"{summary.failures} integration(s) failed: their errors are above and in the "
-            "extraction_errors table; the others loaded."
-        )
+        message = (f"{summary.failures} integration(s) failed: their errors are above and in the extraction_errors "
+                   "table; the others loaded.")
         if is_json():
             logger.error(message, extra={"fields": {"failures": summary.failures}})
         else:
@@ -179,19 +177,15 @@ def print_backfill(summary: RunSummary) -> None:
         estimate = f"{bound} {minutes:.0f} min of reading at the rate limit left"
         if to_horizon:
             estimate += " if the history reaches back Braze's 12 months"
-    out.print(
-        f"Backfill in progress for {len(pending)} integration(s) ({why}; {estimate}); the next run resumes it.",
-        highlight=False,
-        soft_wrap=True,
-    )
+    out.print(f"Backfill in progress for {len(pending)} integration(s) ({why}; {estimate}); the next run resumes it.",
+              highlight=False, soft_wrap=True)
     for integration_id, row in list(pending.items())[:50]:  # one line each: wrapped, never cut, at any width
         left = row.get("estimated_pages_left")
         out.print(
             f"  {integration_id}: {row.get('pages_read')} page(s) read, loaded back to "
             f"{_minute(row.get('covered_back_to'))}, target {_minute(row.get('backfill_target'))}, "
             f"{'?' if left is None else f'{left:,}'} page(s) left{' at most' if to_horizon else ''}",
-            highlight=False,
-            soft_wrap=True,
+            highlight=False, soft_wrap=True,
         )
 
 
@@ -218,11 +212,8 @@ def reset(pipeline_name: str, destination: str, dataset_name: str, integration_i
     dropped = reset_state(pipeline, list(integration_ids))
     missing = [i for i in integration_ids if i not in dropped]
     if dropped:
-        out.print(
-            f"Reset {len(dropped)} integration(s): the next run reads their history again "
-            "(rows already loaded are merged, not doubled).",
-            highlight=False,
-        )
+        out.print(f"Reset {len(dropped)} integration(s): the next run reads their history again (rows already "
+                  "loaded are merged, not doubled).", highlight=False)
     if missing:
         fail(f"No state for integration(s) {', '.join(missing)} in pipeline {pipeline_name!r}: check the id(s).")
     if not dropped:
