@@ -78,17 +78,11 @@ class _FixedFormatHandler(logging.StreamHandler):  # type: ignore[type-arg]
     are printed above the bar, not through it.
     """
 
+    stream = property(lambda self: sys.stderr, lambda self, value: None)  # type: ignore[assignment]
+
     def __init__(self, formatter: logging.Formatter) -> None:
-        super().__init__(sys.stderr)
-        super().setFormatter(formatter)
-
-    @property  # type: ignore[override]
-    def stream(self) -> Any:
-        return sys.stderr
-
-    @stream.setter
-    def stream(self, value: Any) -> None:
-        return None
+        super().__init__()
+        self.formatter = formatter
 
     def setFormatter(self, fmt: logging.Formatter | None) -> None:  # noqa: N802 - logging's name
         return None
@@ -146,10 +140,8 @@ def fail(message: str, code: int = EXIT_ERROR) -> NoReturn:
     sys.exit(code)
 
 
-INTERRUPTED = (
-    "interrupted: this run stopped; what it loaded stays, nothing is doubled: run `braze-cdi run` again "
-    "to finish."
-)
+INTERRUPTED = ("interrupted: this run stopped; what it loaded stays, nothing is doubled: run `braze-cdi run` again "
+               "to finish.")
 
 
 def describe_error(error: BaseException) -> str:

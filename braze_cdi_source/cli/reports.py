@@ -114,15 +114,8 @@ def _check_writable(path: Path) -> None:
 @click.option("--notify-always", is_flag=True,
               help="Post on every run, not only when the set of unhealthy integrations changed.")
 def health(
-    pipeline_name: str,
-    destination: str,
-    dataset_name: str,
-    fail_on: str,
-    integration_ids: tuple[str, ...],
-    output_format: str,
-    notify_url: str | None,
-    notify_always: bool,
-    **threshold_values: Any,
+    pipeline_name: str, destination: str, dataset_name: str, fail_on: str, integration_ids: tuple[str, ...],
+    output_format: str, notify_url: str | None, notify_always: bool, **threshold_values: Any,
 ) -> None:
     """Exit 0 healthy, 1 unhealthy, 2 could not tell — for cron and orchestrator alerts."""
     from ..analytics.health import DEFAULT_FAIL_ON, EXIT_UNKNOWN, check_health

@@ -64,14 +64,8 @@ from .progress import ProgressCollector
 )
 @handle_errors
 def run(
-    pipeline_name: str,
-    destination: str,
-    dataset_name: str,
-    integration_ids: tuple[str, ...],
-    start_date: str | None,
-    fail_fast: bool,
-    time_budget: str | None,
-    checkpoint_pages: int | None,
+    pipeline_name: str, destination: str, dataset_name: str, integration_ids: tuple[str, ...], start_date: str | None,
+    fail_fast: bool, time_budget: str | None, checkpoint_pages: int | None,
 ) -> None:
     """Extract CDI integrations and sync history, load them, refresh the views."""
     from ..extract.backfill import parse_duration

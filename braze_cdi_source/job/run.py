@@ -44,20 +44,14 @@ def views_supported(pipeline: dlt.Pipeline) -> bool:
     name = pipeline.destination.destination_name if pipeline.destination else "?"
     client = pipeline.destination_client()
     if isinstance(client, FSClientBase) or not isinstance(client, WithSqlClient):
-        logger.info(
-            "views skipped: destination %s has no SQL engine that keeps views; query the files "
-            "(see docs/warehouses.md).",
-            name,
-        )
+        logger.info("views skipped: destination %s has no SQL engine that keeps views; query the files "
+                    "(see docs/warehouses.md).", name)
         return False
     if destination_dialect(pipeline) is None:
-        logger.warning(
-            "views skipped: destination %s (SQL dialect %s) is not one the views are verified on (%s); the data "
-            "is loaded, query the tables (docs/analyze.md).",
-            name,
-            pipeline.destination.capabilities().sqlglot_dialect if pipeline.destination else "?",
-            ", ".join(VERIFIED_DIALECTS),
-        )
+        dialect = pipeline.destination.capabilities().sqlglot_dialect if pipeline.destination else "?"
+        verified = ", ".join(VERIFIED_DIALECTS)
+        logger.warning("views skipped: destination %s (SQL dialect %s) is not one the views are verified on (%s); the "
+                       "data is loaded, query the tables (docs/analyze.md).", name, dialect, verified)
         return False
     return True
 

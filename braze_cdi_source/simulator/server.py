@@ -72,23 +72,12 @@ class BrazeSimulator(Workspace):
     """
 
     def __init__(
-        self,
-        sync_counts: Sequence[int] = (0, 7, 10, 11, 137),
-        *,
-        seed: int = 42,
-        api_key: str | None = None,
-        host: str = "127.0.0.1",
-        port: int = 0,
-        absolute_links: bool = False,
-        malformed_links: bool = False,
-        next_link_origin: str | None = None,
-        rate_limits: dict[str, tuple[int, float]] | None = None,
-        latency: float = 0.0,
-        oldest_first: bool = False,
-        aligned_windows: bool = False,
+        self, sync_counts: Sequence[int] = (0, 7, 10, 11, 137), *, seed: int = 42, api_key: str | None = None,
+        host: str = "127.0.0.1", port: int = 0, absolute_links: bool = False, malformed_links: bool = False,
+        next_link_origin: str | None = None, rate_limits: dict[str, tuple[int, float]] | None = None,
+        latency: float = 0.0, oldest_first: bool = False, aligned_windows: bool = False,
         permissions: Iterable[str] = ("cdi.integration_list", "cdi.integration_job_status"),
-        timestamp_style: str = "mixed",
-        now: datetime | None = None,
+        timestamp_style: str = "mixed", now: datetime | None = None,
     ) -> None:
         if timestamp_style not in TIMESTAMP_STYLES:
             raise ValueError(f"timestamp_style must be one of {TIMESTAMP_STYLES}, not {timestamp_style!r}")
@@ -157,14 +146,8 @@ class BrazeSimulator(Workspace):
         return f"http://{host}:{port}"
 
     def inject(
-        self,
-        kind: str,
-        *,
-        endpoint: str | None = None,
-        integration_id: str | None = None,
-        page: int | None = None,
-        times: int = 1,
-        seconds: float = 5.0,
+        self, kind: str, *, endpoint: str | None = None, integration_id: str | None = None, page: int | None = None,
+        times: int = 1, seconds: float = 5.0,
     ) -> None:
         """Give the next `times` matching requests a fault.
 
