@@ -48,8 +48,7 @@ class ReportData:
 
 
 def load_report_data(
-    pipeline: dlt.Pipeline, days: int = DEFAULT_DAYS, thresholds: HealthThresholds | None = None,
-    charts: bool = True,
+    pipeline: dlt.Pipeline, days: int = DEFAULT_DAYS, thresholds: HealthThresholds | None = None, charts: bool = True
 ) -> ReportData:
     """Read the health details and, with `charts`, the charts' bounded data for the last `days` days."""
     thresholds = thresholds or HealthThresholds.from_config()
@@ -242,20 +241,11 @@ def report_document(pipeline: dlt.Pipeline, data: ReportData | None = None, days
     """`{"report": {dataset, generated_at, counts, integrations, problems}}`: each integration's raw values under
     the keys `health --format json` uses."""
     data = data if data is not None else load_report_data(pipeline, days, charts=False)
-    return {
-        "report": {
-            "dataset": data.dataset,
-            "generated_at": data.now.isoformat(),
-            "counts": data.counts,
-            "integrations": [
-                {
-                    **{key: value for key, value in row.items() if key != "display_name"},
-                    "integration_label": display_name(row),
-                    "problem": describe_problem(row, data.thresholds),
-                }
-                for row in data.integrations
-            ],
-            "problems": data.problems,
-        }
-    }
+    integrations = [
+        {**{key: value for key, value in row.items() if key != "display_name"}, "integration_label": display_name(row),
+         "problem": describe_problem(row, data.thresholds)}
+        for row in data.integrations
+    ]
+    return {"report": {"dataset": data.dataset, "generated_at": data.now.isoformat(), "counts": data.counts,
+                       "integrations": integrations, "problems": data.problems}}
 

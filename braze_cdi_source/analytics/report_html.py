@@ -219,8 +219,7 @@ def _bars_svg(data: ReportData, charts: Charts, key: str, colour: str, label: st
     values = {d["day"]: d[key] for d in charts.daily}
     top = max(list(values.values()) + [1])
     parts = [f'<svg id="{key.replace("_", "-")}-per-day" viewBox="0 0 {width} {height}" width="{width}" '
-             f'height="{height}" role="img" '
-             f'aria-label="{_esc(label)}">']
+             f'height="{height}" role="img" aria-label="{_esc(label)}">']
     for fraction in (0.5, 1.0):
         yy = bottom - fraction * (bottom - 10)
         parts.append(f'<line class="grid" x1="{left}" x2="{width - 10}" y1="{yy:.1f}" y2="{yy:.1f}"/>'
@@ -255,15 +254,10 @@ def render_html(data: ReportData) -> str:
     head = "".join(f"<th>{_esc(c)}</th>" for c in rows[0]) if rows else ""
     body = []
     for row, cells in zip(data.integrations, rows, strict=True):
-        tds = []
-        for column, value in cells.items():
-            if column == "Health":
-                tds.append(f'<td><span class="health" style="background:{HEALTH_COLOURS[row["health"]]}">'
-                           f"{_esc(value)}</span></td>")
-            elif column in ("Integration", "Last sync"):
-                tds.append(f"<td>{_esc(value)}</td>")
-            else:
-                tds.append(f'<td class="num">{_esc(value)}</td>')
+        badge = f'<span class="health" style="background:{HEALTH_COLOURS[row["health"]]}">{_esc(row["health"])}</span>'
+        tds = [f"<td>{badge}</td>" if column == "Health" else f"<td>{_esc(value)}</td>"
+               if column in ("Integration", "Last sync") else f'<td class="num">{_esc(value)}</td>'
+               for column, value in cells.items()]
         body.append(f'<tr data-integration="{_esc(row["integration_id"])}" data-health="{row["health"]}">'
                     f'{"".join(tds)}</tr>')
     badges = "".join(

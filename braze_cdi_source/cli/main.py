@@ -245,14 +245,8 @@ def _set_log_format(ctx: click.Context, param: click.Parameter, value: str) -> N
 
 @click.group(cls=_Group)
 @click.option("--debug", is_flag=True, is_eager=True, help="Show tracebacks and debug logs.")
-@click.option(
-    "--log-format",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    show_default=True,
-    callback=_set_log_format,
-    help="text, or json: every stdout and stderr line is one JSON object.",
-)
+@click.option("--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              callback=_set_log_format, help="text, or json: every stdout and stderr line is one JSON object.")
 @click.version_option(package_version(), prog_name="braze-cdi")
 def main(debug: bool, log_format: str) -> None:
     """Load Braze Cloud Data Ingestion sync history into DuckDB or any dlt destination.

@@ -45,10 +45,8 @@ def webhook_host(url: str) -> str:
     try:
         return urlsplit(url).hostname or "(no host)"
     except ValueError:
-        raise ConfigurationError(
-            "the --notify URL does not parse (e.g. an unclosed [ in an IPv6 host): give the webhook's full "
-            "https:// URL."
-        ) from None
+        raise ConfigurationError("the --notify URL does not parse (e.g. an unclosed [ in an IPv6 host): give the "
+                                 "webhook's full https:// URL.") from None
 
 
 def unhealthy_set(result: HealthResult) -> list[list[str]]:

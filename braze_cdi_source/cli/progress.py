@@ -29,17 +29,12 @@ class ProgressCollector(Collector):
         self, stats: RunStats, live: bool, log_period: float = 10.0, console: Console | None = None,
         budget_seconds: float | None = None,
     ) -> None:
-        self.stats = stats
-        self.budget_seconds = budget_seconds
-        self.live = live
-        self.log_period = log_period
+        self.stats, self.live, self.log_period, self.budget_seconds = stats, live, log_period, budget_seconds
         self.console = console or Console(stderr=True)
-        self.step = ""
-        self._last_log = 0.0
+        self.step, self._last_log, self._last_counts = "", 0.0, ""
         self._progress: Progress | None = None
         self._task: Any = None
         self._waiting_until: dict[str, float] = {}
-        self._last_counts = ""
         stats.wait_listeners.append(self.waiting)
 
     def update(self, *args: Any, **kwargs: Any) -> None:
@@ -90,13 +85,8 @@ class ProgressCollector(Collector):
     def _start(self, step: str) -> None:
         self.step = step.split()[0].lower() if step else ""
         if self.live and self.step == "extract":
-            self._progress = Progress(
-                TextColumn("[bold]braze-cdi {task.fields[step]}"),
-                BarColumn(),
-                TextColumn("{task.description}"),
-                console=self.console,
-                transient=True,
-            )
+            columns = (TextColumn("[bold]braze-cdi {task.fields[step]}"), BarColumn(), TextColumn("{task.description}"))
+            self._progress = Progress(*columns, console=self.console, transient=True)
             self._task = self._progress.add_task("starting", total=None, step=self.step)
             self._progress.start()
         self._last_log = time.monotonic()

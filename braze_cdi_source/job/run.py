@@ -57,11 +57,7 @@ def views_supported(pipeline: dlt.Pipeline) -> bool:
 
 
 def run_pipeline(
-    pipeline: dlt.Pipeline,
-    source: Any,
-    *,
-    views: bool = True,
-    progress: Collector | None = None,
+    pipeline: dlt.Pipeline, source: Any, *, views: bool = True, progress: Collector | None = None,
     context: RunContext | None = None,
 ) -> RunSummary:
     """Run the source under the pipeline lock, refresh the views, and summarise what happened.

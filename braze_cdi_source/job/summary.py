@@ -45,9 +45,8 @@ class RunSummary:
     integrations: list[dict[str, Any]] = field(default_factory=list)
     """Per integration: id, name, new / updated / re-read sync rows, failed."""
     backfill_pending: dict[str, dict[str, Any]] = field(default_factory=dict)
-    """Integrations with history still to read (the time budget stopped them; the next run resumes):
-    pages read so far, covered back to, the target (start_date or Braze's 12 months), an estimate of pages
-    and minutes left at the rate limit."""
+    """Integrations with history still to read (the next run resumes): pages read, covered back to, the target
+    (start_date or Braze's 12 months), estimated pages and minutes left at the rate limit."""
     stopped_by_budget: bool = False
     slices: int = 1
 

@@ -233,16 +233,9 @@ def generate_integration(seed: int, index: int, sync_count: int, now: int, times
     running = active and sync_count > 0 and rng.random() < 1 / 3
     syncs = generate_syncs(rng, sync_count, interval, now, timestamp_style, running)
     created = (syncs[0].start if syncs else now) - rng.randrange(1, 72) * HOUR
+    name = f"{warehouse_name} {subject} sync" if syncs else f"{subject.capitalize()} sync (new)"
     return Integration(
-        integration_id=integration_id,
-        name=f"{warehouse_name} {subject} sync" if syncs else f"{subject.capitalize()} sync (new)",
-        type=integration_type,
-        status="active" if active else "paused",
-        emails=emails,
-        warehouse=warehouse if syncs else None,
-        interval=interval,
-        style=style if style in (_Z, _OFFSET) else _Z,
-        created=created,
-        rng=rng,
-        syncs=syncs,
+        integration_id=integration_id, name=name, type=integration_type, status="active" if active else "paused",
+        emails=emails, warehouse=warehouse if syncs else None, interval=interval,
+        style=style if style in (_Z, _OFFSET) else _Z, created=created, rng=rng, syncs=syncs,
     )

@@ -21,7 +21,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -132,9 +131,7 @@ class BrazeSimulator(Workspace):
     def __enter__(self) -> BrazeSimulator:
         return self.start()
 
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None
-    ) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.stop()
 
     @property
@@ -179,14 +176,9 @@ class BrazeSimulator(Workspace):
 
     def count(self, endpoint: str | None = None, integration_id: str | None = None, status: int | None = None) -> int:
         """How many logged requests match every given filter."""
+        wanted = {"endpoint": endpoint, "integration_id": integration_id, "status": status}
         with self._lock:
-            return sum(
-                1
-                for r in self._log
-                if (endpoint is None or r.endpoint == endpoint)
-                and (integration_id is None or r.integration_id == integration_id)
-                and (status is None or r.status == status)
-            )
+            return sum(all(v is None or getattr(r, k) == v for k, v in wanted.items()) for r in self._log)
 
     def reset_log(self) -> None:
         """Empty the request log (and so the `throttled` count)."""

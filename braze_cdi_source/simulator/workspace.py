@@ -68,12 +68,9 @@ class Workspace:
 
     def sync_page(self, integration: Integration, skip: int, size: int, oldest_first: bool) -> tuple[list, int]:
         """One integration's served sync items from `skip` on (at most `size`) and how many there are in all."""
-        syncs = integration.syncs
-        total = len(syncs)
-        indexes = range(skip, min(skip + size, total))
-        if oldest_first:  # Braze documents no order: a client must cope with this one too
-            return [self._served_item(syncs[i]) for i in indexes], total
-        return [self._served_item(syncs[total - 1 - i]) for i in indexes], total
+        syncs, total = integration.syncs, len(integration.syncs)
+        served = range(skip, min(skip + size, total))  # Braze documents no order: a client must cope with both
+        return [self._served_item(syncs[i if oldest_first else total - 1 - i]) for i in served], total
 
     # --- mutations
 
