@@ -168,13 +168,12 @@ def _print_blocks(console: Console, data: ReportData, cells: list[dict[str, str]
         console.print()
         console.print(f"[bold]{markup_safe(cell['Integration'])}[/]", highlight=False, soft_wrap=False)
         health = f"[{_RICH_HEALTH[row['health']]}]{row['health']}[/]"
-        lines = [
+        for line in (
             f"{health} · last sync {escape(cell['Last sync'])}",
             f"success 7d {cell['Success 7d']}, 30d {cell['Success 30d']} · failure streak {cell['Failure streak']}",
             f"duration p50 {cell['p50']}, p95 {cell['p95']} · syncs 30d {cell['Syncs 30d']}",
             f"rows 30d: {cell['Rows synced 30d']} synced, {cell['Rows failed 30d']} failed",
-        ]
-        for line in lines:
+        ):
             console.print(f"  {line}", highlight=False)
 
 

@@ -116,14 +116,9 @@ class _JsonFormatter(logging.Formatter):
     """One JSON object a line, for orchestrators' log collectors."""
 
     def format(self, record: logging.LogRecord) -> str:
-        entry: dict[str, Any] = {
-            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S%z"),
-            "level": record.levelname.lower(),
-            "logger": record.name,
-            "message": record.getMessage(),
-        }
-        entry.update(getattr(record, "fields", {}))
-        return json.dumps(entry, default=str)
+        time = self.formatTime(record, "%Y-%m-%dT%H:%M:%S%z")
+        entry = {"time": time, "level": record.levelname.lower(), "logger": record.name, "message": record.getMessage()}
+        return json.dumps({**entry, **getattr(record, "fields", {})}, default=str)
 
 
 def say_error(message: str, code: int = EXIT_ERROR) -> None:
@@ -177,10 +172,8 @@ def handle_errors(func: Callable[..., Any]) -> Callable[..., Any]:
             coercion = find_cause(error, ConfigValueCannotBeCoercedException)
             if coercion is not None:
                 type_name = getattr(coercion.hint, "__name__", str(coercion.hint)).replace("Sequence", "a list")
-                fail(
-                    f"Configured value of {coercion.field_name} cannot be read as {type_name}: "
-                    "in the environment, lists are JSON, e.g. SOURCES__BRAZE_CDI__INTEGRATION_IDS='[\"id1\"]'."
-                )
+                fail(f"Configured value of {coercion.field_name} cannot be read as {type_name}: in the environment, "
+                     "lists are JSON, e.g. SOURCES__BRAZE_CDI__INTEGRATION_IDS='[\"id1\"]'.")
             cause = root_cause(error)
             if isinstance(cause, PipelineLockedError):
                 fail(str(cause), EXIT_LOCKED)

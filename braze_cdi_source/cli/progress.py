@@ -45,12 +45,8 @@ class ProgressCollector(Collector):
         """Show the current figures (throttled to the log period when not live)."""
         figures = self.stats.snapshot()
         if self._progress is not None:
-            self._progress.update(
-                self._task,
-                total=max(figures["integrations"], 1),
-                completed=figures["integrations_done"],
-                description=self._describe(figures),
-            )
+            done, total = figures["integrations_done"], max(figures["integrations"], 1)
+            self._progress.update(self._task, total=total, completed=done, description=self._describe(figures))
             return
         now = time.monotonic()
         counts = str({k: v for k, v in figures.items() if k not in ("elapsed_seconds", "eta_seconds")})

@@ -139,8 +139,7 @@ def print_summary(summary: RunSummary) -> None:
     out.print(
         f"{new} new, {updated} updated and {reread} re-read sync row(s) from {len(summary.integrations)} "
         f"integration(s); {summary.requests} Braze request(s), {summary.throttled_429} rate-limited (429), "
-        f"{summary.duration_seconds:.1f} s.",
-        highlight=False,
+        f"{summary.duration_seconds:.1f} s.", highlight=False,
     )
     print_backfill(summary)
     out.print(escape(where), highlight=False, soft_wrap=True)

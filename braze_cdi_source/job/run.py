@@ -100,10 +100,8 @@ def run_pipeline(
                 extracting, loading = _extract_times(pipeline)
                 backfill.budget.observed_load(loading)
                 backfill.slice_extracted(extracting)
-                logger.debug(
-                    "slice %d loaded after %.2f s; load took %.2f s; paging time left %.2f s",
-                    len(loads), time.monotonic() - started, loading, backfill.budget.left(),
-                )
+                logger.debug("slice %d loaded after %.2f s; load took %.2f s; paging time left %.2f s",
+                             len(loads), time.monotonic() - started, loading, backfill.budget.left())
             if views and views_supported(pipeline):
                 create_views(pipeline)
             summary = summarise(pipeline, loads, time.monotonic() - started, stats, row_counts)

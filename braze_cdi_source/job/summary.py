@@ -119,12 +119,9 @@ def count_syncs(pipeline: dlt.Pipeline, integration_ids: list[str]) -> dict[str,
     try:
         with pipeline.sql_client() as client:
             table = client.make_qualified_table_name(JOB_SYNC_STATUS_TABLE)
-            marks = ", ".join(["%s"] * len(integration_ids))
-            rows = client.execute_sql(
-                f"SELECT integration_id, COUNT(*) FROM {table} WHERE integration_id IN ({marks}) "
-                "GROUP BY integration_id",
-                *integration_ids,
-            )
+            where = f"WHERE integration_id IN ({', '.join(['%s'] * len(integration_ids))})"
+            sql = f"SELECT integration_id, COUNT(*) FROM {table} {where} GROUP BY integration_id"
+            rows = client.execute_sql(sql, *integration_ids)
     except Exception:  # noqa: BLE001 - no table or dataset yet: nothing was loaded before
         return None
     counts = dict.fromkeys(integration_ids, 0)

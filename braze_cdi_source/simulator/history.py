@@ -198,13 +198,10 @@ def generate_syncs(
         sync = Sync(ceil_to(start, QUANTUM[style]), status, style)
         syncs.append(sync)
         if index == count - 1 and running_newest:
-            sync.status = "running"
-            prev_end = sync.start
-        elif index == pair_newer - 1:
-            watermark = finish_sync(sync, rng, status, watermark, latest_finish=sync.start + 300)
-            prev_end = sync.finish
-        else:
-            watermark = finish_sync(sync, rng, status, watermark)
+            sync.status, prev_end = "running", sync.start
+        else:  # the older of the pair ends before the newer one starts
+            latest = sync.start + 300 if index == pair_newer - 1 else None
+            watermark = finish_sync(sync, rng, status, watermark, latest_finish=latest)
             prev_end = sync.finish
     if not syncs:
         return syncs

@@ -232,9 +232,8 @@ class BrazeSimulator(Workspace):
                 headers = rate_headers(window.limit, *window.peek(now))
             if not authorized:
                 return json_response(401, {"message": "Invalid API key"}, headers)
-            return json_response(
-                403, {"message": "Access Denied", "errors": [f"The API key lacks the permission {permission}"]}, headers
-            )
+            denied = {"message": "Access Denied", "errors": [f"The API key lacks the permission {permission}"]}
+            return json_response(403, denied, headers)
         integration: Any = None
         with self._lock:
             allowed, remaining, reset = window.hit(now)
