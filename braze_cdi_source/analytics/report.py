@@ -24,10 +24,8 @@ from .views import destination_dialect, loaded_schema
 
 DEFAULT_DAYS = 30
 
-_RICH_HEALTH = {
-    "healthy": "green", "degraded": "yellow", "failing": "bold red", "stale": "dark_orange", "stuck": "magenta",
-    "unknown": "dim",
-}
+_RICH_HEALTH = {"healthy": "green", "degraded": "yellow", "failing": "bold red", "stale": "dark_orange",
+                "stuck": "magenta", "unknown": "dim"}
 
 
 @dataclass

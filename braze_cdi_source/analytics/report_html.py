@@ -17,14 +17,11 @@ from .health import human_duration, when
 from .report import DEFAULT_DAYS, ReportData, display_name, load_report_data, summary_rows
 from .thresholds import HealthThresholds
 
-STATUS_COLOURS = {
-    "success": "#2e9d4f", "partial": "#e0a100", "error": "#d2302c", "config_error": "#8e1b6e", "running": "#2f6fdf"
-}
+STATUS_COLOURS = {"success": "#2e9d4f", "partial": "#e0a100", "error": "#d2302c", "config_error": "#8e1b6e",
+                  "running": "#2f6fdf"}
 OTHER_STATUS_COLOUR = "#8a8a8a"
-HEALTH_COLOURS = {
-    "healthy": "#2e9d4f", "degraded": "#e0a100", "failing": "#d2302c", "stale": "#8a6d3b", "stuck": "#7b3fbf",
-    "unknown": "#8a8a8a",
-}
+HEALTH_COLOURS = {"healthy": "#2e9d4f", "degraded": "#e0a100", "failing": "#d2302c", "stale": "#8a6d3b",
+                  "stuck": "#7b3fbf", "unknown": "#8a8a8a"}
 
 _CSS = """
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:24px 32px;color:#1f2328;background:#fff}
@@ -297,10 +294,7 @@ def render_html(data: ReportData) -> str:
 
 
 def write_html(
-    pipeline: dlt.Pipeline,
-    path: Path,
-    days: int = DEFAULT_DAYS,
-    thresholds: HealthThresholds | None = None,
+    pipeline: dlt.Pipeline, path: Path, days: int = DEFAULT_DAYS, thresholds: HealthThresholds | None = None,
     data: ReportData | None = None,
 ) -> ReportData:
     """Write the HTML report of `data` (read here when not given) to `path`; NoDataError when nothing is loaded."""

@@ -184,11 +184,10 @@ def check(pipeline_name: str, destination: str, dataset_name: str, skip_destinat
     api_key = dlt.secrets.get("sources.braze_cdi.api_key")
     base_url = dlt.config.get("sources.braze_cdi.base_url")
     missing = {name for name, value in (("api_key", api_key), ("base_url", base_url)) if value is None}
-    results: list[Check] = []
     if missing:
-        results.append(Check("configuration", False, missing_config_message(missing)))
+        results = [Check("configuration", False, missing_config_message(missing))]
     else:
-        results += run_checks(api_key, base_url)
+        results = run_checks(api_key, base_url)
     if not skip_destination:
         try:
             pipeline = make_pipeline(pipeline_name, destination, dataset_name)

@@ -206,12 +206,8 @@ class _Group(click.Group):
             if arg == "--":
                 rest += args[index:]
                 break
-            if name not in GLOBAL_OPTIONS:
-                rest.append(arg)
-                index += 1
-                continue
-            takes = 0 if "=" in arg else GLOBAL_OPTIONS[name]
-            front += args[index : index + 1 + takes]
+            takes = GLOBAL_OPTIONS[name] if name in GLOBAL_OPTIONS and "=" not in arg else 0
+            (front if name in GLOBAL_OPTIONS else rest).extend(args[index : index + 1 + takes])
             index += 1 + takes
         return super().parse_args(ctx, front + rest)
 

@@ -98,9 +98,7 @@ def _read_state(path: Path) -> dict[str, Any]:
     return state if isinstance(state, dict) else {}
 
 
-def notify(
-    url: str, result: HealthResult, state_dir: Path, where: str, always: bool = False
-) -> NoticeOutcome:
+def notify(url: str, result: HealthResult, state_dir: Path, where: str, always: bool = False) -> NoticeOutcome:
     """Post the notice when the unhealthy set changed (or `always`); remember what was sent."""
     host = webhook_host(url)
     if urlsplit(url).scheme not in ("http", "https"):

@@ -131,9 +131,7 @@ def print_summary(summary: RunSummary) -> None:
             name = item["name"] or item["integration_id"]
             if names[item["name"]] > 1:  # two integrations of one name: tell them apart by the id's first block
                 name = f"{name} ({item['integration_id'][:8]})"
-            label = markup_safe(name)
-            if item["failed"]:
-                label += " [bold red](failed)[/]"
+            label = markup_safe(name) + (" [bold red](failed)[/]" if item["failed"] else "")
             per_integration.add_row(label, str(item["new"]), str(item["updated"]), str(item["reread"]))
         out.print(per_integration)
     out.print(
@@ -198,10 +196,8 @@ def reset(pipeline_name: str, destination: str, dataset_name: str, integration_i
     pipeline = make_pipeline(pipeline_name, destination, dataset_name)
     database = duckdb_file(pipeline)
     if database is not None and not database.exists():
-        fail(
-            f"Nothing to reset: no DuckDB file at {database}, so pipeline {pipeline_name!r} never loaded here "
-            "(check --pipeline-name, --duckdb-file or the folder you run from)."
-        )
+        fail(f"Nothing to reset: no DuckDB file at {database}, so pipeline {pipeline_name!r} never loaded here "
+             "(check --pipeline-name, --duckdb-file or the folder you run from).")
     dropped = reset_state(pipeline, list(integration_ids))
     missing = [i for i in integration_ids if i not in dropped]
     if dropped:

@@ -53,11 +53,10 @@ class RunSummary:
     @property
     def backfill_minutes_left(self) -> float | None:
         """Minutes of reading at the rate limit that the pending backfills need, all together (None: unknown)."""
-        pages = [v.get("estimated_pages_left") for v in self.backfill_pending.values()]
-        if not pages or any(p is None for p in pages):
+        pending = self.backfill_pending.values()
+        if not pending or any(v.get("estimated_pages_left") is None for v in pending):
             return None
-        minutes = [v.get("estimated_minutes_left") or 0.0 for v in self.backfill_pending.values()]
-        return round(sum(minutes), 1)
+        return round(sum(v.get("estimated_minutes_left") or 0.0 for v in pending), 1)
 
     @property
     def ok(self) -> bool:

@@ -34,9 +34,8 @@ class Ticker:
             if item.get("integration_status") != "active":
                 continue  # a paused integration does not sync
             integration_id = item["integration_id"]
-            history = self.simulator.truth(integration_id)
-            newest = history[0] if history and isinstance(history[0], dict) else None
-            if newest is not None and newest.get("job_status") == "running":
+            newest = next(iter(self.simulator.truth(integration_id)), None)
+            if isinstance(newest, dict) and newest.get("job_status") == "running":
                 statuses, weights = zip(*FINISH_STATUSES, strict=True)
                 status = self._rng.choices(statuses, weights)[0]
                 counts["finished"] += self.simulator.finish_running(integration_id, status=status, until=now)
