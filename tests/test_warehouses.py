@@ -289,7 +289,7 @@ def test_snowflake_views_health_and_report_on_fakesnow(reference: Reference, tmp
     assert result.exit_code == 1 and result.problems  # the scripted cases include failing, stale and stuck
     native = load_report_data(reference.duckdb)
     assert [r["health"] for r in report.integrations] == [r["health"] for r in native.integrations]
-    assert report.daily == native.daily and len(report.syncs) == len(native.syncs) > 200
+    assert report.charts.daily == native.charts.daily and len(report.charts.syncs) == len(native.charts.syncs) > 200
 
 
 # --- BigQuery and Redshift: strict parse in their dialect, transpiled back to DuckDB --------------------------

@@ -77,17 +77,11 @@ class _FixedFormatHandler(logging.StreamHandler):  # type: ignore[type-arg]
     are printed above the bar, not through it.
     """
 
+    stream = property(lambda self: sys.stderr, lambda self, value: None)  # type: ignore[assignment]
+
     def __init__(self, formatter: logging.Formatter) -> None:
-        super().__init__(sys.stderr)
-        super().setFormatter(formatter)
-
-    @property  # type: ignore[override]
-    def stream(self) -> Any:
-        return sys.stderr
-
-    @stream.setter
-    def stream(self, value: Any) -> None:
-        return None
+        super().__init__()
+        self.formatter = formatter
 
     def setFormatter(self, fmt: logging.Formatter | None) -> None:  # noqa: N802 - logging's name
         return None
@@ -121,14 +115,9 @@ class _JsonFormatter(logging.Formatter):
     """One JSON object a line, for orchestrators' log collectors."""
 
     def format(self, record: logging.LogRecord) -> str:
-        entry: dict[str, Any] = {
-            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S%z"),
-            "level": record.levelname.lower(),
-            "logger": record.name,
-            "message": record.getMessage(),
-        }
-        entry.update(getattr(record, "fields", {}))
-        return json.dumps(entry, default=str)
+        time = self.formatTime(record, "%Y-%m-%dT%H:%M:%S%z")
+        entry = {"time": time, "level": record.levelname.lower(), "logger": record.name, "message": record.getMessage()}
+        return json.dumps({**entry, **getattr(record, "fields", {})}, default=str)
 
 
 def say_error(message: str, code: int = EXIT_ERROR) -> None:
@@ -145,10 +134,8 @@ def fail(message: str, code: int = EXIT_ERROR) -> NoReturn:
     sys.exit(code)
 
 
-INTERRUPTED = (
-    "interrupted: this run stopped; what it loaded stays, nothing is doubled: run `braze-cdi run` again "
-    "to finish."
-)
+INTERRUPTED = ("interrupted: this run stopped; what it loaded stays, nothing is doubled: run `braze-cdi run` again "
+               "to finish.")
 
 
 def describe_error(error: BaseException) -> str:
@@ -190,10 +177,8 @@ def handle_errors(func: Callable[..., Any]) -> Callable[..., Any]:
             coercion = find_cause(error, ConfigValueCannotBeCoercedException)
             if coercion is not None:
                 type_name = getattr(coercion.hint, "__name__", str(coercion.hint)).replace("Sequence", "a list")
-                fail(
-                    f"Configured value of {coercion.field_name} cannot be read as {type_name}: "
-                    "in the environment, lists are JSON, e.g. SOURCES__BRAZE_CDI__INTEGRATION_IDS='[\"id1\"]'."
-                )
+                fail(f"Configured value of {coercion.field_name} cannot be read as {type_name}: in the environment, "
+                     "lists are JSON, e.g. SOURCES__BRAZE_CDI__INTEGRATION_IDS='[\"id1\"]'.")
             cause = root_cause(error)
             if isinstance(cause, PipelineLockedError):
                 fail(str(cause), EXIT_LOCKED)
@@ -238,12 +223,8 @@ class _Group(click.Group):
             if arg == "--":
                 rest += args[index:]
                 break
-            if name not in GLOBAL_OPTIONS:
-                rest.append(arg)
-                index += 1
-                continue
-            takes = 0 if "=" in arg else GLOBAL_OPTIONS[name]
-            front += args[index : index + 1 + takes]
+            takes = GLOBAL_OPTIONS[name] if name in GLOBAL_OPTIONS and "=" not in arg else 0
+            (front if name in GLOBAL_OPTIONS else rest).extend(args[index : index + 1 + takes])
             index += 1 + takes
         return super().parse_args(ctx, front + rest)
 
@@ -270,14 +251,8 @@ def _set_log_format(ctx: click.Context, param: click.Parameter, value: str) -> N
 
 @click.group(cls=_Group)
 @click.option("--debug", is_flag=True, is_eager=True, help="Show tracebacks and debug logs.")
-@click.option(
-    "--log-format",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    show_default=True,
-    callback=_set_log_format,
-    help="text, or json: every stdout and stderr line is one JSON object.",
-)
+@click.option("--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              callback=_set_log_format, help="text, or json: every stdout and stderr line is one JSON object.")
 @click.version_option(package_version(), prog_name="braze-cdi")
 def main(debug: bool, log_format: str) -> None:
     """Load Braze Cloud Data Ingestion sync history into DuckDB or any dlt destination.
