@@ -1,8 +1,5 @@
-"""Errors the connector raises: each one says what failed and what to do, and never holds the API key.
-
-Also the one walker of exception chains (dlt wraps our errors in its own) and the one wording of the
-configuration messages, shared by the client, the CLI and the pipeline script.
-"""
+"""Errors the connector raises (each says what failed and what to do, never holding the API key), the one
+walker of exception chains (dlt wraps our errors) and the one wording of the configuration messages."""
 
 from __future__ import annotations
 
@@ -44,8 +41,7 @@ def missing_config_message(fields: set[str]) -> str:
 
 
 def missing_destination_message(config: object) -> str | None:
-    """What to set when a destination's settings are missing (`config` is dlt's destination configuration);
-    None when `config` is not a destination's (the source's own settings are missing instead)."""
+    """What to set when a destination's settings (dlt's configuration `config`) are missing; None if not one's."""
     name = getattr(config, "destination_name", None) or getattr(config, "destination_type", None)
     if not name:
         return None
@@ -57,8 +53,8 @@ def missing_destination_message(config: object) -> str | None:
 
 
 class Redactor:
-    """Removes the API key from text a server or proxy sent back, in every form it may echo it: as is (a
-    `Bearer` header), percent-encoded, and inside base64 at any alignment (standard and URL-safe alphabets)."""
+    """Removes the API key from text a server or proxy sent back: as is, percent-encoded, and inside base64 at
+    any alignment (both alphabets)."""
 
     def __init__(self, secret: str) -> None:
         raw = secret.encode()
@@ -77,7 +73,7 @@ class Redactor:
 
 
 class BaseUrlUnreachableError(ConfigurationError):
-    """The first request to base_url's host could not resolve or connect: base_url (or the network) is wrong."""
+    """The first request to base_url's host could not resolve or connect."""
 
 
 class UnsafeLinkError(BrazeCdiError):
@@ -93,16 +89,11 @@ class ResponseTooLargeError(BrazeCdiError):
 
 
 class ResponseShapeError(BrazeCdiError, HTTPError):
-    """A 2xx body that is not the documented JSON shape: an `HTTPError` carrying the response, so the retry
-    policy can retry a body that did not parse."""
-
-    def __init__(self, message: str, response: Response | None = None) -> None:
-        super().__init__(message, response=response)
+    """A 2xx body that is not the documented JSON shape (an `HTTPError`: the retry policy sees the response)."""
 
 
 class BrazeApiError(BrazeCdiError, HTTPError):
-    """Braze answered with an error status (after retries where retrying makes sense): an `HTTPError` carrying
-    the response, so the retry policy sees the status of each attempt."""
+    """Braze answered with an error status (an `HTTPError`: the retry policy sees each attempt's status)."""
 
     def __init__(
         self,
@@ -163,8 +154,8 @@ _E = TypeVar("_E", bound=BaseException)
 
 
 def exception_chain(error: BaseException) -> Iterator[BaseException]:
-    """`error` and what it wraps, outermost first, each once: dlt's `exception` attribute (PipelineStepFailed
-    and its kin), else `__cause__`, else `__context__`."""
+    """`error` and what it wraps, outermost first, each once: dlt's `exception` attribute, else `__cause__`,
+    else `__context__`."""
     seen: set[int] = set()
     current: BaseException | None = error
     while current is not None and id(current) not in seen:

@@ -1,8 +1,4 @@
-"""Run statistics: what a run did, per integration, counted as the client and the source see them.
-
-dlt's own per-resource metrics merge parallel resources, so they cannot tell integrations apart;
-`RunStats` counts requests, 429s, pages and rows per integration, thread-safely.
-"""
+"""Run statistics per integration, thread-safe (dlt's own metrics merge parallel resources)."""
 
 from __future__ import annotations
 
@@ -12,8 +8,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
-WaitListener = Callable[[str, float], None]
-"""Told `(endpoint kind, seconds)` when a request must wait for Braze's rate-limit window."""
+WaitListener = Callable[[str, float], None]  # told (endpoint kind, seconds) before a rate-limit wait
 
 
 @dataclass
@@ -40,8 +35,7 @@ class RunStats:
         self.started = time.monotonic()
         self.integrations: dict[str | None, IntegrationStats] = {}
         self.wait_listeners: list[WaitListener] = []
-        self.extra_columns: dict[str, set[str]] = {}
-        """Per table, the extra columns this run let in (every resource writing the table shares the cap)."""
+        self.extra_columns: dict[str, set[str]] = {}  # per table, the extra columns this run let in
 
     def admit_column(self, table: str, column: str, existing: set[str], limit: int) -> bool:
         """Whether `table` may hold extra `column`: one it has, or a new one while it holds fewer than `limit`."""
@@ -55,10 +49,7 @@ class RunStats:
             return True
 
     def _of(self, integration_id: str | None) -> IntegrationStats:
-        stats = self.integrations.get(integration_id)
-        if stats is None:
-            stats = self.integrations[integration_id] = IntegrationStats()
-        return stats
+        return self.integrations.setdefault(integration_id, IntegrationStats())
 
     def expect(self, integration_ids: list[str]) -> None:
         with self._lock:
@@ -77,28 +68,24 @@ class RunStats:
         with self._lock:
             self._of(integration_id).pages += 1
 
-    def rows(self, integration_id: str, count: int) -> None:
-        with self._lock:
-            self._of(integration_id).rows += count
-
-    def classified(self, integration_id: str, new: int, updated: int, reread: int) -> None:
-        """Rows of a page by what they are to the destination: new syncs, syncs that finished since the
-        last run (they were loaded `running`), and syncs read again at the cursor boundary."""
+    def rows(self, integration_id: str, new: int, updated: int, reread: int) -> None:
+        """Rows of a page by what they are to the destination: new, finished since loaded running, read again."""
         with self._lock:
             stats = self._of(integration_id)
+            stats.rows += new + updated + reread
             stats.new_rows += new
             stats.updated_rows += updated
             stats.reread_rows += reread
 
     def named(self, names: dict[str, str]) -> None:
-        """Names from the integration list, for the integrations this run reads (not every one listed)."""
+        """Names from the integration list, for the integrations this run reads."""
         with self._lock:
             for integration_id, name in names.items():
                 if integration_id in self.integrations:
                     self.integrations[integration_id].name = name
 
     def waiting(self, kind: str, seconds: float) -> None:
-        """A request waits `seconds` for the rate-limit window of `kind`: tell whoever displays progress."""
+        """Tell whoever displays progress that a request waits `seconds` for `kind`'s rate-limit window."""
         for listener in list(self.wait_listeners):
             listener(kind, seconds)
 

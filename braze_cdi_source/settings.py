@@ -1,23 +1,20 @@
-"""Braze CDI API facts and the connector's defaults, in one place (API facts: docs/ARCHITECTURE.md, "Braze")."""
+"""Braze CDI API facts and the connector's defaults, in one place."""
 
 from __future__ import annotations
 
 from importlib import metadata
 from urllib.parse import unquote
 
-DISTRIBUTION = "braze-cdi-source"
-
 
 def package_version() -> str:
-    """The version of this package: pyproject.toml's, the one place it is written, as pip installed it."""
+    """The version of this package as pip installed it (pyproject.toml is the one place it is written)."""
     try:
-        return metadata.version(DISTRIBUTION)
+        return metadata.version("braze-cdi-source")
     except metadata.PackageNotFoundError:  # imported from a checkout that was never installed
         return "unknown"
 
 
-SOURCE_NAME = "braze_cdi"
-"""Name of the dlt source and of its config section: `sources.braze_cdi`."""
+SOURCE_NAME = "braze_cdi"  # the dlt source and its config section, `sources.braze_cdi`
 
 DEFAULT_PIPELINE_NAME = "braze_cdi"
 DEFAULT_DATASET_NAME = "braze_cdi_data"
@@ -31,19 +28,16 @@ JOB_STATUS_PERMISSION = "cdi.integration_job_status"
 
 LIST_ENDPOINT = "list"
 JOB_SYNC_STATUS_ENDPOINT = "job_sync_status"
-OTHER_ENDPOINT = "other"
-"""Endpoint kinds: Braze limits and permits each of the two endpoints on its own."""
+OTHER_ENDPOINT = "other"  # endpoint kinds: Braze limits and permits each endpoint on its own
 
 PERMISSIONS = {LIST_ENDPOINT: LIST_PERMISSION, JOB_SYNC_STATUS_ENDPOINT: JOB_STATUS_PERMISSION}
 
-RATE_LIMITS_PER_MINUTE = {LIST_ENDPOINT: 50, JOB_SYNC_STATUS_ENDPOINT: 100}
-"""Braze's documented limits per workspace, used when a response carries no X-RateLimit headers."""
+RATE_LIMITS_PER_MINUTE = {LIST_ENDPOINT: 50, JOB_SYNC_STATUS_ENDPOINT: 100}  # documented, per workspace
 
 
 def endpoint_of(path: str) -> tuple[str, str | None]:
-    """Which endpoint a request path is and its integration id (percent-decoded), for the throttle, the error
-    hints and the simulator's routing: `("list", None)`, `("job_sync_status", id)` or `("other", None)`. A query
-    string is ignored; the path must match exactly (no trailing slash, no prefix)."""
+    """`("list", None)`, `("job_sync_status", id)` or `("other", None)` for a request path (exact match, query
+    ignored): for the throttle, the error hints and the simulator's routing."""
     path = path.split("?", 1)[0]
     if path == LIST_PATH:
         return LIST_ENDPOINT, None
@@ -56,9 +50,8 @@ DEFAULT_MAX_RUNNING_HOURS = 24.0
 """A sync seen `running` is re-read on later runs until it finishes, for at most this long after it started."""
 
 DEFAULT_FUTURE_TOLERANCE_MINUTES = 30 * 24 * 60.0
-"""A sync starting more than this after now (30 days) loads but never moves the cursor. Generous because the
-bundled simulator dates the syncs it appends ahead of the wall clock (up to days), and year-9999 or 2286 dates
-are what freezes a cursor for good; a sync dated days ahead holds the cursor only until that day passes."""
+"""A sync starting more than this after now loads but never moves the cursor: generous, since what freezes a
+cursor for good is a year-9999 date; one dated days ahead holds it only until that day passes."""
 
 INTEGRATIONS_TABLE = "integrations"
 JOB_SYNC_STATUS_TABLE = "job_sync_status"
@@ -94,9 +87,8 @@ JOB_SYNC_STATUS_LAYOUT = {
     "integration_id": {"cluster": True},
     "sync_start_time": {"cluster": True, "x-bigquery-partition": True},
 }
-"""Column hints for time-pruned reads, applied where dlt creates the table: BigQuery partitions by the day of
-sync_start_time and clusters by the table hint below; Snowflake and Databricks cluster by both columns.
-Other destinations ignore them (PostgreSQL gets an index from `create_views`)."""
+"""Column hints for time-pruned reads where dlt creates the table (BigQuery partitions and clusters, Snowflake
+and Databricks cluster; PostgreSQL gets an index from `create_views`)."""
 JOB_SYNC_STATUS_TABLE_HINTS = {"x-bigquery-cluster-columns": ["integration_id", "sync_start_time"]}
 JOB_SYNC_STATUS_TIMESTAMPS = ("sync_start_time", "sync_finish_time", "last_timestamp_synced")
 
@@ -118,9 +110,7 @@ EXTRACTION_RUN_COLUMNS = {
     "slices": {"data_type": "bigint"},
     "backfill_pending": {"data_type": "text"},
 }
-"""`extraction_runs`: the connector's own run log, one row per run (ok / partial / failed). The backfill
-columns say what a budgeted run left for the next one: `backfill_pending` is JSON text, integration id ->
-estimated pages left (null when unknown); all of them are null for a run that raised."""
+"""`extraction_runs`: one row per run; `backfill_pending` is JSON text, integration id -> estimated pages left."""
 
 EXTRACTION_ERROR_COLUMNS = {
     "run_started_at": {"data_type": "timestamp", "timezone": True, "nullable": False},
@@ -130,7 +120,7 @@ EXTRACTION_ERROR_COLUMNS = {
     "path": {"data_type": "text"},
     "message": {"data_type": "text", "nullable": False},
 }
-"""`extraction_errors`: one row per integration (or the listing) that failed in a run, with what to do."""
+"""`extraction_errors`: one row per failure or loss in a run, with what to do."""
 
 BACKFILL_TABLE = "integration_backfill"
 BACKFILL_COLUMNS = {
@@ -143,4 +133,4 @@ BACKFILL_COLUMNS = {
     "estimated_pages_left": {"data_type": "bigint"},
     "updated_at": {"data_type": "timestamp", "timezone": True, "nullable": False},
 }
-"""`integration_backfill`: per integration, how far back its history is loaded and what is left to read."""
+"""`integration_backfill`: per integration, how far back its history is loaded and what is left."""

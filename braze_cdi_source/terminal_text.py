@@ -1,21 +1,13 @@
-"""Text from Braze made safe to print: no terminal control sequences, no Rich markup.
-
-Integration names, ids and Braze's error messages are untrusted. Raw ESC bytes would let a name move the
-cursor, rewrite earlier lines or set the terminal's title; `[/x]` in a name made Rich raise after a run had
-loaded. Everything we print that holds such text goes through `plain` (then Rich's `escape` where markup is
-on: `markup_safe`). JSON logs need nothing: `json.dumps` escapes control characters itself.
-"""
+"""Text from Braze made safe to print: no terminal control sequences (a name could rewrite the screen), no Rich
+markup (`[/x]` in a name made Rich raise). JSON logs need nothing: `json.dumps` escapes control characters."""
 
 from __future__ import annotations
 
 import re
 from typing import Any
 
-from rich.markup import escape
-
+# C0 and C1 control characters and the bidirectional overrides, which reorder what is shown
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
-"""C0 and C1 control characters (ESC, BEL, CSI…) and bidirectional overrides, which reorder what is shown."""
-
 _LINE_BREAKS = re.compile(r"[\t\n\r]")
 
 
@@ -27,6 +19,13 @@ def plain(value: Any, one_line: bool = True) -> str:
     return _CONTROL.sub("?", text)
 
 
+def shown(value: Any, limit: int = 60) -> str:
+    """`value` short and printable, for a message quoting what Braze sent."""
+    return "".join(c for c in str(value) if c.isprintable())[:limit]
+
+
 def markup_safe(value: Any) -> str:
     """`plain` text that Rich prints literally even where markup is on."""
+    from rich.markup import escape  # here: the source quotes Braze's text too and must not import Rich
+
     return escape(plain(value))

@@ -1,9 +1,4 @@
-"""ISO 8601 parsing that yields comparable instants.
-
-Braze's timestamps may end in `Z` or `+00:00`, with or without fractional seconds; as text
-`…00.500Z` sorts before `…00Z`, so every timestamp becomes an aware UTC datetime before anything
-compares it.
-"""
+"""ISO 8601 parsing that yields comparable instants: as text `…00.500Z` sorts before `…00Z`."""
 
 from __future__ import annotations
 
@@ -13,16 +8,12 @@ from typing import Any
 
 from dlt.common.time import ensure_pendulum_datetime
 
-_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}")
-"""What an ISO 8601 timestamp starts with; anything else ("1e10", "now", "1700000000") is not one."""
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}")  # "1e10", "now" or "1700000000" are no timestamps
 
 
 def parse_instant(value: Any) -> datetime | None:
-    """Return `value` as an aware UTC datetime; None for None or ""; ValueError if it is no timestamp.
-
-    A value without a zone is taken as UTC, which is what Braze means. A timestamp whose UTC instant falls
-    outside years 1-9999 (`9999-12-31T23:59:59-01:00`, `0001-01-01T00:00:00+01:00`) is a ValueError too.
-    """
+    """`value` as an aware UTC datetime (no zone: UTC, as Braze means); None for None or ""; ValueError if it is
+    no timestamp or its UTC instant falls outside years 1-9999."""
     if value is None or value == "":
         return None
     if isinstance(value, datetime):
@@ -39,7 +30,7 @@ def parse_instant(value: Any) -> datetime | None:
         parsed = datetime(value.year, value.month, value.day)
     else:
         raise ValueError(f"not a timestamp: {value!r}")
-    if parsed.tzinfo is timezone.utc:  # what `+00:00` and `Z` parse to: nothing to convert
+    if parsed.tzinfo is timezone.utc:
         return parsed
     if parsed.tzinfo is None:
         return parsed.replace(tzinfo=timezone.utc)
@@ -50,7 +41,7 @@ def parse_instant(value: Any) -> datetime | None:
 
 
 def _parse_lenient(text: str) -> datetime:
-    """Forms fromisoformat rejects on older Pythons (7+ fraction digits, `+0000`, …)."""
+    """Forms fromisoformat rejects on older Pythons (7+ fraction digits, `+0000`)."""
     try:
         parsed = ensure_pendulum_datetime(text)
     except Exception as exc:  # pendulum raises several types

@@ -587,7 +587,7 @@ def test_the_cursor_ignores_future_dated_syncs_and_heals_a_frozen_state():
     """Bound: a sync beyond now + tolerance never becomes the boundary; a state frozen by one is read again."""
     from datetime import datetime, timedelta, timezone
 
-    from braze_cdi_source.extract.sync_cursor import SyncCursor
+    from braze_cdi_source.extract.integration_state import SyncCursor
 
     now = datetime(2026, 6, 1, tzinfo=timezone.utc)
     tolerance = timedelta(hours=1)

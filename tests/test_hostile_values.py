@@ -205,3 +205,20 @@ def test_the_key_echoed_back_is_never_logged_stored_nor_kept_in_state(make_pipel
     core = base64.b64encode(f"Bearer {API_KEY}".encode()).decode()[12:-4]
     for form in (API_KEY, core):
         assert form not in kept, where
+
+
+def test_two_syncs_that_differ_below_a_microsecond_merge_visibly(make_pipeline):
+    """Issue 21 minor: sync_start_times with seven fraction digits that differ only in the seventh share the key
+    (integration_id, sync_start_time), stored to the microsecond, and merge. Bound: the normal integration
+    loads; the hostile one loads 11 of 12 rows and the merge is one line in extraction_errors naming both."""
+    history = syncs(12)
+    history[3]["sync_start_time"] = "2026-01-01T08:00:00.1234568Z"
+    history[4]["sync_start_time"] = "2026-01-01T08:00:00.1234567Z"
+    with HostileServer({"bad": history, "good": syncs(25)}) as server:
+        pipeline = make_pipeline()
+        assert api_run(pipeline, server) < 15
+    assert good_loaded(pipeline) == 25
+    assert len([r for r in loaded(pipeline) if r[0] == "bad"]) == 11
+    [message] = error_messages(pipeline)
+    assert "integration bad" in message and "below a microsecond" in message, message
+    assert "08:00:00.1234568Z" in message and "08:00:00.1234567Z" in message, message

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from requests import Request, Response
 
 from braze_cdi_source.errors import BrazeCdiError
-from braze_cdi_source.extract.page_rows import rows_of_page as _rows_of_page
+from braze_cdi_source.extract.rows import rows_of_page as _rows_of_page
 from braze_cdi_source.http.client import SameOriginLinkPaginator, origin, results_of
 from braze_cdi_source.timestamps import parse_instant
 

@@ -152,7 +152,8 @@ def test_report_on_postgres_matches_duckdb(make_pipeline: Any, postgres_destinat
     def figures(data: Any) -> Any:
         keep = ("integration_id", "health", "consecutive_failures", "rows_synced_30d", "rows_failed_30d",
                 "finished_syncs_30d")
-        return (sorted(tuple(row[k] for k in keep) for row in data.integrations), data.daily, len(data.syncs))
+        rows = sorted(tuple(row[k] for k in keep) for row in data.integrations)
+        return rows, data.charts.daily, len(data.charts.syncs)
 
     assert figures(duck_data) == figures(pg_data)
     assert "<svg" in render_html(pg_data)
@@ -204,7 +205,7 @@ def test_report_reads_through_one_connection_and_renders_the_queries_once(
     monkeypatch.setattr(pipeline, "sql_client", counting_client)
     monkeypatch.setattr(views, "render_queries", counting_render)
     data = load_report_data(pipeline)
-    assert len(data.integrations) == 2 and data.syncs and data.daily
+    assert len(data.integrations) == 2 and data.charts.syncs and data.charts.daily
     assert len(connections) == 1 and renderings == ["duckdb"]
     # has the dataset, details, the database clock, syncs per lane, the syncs (every lane fits), daily totals
     assert len(statements) == 6

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from braze_cdi_source.extract.sync_cursor import SyncCursor
+from braze_cdi_source.extract.integration_state import SyncCursor
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=timezone.utc)
 DAY = timedelta(hours=24)

@@ -289,7 +289,7 @@ def test_snowflake_views_health_and_report_on_fakesnow(reference: Reference, tmp
     assert result.exit_code == 1 and result.problems  # the scripted cases include failing, stale and stuck
     native = load_report_data(reference.duckdb)
     assert [r["health"] for r in report.integrations] == [r["health"] for r in native.integrations]
-    assert report.daily == native.daily and len(report.syncs) == len(native.syncs) > 200
+    assert report.charts.daily == native.charts.daily and len(report.charts.syncs) == len(native.charts.syncs) > 200
 
 
 # --- BigQuery and Redshift: strict parse in their dialect, transpiled back to DuckDB --------------------------
@@ -298,7 +298,8 @@ def test_snowflake_views_health_and_report_on_fakesnow(reference: Reference, tmp
 def strictly_parsed(statement: str, dialect: str) -> exp.Expression:
     """Parse with errors raised, and refuse a function sqlglot does not know in that dialect."""
     tree = sqlglot.parse_one(statement, read=dialect, error_level=ErrorLevel.IMMEDIATE)
-    unknown = [node.sql(dialect) for node in tree.find_all(exp.Anonymous)]
+    unknown = [node.sql(dialect) for node in tree.find_all(exp.Anonymous)
+               if (dialect, node.name.upper()) != ("duckdb", "EPOCH_US")]  # sqlglot writes it, does not read it
     assert not unknown, f"{dialect}: functions unknown to the dialect: {unknown}"
     code = tree.sql(dialect, comments=False).upper()
     for forbidden in (r"\bFILTER\s*\(", r"\bWITHIN\s+GROUP\b", r"\bEPOCH\b", r"\bINTERVAL\s*'"):

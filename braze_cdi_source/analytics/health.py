@@ -1,10 +1,9 @@
 """`braze-cdi health`: classify every integration from the loaded data, for cron and orchestrator alerts.
 
-The classification is the SQL of the `integration_health_details` view rendered for the destination's
-dialect with the thresholds given here (so flags apply without recreating views, and read-only credentials
-suffice). Exit codes: 0 healthy, 1 unhealthy (some integration's class is in `fail_on`), 2 could not tell
-(no DuckDB file, no tables, no integrations, every integration unknown, or the destination unreachable —
-the CLI maps that last one).
+The classification is the `integration_health_details` view's SQL rendered for the destination with the
+thresholds given here (flags apply without recreating views; read-only credentials suffice). Exit codes: 0
+healthy, 1 unhealthy (a class in `fail_on`), 2 could not tell (no DuckDB file, tables or integrations, every
+integration unknown, or the destination unreachable — the CLI maps that last one).
 """
 
 from __future__ import annotations
@@ -32,38 +31,13 @@ DEFAULT_FAIL_ON = ("failing", "stuck", "stale")
 """Classes that make `health` exit 1. `degraded` is reported but does not fail unless listed (`--fail-on`)."""
 
 DETAIL_COLUMNS = (
-    "integration_id",
-    "integration_name",
-    "health",
-    "last_sync_start_time",
-    "last_job_status",
-    "last_success_time",
-    "consecutive_failures",
-    "failing_since",
-    "success_rate_7d",
-    "success_rate_30d",
-    "p50_duration_seconds",
-    "p95_duration_seconds",
-    "syncs_30d",
-    "finished_syncs_30d",
-    "failures_30d",
-    "rows_synced_30d",
-    "rows_failed_30d",
-    "last_finished_status",
-    "running_since",
-    "running_seconds",
-    "seconds_since_last_sync",
-    "typical_interval_seconds",
-    "stale_after_seconds",
-    "last_timestamp_synced",
-    "watermark_since",
-    "syncs_since_watermark_moved",
-    "watermark_in_future",
-    "watermark_stalled",
-    "backfill_in_progress",
-    "backfill_covered_back_to",
-    "future_syncs",
-    "newest_future_sync_start_time",
+    "integration_id", "integration_name", "health", "last_sync_start_time", "last_job_status", "last_success_time",
+    "consecutive_failures", "failing_since", "success_rate_7d", "success_rate_30d", "p50_duration_seconds",
+    "p95_duration_seconds", "syncs_30d", "finished_syncs_30d", "failures_30d", "rows_synced_30d", "rows_failed_30d",
+    "last_finished_status", "running_since", "running_seconds", "seconds_since_last_sync",
+    "typical_interval_seconds", "stale_after_seconds", "last_timestamp_synced", "watermark_since",
+    "syncs_since_watermark_moved", "watermark_in_future", "watermark_stalled", "backfill_in_progress",
+    "backfill_covered_back_to", "future_syncs", "newest_future_sync_start_time",
 )
 
 
@@ -95,14 +69,9 @@ class HealthResult:
             "counts": counts,
             "problems": self.problems,
             "notes": self.notes,
-            "integrations": [{k: _jsonable(v) for k, v in row.items()} for row in self.integrations],
+            "integrations": [{k: v.isoformat() if isinstance(v, (datetime, date)) else v for k, v in row.items()}
+                             for row in self.integrations],
         }
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, (datetime, date)):
-        return value.isoformat()
-    return value
 
 
 def human_duration(seconds: float | None) -> str:
@@ -136,23 +105,16 @@ def duckdb_file(pipeline: dlt.Pipeline) -> Path | None:
 
 @contextmanager
 def reading(pipeline: dlt.Pipeline, thresholds: HealthThresholds) -> Iterator[tuple[Any, dict[str, str]]]:
-    """One open sql_client on the loaded dataset, with every view's SELECT rendered for it: what `health` and
-    `report` read through, one connection and one rendering per command.
-
-    Raises NoDataError when there is no DuckDB file, no dataset or no loaded table to read.
-    """
+    """One open sql_client on the loaded dataset, with the details view's SELECT rendered for it: what `health`
+    and `report` read through. Raises NoDataError when there is no DuckDB file, dataset or loaded table."""
     path = duckdb_file(pipeline)
     if path is not None and not path.exists():
-        raise NoDataError(
-            f"no DuckDB file at {path}: run `braze-cdi run` in this folder first, or pass --duckdb-file "
-            "(or --pipeline-name)."
-        )
+        raise NoDataError(f"no DuckDB file at {path}: run `braze-cdi run` in this folder first, or pass "
+                          "--duckdb-file (or --pipeline-name).")
     where = f" in {path}" if path is not None else ""
     with pipeline.sql_client() as client:
         if not client.has_dataset():
-            raise NoDataError(
-                f"dataset {pipeline.dataset_name!r} does not exist{where}: nothing has been loaded yet."
-            )
+            raise NoDataError(f"dataset {pipeline.dataset_name!r} does not exist{where}: nothing has been loaded yet.")
         present = present_tables(loaded_schema(pipeline))
         if {INTEGRATIONS_TABLE, JOB_SYNC_STATUS_TABLE} <= {t for t, columns in present.items() if columns is None}:
             raise NoDataError(f"dataset {pipeline.dataset_name!r}{where} has no integrations or sync tables yet.")
@@ -179,15 +141,6 @@ def read_details(client: Any, queries: dict[str, str]) -> list[dict[str, Any]]:
                 item[key] = None if value is None else float(value)
         result.append(item)
     return result
-
-
-def fetch_details(pipeline: dlt.Pipeline, thresholds: HealthThresholds) -> list[dict[str, Any]]:
-    """One dict per integration (DETAIL_COLUMNS), without creating anything in the destination.
-
-    Raises NoDataError when there is no DuckDB file, no dataset or no loaded table to read.
-    """
-    with reading(pipeline, thresholds) as (client, queries):
-        return read_details(client, queries)
 
 
 def describe_problem(row: dict[str, Any], thresholds: HealthThresholds) -> str | None:
@@ -272,7 +225,8 @@ def check_health(
         raise ValueError(f"unknown health class(es) {sorted(unknown_classes)}; use {', '.join(HEALTH_CLASSES)}")
     result = HealthResult(status="unknown", exit_code=EXIT_UNKNOWN, fail_on=tuple(fail_on), thresholds=thresholds)
     try:
-        rows = fetch_details(pipeline, thresholds)
+        with reading(pipeline, thresholds) as (client, queries):  # creates nothing in the destination
+            rows = read_details(client, queries)
     except NoDataError as error:
         result.notes.append(f"could not tell: {error}")
         return result

@@ -4,7 +4,7 @@ one connection, and the analyst's first screen in the terminal and as JSON."""
 from __future__ import annotations
 
 import os
-from collections import defaultdict
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -24,10 +24,8 @@ from .views import destination_dialect, loaded_schema
 
 DEFAULT_DAYS = 30
 
-_RICH_HEALTH = {
-    "healthy": "green", "degraded": "yellow", "failing": "bold red", "stale": "dark_orange", "stuck": "magenta",
-    "unknown": "dim",
-}
+_RICH_HEALTH = {"healthy": "green", "degraded": "yellow", "failing": "bold red", "stale": "dark_orange",
+                "stuck": "magenta", "unknown": "dim"}
 
 
 @dataclass
@@ -43,22 +41,12 @@ class ReportData:
     charts: Charts | None = None
 
     @property
-    def syncs(self) -> list[dict[str, Any]]:
-        """The syncs drawn one by one (lanes that fit their pixels; the others are binned: `charts.bins`)."""
-        return self.charts.syncs if self.charts else []
-
-    @property
-    def daily(self) -> list[dict[str, Any]]:
-        return self.charts.daily if self.charts else []
-
-    @property
     def counts(self) -> dict[str, int]:
         return {h: sum(1 for i in self.integrations if i["health"] == h) for h in HEALTH_CLASSES}
 
 
 def load_report_data(
-    pipeline: dlt.Pipeline, days: int = DEFAULT_DAYS, thresholds: HealthThresholds | None = None,
-    charts: bool = True,
+    pipeline: dlt.Pipeline, days: int = DEFAULT_DAYS, thresholds: HealthThresholds | None = None, charts: bool = True
 ) -> ReportData:
     """Read the health details and, with `charts`, the charts' bounded data for the last `days` days."""
     thresholds = thresholds or HealthThresholds.from_config()
@@ -89,9 +77,7 @@ def display_name(row: dict[str, Any]) -> str:
 
 def _label_integrations(rows: list[dict[str, Any]]) -> None:
     """Give each row a `display_name`: its name, with the id's first block when two share a name."""
-    seen: dict[str, int] = defaultdict(int)
-    for row in rows:
-        seen[row["integration_name"] or ""] += 1
+    seen = Counter(row["integration_name"] or "" for row in rows)
     for row in rows:
         name = row["integration_name"] or row["integration_id"]
         duplicate = seen[row["integration_name"] or ""] > 1
@@ -180,13 +166,12 @@ def _print_blocks(console: Console, data: ReportData, cells: list[dict[str, str]
         console.print()
         console.print(f"[bold]{markup_safe(cell['Integration'])}[/]", highlight=False, soft_wrap=False)
         health = f"[{_RICH_HEALTH[row['health']]}]{row['health']}[/]"
-        lines = [
+        for line in (
             f"{health} · last sync {escape(cell['Last sync'])}",
             f"success 7d {cell['Success 7d']}, 30d {cell['Success 30d']} · failure streak {cell['Failure streak']}",
             f"duration p50 {cell['p50']}, p95 {cell['p95']} · syncs 30d {cell['Syncs 30d']}",
             f"rows 30d: {cell['Rows synced 30d']} synced, {cell['Rows failed 30d']} failed",
-        ]
-        for line in lines:
+        ):
             console.print(f"  {line}", highlight=False)
 
 
@@ -226,9 +211,7 @@ def print_report(
             table = Table(title=f"Braze CDI sync health ({data.dataset}, {when(data.now)})", title_justify="left")
             for column, column_width in columns.items():
                 left = column in ("Integration", "Health", "Last sync")
-                table.add_column(
-                    column, justify="left" if left else "right", overflow="fold", width=column_width
-                )
+                table.add_column(column, justify="left" if left else "right", overflow="fold", width=column_width)
             for row, cell in zip(data.integrations, cells, strict=True):
                 values = {**cell, "Integration": markup_safe(cell["Integration"])}  # names come from Braze
                 values["Last sync"] = escape(cell["Last sync"])
@@ -237,22 +220,15 @@ def print_report(
             console.print(table)
             hidden = [c for c in cells[0] if c not in columns]
             if hidden:
-                console.print(
-                    f"Not shown at {width} columns: {', '.join(hidden)} (a wider terminal or --html shows all).",
-                    highlight=False,
-                    markup=False,
-                )
+                console.print(f"Not shown at {width} columns: {', '.join(hidden)} (a wider terminal or --html shows "
+                              "all).", highlight=False, markup=False)
         counts = ", ".join(f"{n} {h}" for h, n in data.counts.items() if n)
         console.print(f"{len(data.integrations)} integrations: {counts}.", highlight=False)
         for message in data.problems:
             console.print(f"  • {plain(message)}", highlight=False, markup=False)
         name = "" if pipeline.pipeline_name == DEFAULT_PIPELINE_NAME else f" --pipeline-name {pipeline.pipeline_name}"
-        console.print(
-            "Views: sync_runs, daily_sync_summary, integration_health, integration_health_details "
-            f"(`braze-cdi report{name} --html report.html` for charts).",
-            highlight=False,
-            markup=False,
-        )
+        console.print("Views: sync_runs, daily_sync_summary, integration_health, integration_health_details "
+                      f"(`braze-cdi report{name} --html report.html` for charts).", highlight=False, markup=False)
     finally:
         console.width = saved
     return data
@@ -262,20 +238,11 @@ def report_document(pipeline: dlt.Pipeline, data: ReportData | None = None, days
     """`{"report": {dataset, generated_at, counts, integrations, problems}}`: each integration's raw values under
     the keys `health --format json` uses."""
     data = data if data is not None else load_report_data(pipeline, days, charts=False)
-    return {
-        "report": {
-            "dataset": data.dataset,
-            "generated_at": data.now.isoformat(),
-            "counts": data.counts,
-            "integrations": [
-                {
-                    **{key: value for key, value in row.items() if key != "display_name"},
-                    "integration_label": display_name(row),
-                    "problem": describe_problem(row, data.thresholds),
-                }
-                for row in data.integrations
-            ],
-            "problems": data.problems,
-        }
-    }
+    integrations = [
+        {**{key: value for key, value in row.items() if key != "display_name"}, "integration_label": display_name(row),
+         "problem": describe_problem(row, data.thresholds)}
+        for row in data.integrations
+    ]
+    return {"report": {"dataset": data.dataset, "generated_at": data.now.isoformat(), "counts": data.counts,
+                       "integrations": integrations, "problems": data.problems}}
 

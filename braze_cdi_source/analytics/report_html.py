@@ -6,7 +6,7 @@ from __future__ import annotations
 import html
 import math
 from collections import defaultdict
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -17,14 +17,11 @@ from .health import human_duration, when
 from .report import DEFAULT_DAYS, ReportData, display_name, load_report_data, summary_rows
 from .thresholds import HealthThresholds
 
-STATUS_COLOURS = {
-    "success": "#2e9d4f", "partial": "#e0a100", "error": "#d2302c", "config_error": "#8e1b6e", "running": "#2f6fdf"
-}
+STATUS_COLOURS = {"success": "#2e9d4f", "partial": "#e0a100", "error": "#d2302c", "config_error": "#8e1b6e",
+                  "running": "#2f6fdf"}
 OTHER_STATUS_COLOUR = "#8a8a8a"
-HEALTH_COLOURS = {
-    "healthy": "#2e9d4f", "degraded": "#e0a100", "failing": "#d2302c", "stale": "#8a6d3b", "stuck": "#7b3fbf",
-    "unknown": "#8a8a8a",
-}
+HEALTH_COLOURS = {"healthy": "#2e9d4f", "degraded": "#e0a100", "failing": "#d2302c", "stale": "#8a6d3b",
+                  "stuck": "#7b3fbf", "unknown": "#8a8a8a"}
 
 _CSS = """
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:24px 32px;color:#1f2328;background:#fff}
@@ -193,8 +190,8 @@ def _duration_svg(data: ReportData, charts: Charts) -> str:
                         "</title></circle>"
                     )
         else:
-            marks = sorted(((max(axis.x(_noon(d["day"])), LABEL_WIDTH), d) for d in days.get(integration_id, [])),
-                           key=lambda mark: mark[0])
+            noons = ((datetime.combine(d["day"], time(12), timezone.utc), d) for d in days.get(integration_id, []))
+            marks = [(max(axis.x(noon), LABEL_WIDTH), d) for noon, d in noons]  # in day order, as read
             for key, colour in (("p95", "#b8c2cc"), ("p50", "#2f6fdf")):
                 path = "".join(f"{'L' if i else 'M'}{x:.1f} {y(d[key]):.1f}" for i, (x, d) in enumerate(marks))
                 parts.append(f'<path class="duration-{key}" d="{path}" fill="none" stroke="{colour}" '
@@ -211,10 +208,6 @@ def _duration_svg(data: ReportData, charts: Charts) -> str:
     return "".join(parts)
 
 
-def _noon(day: date) -> datetime:
-    return datetime(day.year, day.month, day.day, 12, tzinfo=timezone.utc)
-
-
 def _bars_svg(data: ReportData, charts: Charts, key: str, colour: str, label: str) -> str:
     """Bars per UTC day of the charts' span for one daily total (rows synced, rows failed)."""
     left, width, height, bottom = 80, 1300, 170, 140
@@ -223,8 +216,7 @@ def _bars_svg(data: ReportData, charts: Charts, key: str, colour: str, label: st
     values = {d["day"]: d[key] for d in charts.daily}
     top = max(list(values.values()) + [1])
     parts = [f'<svg id="{key.replace("_", "-")}-per-day" viewBox="0 0 {width} {height}" width="{width}" '
-             f'height="{height}" role="img" '
-             f'aria-label="{_esc(label)}">']
+             f'height="{height}" role="img" aria-label="{_esc(label)}">']
     for fraction in (0.5, 1.0):
         yy = bottom - fraction * (bottom - 10)
         parts.append(f'<line class="grid" x1="{left}" x2="{width - 10}" y1="{yy:.1f}" y2="{yy:.1f}"/>'
@@ -248,11 +240,9 @@ def _bars_svg(data: ReportData, charts: Charts, key: str, colour: str, label: st
     return "".join(parts)
 
 
-def _legend(colours: dict[str, str], other: str | None = None) -> str:
-    items = [f'<span><i style="background:{c}"></i>{_esc(name)}</span>' for name, c in colours.items()]
-    if other:
-        items.append(f'<span><i style="background:{OTHER_STATUS_COLOUR}"></i>{_esc(other)}</span>')
-    return f'<div class="legend">{"".join(items)}</div>'
+def _legend(colours: dict[str, str]) -> str:
+    items = "".join(f'<span><i style="background:{c}"></i>{_esc(name)}</span>' for name, c in colours.items())
+    return f'<div class="legend">{items}</div>'
 
 
 def render_html(data: ReportData) -> str:
@@ -261,15 +251,10 @@ def render_html(data: ReportData) -> str:
     head = "".join(f"<th>{_esc(c)}</th>" for c in rows[0]) if rows else ""
     body = []
     for row, cells in zip(data.integrations, rows, strict=True):
-        tds = []
-        for column, value in cells.items():
-            if column == "Health":
-                tds.append(f'<td><span class="health" style="background:{HEALTH_COLOURS[row["health"]]}">'
-                           f"{_esc(value)}</span></td>")
-            elif column in ("Integration", "Last sync"):
-                tds.append(f"<td>{_esc(value)}</td>")
-            else:
-                tds.append(f'<td class="num">{_esc(value)}</td>')
+        badge = f'<span class="health" style="background:{HEALTH_COLOURS[row["health"]]}">{_esc(row["health"])}</span>'
+        tds = [f"<td>{badge}</td>" if column == "Health" else f"<td>{_esc(value)}</td>"
+               if column in ("Integration", "Last sync") else f'<td class="num">{_esc(value)}</td>'
+               for column, value in cells.items()]
         body.append(f'<tr data-integration="{_esc(row["integration_id"])}" data-health="{row["health"]}">'
                     f'{"".join(tds)}</tr>')
     badges = "".join(
@@ -294,7 +279,7 @@ def render_html(data: ReportData) -> str:
 <h2>Integrations</h2>
 <table id="integrations"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>
 <h2>Problems</h2><ul class="problems">{problems}</ul>
-<h2>Sync timeline</h2>{_legend(STATUS_COLOURS, "other (e.g. limit_exceeded)")}
+<h2>Sync timeline</h2>{_legend({**STATUS_COLOURS, "other (e.g. limit_exceeded)": OTHER_STATUS_COLOUR})}
 <div class="meta">A lane with more syncs than pixels shows hour or day cells: the colour of the cell's worst status,
  paler the fewer of its syncs did not succeed; hover for the counts.</div>
 {_timeline_svg(data, charts)}
@@ -309,10 +294,7 @@ def render_html(data: ReportData) -> str:
 
 
 def write_html(
-    pipeline: dlt.Pipeline,
-    path: Path,
-    days: int = DEFAULT_DAYS,
-    thresholds: HealthThresholds | None = None,
+    pipeline: dlt.Pipeline, path: Path, days: int = DEFAULT_DAYS, thresholds: HealthThresholds | None = None,
     data: ReportData | None = None,
 ) -> ReportData:
     """Write the HTML report of `data` (read here when not given) to `path`; NoDataError when nothing is loaded."""

@@ -67,9 +67,8 @@ class HealthThresholds:
             try:
                 configured = dlt.config.get(f"{CONFIG_SECTION}.{item.name}", kind)
             except Exception as error:  # noqa: BLE001 - a malformed value: say which one
-                raise ConfigurationError(
-                    f"{CONFIG_SECTION}.{item.name} in the config is not a {kind.__name__}."
-                ) from error
+                raise ConfigurationError(f"{CONFIG_SECTION}.{item.name} in the config is not a {kind.__name__}.") \
+                    from error
             if configured is not None:
                 values[item.name] = configured
         values.update({k: v for k, v in overrides.items() if v is not None})

@@ -1,12 +1,11 @@
 """The views' SQL: one definition per view, rendered for each warehouse's SQL dialect (no destination needed).
 
 The SQL lives in `sql/*.sql` inside the package, written once in DuckDB's dialect with a few macros
-(SECONDS_BETWEEN, UTC_DAY, ADD_SECONDS, RANKED_PERCENTILE, INTEGRATION_LABEL: see `_expand_macros`) and bare
-base-table names (`job_sync_status`, `integrations`). sqlglot parses it, the macros become each dialect's own date-diff,
-time-zone and window expressions, the table names become the destination's qualified, cased and quoted
-names (from dlt's sql_client), and sqlglot writes the result in the destination's dialect
-(`capabilities().sqlglot_dialect`). The SQL avoids what some warehouse lacks: FILTER (WHERE …), ordered-set
-aggregates (PERCENTILE_CONT … WITHIN GROUP), interval arithmetic and EXTRACT(EPOCH …).
+(SECONDS_BETWEEN, UTC_DAY, ADD_SECONDS, PERCENTILE, RANKED_PERCENTILE, INTEGRATION_LABEL: see `_expand_macros`)
+and bare base-table names (`job_sync_status`, `integrations`). sqlglot parses it, the macros become each
+dialect's own expressions, the table names the destination's qualified, cased and quoted names (from dlt's
+sql_client), and sqlglot writes it in the destination's dialect (`capabilities().sqlglot_dialect`). The SQL
+avoids what some warehouse lacks: FILTER (WHERE …), interval arithmetic and EXTRACT(EPOCH …).
 
 Which base tables (and columns) exist comes from dlt's schema, not information_schema (Snowflake upper-cases
 names). When a base table or column does not exist yet — a workspace with no syncs has no `job_sync_status`
@@ -97,12 +96,13 @@ def _seconds_between(start: exp.Expression, end: exp.Expression, dialect: str) -
     differ: BigQuery's TIMESTAMP is always UTC and its DATE_DIFF takes dates only, so it gets TIMESTAMP_DIFF.
     Spark's TIMESTAMP is an instant that both CONVERT_TIMEZONE and DATEDIFF turn into the session's wall
     clock (measured with a Los Angeles session: a sync in the DST fall-back hour moved by an hour, and ages
-    across the change were an hour off), so it subtracts the instants' UNIX_MICROS instead.
+    across the change were an hour off), so it subtracts the instants' UNIX_MICROS instead; so does DuckDB, where
+    they are the same microseconds without a time-zone conversion per row (a third of the health query's CPU).
     """
     unit = exp.var("MICROSECOND")
     if dialect == "bigquery":
         diff: exp.Expression = exp.TimestampDiff(this=end, expression=start, unit=unit)
-    elif dialect == "databricks":
+    elif dialect in ("databricks", "duckdb"):
         diff = exp.Sub(this=exp.UnixMicros(this=end), expression=exp.UnixMicros(this=start))
     else:
         diff = exp.DateDiff(this=_utc(end, dialect), expression=_utc(start, dialect), unit=unit)
@@ -130,17 +130,44 @@ _PERCENTILE = (
 
 def _ranked_percentile(value: exp.Expression, rank: exp.Expression, count: exp.Expression,
                        share: exp.Expression) -> exp.Expression:
-    """percentile_cont(share) from ranks: linear interpolation between the two closest ranks.
+    """percentile_cont(share) from ranks: plain aggregates over ROW_NUMBER/COUNT windows, interpolated between
+    the two closest ranks, exact on every engine (the share is a DECIMAL: FLOOR/CEIL of share × (n - 1) exact)."""
+    v, r, n = (e.sql(SOURCE_DIALECT) for e in (value, rank, count))
+    p = f"CAST({share.sql(SOURCE_DIALECT)} AS DECIMAL(9, 6))"
+    return sqlglot.parse_one(_PERCENTILE.format(v=v, r=r, n=n, p=p), read=SOURCE_DIALECT)
 
-    Plain aggregates over ROW_NUMBER/COUNT windows, so it is exact and the same on every engine (BigQuery has
-    PERCENTILE_CONT only as a window function, Redshift allows one ORDER BY per query's percentiles).
-    The share is a DECIMAL so that FLOOR/CEIL of share × (n - 1) are exact everywhere.
-    """
-    share_sql = f"CAST({share.sql(SOURCE_DIALECT)} AS DECIMAL(9, 6))"
-    text = _PERCENTILE.format(
-        v=value.sql(SOURCE_DIALECT), r=rank.sql(SOURCE_DIALECT), n=count.sql(SOURCE_DIALECT), p=share_sql
+
+NATIVE_PERCENTILE = ("duckdb", "postgres", "snowflake")
+"""Dialects whose exact percentile_cont aggregate PERCENTILE(v, p) becomes. The others rank (BigQuery's is a window
+function, sqlglot writes Spark's as an approximate one, Redshift allows one ORDER BY for all percentiles)."""
+
+
+def _percentiles(select: exp.Select, dialect: str) -> None:
+    """Expand the PERCENTILE(v, p) aggregates of one grouped SELECT over one source: percentile_cont, or the
+    source becomes a subquery that adds each value's rank and count per group (NULLs last and not counted)."""
+    ranked: dict[str, int] = {}
+    for call in [c for c in select.find_all(exp.Anonymous) if c.name.upper() == "PERCENTILE"]:
+        value, share = call.expressions
+        if dialect == "duckdb":
+            call.replace(exp.Anonymous(this="QUANTILE_CONT", expressions=[value, share]))
+        elif dialect in NATIVE_PERCENTILE:
+            order = exp.Order(expressions=[exp.Ordered(this=value)])
+            call.replace(exp.WithinGroup(this=exp.PercentileCont(this=share), expression=order))
+        else:
+            i = ranked.setdefault(value.sql(SOURCE_DIALECT), len(ranked))
+            call.replace(_ranked_percentile(exp.column(f"v{i}"), exp.column(f"r{i}"), exp.column(f"n{i}"), share))
+    if not ranked:
+        return
+    keys = ", ".join(k.sql(SOURCE_DIALECT) for k in select.args["group"].expressions)
+    windows = "".join(
+        f", {v} AS v{i}, ROW_NUMBER() OVER (PARTITION BY {keys} ORDER BY {v} NULLS LAST) AS r{i},"
+        f" COUNT({v}) OVER (PARTITION BY {keys}) AS n{i}" for v, i in ranked.items()
     )
-    return sqlglot.parse_one(text, read=SOURCE_DIALECT)
+    inner = sqlglot.parse_one(f"SELECT *{windows} FROM placeholder", read=SOURCE_DIALECT)
+    inner.find(exp.Table).replace(select.args["from_"].this.copy())
+    if select.args.get("where"):
+        inner.set("where", select.args["where"].pop())
+    select.set("from_", exp.From(this=inner.subquery("ranked")))
 
 
 def _integration_label(integration_id: exp.Expression, name: exp.Expression, sharing: exp.Expression) -> exp.Expression:
@@ -170,6 +197,10 @@ def _expand_macros(tree: exp.Expression, dialect: str) -> exp.Expression:
             return _ranked_percentile(*args)
         return node
 
+    for cte in tree.find_all(exp.CTE) if dialect != "duckdb" else ():  # NOT MATERIALIZED: slower on PostgreSQL
+        cte.set("materialized", None)
+    for select in [s for s in tree.find_all(exp.Select) if s.args.get("group")]:
+        _percentiles(select, dialect)
     return tree.transform(expand, copy=False)
 
 
@@ -231,13 +262,9 @@ def _with_tables(tree: exp.Expression, tables: dict[str, exp.Expression]) -> exp
     return tree.transform(replace, copy=False)
 
 
-def render_queries(
-    dialect: str,
-    table_name: Callable[[str], str],
-    present: Present | None = None,
-    thresholds: HealthThresholds | None = None,
-) -> dict[str, str]:
-    """Every view's SELECT in `dialect`, keyed by view name.
+def render_queries(dialect: str, table_name: Callable[[str], str], present: Present | None = None,
+                   thresholds: HealthThresholds | None = None, views: tuple[str, ...] = VIEWS) -> dict[str, str]:
+    """The SELECT of each of `views` in `dialect`, keyed by view name.
 
     `table_name` gives a base table's qualified name as the destination spells it (dlt's sql_client
     `make_qualified_table_name`); `present` says which tables and columns exist (all, when None).
@@ -249,35 +276,30 @@ def render_queries(
         for table in _BASE_TABLES
     )
     params = tuple(sorted(thresholds.sql_params().items()))
-    return dict(_rendered(dialect, names, columns, params))
+    return {view: _rendered(dialect, names, columns, params, view) for view in views}
 
 
 @cache
-def _rendered(
-    dialect: str,
-    names: tuple[str, ...],
-    columns: tuple[frozenset[str] | None, ...] | None,
-    params: tuple[tuple[str, str], ...],
-) -> tuple[tuple[str, str], ...]:
-    """The rendering itself, once per process for the same inputs: a process that runs many pipelines (an
+def _rendered(dialect: str, names: tuple[str, ...], columns: tuple[frozenset[str] | None, ...] | None,
+              params: tuple[tuple[str, str], ...], view: str) -> str:
+    """One view's rendering, once per process for the same inputs: a process that runs many pipelines (an
     orchestrator, a notebook, the tests) renders each dialect's views once (mostly sqlglot tree copies)."""
-    sources: dict[str, exp.Expression] = {}
-    for index, table in enumerate(_BASE_TABLES):
-        qualified = exp.to_table(names[index], dialect=dialect)
-        present = set(_BASE_TABLES[table]) if columns is None else columns[index]
-        sources[table] = _stand_in(table, qualified, None if present is None else set(present))
-    details = _parse(view_sql("integration_health_details").format(**dict(params)))
-    trees = {
-        "sync_runs": _parse(view_sql("sync_runs")),
-        "daily_sync_summary": _parse(view_sql("daily_sync_summary")),
-        "integration_health": _with_tables(
-            _parse(view_sql("integration_health")), {"integration_health_details": details.subquery()}
-        ),
-        "integration_health_details": details,
+    sources = _sources(dialect, lambda index, table: names[index],
+                       None if columns is None else dict(zip(_BASE_TABLES, columns, strict=True)))
+    tree = _parse(view_sql(view if view != "integration_health" else "integration_health_details")
+                  .format(**dict(params)))
+    if view == "integration_health":
+        tree = _with_tables(_parse(view_sql(view)), {"integration_health_details": tree.subquery()})
+    return _expand_macros(_with_tables(tree, sources), dialect).sql(dialect=dialect)
+
+
+def _sources(dialect: str, name: Callable[[int, str], str], present: Present | None) -> dict[str, exp.Expression]:
+    """Each base table by its qualified name, or its stand-in (`present`: all tables and columns when None)."""
+    return {
+        table: _stand_in(table, exp.to_table(name(index, table), dialect=dialect),
+                         set(columns) if present is None else present.get(table))
+        for index, (table, columns) in enumerate(_BASE_TABLES.items())
     }
-    return tuple(
-        (view, _expand_macros(_with_tables(trees[view], sources), dialect).sql(dialect=dialect)) for view in VIEWS
-    )
 
 
 def _parse(sql: str) -> exp.Expression:
@@ -286,26 +308,21 @@ def _parse(sql: str) -> exp.Expression:
 
 @cache
 def _parsed(sql: str) -> exp.Expression:
-    """Parsed once per process (the same files and thresholds on every run): rendering stays well under the
-    time a budgeted run keeps for its views."""
+    """Parsed once per process (the same files and thresholds on every run)."""
     return sqlglot.parse_one(sql, read=SOURCE_DIALECT)
 
 
 def replace_view(view_name: str, query: str, dialect: str) -> str:
-    """`CREATE OR REPLACE VIEW name AS query`: what every load runs, on the rendered query as it is (re-parsing
-    it costs a third of the rendering time); `create_statement` wraps the same way. `view_name` is already
-    qualified and quoted for the destination. Snowflake's replace drops the grants on the view unless it says
-    COPY GRANTS: an analyst role's SELECT would vanish at every run."""
+    """`CREATE OR REPLACE VIEW name AS query` (`view_name` qualified and quoted): what every load runs, on the
+    rendered query as it is. Snowflake's replace drops the view's grants unless it says COPY GRANTS."""
     grants = " COPY GRANTS" if dialect == "snowflake" else ""
     return f"CREATE OR REPLACE VIEW {view_name}{grants} AS\n{query}"
 
 
 @cache
 def create_statement(dialect: str, view_name: str, query: str) -> str:
-    """`CREATE OR REPLACE VIEW name AS query` in the dialect (no `;` inside: the CLI separates statements by it,
-    so the SQL files keep it out of their comments), laid out for people: `replace_view` around the query
-    re-parsed and pretty-printed, byte for byte what sqlglot's own CREATE writes, and the same statement a load
-    runs but for the query's layout. Cached: it re-parses the whole query."""
+    """`replace_view` around the query re-parsed and pretty-printed, for people (no `;` inside: the CLI
+    separates statements by it, so the SQL files keep it out of their comments). Cached: it re-parses."""
     name = exp.to_table(view_name, dialect=dialect).sql(dialect=dialect)
     return replace_view(name, sqlglot.parse_one(query, read=dialect).sql(dialect=dialect, pretty=True), dialect)
 
@@ -334,9 +351,7 @@ def render_views(
     prefix = f"{caps.escape_identifier(project)}." if dialect == "bigquery" and project else ""
 
     def name(table: str) -> str:
-        return prefix + f"{caps.escape_identifier(caps.casefold_identifier(dataset_name))}." + caps.escape_identifier(
-            caps.casefold_identifier(table)
-        )
+        return prefix + ".".join(caps.escape_identifier(caps.casefold_identifier(n)) for n in (dataset_name, table))
 
     queries = render_queries(dialect, name, None, thresholds)
     return {view: create_statement(dialect, name(view), queries[view]) for view in VIEWS}
@@ -345,9 +360,5 @@ def render_views(
 def render_select(sql: str, dialect: str, table_name: Callable[[str], str], present: Present | None = None) -> str:
     """One SELECT written as the views are (DuckDB dialect, the macros, bare base-table names), in `dialect`:
     the report's chart reads, which carry their window as a literal so the engine prunes by time."""
-    sources = {
-        table: _stand_in(table, exp.to_table(table_name(table), dialect=dialect),
-                         set(columns) if present is None else present.get(table))
-        for table, columns in _BASE_TABLES.items()
-    }
+    sources = _sources(dialect, lambda index, table: table_name(table), present)
     return _expand_macros(_with_tables(_parse(sql), sources), dialect).sql(dialect=dialect)

@@ -1,10 +1,6 @@
-"""The analyst views on a pipeline's destination: create or replace them, and the queries `health` and
-`report` run instead of them (the SQL and its rendering per dialect: `view_sql.py`; thresholds:
-`thresholds.py`).
-
-Which base tables (and columns) exist comes from dlt's schema, not information_schema (Snowflake upper-cases
-names); a table not there yet gets an empty, typed stand-in (`view_sql.py`), so the views can always be
-created and queried.
+"""The analyst views on a pipeline's destination: create or replace them, and the query `health` and `report`
+run instead of them (the SQL, its rendering per dialect and the stand-ins for tables not loaded yet:
+`view_sql.py`; thresholds: `thresholds.py`).
 """
 
 from __future__ import annotations
@@ -18,30 +14,12 @@ from dlt.common.schema import Schema
 
 from ..errors import ConfigurationError
 from ..settings import JOB_SYNC_STATUS_TABLE, SOURCE_NAME
-from .thresholds import HEALTH_CLASSES, HealthThresholds
-from .view_sql import (
-    VERIFIED_DIALECTS,
-    VIEWS,
-    Present,
-    present_tables,
-    render_queries,
-    render_views,
-    replace_view,
-)
+from .thresholds import HealthThresholds
+from .view_sql import VERIFIED_DIALECTS, VIEWS, Present, present_tables, render_queries, replace_view
 
 logger = logging.getLogger("braze_cdi")
 
-__all__ = [
-    "HEALTH_CLASSES",
-    "VERIFIED_DIALECTS",
-    "VIEWS",
-    "HealthThresholds",
-    "create_views",
-    "destination_dialect",
-    "loaded_schema",
-    "pipeline_queries",
-    "render_views",
-]
+__all__ = ["VIEWS", "create_views", "destination_dialect", "loaded_schema", "pipeline_queries"]
 
 
 def loaded_schema(pipeline: dlt.Pipeline) -> Schema | None:
@@ -67,23 +45,22 @@ def destination_dialect(pipeline: dlt.Pipeline) -> str | None:
 def pipeline_queries(
     pipeline: dlt.Pipeline, client: Any, thresholds: HealthThresholds | None = None, present: Present | None = None
 ) -> dict[str, str]:
-    """Every view's SELECT for the pipeline's destination, read through `client` (its sql_client): what
-    `health` and `report` query, so they need no view of their own and only read rights. `present`: the
-    tables dlt's schema has (read from the schema when not given)."""
+    """The details view's SELECT for the pipeline's destination (keyed by its name), read through `client` (its
+    sql_client): what `health` and `report` query, so they need no view of their own and only read rights.
+    `present`: the tables dlt's schema has (read from the schema when not given)."""
     dialect = destination_dialect(pipeline)
     if dialect is None:
         raise ConfigurationError(_unverified(pipeline))
     if present is None:
         present = present_tables(loaded_schema(pipeline))
-    return render_queries(dialect, client.make_qualified_table_name, present, thresholds)
+    details = ("integration_health_details",)
+    return render_queries(dialect, client.make_qualified_table_name, present, thresholds, details)
 
 
 def _unverified(pipeline: dlt.Pipeline) -> str:
     name = pipeline.destination.destination_name if pipeline.destination else None
-    return (
-        f"destination {name!r} has no verified SQL dialect for the analyst views "
-        f"(verified: {', '.join(VERIFIED_DIALECTS)})."
-    )
+    return f"destination {name!r} has no verified SQL dialect for the analyst views (verified: " \
+        f"{', '.join(VERIFIED_DIALECTS)})."
 
 
 def _view_columns(client: Any, qualified: str) -> list[str] | None:
@@ -133,11 +110,10 @@ SYNC_WINDOW_INDEX = "braze_cdi_job_sync_status_by_start"
 
 
 def _index_sync_history(client: Any) -> None:
-    """PostgreSQL: indexes on (integration_id, sync_start_time) and on (sync_start_time), so that health reads
-    the 30-day window and each integration's newest rows instead of the whole history (the composite index
-    leads with integration_id, so it cannot serve the window's one time range). IF NOT EXISTS: created once,
-    and an index a DBA made under these names is kept. A role that may not create them (not the table's
-    owner) still gets its views."""
+    """PostgreSQL: indexes on (integration_id, sync_start_time) and on (sync_start_time), for health's
+    per-integration lookups and its 30-day window (one time range: the composite index cannot serve it).
+    IF NOT EXISTS: an index a DBA made under these names is kept; a role that may not create them still gets
+    its views."""
     table = client.make_qualified_table_name(JOB_SYNC_STATUS_TABLE)
     indexes = ((SYNC_HISTORY_INDEX, "integration_id, sync_start_time"), (SYNC_WINDOW_INDEX, "sync_start_time"))
     for name, columns in indexes:

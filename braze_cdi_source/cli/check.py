@@ -67,6 +67,7 @@ def check_instance(api_key: str, url: str, checks: list[Check]) -> list[Any] | N
     if dns is not None:
         checks.append(Check("instance reachable", False, dns))
         return None
+    reachable = Check("instance reachable", True, url)
     try:
         first_page = next(iter(_client(api_key, url).pages(LIST_PATH)), [])
     except (BrazeCdiError, RequestException) as error:
@@ -77,20 +78,15 @@ def check_instance(api_key: str, url: str, checks: list[Check]) -> list[Any] | N
         ):
             checks.append(Check("instance reachable", False, f"{url}: {reason or error}."))
         elif status == 401:
-            checks.append(Check("instance reachable", True, url))
-            checks.append(Check("key accepted", False, f"Braze answered 401: {str(error).split(': ', 1)[-1]}"))
+            checks += [reachable, Check("key accepted", False, f"Braze answered 401: {str(error).split(': ', 1)[-1]}")]
         elif status == 403:
-            checks.append(Check("instance reachable", True, url))
-            checks.append(Check("key accepted", True, "the instance knows the key"))
-            checks.append(Check(f"permission {LIST_PERMISSION}", False, str(error)))
+            checks += [reachable, Check("key accepted", True, "the instance knows the key"),
+                       Check(f"permission {LIST_PERMISSION}", False, str(error))]
         else:
             checks.append(Check("instance", False, f"{url} did not answer like Braze: {error}"))
         return None
-    checks.append(Check("instance reachable", True, url))
-    checks.append(Check("key accepted", True, "Braze answered with the integration list"))
-    checks.append(
-        Check(f"permission {LIST_PERMISSION}", True, f"{len(first_page)} integration(s) on the first page")
-    )
+    checks += [reachable, Check("key accepted", True, "Braze answered with the integration list"),
+               Check(f"permission {LIST_PERMISSION}", True, f"{len(first_page)} integration(s) on the first page")]
     return first_page
 
 
@@ -161,9 +157,7 @@ def check_destination(pipeline: Any, describe: Any) -> list[Check]:
             existed = sql.has_dataset()
             if not existed:
                 sql.create_dataset()
-            checks.append(
-                Check("dataset", True, f"{pipeline.dataset_name} {'exists' if existed else 'created'}")
-            )
+            checks.append(Check("dataset", True, f"{pipeline.dataset_name} {'exists' if existed else 'created'}"))
             step = "write and drop a probe table"
             table = sql.make_qualified_table_name(PROBE_TABLE)
             sql.execute_sql(f"CREATE TABLE {table} (probe INTEGER)")
@@ -190,11 +184,10 @@ def check(pipeline_name: str, destination: str, dataset_name: str, skip_destinat
     api_key = dlt.secrets.get("sources.braze_cdi.api_key")
     base_url = dlt.config.get("sources.braze_cdi.base_url")
     missing = {name for name, value in (("api_key", api_key), ("base_url", base_url)) if value is None}
-    results: list[Check] = []
     if missing:
-        results.append(Check("configuration", False, missing_config_message(missing)))
+        results = [Check("configuration", False, missing_config_message(missing))]
     else:
-        results += run_checks(api_key, base_url)
+        results = run_checks(api_key, base_url)
     if not skip_destination:
         try:
             pipeline = make_pipeline(pipeline_name, destination, dataset_name)

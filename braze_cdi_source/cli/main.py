@@ -7,6 +7,7 @@ stderr, and what a command shows (summary, report, `check`'s results) is one JSO
 
 from __future__ import annotations
 
+import importlib
 import json
 import logging
 import os
@@ -20,12 +21,10 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 import click
-from dlt.common.configuration.exceptions import ConfigFieldMissingException, ConfigValueCannotBeCoercedException
 from rich.console import Console
 
 from ..errors import BrazeCdiError, find_cause, missing_config_message, missing_destination_message, root_cause
 from ..http.cancel import RunInterrupted
-from ..job import EXIT_INTERRUPTED, PipelineLockedError
 from ..settings import DEFAULT_DATASET_NAME, DEFAULT_PIPELINE_NAME, package_version
 from ..terminal_text import markup_safe, plain
 
@@ -78,17 +77,11 @@ class _FixedFormatHandler(logging.StreamHandler):  # type: ignore[type-arg]
     are printed above the bar, not through it.
     """
 
+    stream = property(lambda self: sys.stderr, lambda self, value: None)  # type: ignore[assignment]
+
     def __init__(self, formatter: logging.Formatter) -> None:
-        super().__init__(sys.stderr)
-        super().setFormatter(formatter)
-
-    @property  # type: ignore[override]
-    def stream(self) -> Any:
-        return sys.stderr
-
-    @stream.setter
-    def stream(self, value: Any) -> None:
-        return None
+        super().__init__()
+        self.formatter = formatter
 
     def setFormatter(self, fmt: logging.Formatter | None) -> None:  # noqa: N802 - logging's name
         return None
@@ -122,14 +115,9 @@ class _JsonFormatter(logging.Formatter):
     """One JSON object a line, for orchestrators' log collectors."""
 
     def format(self, record: logging.LogRecord) -> str:
-        entry: dict[str, Any] = {
-            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S%z"),
-            "level": record.levelname.lower(),
-            "logger": record.name,
-            "message": record.getMessage(),
-        }
-        entry.update(getattr(record, "fields", {}))
-        return json.dumps(entry, default=str)
+        time = self.formatTime(record, "%Y-%m-%dT%H:%M:%S%z")
+        entry = {"time": time, "level": record.levelname.lower(), "logger": record.name, "message": record.getMessage()}
+        return json.dumps({**entry, **getattr(record, "fields", {})}, default=str)
 
 
 def say_error(message: str, code: int = EXIT_ERROR) -> None:
@@ -146,14 +134,14 @@ def fail(message: str, code: int = EXIT_ERROR) -> NoReturn:
     sys.exit(code)
 
 
-INTERRUPTED = (
-    "interrupted: this run stopped; what it loaded stays, nothing is doubled: run `braze-cdi run` again "
-    "to finish."
-)
+INTERRUPTED = ("interrupted: this run stopped; what it loaded stays, nothing is doubled: run `braze-cdi run` again "
+               "to finish.")
 
 
 def describe_error(error: BaseException) -> str:
     """One sentence for any failure: missing settings name their section; otherwise the root cause's first line."""
+    from dlt.common.configuration.exceptions import ConfigFieldMissingException
+
     cause = root_cause(error)
     if isinstance(cause, ConfigFieldMissingException):
         return missing_destination_message(cause.config) or missing_config_message(set(cause.fields))
@@ -168,6 +156,10 @@ def handle_errors(func: Callable[..., Any]) -> Callable[..., Any]:
 
     @wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from dlt.common.configuration.exceptions import ConfigFieldMissingException, ConfigValueCannotBeCoercedException
+
+        from ..job import EXIT_INTERRUPTED, PipelineLockedError
+
         debug = _options["debug"]
         try:
             return func(*args, **kwargs)
@@ -185,10 +177,8 @@ def handle_errors(func: Callable[..., Any]) -> Callable[..., Any]:
             coercion = find_cause(error, ConfigValueCannotBeCoercedException)
             if coercion is not None:
                 type_name = getattr(coercion.hint, "__name__", str(coercion.hint)).replace("Sequence", "a list")
-                fail(
-                    f"Configured value of {coercion.field_name} cannot be read as {type_name}: "
-                    "in the environment, lists are JSON, e.g. SOURCES__BRAZE_CDI__INTEGRATION_IDS='[\"id1\"]'."
-                )
+                fail(f"Configured value of {coercion.field_name} cannot be read as {type_name}: in the environment, "
+                     "lists are JSON, e.g. SOURCES__BRAZE_CDI__INTEGRATION_IDS='[\"id1\"]'.")
             cause = root_cause(error)
             if isinstance(cause, PipelineLockedError):
                 fail(str(cause), EXIT_LOCKED)
@@ -205,8 +195,20 @@ GLOBAL_OPTIONS = {"--debug": 0, "--log-format": 1}
 class _Group(click.Group):
     """The command group. Global options given after the command name are moved before it, so click parses
     them once, as the group's, before the command's own options: a usage error in those then follows the
-    chosen log format like every other line.
+    chosen log format like every other line. Each command's module is imported when the command is looked up
+    (`lazy_commands`, set in `cli/__init__.py`): `--version` and `health` do not import what `run` needs.
     """
+
+    lazy_commands: dict[str, str] = {}
+    """Command name -> the module of this package whose import adds it (`@main.command()`)."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*self.commands, *self.lazy_commands})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in self.lazy_commands:
+            importlib.import_module(f"{__package__}.{self.lazy_commands[cmd_name]}")
+        return super().get_command(ctx, cmd_name)
 
     def add_command(self, cmd: click.Command, name: str | None = None) -> None:
         cmd.epilog = "--debug and --log-format text|json (see braze-cdi --help) may also be given here."
@@ -221,12 +223,8 @@ class _Group(click.Group):
             if arg == "--":
                 rest += args[index:]
                 break
-            if name not in GLOBAL_OPTIONS:
-                rest.append(arg)
-                index += 1
-                continue
-            takes = 0 if "=" in arg else GLOBAL_OPTIONS[name]
-            front += args[index : index + 1 + takes]
+            takes = GLOBAL_OPTIONS[name] if name in GLOBAL_OPTIONS and "=" not in arg else 0
+            (front if name in GLOBAL_OPTIONS else rest).extend(args[index : index + 1 + takes])
             index += 1 + takes
         return super().parse_args(ctx, front + rest)
 
@@ -253,14 +251,8 @@ def _set_log_format(ctx: click.Context, param: click.Parameter, value: str) -> N
 
 @click.group(cls=_Group)
 @click.option("--debug", is_flag=True, is_eager=True, help="Show tracebacks and debug logs.")
-@click.option(
-    "--log-format",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    show_default=True,
-    callback=_set_log_format,
-    help="text, or json: every stdout and stderr line is one JSON object.",
-)
+@click.option("--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              callback=_set_log_format, help="text, or json: every stdout and stderr line is one JSON object.")
 @click.version_option(package_version(), prog_name="braze-cdi")
 def main(debug: bool, log_format: str) -> None:
     """Load Braze Cloud Data Ingestion sync history into DuckDB or any dlt destination.

@@ -45,10 +45,8 @@ def webhook_host(url: str) -> str:
     try:
         return urlsplit(url).hostname or "(no host)"
     except ValueError:
-        raise ConfigurationError(
-            "the --notify URL does not parse (e.g. an unclosed [ in an IPv6 host): give the webhook's full "
-            "https:// URL."
-        ) from None
+        raise ConfigurationError("the --notify URL does not parse (e.g. an unclosed [ in an IPv6 host): give the "
+                                 "webhook's full https:// URL.") from None
 
 
 def unhealthy_set(result: HealthResult) -> list[list[str]]:
@@ -61,6 +59,10 @@ def _mrkdwn(text: Any) -> str:
     return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+def _section(text: str) -> dict[str, Any]:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
+
+
 def build_payload(result: HealthResult, where: str) -> dict[str, Any]:
     """Slack's incoming-webhook JSON: `text` (the fallback every compatible receiver shows) and `blocks`."""
     rows = [row for row in result.integrations if row["health"] in result.fail_on]
@@ -70,7 +72,7 @@ def build_payload(result: HealthResult, where: str) -> dict[str, Any]:
             f"braze-cdi: no integration is {' or '.join(result.fail_on)} any more "
             f"({', '.join(f'{n} {h}' for h, n in sorted(counts.items()))}; {where})."
         )
-        return {"text": text, "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": _mrkdwn(text)}}]}
+        return {"text": text, "blocks": [_section(_mrkdwn(text))]}
     text = f"braze-cdi: {len(rows)} unhealthy integration(s) ({where})"
     lines = []
     blocks: list[dict[str, Any]] = [{"type": "header", "text": {"type": "plain_text", "text": text[:150]}}]
@@ -80,15 +82,7 @@ def build_payload(result: HealthResult, where: str) -> dict[str, Any]:
         reason = (row.get("problem") or row["health"]).split(" — ", 1)[-1]
         line = f"{name} [{row['integration_id']}]: {row['health']} — {reason} (last sync {last})"
         lines.append(line)
-        blocks.append(
-            {
-                "type": "section",
-                "text": {
-                    "type": "mrkdwn",
-                    "text": f"*{_mrkdwn(name)}* `{row['health']}`\n{_mrkdwn(reason)}\nlast sync: {_mrkdwn(last)}",
-                },
-            }
-        )
+        blocks.append(_section(f"*{_mrkdwn(name)}* `{row['health']}`\n{_mrkdwn(reason)}\nlast sync: {_mrkdwn(last)}"))
     if len(rows) > MAX_LISTED:
         more = f"… and {len(rows) - MAX_LISTED} more: run `braze-cdi health`."
         lines.append(more)
@@ -104,9 +98,7 @@ def _read_state(path: Path) -> dict[str, Any]:
     return state if isinstance(state, dict) else {}
 
 
-def notify(
-    url: str, result: HealthResult, state_dir: Path, where: str, always: bool = False
-) -> NoticeOutcome:
+def notify(url: str, result: HealthResult, state_dir: Path, where: str, always: bool = False) -> NoticeOutcome:
     """Post the notice when the unhealthy set changed (or `always`); remember what was sent."""
     host = webhook_host(url)
     if urlsplit(url).scheme not in ("http", "https"):

@@ -26,47 +26,27 @@ class ProgressCollector(Collector):
     """dlt progress collector: a live bar on a terminal, a log line every `log_period` s otherwise."""
 
     def __init__(
-        self,
-        stats: RunStats,
-        live: bool,
-        log_period: float = 10.0,
-        console: Console | None = None,
+        self, stats: RunStats, live: bool, log_period: float = 10.0, console: Console | None = None,
         budget_seconds: float | None = None,
     ) -> None:
-        self.stats = stats
-        self.budget_seconds = budget_seconds
-        self.live = live
-        self.log_period = log_period
+        self.stats, self.live, self.log_period, self.budget_seconds = stats, live, log_period, budget_seconds
         self.console = console or Console(stderr=True)
-        self.step = ""
-        self._last_log = 0.0
+        self.step, self._last_log, self._last_counts = "", 0.0, ""
         self._progress: Progress | None = None
         self._task: Any = None
         self._waiting_until: dict[str, float] = {}
-        self._last_counts = ""
         stats.wait_listeners.append(self.waiting)
 
-    def update(
-        self,
-        name: str,
-        inc: int = 1,
-        total: int | None = None,
-        inc_total: int | None = None,
-        message: str | None = None,
-        label: str | None = None,
-    ) -> None:
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        """dlt's counter moved: show the run's own figures (dlt's counts are not what a person needs)."""
         self.refresh()
 
     def refresh(self, force: bool = False) -> None:
         """Show the current figures (throttled to the log period when not live)."""
         figures = self.stats.snapshot()
         if self._progress is not None:
-            self._progress.update(
-                self._task,
-                total=max(figures["integrations"], 1),
-                completed=figures["integrations_done"],
-                description=self._describe(figures),
-            )
+            done, total = figures["integrations_done"], max(figures["integrations"], 1)
+            self._progress.update(self._task, total=total, completed=done, description=self._describe(figures))
             return
         now = time.monotonic()
         counts = str({k: v for k, v in figures.items() if k not in ("elapsed_seconds", "eta_seconds")})
@@ -101,13 +81,8 @@ class ProgressCollector(Collector):
     def _start(self, step: str) -> None:
         self.step = step.split()[0].lower() if step else ""
         if self.live and self.step == "extract":
-            self._progress = Progress(
-                TextColumn("[bold]braze-cdi {task.fields[step]}"),
-                BarColumn(),
-                TextColumn("{task.description}"),
-                console=self.console,
-                transient=True,
-            )
+            columns = (TextColumn("[bold]braze-cdi {task.fields[step]}"), BarColumn(), TextColumn("{task.description}"))
+            self._progress = Progress(*columns, console=self.console, transient=True)
             self._task = self._progress.add_task("starting", total=None, step=self.step)
             self._progress.start()
         self._last_log = time.monotonic()

@@ -55,12 +55,6 @@ def _threshold_options(func: Callable[..., Any]) -> Callable[..., Any]:
     return func
 
 
-def _thresholds(values: dict[str, Any]) -> Any:
-    from ..analytics.thresholds import HealthThresholds
-
-    return HealthThresholds.from_config(**values)
-
-
 @main.command()
 @pipeline_options
 @click.option("--html", "html_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
@@ -120,22 +114,16 @@ def _check_writable(path: Path) -> None:
 @click.option("--notify-always", is_flag=True,
               help="Post on every run, not only when the set of unhealthy integrations changed.")
 def health(
-    pipeline_name: str,
-    destination: str,
-    dataset_name: str,
-    fail_on: str,
-    integration_ids: tuple[str, ...],
-    output_format: str,
-    notify_url: str | None,
-    notify_always: bool,
-    **threshold_values: Any,
+    pipeline_name: str, destination: str, dataset_name: str, fail_on: str, integration_ids: tuple[str, ...],
+    output_format: str, notify_url: str | None, notify_always: bool, **threshold_values: Any,
 ) -> None:
     """Exit 0 healthy, 1 unhealthy, 2 could not tell — for cron and orchestrator alerts."""
     from ..analytics.health import DEFAULT_FAIL_ON, EXIT_UNKNOWN, check_health
+    from ..analytics.thresholds import HealthThresholds
 
     classes = fail_on_classes(fail_on, DEFAULT_FAIL_ON)
     try:
-        thresholds = _thresholds(threshold_values)
+        thresholds = HealthThresholds.from_config(**threshold_values)
         pipeline = make_pipeline(pipeline_name, destination, dataset_name)
         result = check_health(pipeline, thresholds, classes, integration_ids)
     except (BrazeCdiError, ValueError) as error:
@@ -180,10 +168,8 @@ def _notify(pipeline: Any, result: Any, url: str, always: bool) -> None:
         outcome = notify(url, result, Path(pipeline.working_dir), where, always=always)
     except BrazeCdiError as error:  # a --notify URL that does not parse: configuration, exit 2
         fail(str(error), EXIT_UNKNOWN)
-    if outcome.status == "failed":
-        logger.error(outcome.message, extra={"fields": {"notify": outcome.status}})
-    else:
-        logger.info(outcome.message, extra={"fields": {"notify": outcome.status}})
+    log = logger.error if outcome.status == "failed" else logger.info
+    log(outcome.message, extra={"fields": {"notify": outcome.status}})
 
 
 @main.command()

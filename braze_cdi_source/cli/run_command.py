@@ -64,14 +64,8 @@ from .progress import ProgressCollector
 )
 @handle_errors
 def run(
-    pipeline_name: str,
-    destination: str,
-    dataset_name: str,
-    integration_ids: tuple[str, ...],
-    start_date: str | None,
-    fail_fast: bool,
-    time_budget: str | None,
-    checkpoint_pages: int | None,
+    pipeline_name: str, destination: str, dataset_name: str, integration_ids: tuple[str, ...], start_date: str | None,
+    fail_fast: bool, time_budget: str | None, checkpoint_pages: int | None,
 ) -> None:
     """Extract CDI integrations and sync history, load them, refresh the views."""
     from ..extract.backfill import parse_duration
@@ -110,10 +104,8 @@ def print_summary(summary: RunSummary) -> None:
     reread = sum(i["reread"] for i in summary.integrations)
     where = f"Loaded into {summary.location}, dataset {summary.dataset_name} (pipeline {summary.pipeline_name})."
     if summary.failures:
-        message = (
-            f"{summary.failures} integration(s) failed: their errors are above and in the "
-            "extraction_errors table; the others loaded."
-        )
+        message = (f"{summary.failures} integration(s) failed: their errors are above and in the extraction_errors "
+                   "table; the others loaded.")
         if is_json():
             logger.error(message, extra={"fields": {"failures": summary.failures}})
         else:
@@ -139,16 +131,13 @@ def print_summary(summary: RunSummary) -> None:
             name = item["name"] or item["integration_id"]
             if names[item["name"]] > 1:  # two integrations of one name: tell them apart by the id's first block
                 name = f"{name} ({item['integration_id'][:8]})"
-            label = markup_safe(name)
-            if item["failed"]:
-                label += " [bold red](failed)[/]"
+            label = markup_safe(name) + (" [bold red](failed)[/]" if item["failed"] else "")
             per_integration.add_row(label, str(item["new"]), str(item["updated"]), str(item["reread"]))
         out.print(per_integration)
     out.print(
         f"{new} new, {updated} updated and {reread} re-read sync row(s) from {len(summary.integrations)} "
         f"integration(s); {summary.requests} Braze request(s), {summary.throttled_429} rate-limited (429), "
-        f"{summary.duration_seconds:.1f} s.",
-        highlight=False,
+        f"{summary.duration_seconds:.1f} s.", highlight=False,
     )
     print_backfill(summary)
     out.print(escape(where), highlight=False, soft_wrap=True)
@@ -179,19 +168,15 @@ def print_backfill(summary: RunSummary) -> None:
         estimate = f"{bound} {minutes:.0f} min of reading at the rate limit left"
         if to_horizon:
             estimate += " if the history reaches back Braze's 12 months"
-    out.print(
-        f"Backfill in progress for {len(pending)} integration(s) ({why}; {estimate}); the next run resumes it.",
-        highlight=False,
-        soft_wrap=True,
-    )
+    out.print(f"Backfill in progress for {len(pending)} integration(s) ({why}; {estimate}); the next run resumes it.",
+              highlight=False, soft_wrap=True)
     for integration_id, row in list(pending.items())[:50]:  # one line each: wrapped, never cut, at any width
         left = row.get("estimated_pages_left")
         out.print(
             f"  {integration_id}: {row.get('pages_read')} page(s) read, loaded back to "
             f"{_minute(row.get('covered_back_to'))}, target {_minute(row.get('backfill_target'))}, "
             f"{'?' if left is None else f'{left:,}'} page(s) left{' at most' if to_horizon else ''}",
-            highlight=False,
-            soft_wrap=True,
+            highlight=False, soft_wrap=True,
         )
 
 
@@ -211,18 +196,13 @@ def reset(pipeline_name: str, destination: str, dataset_name: str, integration_i
     pipeline = make_pipeline(pipeline_name, destination, dataset_name)
     database = duckdb_file(pipeline)
     if database is not None and not database.exists():
-        fail(
-            f"Nothing to reset: no DuckDB file at {database}, so pipeline {pipeline_name!r} never loaded here "
-            "(check --pipeline-name, --duckdb-file or the folder you run from)."
-        )
+        fail(f"Nothing to reset: no DuckDB file at {database}, so pipeline {pipeline_name!r} never loaded here "
+             "(check --pipeline-name, --duckdb-file or the folder you run from).")
     dropped = reset_state(pipeline, list(integration_ids))
     missing = [i for i in integration_ids if i not in dropped]
     if dropped:
-        out.print(
-            f"Reset {len(dropped)} integration(s): the next run reads their history again "
-            "(rows already loaded are merged, not doubled).",
-            highlight=False,
-        )
+        out.print(f"Reset {len(dropped)} integration(s): the next run reads their history again (rows already "
+                  "loaded are merged, not doubled).", highlight=False)
     if missing:
         fail(f"No state for integration(s) {', '.join(missing)} in pipeline {pipeline_name!r}: check the id(s).")
     if not dropped:

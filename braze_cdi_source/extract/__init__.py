@@ -1,1 +1,0 @@
-"""The dlt source and its per-integration incremental cursor."""

@@ -1,12 +1,8 @@
 """Batches of sync rows as Arrow tables with the declared column types, so dlt skips its per-row normalize.
 
-dlt normalizes a list of dicts row by row (type inference, coercion, variant columns, row ids); an Arrow
-table it takes as it is and writes in the destination's best file format for Arrow (Parquet on DuckDB, CSV
-on PostgreSQL), so the source is lean whoever runs it: no file format to choose, no setting to make. Only a
-batch whose every value already has its declared type can go as Arrow: a field Braze adds later (a new
-column), a value of another type (dlt's variant column, e.g. `rows_synced__v_bool`), a timestamp kept as text
-because it did not parse, or an integer beyond 64 bits must land exactly as the JSON path lands it, so such
-a batch goes to dlt as rows (the JSON path).
+dlt writes an Arrow table in each destination's best file format for it, so the source is lean whoever runs
+it. Only a batch whose every value has its declared type goes as Arrow; any other (a new field, a variant
+value, a timestamp kept as text) goes as rows, to land exactly as dlt's JSON path lands it.
 """
 
 from __future__ import annotations
@@ -26,30 +22,17 @@ _NONE = type(None)
 def _arrow_type(column: dict[str, Any]) -> Any:
     import pyarrow as pa
 
-    kind = column["data_type"]
-    if kind == "text":
-        return pa.string()
-    if kind == "bigint":
-        return pa.int64()
-    if kind == "timestamp":
-        return pa.timestamp("us", tz="UTC")
-    raise ValueError(f"no Arrow type for {kind}")
+    return {"text": pa.string(), "bigint": pa.int64(), "timestamp": pa.timestamp("us", tz="UTC")}[column["data_type"]]
 
 
 ARROW_ROWS = 1_000
-"""Rows per Arrow table handed to dlt. dlt recomputes and validates the table schema for every Arrow item (it
-caches it only for rows): about 10 ms an item, 10 s for 100,000 syncs in 100-row tables. Up to this many
-rows wait per open resource, as Arrow columns (about 100 kB), not as dicts."""
+"""Rows per Arrow table handed to dlt: dlt validates the schema of every Arrow item, so few large items."""
 
 
 class ArrowBatches:
-    """Turns batches of rows into the items the source yields: Arrow tables when pyarrow is installed and the
-    batch fits the declared columns, else the rows themselves (dlt's JSON path).
-
-    Arrow tables are gathered up to `ARROW_ROWS` rows before they go (`add`); `flush` sends what is left.
-    They carry dlt's `_dlt_load_id` and `_dlt_id` (not null in the table, which rows get from dlt's
-    normalize): dlt adds neither to Arrow items by default, and the source must not depend on a setting.
-    """
+    """Turns batches of rows into the items the source yields: Arrow tables (gathered up to `ARROW_ROWS` rows)
+    when the batch fits the declared columns, else the rows themselves. The tables carry dlt's `_dlt_load_id`
+    and `_dlt_id`, which dlt adds to Arrow items only by a setting the source must not depend on."""
 
     def __init__(
         self, columns: dict[str, dict[str, Any]] = JOB_SYNC_STATUS_COLUMNS, arrow_rows: int = ARROW_ROWS
@@ -90,7 +73,6 @@ class ArrowBatches:
         yield from self._send_pending()
         if self.arrow_batches:
             release_arrow_memory()
-
 
     def _send_pending(self) -> Iterator[Any]:
         if not self._pending:
@@ -135,15 +117,14 @@ class ArrowBatches:
 
 
 def _with_dlt_columns(table: Any) -> Any:
-    """`table` with this load's `_dlt_load_id` and a unique `_dlt_id` per row, as dlt gives rows (outside a
-    dlt extract, as in a unit test, unchanged)."""
+    """`table` with this load's `_dlt_load_id` and a unique `_dlt_id` per row (unchanged outside an extract)."""
     import pyarrow as pa
     from dlt.common.normalizers.utils import generate_dlt_ids
     from dlt.common.storages.exceptions import CurrentLoadPackageStateNotAvailable
 
     try:
         load_id = dlt.current.load_package_state()["load_id"]
-    except CurrentLoadPackageStateNotAvailable:  # not in a dlt extract (a unit test)
+    except CurrentLoadPackageStateNotAvailable:
         return table
     rows = table.num_rows
     table = table.append_column(pa.field("_dlt_load_id", pa.string(), nullable=False), pa.array([load_id] * rows))
@@ -153,7 +134,7 @@ def _with_dlt_columns(table: Any) -> Any:
 
 
 def arrow_available() -> bool:
-    """Whether pyarrow is installed (it comes with the package; without it every batch goes as rows)."""
+    """Whether pyarrow is installed (without it every batch goes as rows)."""
     try:
         import pyarrow  # noqa: F401
     except ImportError:
@@ -162,12 +143,7 @@ def arrow_available() -> bool:
 
 
 def release_arrow_memory() -> None:
-    """Hand the memory pyarrow's allocator holds but no longer uses back to the system.
-
-    pyarrow's default pool (mimalloc) keeps freed pages for reuse; DuckDB, which loads next, allocates with
-    its own allocator and cannot use them, so the Arrow tables of a whole extraction stayed in the process's
-    peak: about 20 MB at 100,000 syncs (benchmarks/README.md). Called once per resource, it costs microseconds.
-    """
+    """Give back what pyarrow's pool keeps for reuse: the destination loading next allocates on its own."""
     import pyarrow as pa
 
     pa.default_memory_pool().release_unused()

@@ -1,17 +1,10 @@
 """Backfills that survive interruption and fit a time budget.
 
-dlt commits resource state only together with a load, so a run that must not lose hours of reading to a kill
-loads in *slices*: the job runs the same source again and again (`run_pipeline`), each slice reading at most
-`checkpoint_pages` pages, and each load commits the rows with every integration's resume point. `Backfill`
-coordinates the slices of one run (who reads, how many pages, whether the time budget allows one more page);
-`History` is one integration's backfill state: the stretches of its history still to read, each a Braze
-cursor to continue from and the instant to stop at.
-
-Why stretches and not one cursor: a run first reads every integration's newest pages (new syncs, running
-ones that finished), down to what the previous runs loaded. When that top read itself is cut short (a long
-pause between runs), it leaves a gap above the older backfill; each gap is read downward from its own cursor.
-Braze's cursors are offsets: syncs that arrive on top shift them, so a resumed read sees some rows again
-(merged, never doubled) and never skips one.
+dlt commits resource state only with a load, so the job loads in *slices* (`checkpoint_pages` pages each),
+each committing the rows with every integration's resume point. `Backfill` coordinates one run's slices;
+`History` is one integration's stretches still to read, each a Braze cursor and the instant to stop at.
+Stretches, not one cursor: a top read cut short leaves a gap above the older backfill, read from its own
+cursor. Braze's cursors are offsets, so a resumed read sees some rows again (merged) and never skips one.
 """
 
 from __future__ import annotations
@@ -32,7 +25,7 @@ from ..timestamps import parse_instant, to_iso
 logger = logging.getLogger("braze_cdi")
 
 BRAZE_HISTORY = timedelta(days=365)
-"""Braze keeps sync run metadata at least 12 months: the target of a backfill without start_date."""
+"""Braze keeps sync metadata at least 12 months: the target of a backfill without start_date."""
 
 MAX_GAPS = 20
 """Stretches kept per integration; beyond this the two oldest gaps are joined (re-reading between them)."""
@@ -43,11 +36,8 @@ DURATION_FORMS = "90s, 50m, 1h30m, 1h 30m 10s, or a plain number of seconds such
 
 
 def parse_duration(value: str | float | int | None) -> float | None:
-    """Seconds from `50m`, `1h30m`, `90s`, `3600` (seconds) or a number; None or "" means no budget.
-
-    Strict: every part but a lone number carries its unit, hours before minutes before seconds, each once,
-    so `1h30` or `30 30` are refused rather than read as something the operator did not mean.
-    """
+    """Seconds from `50m`, `1h30m`, `90s`, `3600` or a number; None or "" means no budget. Strict (`1h30` is
+    refused): a budget must not be read as something the operator did not mean."""
     if value is None or value == "":
         return None
     if isinstance(value, (int, float)) and not isinstance(value, bool):
@@ -70,11 +60,9 @@ def parse_duration(value: str | float | int | None) -> float | None:
 class Stretch:
     """A part of one integration's history still to read, newest first.
 
-    `cursor`: Braze's cursor of the next page (None: from the newest page). `until`: the instant where this
-    stretch meets what is already loaded; None for the oldest stretch, which runs to start_date or to the end
-    of Braze's history. `covered_to`: every sync of this stretch that started after it is loaded. `parked`:
-    the oldest stretch stopped at start_date (its cursor is the page that crossed it, so an earlier
-    start_date later reads on from there).
+    `cursor`: of the next page (None: the newest). `until`: where it meets what is loaded (None: the oldest
+    stretch, to start_date or Braze's end). `covered_to`: every sync after it is loaded. `parked`: the oldest
+    stretch stopped at start_date (an earlier start_date later reads on from its cursor).
     """
 
     cursor: str | None = None
@@ -146,9 +134,7 @@ class History:
 
     def covered_back_to(self) -> datetime | None:
         """Every sync from this instant to the newest is loaded (the first stretch's edge, else the oldest)."""
-        for stretch in self.stretches:
-            return stretch.covered_to
-        return self.oldest
+        return self.stretches[0].covered_to if self.stretches else self.oldest
 
     def see(self, start: datetime) -> None:
         if self.oldest is None or start < self.oldest:
@@ -183,11 +169,8 @@ class History:
 class TimeBudget:
     """Wall time a run may spend; paging stops early enough to load what was read within it.
 
-    What loading takes is unknown until a slice has loaded (a first DuckDB load in a busy container took
-    seconds): until then paging stops at a quarter of the budget; after that the `reserve` kept for the last
-    load and the views is twice the longest slice load so far, plus a second and a half (one and a half times
-    the last load, plus a second, ended a 30 s budget 0.9 s late on a busy machine: the last slice is often
-    the largest, and the views come after it).
+    Until a slice has loaded, paging stops at a quarter of the budget (loading time is unknown); then the
+    `reserve` for the last load and the views is twice the longest slice load so far plus a margin.
     """
 
     def __init__(self, seconds: float | None, started: float | None = None) -> None:
@@ -215,13 +198,11 @@ class TimeBudget:
 class Backfill:
     """The slices of one run: which integrations read in the next slice, how many pages, and when to stop.
 
-    Run by plain `pipeline.run(source)` there is one slice and no page limit (the time budget still holds).
-    `run_pipeline` calls `begin_slice` before each load: the first slice reads every integration's newest
-    pages, later slices continue the pending backfills, `checkpoint_pages` pages at most in all, shared evenly.
+    A plain `pipeline.run(source)` is one slice without a page limit. `run_pipeline` calls `begin_slice` before
+    each load: the first reads every integration's newest pages, later ones the pending backfills.
     """
 
-    CHECKPOINT_SECONDS = 60.0
-    """The default checkpoint: about a minute of reading (100 pages at Braze's limit)."""
+    CHECKPOINT_SECONDS = 60.0  # the default checkpoint: about a minute of reading
 
     def __init__(
         self,
@@ -233,8 +214,7 @@ class Backfill:
     ) -> None:
         if checkpoint_pages is not None and checkpoint_pages < 1:
             raise ConfigurationError(f"checkpoint_pages must be at least 1, not {checkpoint_pages}.")
-        # Not set: a minute of reading at the rate limit, grown when Braze answers faster than that (a
-        # load costs about a second: 100 pages read in 0.3 s would spend most of the run loading).
+        # not set: a minute of reading at the rate limit, grown when Braze answers faster (loads cost time too)
         self.adaptive = checkpoint_pages is None
         self.checkpoint_pages = int(checkpoint_pages or rate_per_minute)
         self._floor_pages = self.checkpoint_pages
@@ -282,8 +262,7 @@ class Backfill:
             return self._allowance is None or integration_id in self._allowance
 
     def newest_page_only(self, integration_id: str) -> None:
-        """In this slice, read one page only: an integration starting its backfill gets its newest page in the
-        run's first load, as every other integration does, before any backfill goes deeper."""
+        """Read one page in this slice: a new integration's newest page loads first, as every other's does."""
         with self._lock:
             if self._allowance is not None and integration_id in self._allowance:
                 self._allowance[integration_id] = min(self._allowance[integration_id], 1)
@@ -336,7 +315,7 @@ class Backfill:
                 self.pending.pop(integration_id, None)
 
     def summary(self) -> dict[str, dict[str, Any]]:
-        """Per integration with history left: pages read, how far back, the target, an estimate of what is left."""
+        """Per integration with history left: pages read, how far back, the target, what is left."""
         with self._lock:
             pending = dict(self.pending)
         result: dict[str, dict[str, Any]] = {}
@@ -344,13 +323,9 @@ class Backfill:
             left = row["estimated_pages_left"]
             result[integration_id] = {
                 "pages_read": row["pages_read"],
-                "covered_back_to": _iso(row["covered_back_to"]),
-                "backfill_target": _iso(row["backfill_target"]),
+                "covered_back_to": to_iso(row["covered_back_to"]) if row["covered_back_to"] else None,
+                "backfill_target": to_iso(row["backfill_target"]) if row["backfill_target"] else None,
                 "estimated_pages_left": left,
                 "estimated_minutes_left": None if left is None else round(left / self.rate_per_minute, 1),
             }
         return result
-
-
-def _iso(value: datetime | None) -> str | None:
-    return to_iso(value) if value is not None else None

@@ -17,9 +17,7 @@ from ..settings import EXTRACTION_ERROR_COLUMNS, EXTRACTION_ERRORS_TABLE
 logger = logging.getLogger("braze_cdi")
 
 RUN_ENDING = (ConfigurationError, RunInterrupted)
-"""What ends the run rather than one integration (the destination's failures come after extraction): any other
-exception while reading an integration is that integration's failure, one row of `extraction_errors`."""
-
+"""What ends the run; any other exception while reading an integration is that integration's failure."""
 
 
 class ExtractionFailures:
@@ -29,8 +27,11 @@ class ExtractionFailures:
         self.fail_fast = fail_fast
         self.run_started_at = datetime.now(timezone.utc)
 
-    def record(self, resource: str, error: Exception, integration_id: str | None) -> Any:
-        """Return the row to yield into `extraction_errors`, or re-raise when failing fast."""
+    def record(self, resource: str, error: Exception | str, integration_id: str | None) -> Any:
+        """Return the row to yield into `extraction_errors` (`error` may be a sentence on what was lost), or
+        raise when failing fast."""
+        if isinstance(error, str):
+            error = BrazeCdiError(error)
         if self.fail_fast:
             raise error
         row = {
@@ -46,11 +47,8 @@ class ExtractionFailures:
 
 
 def with_errors_table(resource: DltResource, **hints: Any) -> DltResource:
-    """Give `resource` its own table hints plus an `extraction_errors` variant for the rows `record` returns.
-
-    The variant is declared first: dlt starts a variant from the resource's hints at that moment, and the
-    errors table must not inherit the sync table's key and columns.
-    """
+    """Give `resource` its table hints plus an `extraction_errors` variant, declared first: a variant starts from
+    the resource's hints of that moment, and must not inherit the sync table's key and columns."""
     resource.apply_hints(
         table_name=EXTRACTION_ERRORS_TABLE,
         write_disposition="append",
@@ -62,7 +60,7 @@ def with_errors_table(resource: DltResource, **hints: Any) -> DltResource:
 
 
 def describe(error: Exception, integration_id: str | None) -> str:
-    """One sentence naming what failed; request errors from `requests` are rewritten without URLs' secrets."""
+    """One sentence naming what failed; errors from `requests` are rewritten without their URLs."""
     if isinstance(error, BrazeCdiError):
         text = str(error)
     elif isinstance(error, RequestException):

@@ -10,26 +10,20 @@ from typing import Any
 import dlt
 from dlt.sources import DltResource
 
-from ..errors import BrazeCdiError
 from ..http.client import BrazeClient
 from ..settings import INTEGRATION_COLUMNS, INTEGRATION_TIMESTAMPS, INTEGRATIONS_TABLE, LIST_ENDPOINT, LIST_PATH
 from .backfill import Backfill
 from .failures import RUN_ENDING, ExtractionFailures, with_errors_table
-from .page_rows import normalise
-from .rows import RowCleaner
+from .rows import RowCleaner, normalise
 
 logger = logging.getLogger("braze_cdi")
 
-MAX_LIST_PAGES = 1_000
-"""Pages of `GET /cdi/integrations` read at most (10 integrations a page: 10,000)."""
-
-MAX_LIST_BYTES = 64 * 1024 * 1024
-"""Bytes of the integration list's pages kept at most (a page of 10 integrations is about 2 KB)."""
+MAX_LIST_PAGES = 1_000  # pages of `GET /cdi/integrations` read at most
+MAX_LIST_BYTES = 64 * 1024 * 1024  # bytes of the list's pages kept at most
 
 
 class Listed(list):  # type: ignore[type-arg]
-    """The items of Braze's integration list that name an integration (an object with a text id), with what
-    was skipped or cut, for one line each in `extraction_errors`."""
+    """The list's items that name an integration (an object with a text id), and what was skipped or cut."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -48,9 +42,8 @@ class Listed(list):  # type: ignore[type-arg]
 
 
 def list_integrations(client: BrazeClient, time_left: Callable[[], float] = lambda: math.inf) -> Listed:
-    """Every page of Braze's integration list, within half of the run's paging time (`time_left`: the rest is
-    for the integrations) and the list's page and size bounds: a list that pages on forever stops at one of
-    them and says so (`Listed.cut`)."""
+    """Every page of the integration list, within half of the run's paging time and the list's page and size
+    bounds: a list that pages on forever stops at one and says so (`Listed.cut`)."""
     listed, size, floor = Listed(), 0, time_left() / 2
     for number, page in enumerate(client.pages(LIST_PATH), 1):
         for item in page:
@@ -99,13 +92,13 @@ def integrations_resource(
                 if only is None or item["integration_id"] in only
             ]
             for note in items.notes():
-                yield failures.record(INTEGRATIONS_TABLE, BrazeCdiError(note), None)
+                yield failures.record(INTEGRATIONS_TABLE, note, None)
         except RUN_ENDING:
             raise
         except Exception as error:  # noqa: BLE001 - whatever the list's answers cause costs the list only
             yield failures.record(INTEGRATIONS_TABLE, error, None)
         if cleaner.note():
-            yield failures.record(INTEGRATIONS_TABLE, BrazeCdiError(f"integration list: {cleaner.note()}"), None)
+            yield failures.record(INTEGRATIONS_TABLE, f"integration list: {cleaner.note()}", None)
 
     return with_errors_table(
         integrations,

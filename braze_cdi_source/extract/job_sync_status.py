@@ -1,7 +1,9 @@
-"""The `job_sync_status_<integration_id>` resources: one integration's sync history each, into one table."""
+"""The `job_sync_status_<integration_id>` resources (one integration's sync history each, into one table) and
+the reader of a history's pages."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -10,7 +12,7 @@ import dlt
 from dlt.common.schema.utils import has_table_seen_data
 from dlt.sources import DltResource
 
-from ..errors import BrazeCdiError
+from ..errors import BrazeApiError
 from ..http.client import BrazeClient, job_sync_status_path
 from ..settings import (
     BACKFILL_COLUMNS,
@@ -23,17 +25,17 @@ from ..settings import (
 )
 from ..timestamps import parse_instant
 from .arrow_batch import ArrowBatches
-from .backfill import Backfill, TimeBudget
+from .backfill import Backfill, Stretch, TimeBudget
 from .failures import RUN_ENDING, ExtractionFailures, with_errors_table
 from .integration_state import IntegrationState
+from .rows import RowCleaner, rows_of_page
 from .run_context import RunContext
-from .stretch_reader import StretchReader
+
+logger = logging.getLogger("braze_cdi")
 
 BATCH_ROWS = 100
-"""Rows handed to dlt in one item. dlt's cost per item (a future per item from a parallel resource, the
-extract pipe's bookkeeping) is paid once per 100 rows instead of once per 10-row Braze page. Up to this many
-rows wait in memory per open resource, and dlt keeps every resource open while it takes items round-robin:
-1,000 cost 50 MB more RSS at 100,000 syncs, 100 costs about 3 MB."""
+"""Rows handed to dlt in one item: dlt's cost per item is paid once per 100 rows, not per 10-row page, while
+every open resource holds at most this many rows."""
 
 
 def job_sync_status_resource(
@@ -46,12 +48,8 @@ def job_sync_status_resource(
     context: RunContext | None = None,
     future_tolerance: timedelta = timedelta(minutes=DEFAULT_FUTURE_TOLERANCE_MINUTES),
 ) -> DltResource:
-    """One integration's sync history, newest first, read back only as far as the cursor needs.
-
-    Each run (first slice) reads the newest pages down to what earlier runs loaded; then the stretches of
-    older history still to read (`History`) continue from their saved cursors, as far as the slice's page
-    share and the time budget allow. The state is written at the end of each slice, with its rows.
-    """
+    """One integration's sync history, newest first: a run's first slice reads the newest pages down to what
+    earlier runs loaded, then older stretches go on from their cursors within the slice's share and the budget."""
     name = f"{JOB_SYNC_STATUS_TABLE}_{integration_id}"
     context = context or RunContext()
     backfill: Backfill = context.backfill or Backfill(10**9, TimeBudget(None))
@@ -88,8 +86,8 @@ def job_sync_status_resource(
                     break
         except RUN_ENDING:
             raise  # base_url unreachable from the start, or Ctrl-C: the whole run, not this integration
-        except Exception as error:  # anything else Braze's answers cause costs this integration only
-            # Rows read before the failure still load; the state stays where it was so the next run re-reads.
+        except Exception as error:  # noqa: BLE001 - anything else costs this integration only
+            # rows read before the failure still load; the state stays, so the next run re-reads
             client.stats.finish(integration_id, failed=True)
             backfill.report(integration_id, None, failed=True)
             yield from items.flush(batch)
@@ -98,20 +96,14 @@ def job_sync_status_resource(
         if batch or items.pending:
             yield from items.flush(batch)
         elif cursor.last_start is None and cursor.newest_seen is None and not _table_has_data():
-            # Nothing loaded yet, ever: create the table anyway, so analysts' SQL finds every column.
+            # nothing loaded yet, ever: create the table anyway, so analysts' SQL finds every column
             yield dlt.mark.materialize_table_schema()
         if read.unkeyed:
-            yield failures.record(
-                name,
-                BrazeCdiError(
-                    f"{read.unkeyed} sync item(s) without a valid sync_start_time were skipped for integration "
-                    f"{integration_id}: the other rows loaded."
-                ),
-                integration_id,
-            )
+            skipped = f"{read.unkeyed} sync item(s) without a valid sync_start_time were skipped for integration"
+            yield failures.record(name, f"{skipped} {integration_id}: the other rows loaded.", integration_id)
         note = read.cleaner.note()
         if note:
-            yield failures.record(name, BrazeCdiError(f"integration {integration_id}: {note}"), integration_id)
+            yield failures.record(name, f"integration {integration_id}: {note}", integration_id)
         saved.save(state, top)
         newest = parse_instant(state.get("last_sync_start_time"))
         progress = history.progress(integration_id, newest, start_date, now)
@@ -127,7 +119,7 @@ def job_sync_status_resource(
         columns=BACKFILL_COLUMNS,
         create_table_variant=True,
     )
-    resource = with_errors_table(
+    return with_errors_table(
         job_sync_status,
         table_name=JOB_SYNC_STATUS_TABLE,
         write_disposition={"disposition": "merge", "strategy": "delete-insert"},
@@ -136,7 +128,6 @@ def job_sync_status_resource(
                  for name, hints in JOB_SYNC_STATUS_COLUMNS.items()},
         additional_table_hints=JOB_SYNC_STATUS_TABLE_HINTS,
     )
-    return resource
 
 
 def _table_has_data() -> bool:
@@ -146,3 +137,110 @@ def _table_has_data() -> bool:
     except Exception:  # no schema in this context: materialize, as before
         return False
     return table is not None and has_table_seen_data(table)
+
+
+class StretchReader:
+    """Reads stretches of one integration's history page by page, within the slice's share and the budget.
+
+    `more` turns False when the slice must stop; an unfinished stretch keeps its next page's cursor. A saved
+    cursor Braze refuses (400 Invalid cursor) is dropped for a read from the newest page down: nothing skipped.
+    """
+
+    def __init__(
+        self,
+        client: BrazeClient,
+        path: str,
+        integration_id: str,
+        saved: IntegrationState,
+        backfill: Backfill,
+        now: datetime,
+        top: Stretch | None,
+        context: RunContext,
+    ) -> None:
+        self.client, self.path, self.integration_id, self.context = client, path, integration_id, context
+        self.cursor, self.history, self.backfill, self.now, self.top = saved.cursor, saved.history, backfill, now, top
+        self.more = True
+        self.unkeyed = 0
+        self.cleaner = RowCleaner(JOB_SYNC_STATUS_COLUMNS, client.stats, JOB_SYNC_STATUS_TABLE)
+
+    def __call__(self, stretch: Stretch, start_date: datetime | None) -> Iterator[list[dict[str, Any]]]:
+        floor = stretch.until is None
+        bound = start_date if floor else stretch.until
+        fell_back = False
+        while True:
+            try:
+                yield from self._read(stretch, bound, floor)
+                return
+            except BrazeApiError as error:
+                refused = error.status == 400 and "cursor" in str(error).lower()
+                if not (refused and stretch.cursor and not fell_back):
+                    raise
+                fell_back = True
+                logger.warning(
+                    "integration %s: Braze refused the saved cursor (400); reading again from the newest page "
+                    "down to what is loaded.",
+                    self.integration_id,
+                )
+                stretch.cursor = None
+                self.context.cursors_read(self.integration_id, stretch.until).clear()  # from the top again
+
+    def _read(self, stretch: Stretch, bound: datetime | None, floor: bool) -> Iterator[list[dict[str, Any]]]:
+        seen = self.context.cursors_read(self.integration_id, stretch.until)
+        pages = self.client.pages(self.path, self.integration_id, cursor=stretch.cursor, seen=seen)
+        try:
+            while True:
+                if not self.backfill.may_read(self.integration_id):
+                    self.more = False
+                    return
+                page = next(pages, None)
+                if page is None:  # no page at all: nothing further to read
+                    self._finish(stretch, floor)
+                    return
+                self.backfill.page_read(self.integration_id)
+                if floor or stretch is not self.top:  # pages of history, not a run's look at the newest
+                    self.history.pages += 1
+                rows, reached, bad = rows_of_page(page, self.integration_id, bound, self.cleaner)
+                self.unkeyed += bad
+                kinds = {"new": 0, "updated": 0, "reread": 0}
+                for row in rows:
+                    kinds[self._kind_of(stretch, row)] += 1
+                    self.cursor.see(row["sync_start_time"], row.get("job_status"), self.now)
+                    self.history.see(row["sync_start_time"])
+                self.client.stats.rows(self.integration_id, **kinds)
+                yield rows
+                if reached:
+                    if floor and bound is not None:
+                        # stopped at start_date: keep this page's cursor for an earlier start_date later
+                        stretch.cursor, stretch.covered_to, stretch.parked = page.cursor, bound, True
+                    else:
+                        self._drop(stretch)
+                    return
+                starts = [r["sync_start_time"] for r in rows]
+                if starts:
+                    stretch.covered_to = min(starts)
+                if not page.has_next:
+                    for _ in pages:  # no request: lets the client raise for a next link it refused
+                        pass
+                    self._finish(stretch, floor)
+                    return
+                if page.next_cursor is not None:  # else a link without cursor: resuming re-reads from the last
+                    stretch.cursor = page.next_cursor
+        finally:
+            pages.close()
+
+    def _kind_of(self, stretch: Stretch, row: dict[str, Any]) -> str:
+        """New, updated or re-read: the newest pages as the cursor sees them; older history is new unless above
+        where its stretch is covered already (a resumed offset cursor shifted by syncs on top)."""
+        start = row["sync_start_time"]
+        if stretch is self.top:
+            return self.cursor.kind_of(start, row.get("job_status"))
+        return "reread" if stretch.covered_to is not None and start >= stretch.covered_to else "new"
+
+    def _finish(self, stretch: Stretch, floor: bool) -> None:
+        """The last page of Braze's history was read."""
+        if floor:
+            self.history.complete = True
+        self._drop(stretch)
+
+    def _drop(self, stretch: Stretch) -> None:
+        self.history.stretches[:] = [s for s in self.history.stretches if s is not stretch]

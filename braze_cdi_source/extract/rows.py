@@ -1,19 +1,17 @@
-"""Rows from Braze made safe to load: a value that cannot load costs that field, never the run.
+"""Braze's items as rows that load: a value that cannot load costs that field, never the run.
 
-Every value of an item is untrusted. What a destination cannot store becomes text that says what it was, which
-dlt puts in a variant column (e.g. `rows_synced__v_text`) next to ours: integers beyond 64 bits, NaN and
-infinities; values nested deeper than `MAX_DEPTH` become their JSON text; NUL characters (PostgreSQL refuses
-them in text) become U+FFFD. Fields Braze adds are kept, within a cap of new columns per table, but one
-whose normalised column name is one of ours or dlt's (`SyncStartTime` and `sync_start_time` are one column to
-dlt, `_dlt_id` is dlt's row key) or nothing at all (" ") is renamed `braze_extra__<name>`, so it can never
-overwrite or null a column we own nor cost its row; each such repair is noted once per resource in `extraction_errors`.
+What a destination cannot store (integers beyond 64 bits, NaN, deep nesting, NUL) becomes text saying what it
+was, in dlt's variant column next to ours. Fields Braze adds land, within a cap per table; one whose column name
+is ours or dlt's, or normalises to nothing, is renamed `braze_extra__…`. Each repair is one note per resource.
 """
 
 from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable, Mapping
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 import dlt
@@ -21,27 +19,27 @@ from dlt.common.data_types.type_helpers import coerce_value
 from dlt.common.normalizers.naming.snake_case import NamingConvention
 
 from ..run_stats import RunStats
+from ..settings import JOB_SYNC_STATUS_TIMESTAMPS
+from ..terminal_text import shown
+from ..timestamps import parse_instant
 
 MAX_DEPTH = 32
-"""Deeper nesting is kept as JSON text: dlt's JSON writer refuses about 250 levels, a run must not die of it."""
+"""Deeper nesting is kept as JSON text: dlt's JSON writer refuses a few hundred levels."""
 
 MAX_EXTRA_COLUMNS = 50
-"""Columns beyond ours a table may hold (counting those earlier runs added): fields Braze adds later land,
-within a few dozen; fields past it are dropped and counted (PostgreSQL allows 1,600 columns a table; 100 new
-fields on every row once made 10,018 columns and 7.6 GB of RSS)."""
+"""Columns beyond ours a table may hold, counting those earlier runs added; fields past it are dropped and counted
+(hostile rows of new fields each must not make thousands of columns: PostgreSQL allows 1,600)."""
 
 EXTRA_PREFIX = "braze_extra__"
 
 _INT64 = (-(2**63), 2**63 - 1)
+_BELOW_MICROSECOND = re.compile(r"[.,]\d{6}(\d+)")
 _naming = NamingConvention()
 
 
 class RowCleaner:
-    """Cleans the items of one resource and remembers what it had to repair, for one note at the end.
-
-    With `stats` and `table`, the table's extra columns are capped for the whole run (`RunStats.admit_column`,
-    shared by every resource writing the table) at `MAX_EXTRA_COLUMNS`, counting what the schema holds already.
-    """
+    """Cleans the items of one resource and remembers what it repaired, for one note at the end. With `stats`,
+    the table's extra columns are capped for the whole run, shared by every resource writing the table."""
 
     def __init__(self, known_columns: Iterable[str], stats: RunStats | None = None, table: str = "") -> None:
         self.known = frozenset(known_columns)
@@ -50,6 +48,8 @@ class RowCleaner:
         self._repaired: dict[str, str] = {}
         self._dropped: set[str] = set()
         self._columns: dict[str, str | None] = {}
+        self._last_key: tuple[datetime, str, str] | None = None
+        self._merged: list[tuple[str, str]] = []
         self._admit = None
         if stats is not None:
             existing = {c for c in _schema_columns(table) if c not in self._reserved and not c.startswith("_dlt")}
@@ -58,18 +58,9 @@ class RowCleaner:
     def clean(self, item: Mapping[str, Any]) -> dict[str, Any]:
         """A copy of `item` that loads: values repaired, colliding or blank field names renamed, extras capped."""
         row: dict[str, Any] = {}
-        known = self.known
         for key, value in item.items():
-            kind = type(value)
-            if key in known and (
-                value is None
-                or (kind is str and "\x00" not in value)
-                or (kind is int and _INT64[0] <= value <= _INT64[1])
-            ):
-                row[key] = value  # what Braze sends for our columns: nothing to repair (as `safe_value` says)
-                continue
             name: str | None = key if isinstance(key, str) else str(key)
-            if name not in known:
+            if name not in self.known:
                 name = self._columns[name] if name in self._columns else self._extra_column(name)
                 if name is None:
                     continue
@@ -77,9 +68,8 @@ class RowCleaner:
         return row
 
     def _extra_column(self, name: str) -> str | None:
-        """The column a field Braze added lands in: its own name; `braze_extra__…` when its name collides with
-        ours or dlt's (`SyncStartTime`, `_dlt_id`) or normalises to nothing (" ", NBSP: dlt refuses those);
-        None (dropped) once the table's extra columns are spent."""
+        """A new field's column: its name, `braze_extra__…` when that collides with ours or dlt's or normalises to
+        nothing, None (dropped) once the table's extra columns are spent."""
         try:
             normalised = _naming.normalize_identifier(name)
         except ValueError:
@@ -110,17 +100,32 @@ class RowCleaner:
             self._repaired.setdefault(field, "timestamp out of range or not ISO 8601")
         return kept
 
+    def keyed(self, raw: Any, instant: datetime) -> None:
+        """Note a key that differs from the one before only below a microsecond (what destinations store): the
+        two syncs share a row. Braze's order is by time, so such syncs are neighbours."""
+        below = _BELOW_MICROSECOND.search(raw) if isinstance(raw, str) else None
+        digits = below.group(1).rstrip("0") if below else ""
+        last, self._last_key = self._last_key, (instant, digits, str(raw))
+        if last is not None and last[0] == instant and last[1] != digits:
+            self._merged.append((last[2], str(raw)))
+
     def note(self) -> str | None:
-        """One sentence on what was repaired, or None when every item loaded as sent."""
+        """One sentence on what was repaired or merged, or None when every item loaded as sent."""
         parts = []
+        if self._merged:
+            first, second = self._merged[0]
+            parts.append(
+                f"{len(self._merged)} sync(s) whose sync_start_time differs from the one before only below a "
+                f"microsecond ({shown(first)} and {shown(second)}) share its key and merged into one row"
+            )
         if self._renamed:
-            names = ", ".join(f"{_shown(k)} -> {_shown(v)}" for k, v in sorted(self._renamed.items())[:5])
+            names = ", ".join(f"{shown(k)} -> {shown(v)}" for k, v in sorted(self._renamed.items())[:5])
             parts.append(f"field(s) whose column name collides with ours or dlt's were renamed ({names})")
         if self._repaired:
-            fields = ", ".join(f"{_shown(k)} ({v})" for k, v in sorted(self._repaired.items())[:5])
+            fields = ", ".join(f"{shown(k)} ({v})" for k, v in sorted(self._repaired.items())[:5])
             parts.append(f"value(s) that cannot load were kept as text in a variant column: {fields}")
         if self._dropped:
-            names = ", ".join(_shown(k) for k in sorted(self._dropped)[:5])
+            names = ", ".join(shown(k) for k in sorted(self._dropped)[:5])
             parts.append(
                 f"{len(self._dropped)} field(s) were dropped, the table holding its {MAX_EXTRA_COLUMNS} extra columns "
                 f"already ({names})"
@@ -148,19 +153,12 @@ def safe_value(value: Any, depth: int = 0) -> tuple[Any, str | None]:
     if isinstance(value, (dict, list)):
         if depth == 0 and _deeper_than(value, MAX_DEPTH):
             return _as_json_text(value), f"nested deeper than {MAX_DEPTH} levels"
-        why: str | None = None
+        pairs = value.items() if isinstance(value, dict) else enumerate(value)
+        cleaned = {key: safe_value(inner, depth + 1) for key, inner in pairs}
+        why = next((reason for _, reason in cleaned.values() if reason), None)
         if isinstance(value, dict):
-            out: Any = {}
-            for key, inner in value.items():
-                out[key], reason = safe_value(inner, depth + 1)
-                why = why or reason
-        else:
-            out = []
-            for inner in value:
-                cleaned, reason = safe_value(inner, depth + 1)
-                out.append(cleaned)
-                why = why or reason
-        return out, why
+            return {key: kept for key, (kept, _) in cleaned.items()}, why
+        return [kept for kept, _ in cleaned.values()], why
     return value, None
 
 
@@ -191,17 +189,9 @@ def _as_json_text(value: Any) -> str:
         return "(nested too deeply to keep)"
 
 
-def _shown(text: str) -> str:
-    return "".join(c for c in text if c.isprintable())[:60]
-
-
 def unparsed_timestamp(value: Any) -> Any:
-    """A timestamp we could not read, kept as text that dlt will not turn back into a timestamp.
-
-    dlt coerces text into a timestamp column when it can (`"1e10"` becomes year 2286, an offset that takes
-    year 9999 past the range fails the load), so such text gets a note appended and lands in the variant
-    column instead. Text dlt cannot read either ("garbage") stays as sent.
-    """
+    """A timestamp we could not read, as text dlt will not coerce back into one (`"1e10"` would become year 2286):
+    text dlt could read gets a note appended and lands in the variant column."""
     cleaned, _ = safe_value(value)
     if not isinstance(cleaned, str):
         return cleaned if cleaned is None or isinstance(cleaned, (dict, list)) else str(cleaned)
@@ -213,3 +203,52 @@ def unparsed_timestamp(value: Any) -> Any:
 
 
 _NOT_A_TIMESTAMP = " (not a valid timestamp)"
+
+
+def normalise(
+    item: dict[str, Any], timestamp_fields: Sequence[str], key: str | None = None, cleaner: RowCleaner | None = None
+) -> dict[str, Any]:
+    """A copy of `item`, cleaned, its timestamps as UTC instants; one that does not parse is kept as text (a
+    variant column), except the `key` timestamp, the row's identity (ValueError)."""
+    row = cleaner.clean(item) if cleaner is not None else dict(item)
+    for name in timestamp_fields:
+        if name in row:
+            raw = row[name]
+            try:
+                row[name] = parse_instant(raw)
+            except ValueError:
+                if name == key:
+                    raise
+                row[name] = (cleaner or RowCleaner(())).unparsed_timestamp(name, raw)
+                continue
+            if name == key and cleaner is not None and row[name] is not None:
+                cleaner.keyed(raw, row[name])
+    return row
+
+
+def rows_of_page(
+    page: list[Any], integration_id: str, boundary: datetime | None, cleaner: RowCleaner | None = None
+) -> tuple[list[dict[str, Any]], bool, int]:
+    """The page's rows at or after the boundary, whether paging can stop there (only while the page is newest
+    first: pages in another order are all read), and how many items had no valid key."""
+    key = safe_value(integration_id)[0]  # the id as `integrations` holds it (NUL as U+FFFD)
+    rows: list[dict[str, Any]] = []
+    starts: list[datetime] = []
+    bad = 0
+    for item in page:
+        try:
+            row = normalise(item, JOB_SYNC_STATUS_TIMESTAMPS, key="sync_start_time", cleaner=cleaner)
+        except (ValueError, TypeError, AttributeError):
+            bad += 1
+            continue
+        start = row.get("sync_start_time")
+        if start is None:
+            bad += 1
+            continue
+        starts.append(start)
+        if boundary is None or start >= boundary:
+            row["integration_id"] = key
+            rows.append(row)
+    newest_first = all(a >= b for a, b in zip(starts, starts[1:], strict=False))
+    reached = boundary is not None and newest_first and any(s <= boundary for s in starts)
+    return rows, reached, bad

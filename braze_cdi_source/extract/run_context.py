@@ -15,13 +15,8 @@ if TYPE_CHECKING:
 
 @dataclass(eq=False)
 class RunContext:
-    """One run's counters, start and backfill plan.
-
-    The caller (the CLI, `job.run_pipeline`) makes it and hands it to `braze_cdi_source(run_context=…)`;
-    a source given none makes its own (a bare `pipeline.run`). The source sets `backfill` (how the run is
-    sliced, the time budget, the cursors and pages each stretch of history read in this run); the job reads
-    it to load slice after slice and the counters to summarise. Two runs in one process never share one.
-    """
+    """One run's counters, start and backfill plan: the job makes it and hands it to the source, which sets
+    `backfill`; a source given none makes its own (a bare `pipeline.run`)."""
 
     stats: RunStats = field(default_factory=RunStats)
     started: float = field(default_factory=time.monotonic)
@@ -29,8 +24,8 @@ class RunContext:
     cursors: dict[str, dict[datetime | None, set[str]]] = field(default_factory=dict)
 
     def cursors_read(self, integration_id: str, until: datetime | None) -> set[str]:
-        """The Braze cursors one stretch of an integration's history requested in this run, across slices, so
-        that a Link cycle longer than a slice is still a loop and `max_pages` counts the whole run."""
+        """The cursors one stretch of an integration's history requested in this run, across slices (loops and
+        `max_pages` count the whole run)."""
         return self.cursors.setdefault(integration_id, {}).setdefault(until, set())  # atomic: threads share it
 
     def first_look(self, integration_id: str) -> None:

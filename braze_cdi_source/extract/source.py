@@ -1,9 +1,4 @@
-"""The `braze_cdi` dlt source: Braze CDI integrations and their job sync history.
-
-The resources live in their own modules (integrations.py, job_sync_status.py and the reader it uses,
-stretch_reader.py); failures become `extraction_errors` rows (failures.py); what a run shares with the job is
-one `RunContext` (run_context.py).
-"""
+"""The `braze_cdi` dlt source: Braze CDI integrations and their job sync history."""
 
 from __future__ import annotations
 
@@ -27,6 +22,7 @@ from ..settings import (
     SOURCE_NAME,
 )
 from ..timestamps import parse_instant, to_iso
+from .arrow_batch import arrow_available
 from .backfill import Backfill, TimeBudget, parse_duration
 from .failures import ExtractionFailures
 from .integrations import Listed, integrations_resource, list_integrations
@@ -50,7 +46,6 @@ def parse_start_date(value: str | datetime | None) -> datetime | None:
             "Use a past date (or none: Braze's whole history)."
         )
     return bounded_from
-
 
 
 @dlt.source(name=SOURCE_NAME, section=SOURCE_NAME, max_table_nesting=0)
@@ -81,35 +76,32 @@ def braze_cdi_source(
     Args:
         api_key: REST API key with `cdi.integration_list` and `cdi.integration_job_status` (a secret).
         base_url: the workspace's REST endpoint, e.g. https://rest.iad-03.braze.com.
-        integration_ids: only these integrations (in the environment, a JSON list:
-            `SOURCES__BRAZE_CDI__INTEGRATION_IDS='["id1", "id2"]'`); None or empty means every
-            integration that `GET /cdi/integrations` lists.
+        integration_ids: only these integrations (in the environment, a JSON list); None or empty: every one
+            that `GET /cdi/integrations` lists.
         start_date: ignore syncs that started before it (bounds the first backfill).
         max_running_hours: how long a sync seen `running` is re-read on later runs until it finishes.
-        list_requests_per_minute / job_status_requests_per_minute: the workspace's rate limits, used
-            when Braze's responses carry no `X-RateLimit-*` headers.
-        request_timeout / max_attempts / backoff_factor / max_retry_delay: the retry budget of one
-            request (5xx, timeouts, dropped connections, truncated bodies); the default waits up to
-            about two minutes in all, longer than a Braze rate-limit window. `request_timeout` is the total
-            time of one attempt (connect, headers and body), not a per-read timeout.
-        max_response_bytes: largest response body read, after decompression (a page is about 3 KB).
-        max_rate_limit_wait: longest wait any rate-limit header may impose (Braze's window, 60 s); a 429 asking
-            for more than an hour fails that integration at once, saying what Braze asked for.
+        list_requests_per_minute / job_status_requests_per_minute: the rate limits used when Braze's
+            responses carry no `X-RateLimit-*` headers.
+        request_timeout / max_attempts / backoff_factor / max_retry_delay: the retry budget of one request;
+            `request_timeout` is the total time of one attempt (connect, headers and body).
+        max_response_bytes: largest response body read, after decompression.
+        max_rate_limit_wait: longest wait any rate-limit header may impose (Braze's window); a 429 asking for
+            more than an hour fails that integration at once.
         max_pages: pages read per integration per run at most (a longer history goes on next run).
-        future_tolerance_minutes: a sync that starts more than this after now loads but does not move the
-            integration's cursor (a future-dated sync would hide every later one).
-        fail_fast: raise on the first failed integration instead of loading the others and recording
-            the failure in `extraction_errors`.
-        parallel: extract integrations in parallel threads (one throttle is shared by all of them).
-        run_context: what this run shares with the job that runs it (counters, backfill plan); the job
-            (`job.run_pipeline`) passes its own, a bare `pipeline.run` gets a fresh one.
+        future_tolerance_minutes: a sync starting more than this after now loads but does not move the cursor
+            (a future-dated sync would hide every later one).
+        fail_fast: raise on the first failed integration instead of recording it in `extraction_errors`.
+        parallel: extract integrations in parallel threads (sharing one throttle).
+        run_context: what this run shares with the job that runs it (counters, backfill plan).
         time_budget: stop paging when this much time is spent (`50m`, `1h30m`, `90s` or seconds), load what
-            was read and keep each integration's resume point: the next run continues the backfill.
-        checkpoint_pages: at most this many pages between two commits of rows and resume points, when the
-            job (`braze-cdi run`, `job.run_pipeline`) loads in slices; default: about one minute of reading
-            (100 pages at Braze's limit, more when Braze answers faster). A plain `pipeline.run` commits once.
+            was read and keep each resume point: the next run continues the backfill.
+        checkpoint_pages: at most this many pages between two commits of rows and resume points when the job
+            loads in slices; default: about a minute of reading. A plain `pipeline.run` commits once.
     """
     context = run_context if run_context is not None else RunContext()
+    # pyarrow is imported here, before dlt's worker threads: dlt reads sys.modules for it, and a module half
+    # imported by one worker made `is_arrow_object` raise in another thread
+    arrow_available()
     client = BrazeClient(
         api_key,
         base_url,
@@ -141,8 +133,7 @@ def braze_cdi_source(
 
     listed: Listed | None = None
     if not wanted:
-        # Discovery: the list is needed now to know which resources exist; the integrations
-        # resource reuses it instead of asking Braze twice.
+        # the list decides which resources exist; the integrations resource reuses it
         listed = list_integrations(client, budget.left)
         wanted = [item["integration_id"] for item in listed]
 
@@ -157,9 +148,8 @@ def braze_cdi_source(
 
 
 def _room_for_resources(count: int) -> None:
-    """Let dlt's extract recurse once per resource: its PipeIterator takes the next generator by calling itself
-    for each one that is exhausted, so 1,000 integrations ending in a row passed Python's default limit (a
-    RecursionError that dlt reported as "StopIteration:"). A pure-Python recursion, it needs no more C stack."""
+    """Let dlt's extract recurse once per resource: its PipeIterator calls itself for each exhausted generator,
+    so a thousand integrations passed Python's default limit (reported by dlt as "StopIteration:")."""
     needed = 2 * count + 1_000
     if sys.getrecursionlimit() < needed:
         sys.setrecursionlimit(needed)

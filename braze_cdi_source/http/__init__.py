@@ -1,1 +1,0 @@
-"""Talking to Braze: the client, safe paging, the shared throttle, retries."""

@@ -1,8 +1,6 @@
 """Stopping a run quickly: one process-wide flag that every wait and every open request obeys.
 
-Ctrl-C reaches only the main thread, while dlt extracts in worker threads that may be asleep in a rate-limit
-wait or blocked reading a socket. `request_stop()` (called by the CLI's signal handler) sets the flag and wakes
-every wait; a socket read looks at it between short waits (transport.py), so the workers end within moments.
+Ctrl-C reaches only the main thread; dlt's workers may sleep in a rate-limit wait or block on a socket.
 """
 
 from __future__ import annotations
@@ -13,8 +11,7 @@ _STOP = threading.Event()
 
 
 class RunInterrupted(Exception):  # noqa: N818 - a plain name reads better in tracebacks
-    """The run was asked to stop (Ctrl-C / SIGTERM). Deliberately not a `BrazeCdiError`: it is not an
-    integration's failure to record, it ends the run."""
+    """The run was asked to stop (Ctrl-C / SIGTERM): not a `BrazeCdiError`, it ends the run."""
 
 
 def request_stop() -> None:

@@ -1,8 +1,7 @@
 """The Braze HTTP client: dlt's RESTClient with Bearer auth, retries, the shared throttle and safe paging.
 
-dlt does the requests, retries and Link-header paging; this module adds what Braze needs on top:
-checked configuration, a paginator that never sends the key to another origin, error statuses turned
-into `BrazeApiError` with a hint, and bodies checked against the documented shape.
+On top of dlt: checked configuration, error statuses turned into `BrazeApiError` with a hint, and bodies
+checked against the documented shape.
 """
 
 from __future__ import annotations
@@ -10,9 +9,9 @@ from __future__ import annotations
 import ipaddress
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Generator
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, quote, urlsplit
 
 from dlt.common.jsonpath import TJsonPath
 from dlt.sources.helpers.rest_client import RESTClient
@@ -30,10 +29,10 @@ from ..errors import (
 )
 from ..run_stats import RunStats
 from ..settings import JOB_SYNC_STATUS_PATH
-from .next_link import DEFAULT_MAX_PAGES, SameOriginLinkPaginator, origin, path_segment
+from .next_link import DEFAULT_MAX_PAGES, SameOriginLinkPaginator
 from .retries import RetryBudget, json_body, make_retrying
-from .throttle import ASKED_WAIT, DEFAULT_MAX_RATE_LIMIT_WAIT, RateLimitAdapter, Throttle
-from .transport import DEFAULT_MAX_BODY_BYTES, RequestDeadlineExceeded
+from .throttle import ASKED_WAIT, DEFAULT_MAX_RATE_LIMIT_WAIT, Throttle
+from .transport import DEFAULT_MAX_BODY_BYTES, BoundedAdapter, RequestDeadlineExceeded, origin
 
 __all__ = ["BrazeClient", "SameOriginLinkPaginator", "job_sync_status_path", "origin", "results_of"]
 
@@ -53,8 +52,7 @@ def check_api_key(api_key: Any) -> str:
 
 
 def check_base_url(base_url: Any) -> str:
-    """Return the normalised REST endpoint; refuse anything that is not a Braze instance over https (plain
-    http only for loopback hosts: the bundled simulator, tests)."""
+    """The normalised REST endpoint; anything but a Braze instance over https (http: loopback only) is refused."""
     if not isinstance(base_url, str) or not base_url.strip():
         raise ConfigurationError(MISSING_BASE_URL)
     parts = urlsplit(base_url.strip())
@@ -96,9 +94,9 @@ def _is_loopback(host: str) -> bool:
 
 
 def job_sync_status_path(integration_id: str) -> str:
-    """The job sync status path of one integration, its id percent-encoded as one path segment (an id such
-    as `../../users/export/ids?` from config or from Braze's list must never name another endpoint)."""
-    return JOB_SYNC_STATUS_PATH.format(integration_id=path_segment(str(integration_id)))
+    """One integration's job sync status path; its id (untrusted) is one path segment (dot segments too)."""
+    segment = quote(str(integration_id), safe="")
+    return JOB_SYNC_STATUS_PATH.format(integration_id=segment.replace(".", "%2E") if set(segment) <= {"."} else segment)
 
 
 def _braze_message(response: Response) -> str:
@@ -132,7 +130,7 @@ def _braze_message(response: Response) -> str:
 
 
 def results_of(response: Response, integration_id: str | None) -> list[Any]:
-    """The `results` list of a 2xx body; `ResponseShapeError` for a body of another shape."""
+    """The `results` list of a 2xx body; `ResponseShapeError` for another shape."""
     path = urlsplit(response.url).path
     what = f"integration {integration_id}" if integration_id else "the integration list"
     try:
@@ -141,29 +139,26 @@ def results_of(response: Response, integration_id: str | None) -> list[Any]:
         raise ResponseShapeError(
             f"Braze sent a body that is not JSON for {what} at {path} (truncated or an error page, "
             "after retries): re-run later; nothing loaded twice.",
-            response,
+            response=response,
         ) from exc
     if not isinstance(body, dict) or not isinstance(body.get("results"), list):
         got = type(body.get("results")).__name__ if isinstance(body, dict) else type(body).__name__
         raise ResponseShapeError(
             f"Braze's answer for {what} at {path} has no `results` list (got {got}): the rows of that page "
             "could not be read; the pages before it loaded. Re-run; report it if it persists.",
-            response,
+            response=response,
         )
     return body["results"]
 
 
 class _RESTClient(RESTClient):
-    """dlt's RESTClient reading a page's `results` from the body the response hook already parsed."""
+    """dlt's RESTClient taking `results` from the body the response hook already parsed and checked."""
 
     def extract_response(self, response: Response, data_selector: TJsonPath) -> list[Any]:
-        # the response hook has checked the shape (`results_of`); dlt would parse the body again and
-        # walk a jsonpath selector for what is one key
         return results_of(response, None)
 
 
 def cursor_of(url: str | None) -> str | None:
-    """The `cursor` query parameter of a page URL (None for the first page or no URL)."""
     if not url:
         return None
     values = parse_qs(urlsplit(url).query).get("cursor")
@@ -171,23 +166,11 @@ def cursor_of(url: str | None) -> str | None:
 
 
 class Page(list):  # type: ignore[type-arg]
-    """One page's `results`, with the cursor that fetched it, the one that fetches the next (None when the
-    next link carries none), whether there is a next page at all and the body's size."""
+    """One page's `results`, the cursor that fetched it and the next one, whether a next page exists, its size."""
 
-    def __init__(
-        self,
-        items: Any,
-        cursor: str | None = None,
-        next_cursor: str | None = None,
-        has_next: bool = False,
-        size: int = 0,
-    ) -> None:
+    def __init__(self, items: Any, cursor: str | None, next_cursor: str | None, has_next: bool, size: int) -> None:
         super().__init__(items)
-        self.cursor = cursor
-        self.next_cursor = next_cursor
-        self.has_next = has_next
-        self.size = size
-        """Bytes of the decoded body."""
+        self.cursor, self.next_cursor, self.has_next, self.size = cursor, next_cursor, has_next, size
 
 
 class BrazeClient:
@@ -217,19 +200,17 @@ class BrazeClient:
         self.max_pages = int(max_pages)
         self._reached = threading.Event()  # the host answered once: later network errors are transient
         self._auth = BearerTokenAuth(api_key)
-        self.redact = Redactor(api_key)
-        """Applied to all Braze says before it is logged, stored or kept in state."""
+        self.redact = Redactor(api_key)  # applied to all Braze says before it is logged, stored or kept
         self._local = threading.local()
 
     def _rest_client(self) -> RESTClient:
-        """This thread's RESTClient over its own session (requests sessions are not shared across threads; the
-        throttle is), made once: the RESTClient's constructor resolves dlt config."""
+        """This thread's RESTClient over its own session (sessions are not thread-safe; the throttle is shared)."""
         rest: RESTClient | None = getattr(self._local, "rest", None)
         if rest is None:
             session = Session()
-            adapter = RateLimitAdapter(
-                self.throttle,
+            adapter = BoundedAdapter(
                 self.base_url,
+                throttle=self.throttle,
                 on_wait=self.stats.waiting,
                 timeout=self.budget.timeout,
                 max_body_bytes=self.max_body_bytes,
@@ -238,7 +219,6 @@ class BrazeClient:
             )
             session.mount("https://", adapter)
             session.mount("http://", adapter)
-            # Every attempt, retries included, passes the throttle in the adapter.
             session.send = make_retrying(self.budget).wraps(session.send)  # type: ignore[method-assign]
             rest = _RESTClient(base_url=self.base_url, auth=self._auth, session=session, data_selector="results")
             self._local.rest = rest
@@ -246,11 +226,9 @@ class BrazeClient:
 
     def pages(
         self, path: str, integration_id: str | None = None, cursor: str | None = None, seen: set[str] | None = None
-    ) -> Iterator[Page]:
-        """Each page's `results`, following `next` links; raises `BrazeApiError` on an error status. `cursor`
-        starts at a page a previous run saved (Braze's cursor as it sent it); each `Page` says which cursor
-        fetched it and which one fetches the next, so a backfill can stop and resume. `seen`: the cursors
-        already requested in this run (loop detection and `max_pages` across a run's calls)."""
+    ) -> Generator[Page, None, None]:
+        """Each page, following `next` links, from `cursor` (a saved resume point) on; `BrazeApiError` on an error
+        status. `seen`: the cursors this run requested already (loop detection and `max_pages` across calls)."""
         rest = self._rest_client()
         paginator = SameOriginLinkPaginator(self.base_url, self.max_pages, self.redact, seen)
         pages = rest.paginate(
@@ -265,15 +243,9 @@ class BrazeClient:
             for page in pages:
                 self.stats.page(integration_id)
                 following = paginator.current_url if paginator.has_next_page else None
-                yield Page(
-                    page,
-                    cursor=cursor_of(page.response.url),
-                    next_cursor=cursor_of(following),
-                    has_next=paginator.has_next_page,
-                    size=len(page.response.content or b""),
-                )
+                size = len(page.response.content or b"")
+                yield Page(page, cursor_of(page.response.url), cursor_of(following), paginator.has_next_page, size)
         except (ConnectionError, Timeout, ChunkedEncodingError) as error:
-            # Spent the retry budget on the network: name the path, not the URL's host details.
             current = urlsplit(paginator.current_url or path).path
             what = str(error) if isinstance(error, RequestDeadlineExceeded) else type(error).__name__
             raise BrazeApiError(None, current, f"network: {what}", integration_id) from error

@@ -1,13 +1,8 @@
 """Braze's next-page links, turned into requests that cannot leave base_url nor go round in circles.
 
-A `Link: <…>; rel="next"` value is untrusted text, read per RFC 8288 (`next_links`: relation lists,
-case-insensitive relations, quoted parameters, several links; two different next pages are an error).
-Python's `urlsplit` and urllib3 (which connects) read some URLs differently (`http://a:1\\@b:2/`, tabs,
-userinfo): a guard that checks one parser and sends with the other sends the key elsewhere. So the authority
-of a link is never used: the next request is the configured origin + the current resource's path +
-`?cursor=<the link's cursor>`, and the transport checks again, with urllib3's parser, before sending
-(transport.py). Links with backslashes, control characters, whitespace or non-ASCII are refused outright, and
-a cursor already requested for this resource ends paging (a loop).
+`Link` is untrusted text, read per RFC 8288. URL parsers disagree on odd URLs (`http://a:1\\@b:2/`), so a
+link's authority is never used: the next request is base_url + this resource's path + `?cursor=<the link's
+cursor>`, and the transport checks the origin again with the parser that connects.
 """
 
 from __future__ import annotations
@@ -15,48 +10,28 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import parse_qs, quote, urlencode, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 from dlt.sources.helpers.rest_client.paginators import HeaderLinkPaginator
 from requests import Request, Response
 
 from ..errors import PagingLoopError, UnsafeLinkError
+from .transport import origin
 
 DEFAULT_MAX_PAGES = 50_000
-"""Pages read for one integration in one run at most. A year of syncs every 5 minutes is about 10,500 pages."""
+"""Pages read for one resource in one run at most (a year of syncs every 5 minutes is about 10,500)."""
 
 
-def path_segment(value: str) -> str:
-    """`value` as exactly one URL path segment: every reserved character percent-encoded, and `.`/`..`
-    (which URL parsers remove as dot segments) written as `%2E`."""
-    encoded = quote(value, safe="")
-    return encoded.replace(".", "%2E") if set(value) <= {"."} else encoded
-
-
-def origin(url: str) -> tuple[str, str, int | None]:
-    """Scheme, host and effective port as `urlsplit` reads them (for messages and a first, cheap check)."""
-    parts = urlsplit(url)
-    default = {"http": 80, "https": 443}.get(parts.scheme.lower())
-    try:
-        port = parts.port or default
-    except ValueError:  # a port that is not a number
-        port = -1
-    return parts.scheme.lower(), (parts.hostname or "").lower(), port
-
-
-_UNSAFE_CHARACTER = re.compile(r"[^\x21-\x7e]|\\")
-"""A backslash or anything outside printable ASCII without the space (one regex, not a loop per character)."""
-
+_UNSAFE_CHARACTER = re.compile(r"[^\x21-\x7e]|\\")  # a backslash, or anything but printable ASCII
 
 _LINK = re.compile(r'<([^>]*)>((?:\s*;\s*[^;,=\s]+(?:\s*=\s*(?:"(?:[^"\\]|\\.)*"|[^;,\s]*))?)*)')
-"""One link-value of a `Link` header (RFC 8288): `<URI>` then its parameters, quoted strings kept whole."""
+"""One link-value of a `Link` header: `<URI>` then its parameters, quoted strings kept whole."""
 _PARAM = re.compile(r';\s*([^;,=\s]+)(?:\s*=\s*("(?:[^"\\]|\\.)*"|[^;,\s]*))?')
 
 
 def next_links(header: str) -> list[str]:
-    """The targets of every link whose relation list holds `next` (case-insensitive), in order, from a `Link`
-    header of one or several link-values (requests' `response.links` keys links by their whole `rel` text, so
-    `rel="next prev"` or `rel="NEXT"` was no next page, and a second `next` silently replaced the first)."""
+    """The targets of every link whose relation list holds `next` (any case), in order (requests' `links` keys
+    by the whole `rel` text: `rel="next prev"` was no next page, and a second `next` replaced the first)."""
     found = []
     for link in _LINK.finditer(header):
         for name, value in _PARAM.findall(link.group(2)):
@@ -66,18 +41,15 @@ def next_links(header: str) -> list[str]:
 
 
 def _shown(link: str) -> str:
-    """A link fit for a message: printable ASCII only, short."""
     return "".join(c if 0x20 < ord(c) < 0x7F else "?" for c in link[:120])
 
 
 class SameOriginLinkPaginator(HeaderLinkPaginator):
-    """Braze's `Link: <…>; rel="next"` paging that only ever requests base_url + this resource's path + a cursor.
+    """Braze's `Link` paging that only ever requests base_url + this resource's path + a cursor.
 
-    A link naming another scheme, host or port, one with unsafe characters, without a cursor, or with a
-    cursor already requested ends paging before any request is sent; `refused` holds the error for the caller
-    to raise once the current page is handed over (the rows read so far load). A link to another path on the
-    same origin (Braze's documentation shows one missing a `/`) contributes its cursor only. `seen` carries
-    the cursors already requested over several calls (a run's slices), so a loop longer than one call ends too.
+    A link to another origin, with unsafe characters, without a cursor, or with a cursor already in `seen` (the
+    run's cursors, across slices) ends paging before any request; `refused` holds the error for the caller to
+    raise once the current page is handed over (the rows read so far load).
     """
 
     def __init__(
@@ -89,7 +61,7 @@ class SameOriginLinkPaginator(HeaderLinkPaginator):
     ) -> None:
         super().__init__(links_next_key="next")
         self._base = base_url.rstrip("/") if base_url else None
-        self._origin: tuple[str, str, int | None] | None = None
+        self._origin: tuple[str, str, int] | None = None
         self._path = ""
         self._seen: set[str] = seen if seen is not None else set()
         self._max_pages = max(1, int(max_pages))

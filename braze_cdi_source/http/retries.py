@@ -1,10 +1,8 @@
 """Retry policy for Braze requests, built from tenacity and dlt's retry predicates.
 
-dlt's `Client` retries 429, 5xx and dropped connections with plain exponential backoff: no jitter, and a
-default budget (about 15 s) shorter than Braze's one-minute rate window. Here the budget is explicit,
-waits are jittered so parallel threads do not retry in lockstep, a 200 whose body is not JSON (truncated,
-an HTML error page) is retried like a 5xx, and a 429 waits no extra: the shared throttle already holds
-every thread until Braze's reset.
+Unlike dlt's default: an explicit budget longer than Braze's rate window, jittered waits (parallel threads do
+not retry in lockstep), a 200 whose body is not JSON retried like a 5xx, and no extra wait after a 429 the
+shared throttle already holds every thread for.
 """
 
 from __future__ import annotations
@@ -35,19 +33,15 @@ class RetryBudget:
     backoff_factor: float = 1.0
     max_delay: float = 60.0
     timeout: float = 30.0
-    """Total seconds one attempt may take (connect, headers and body), not per byte read."""
+    """Total seconds one attempt may take (connect, headers and body)."""
 
 
-_SURROGATE = re.compile(rb"\\u[dD][89a-fA-F]")
-"""A surrogate's JSON escape: the body may hold a lone one."""
-
-_BODY = "_braze_cdi_json"
-"""Attribute of a `Response` that keeps its parsed body (or the parse error)."""
+_SURROGATE = re.compile(rb"\\u[dD][89a-fA-F]")  # a surrogate's JSON escape: the body may hold a lone one
+_BODY = "_braze_cdi_json"  # attribute of a `Response` keeping its parsed body (or the parse error)
 
 
 def json_body(response: Response) -> Any:
-    """The response's JSON body, parsed once for the retry predicate, the shape check and the page extraction,
-    its text made valid Unicode (every string from here on encodes as UTF-8); ValueError if it is not JSON."""
+    """The response's JSON body, parsed once, its text made valid Unicode; ValueError if it is not JSON."""
     cached = response.__dict__.get(_BODY, _BODY)
     if cached is _BODY:
         try:
@@ -65,8 +59,7 @@ def json_body(response: Response) -> Any:
 
 
 def _valid_text(value: Any) -> Any:
-    """`value` with each lone surrogate (`"\\ud800"` is valid JSON, but no UTF-8 encoder writes it) as U+FFFD,
-    in keys and strings alike."""
+    """`value` with each lone surrogate (valid JSON, not valid UTF-8) as U+FFFD, in keys and strings alike."""
     if isinstance(value, str):
         try:
             value.encode("utf-8")
@@ -81,8 +74,8 @@ def _valid_text(value: Any) -> Any:
 
 
 def body_is_not_json(response: Response | None, exception: BaseException | None) -> bool:
-    """A successful status with a body that does not parse: truncated or an HTML page from a proxy."""
-    if response is None or not 200 <= response.status_code < 300:  # a 3xx is "ok" to requests
+    """A 2xx with a body that does not parse: truncated, or a proxy's HTML page."""
+    if response is None or not 200 <= response.status_code < 300:
         return False
     try:
         json_body(response)
@@ -92,8 +85,7 @@ def body_is_not_json(response: Response | None, exception: BaseException | None)
 
 
 def _jittered_backoff(budget: RetryBudget) -> Callable[[RetryCallState], float]:
-    """Exponential backoff with jitter in its upper half; no extra wait after a 429 whose reset the shared
-    throttle obeys (it holds every thread until then), the same backoff after a 429 without a usable one."""
+    """Exponential backoff, jittered in its upper half; none after a 429 whose reset the throttle holds for."""
 
     def wait(state: RetryCallState) -> float:
         outcome = state.outcome
@@ -108,18 +100,14 @@ def _jittered_backoff(budget: RetryBudget) -> Callable[[RetryCallState], float]:
 
 
 def _status_worth_retrying(response: Response | None, exception: BaseException | None) -> bool:
-    """429 and 5xx, except a 429 that asked for a wait beyond the cap (retrying cannot help in time)."""
-    if response is None or response.status_code not in _RETRY_STATUS:
+    """429 and 5xx, except a 429 that asked for an absurd wait (retrying cannot help in time)."""
+    if response is None or response.status_code not in DEFAULT_RETRY_STATUS:
         return False
     return not (response.status_code == 429 and getattr(response, ASKED_WAIT, None))
 
 
-_RETRY_STATUS = frozenset(DEFAULT_RETRY_STATUS)
-
-
 def make_retrying(budget: RetryBudget) -> Retrying:
-    """A tenacity policy that returns the last response (or raises the last error) once spent; its waits end
-    at once when the run is stopped (Ctrl-C: cancel.py)."""
+    """A tenacity policy returning the last response (or raising the last error) once spent; a stop ends its waits."""
     return Retrying(
         retry=retry_any(
             retry_if_predicate(_status_worth_retrying),

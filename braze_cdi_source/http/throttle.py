@@ -1,10 +1,8 @@
 """Client-side rate limiting for one Braze workspace, shared by every thread that uses the same key and host.
 
-Braze counts requests per workspace and per endpoint (50 a minute for the list, 100 for job sync
-status) and says where a window stands in `X-RateLimit-Remaining` / `X-RateLimit-Reset` (UTC epoch
-seconds). The throttle waits *before* sending when the window is spent, so a backfill runs at the
-limit with few 429s; after a 429 every thread waits for the reset (or `Retry-After`). With no headers
-at all it paces by the documented limits.
+Braze limits each endpoint per workspace and says where a window stands in `X-RateLimit-Remaining` /
+`X-RateLimit-Reset`; waiting *before* sending keeps a backfill at the limit with few 429s. Without headers
+it paces by the documented limits.
 """
 
 from __future__ import annotations
@@ -19,24 +17,20 @@ from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from typing import Any, ClassVar
 
-from requests import PreparedRequest, Response
+from requests import Response
 
 from ..errors import ConfigurationError
-from ..settings import JOB_SYNC_STATUS_ENDPOINT, LIST_ENDPOINT, RATE_LIMITS_PER_MINUTE, endpoint_of
+from ..settings import JOB_SYNC_STATUS_ENDPOINT, RATE_LIMITS_PER_MINUTE
+from ..terminal_text import shown
 from . import cancel
-from .transport import BoundedAdapter
 
 DEFAULT_MAX_RATE_LIMIT_WAIT = 60.0
-"""Longest wait (seconds) any rate-limit header may impose: Braze's limits are per minute, so a reset or
-Retry-After further ahead (a server clock minutes ahead of ours, a proxy's own header) is waited for this long at
-most, then the request is tried again."""
+"""Longest wait (seconds) any rate-limit header may impose: Braze's limits are per minute."""
 
 ABSURD_WAIT = 3600.0
-"""A 429 asking for more than an hour (a year ahead, milliseconds read as seconds, 999999) is no per-minute
-window: the request fails at once, saying what Braze asked for, instead of waiting and retrying."""
+"""A 429 asking for more than this is no per-minute window: the request fails at once, saying what was asked."""
 
-_MAX_LIMIT = 1_000_000
-"""Largest request limit per window believed from `X-RateLimit-Limit` / `-Remaining`."""
+_MAX_LIMIT = 1_000_000  # largest limit believed from `X-RateLimit-Limit` / `-Remaining`
 
 THROTTLE_WAITS = "_braze_cdi_throttle_waits"
 """Attribute of a 429 `Response`: True when the throttle holds every thread until a reset it was told."""
@@ -51,8 +45,7 @@ class _Window:
     left: int | None = None
     """Requests still allowed in the current window (None: no header seen yet, pace by the sliding window)."""
     reset_at: float | None = None
-    over_reset: float = -math.inf
-    """The reset of the last window that ended: answers about it or earlier tell nothing."""
+    over_reset: float = -math.inf  # the reset of the last window that ended: answers about it tell nothing
     blocked_until: float = 0.0
     hold_started: float = -math.inf
     last_429: float = -math.inf
@@ -74,8 +67,7 @@ class Throttle:
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = cancel.sleep,
     ) -> None:
-        """`clock` (epoch seconds, as Braze's reset header) and `sleep` are injectable for fake-clock tests;
-        the default sleep ends at once when the run is stopped (cancel.py)."""
+        """`clock` (epoch seconds, as Braze's reset header) and `sleep` are injectable for fake-clock tests."""
         limits = {**RATE_LIMITS_PER_MINUTE, **(limits_per_minute or {})}
         for kind, limit in limits.items():
             if not isinstance(limit, int) or limit < 1:
@@ -87,8 +79,7 @@ class Throttle:
         self._windows = {kind: _Window(limit) for kind, limit in limits.items()}
         self._lock = threading.Lock()
         self.window_seconds = float(window_seconds)
-        self.hold = max(0.0, min(float(max_wait), self.window_seconds))
-        """Longest a rate-limit header makes anyone wait: Braze's window, or max_wait when shorter."""
+        self.hold = max(0.0, min(float(max_wait), self.window_seconds))  # longest any header makes anyone wait
         self._clock, self._sleep = clock, sleep
 
     @classmethod
@@ -103,14 +94,13 @@ class Throttle:
 
     @classmethod
     def forget_all(cls) -> None:
-        """Drop every shared throttle and what it learned: for tests (simulators on a reused port with a seeded
-        key look like one workspace) and long-lived processes that must not carry old window state."""
+        """Drop every shared throttle and what it learned (tests; long-lived processes)."""
         with cls._registry_lock:
             cls._registry.clear()
 
     def acquire(self, kind: str, on_wait: Callable[[str, float], None] | None = None) -> None:
-        """Block until one more `kind` request fits in the current window, then count it as sent; `on_wait(kind,
-        seconds)` is told before each wait, so a progress display can say why it is idle."""
+        """Block until one more `kind` request fits in the window, then count it; `on_wait(kind, seconds)` is told
+        before each wait, so a progress display can say why it is idle."""
         while True:
             with self._lock:
                 window = self._windows[kind]
@@ -132,8 +122,7 @@ class Throttle:
             return self._windows[kind].limit * 60.0 / self.window_seconds
 
     def wait_needed(self, kind: str) -> float:
-        """Seconds the next `kind` request would wait now (0 if it could go at once); counts nothing. A run with
-        a time budget asks before each page, so it never starts a wait that outlasts the budget."""
+        """Seconds the next `kind` request would wait now; counts nothing (a time budget asks before each page)."""
         with self._lock:
             return max(0.0, self._wait_needed(self._windows[kind], self._clock()))
 
@@ -141,7 +130,7 @@ class Throttle:
         if window.blocked_until > now:
             return window.blocked_until - now
         if window.reset_at is not None and now >= window.reset_at:
-            # The window Braze told us about is over: the throttle starts the next one with the full limit.
+            # the window Braze told us about is over: the next one starts with the full limit
             window.left, window.over_reset, window.reset_at = window.limit, window.reset_at, None
         if window.left:  # never negative
             return 0.0
@@ -153,14 +142,11 @@ class Throttle:
         return window.sent[0] + self.window_seconds - now if len(window.sent) >= window.limit else 0.0
 
     def observe(self, kind: str, response: Response) -> None:
-        """Learn the window from the response headers; after a 429 hold every thread (at most one window).
+        """Learn the window from the headers; after a 429 hold every thread until its reset (at most `hold`).
 
-        The rule: Braze's `Remaining` only ever lowers what the throttle believes is left (parallel answers
-        arrive out of order; only the throttle itself counts up, at a reset), an answer about a window that is
-        over tells nothing, and no header makes anyone wait longer than `hold`. A 429 holds every thread until
-        its reset or Retry-After (capped); a 429 storm (429s without a quiet window between them) holds them
-        once, and the request that keeps getting 429s backs off on its own (retries.py). Headers are untrusted: NaN,
-        infinities, negatives and text are ignored, limits capped.
+        `Remaining` only lowers what is believed left (parallel answers arrive out of order), an answer about an
+        ended window tells nothing, and a 429 storm holds the threads once: the request that keeps getting 429s
+        backs off on its own (retries.py). Unusable header values are ignored.
         """
         headers = response.headers
         now = self._clock()
@@ -173,7 +159,7 @@ class Throttle:
             header = "Retry-After" if after is not None and (asked is None or after > asked) else "X-RateLimit-Reset"
             asked = after if header == "Retry-After" else asked
             if asked is not None and asked > ABSURD_WAIT:
-                setattr(response, ASKED_WAIT, (header, _shown(headers.get(header)), asked))
+                setattr(response, ASKED_WAIT, (header, shown(headers.get(header) or "", 40), asked))
                 asked = None  # nobody waits for it: this request fails at once
         with self._lock:
             window = self._windows[kind]
@@ -196,7 +182,7 @@ class Throttle:
 
 
 def _number(value: str | None) -> float | None:
-    """A finite, non-negative number from a header; None for anything else (NaN, inf, -1, text, huge)."""
+    """A finite, non-negative number from a header; None for anything else."""
     if value is None or len(value) > 40:
         return None
     try:
@@ -223,33 +209,3 @@ def _retry_after_seconds(value: str | None, now: float) -> float | None:
     if when is None or when.tzinfo is None:
         return None
     return max(0.0, when.timestamp() - now)
-
-
-def _shown(value: str | None) -> str:
-    """A header value fit for a message: short, printable."""
-    text = "".join(c for c in (value or "") if c.isprintable())
-    return text[:40]
-
-
-class RateLimitAdapter(BoundedAdapter):
-    """The bounded transport (one origin, a deadline, a body cap) passing every attempt through the throttle."""
-
-    def __init__(
-        self,
-        throttle: Throttle,
-        base_url: str,
-        on_wait: Callable[[str, float], None] | None = None,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(base_url, **kwargs)
-        self.throttle = throttle
-        self.on_wait = on_wait
-
-    def send(self, request: PreparedRequest, *args: Any, **kwargs: Any) -> Response:  # type: ignore[override]
-        self.check_origin(request)  # before waiting for the throttle: a refused request costs nothing
-        kind = endpoint_of(request.path_url)[0]
-        kind = kind if kind == JOB_SYNC_STATUS_ENDPOINT else LIST_ENDPOINT  # any other path counts as the list
-        self.throttle.acquire(kind, self.on_wait)
-        response = self.send_checked(request, *args, **kwargs)
-        self.throttle.observe(kind, response)
-        return response

@@ -1,16 +1,9 @@
 """The transport every Braze request goes through: only to base_url, in bounded time, with a bounded body.
 
-requests and urllib3 bound each socket read, not a request: a server that sends one byte every few seconds
-keeps a request alive forever, and `Response.content` inflates a gzip body of any size. `BoundedAdapter`:
-
-- refuses (before anything is sent) a request whose URL, as urllib3 parses it to connect, is not the
-  configured scheme, host and port, or carries userinfo: the key goes to base_url's host:port or nowhere;
-- gives each request a total deadline (connect, headers and body): every socket read waits at most what is
-  left of it (a per-read deadline, no watchdog thread), and notices a stop (Ctrl-C) within a fraction of a second;
-- reads the body through urllib3's own bounded streaming decoder (gzip, deflate, several encodings), counting
-  decoded bytes against `max_body_bytes`; a body that fails to decode is a retryable error like a cut one;
-- turns a first request that cannot resolve or connect to the host into a `BaseUrlUnreachableError` at
-  once (a wrong base_url is a configuration error, not something to retry for minutes).
+requests and urllib3 bound each socket read, not a request, and `Response.content` inflates a gzip body of any
+size. `BoundedAdapter` checks the origin with urllib3's own parser before anything is sent, gives each request a
+total deadline that every socket read obeys (and a stop, Ctrl-C), reads the body through urllib3's bounded
+streaming decoder against a size cap, and passes each attempt through the workspace's throttle.
 """
 
 from __future__ import annotations
@@ -19,7 +12,8 @@ import io
 import socket
 import threading
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from requests import PreparedRequest, Response
 from requests.adapters import HTTPAdapter
@@ -31,10 +25,14 @@ from urllib3.exceptions import LocationParseError, NameResolutionError, NewConne
 from urllib3.util import parse_url
 
 from ..errors import BaseUrlUnreachableError, ResponseTooLargeError, UnsafeLinkError, exception_chain
+from ..settings import JOB_SYNC_STATUS_ENDPOINT, LIST_ENDPOINT, endpoint_of
 from . import cancel
 
+if TYPE_CHECKING:
+    from .throttle import Throttle
+
 DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024
-"""A Braze page of 10 syncs is about 3 KB; a body past 4 MiB (after decompression) is not a Braze page."""
+"""A body past this (after decompression) is not a Braze page."""
 
 _CHUNK = 64 * 1024
 _POLL_SECONDS = 0.25
@@ -46,7 +44,7 @@ class RequestDeadlineExceeded(Timeout):  # noqa: N818 - reads as what happened
     """A request took longer than its total deadline (connect, headers and body together)."""
 
 
-def url_origin(url: str) -> tuple[str, str, int]:
+def origin(url: str) -> tuple[str, str, int]:
     """Scheme, host and effective port of `url` as urllib3 parses it: the parser that connects."""
     parts = parse_url(url)
     scheme = (parts.scheme or "").lower()
@@ -54,12 +52,11 @@ def url_origin(url: str) -> tuple[str, str, int]:
 
 
 _current = threading.local()
-"""The deadline (monotonic seconds) of the request this thread is sending, read by the connections below."""
+"""The deadline (monotonic seconds) of the request this thread is sending."""
 
 
 class _DeadlineSocket:
-    """A connection's socket as http.client reads the answer through it: each read waits at most until the
-    request's deadline, in short waits that notice a stop. Everything else is the real socket's."""
+    """A socket whose reads wait at most until the request's deadline, in short waits that notice a stop."""
 
     def __init__(self, sock: Any, deadline: float) -> None:
         self._sock, self._deadline = sock, deadline
@@ -85,8 +82,7 @@ class _DeadlineSocket:
 
 
 class _ReadsWithinDeadline:
-    """A connection (mixed into urllib3's two) whose answer, headers and body, is read within the current
-    request's deadline."""
+    """A connection (mixed into urllib3's two) that reads its answer within the current request's deadline."""
 
     sock: Any
 
@@ -102,27 +98,20 @@ class _ReadsWithinDeadline:
                 self.sock = real
 
 
-class _DeadlineConnection(_ReadsWithinDeadline, HTTPConnection):
-    pass
-
-
-class _DeadlineHTTPSConnection(_ReadsWithinDeadline, HTTPSConnection):
-    pass
-
-
 class _Pool(HTTPConnectionPool):
-    ConnectionCls = _DeadlineConnection
+    ConnectionCls = type("_DeadlineConnection", (_ReadsWithinDeadline, HTTPConnection), {})
 
 
 class _HTTPSPool(HTTPSConnectionPool):
-    ConnectionCls = _DeadlineHTTPSConnection
+    ConnectionCls = type("_DeadlineHTTPSConnection", (_ReadsWithinDeadline, HTTPSConnection), {})
 
 
 _POOLS = {"http": _Pool, "https": _HTTPSPool}
 
 
 class BoundedAdapter(HTTPAdapter):
-    """A requests transport bound to one origin, with a total deadline and a body-size cap per request."""
+    """A requests transport bound to one origin, with a total deadline and a body cap per request; with a
+    `throttle`, every attempt waits for the workspace's rate-limit window first."""
 
     def __init__(
         self,
@@ -131,14 +120,17 @@ class BoundedAdapter(HTTPAdapter):
         timeout: float = 30.0,
         max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
         reached: threading.Event | None = None,
+        throttle: Throttle | None = None,
+        on_wait: Callable[[str, float], None] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self.origin = url_origin(base_url)
+        self.origin = origin(base_url)
         self.timeout = float(timeout)
         self.max_body_bytes = int(max_body_bytes)
         self.reached = reached if reached is not None else threading.Event()
-        """Set once the host answered anything: after that, network errors are transient, not configuration."""
+        """Set once the host answered: after that, network errors are transient, not configuration."""
+        self.throttle, self.on_wait = throttle, on_wait
 
     def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
         super().init_poolmanager(*args, **kwargs)
@@ -153,7 +145,7 @@ class BoundedAdapter(HTTPAdapter):
     def check_origin(self, request: PreparedRequest) -> None:
         """Refuse, before any byte is sent, a request that urllib3 would send elsewhere than base_url."""
         try:
-            target = url_origin(request.url or "")
+            target = origin(request.url or "")
             auth = parse_url(request.url or "").auth
         except (LocationParseError, ValueError):
             raise UnsafeLinkError("refusing to send a request to a URL that does not parse") from None
@@ -165,11 +157,11 @@ class BoundedAdapter(HTTPAdapter):
             )
 
     def send(self, request: PreparedRequest, *args: Any, **kwargs: Any) -> Response:  # type: ignore[override]
-        self.check_origin(request)
-        return self.send_checked(request, *args, **kwargs)
-
-    def send_checked(self, request: PreparedRequest, *args: Any, **kwargs: Any) -> Response:
-        """`send` for a request whose origin `check_origin` has just passed (the check is not repeated)."""
+        self.check_origin(request)  # before waiting for the throttle: a refused request costs nothing
+        kind = endpoint_of(request.path_url)[0]
+        kind = kind if kind == JOB_SYNC_STATUS_ENDPOINT else LIST_ENDPOINT  # any other path counts as the list
+        if self.throttle is not None:
+            self.throttle.acquire(kind, self.on_wait)
         cancel.check()
         kwargs.update(stream=True, timeout=self.timeout)
         deadline = _current.deadline = time.monotonic() + self.timeout
@@ -185,7 +177,6 @@ class BoundedAdapter(HTTPAdapter):
             except BaseException:
                 response.close()
                 raise
-            return response
         except (ConnectionError, Timeout, ChunkedEncodingError) as error:
             cancel.check()
             if time.monotonic() >= deadline:
@@ -195,6 +186,9 @@ class BoundedAdapter(HTTPAdapter):
             raise
         finally:
             _current.deadline = None
+        if self.throttle is not None:
+            self.throttle.observe(kind, response)
+        return response
 
     def _raise_unreachable(self, error: ConnectionError) -> None:
         """A first request whose host does not resolve or refuses the connection: base_url is wrong."""
@@ -226,8 +220,8 @@ class BoundedAdapter(HTTPAdapter):
                 if size > limit:
                     raise ResponseTooLargeError(
                         f"Braze's answer at {parse_url(response.url).path} is larger than max_response_bytes "
-                        f"= {limit} bytes (after decompression): stopped reading it. A Braze page is about "
-                        "3 KB: check base_url and any proxy in between."
+                        f"= {limit} bytes (after decompression): stopped reading it. A Braze page is a few "
+                        "kilobytes: check base_url and any proxy in between."
                     )
                 chunks.append(piece)
         except (Urllib3HTTPError, OSError, RecursionError) as error:  # cut, timed out or undecodable: retryable

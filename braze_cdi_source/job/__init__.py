@@ -8,17 +8,7 @@ from .signals import EXIT_INTERRUPTED, stop_on_signals
 from .summary import RunSummary
 
 __all__ = [
-    "EXIT_INTERRUPTED",
-    "LoadFailedError",
-    "PipelineLockedError",
-    "RunContext",
-    "RunSummary",
-    "describe_location",
-    "make_pipeline",
-    "pipeline_lock",
-    "reset_state",
-    "run_file_format",
-    "run_pipeline",
-    "stop_on_signals",
+    "EXIT_INTERRUPTED", "LoadFailedError", "PipelineLockedError", "RunContext", "RunSummary", "describe_location",
+    "make_pipeline", "pipeline_lock", "reset_state", "run_file_format", "run_pipeline", "stop_on_signals",
     "views_supported",
 ]

@@ -30,12 +30,8 @@ def make_pipeline(
     pipelines_dir: str | None = None,
     duckdb_file: str | Path | None = None,
 ) -> dlt.Pipeline:
-    """A dlt pipeline whose DuckDB file is an absolute path resolved against the current folder.
-
-    dlt resolves a relative DuckDB path against the folder where the pipeline first ran, so a run from another
-    folder would load the first folder's file. The path: `duckdb_file`, else a configured
-    `destination.duckdb.credentials` path, else `<pipeline_name>.duckdb`.
-    """
+    """A dlt pipeline whose DuckDB file (`duckdb_file`, else the configured path, else `<pipeline_name>.duckdb`) is
+    absolute: dlt would resolve a relative one against the folder where the pipeline first ran."""
     return dlt.pipeline(
         pipeline_name=pipeline_name,
         destination=_resolve_destination(destination, pipeline_name, duckdb_file),
@@ -70,7 +66,8 @@ def _resolve_destination(destination: Any, pipeline_name: str, duckdb_file: str 
             return destination
     if destination not in ("duckdb", None):
         raise BrazeCdiError(f"--duckdb-file applies to --destination duckdb only, not {destination}.")
-    return dlt.destinations.duckdb(str(Path(duckdb_file).expanduser().resolve()))
+    database = str(Path(duckdb_file).expanduser().resolve())  # as a field, not a string dlt parses with sqlalchemy
+    return dlt.destinations.duckdb({"database": database})
 
 
 def describe_location(pipeline: dlt.Pipeline) -> str:
@@ -102,10 +99,8 @@ def describe_location(pipeline: dlt.Pipeline) -> str:
 
 @contextmanager
 def pipeline_lock(pipeline: dlt.Pipeline) -> Iterator[None]:
-    """Hold an exclusive lock on the pipeline for the whole run: two runs would race on its state and packages.
-
-    The second one refuses instead; the OS releases the lock when the process dies, even on SIGKILL.
-    """
+    """Hold an exclusive lock on the pipeline for the whole run (two would race on its state and packages): the
+    second one refuses; the OS releases the lock when the process dies, even on SIGKILL."""
     Path(pipeline.pipelines_dir).mkdir(parents=True, exist_ok=True)
     path = Path(pipeline.pipelines_dir) / f".{pipeline.pipeline_name}.lock"
     handle = open(path, "a+")  # noqa: SIM115 - held for the duration of the run
@@ -129,11 +124,8 @@ def pipeline_lock(pipeline: dlt.Pipeline) -> Iterator[None]:
 
 
 def run_file_format(pipeline: dlt.Pipeline) -> str | None:
-    """The user's `[normalize] loader_file_format` (dlt 1.x no longer reads it itself), except jsonl on DuckDB.
-
-    There a table-only file (`extraction_errors`, say) is an empty jsonl file, which DuckDB's JSON reader binds
-    to one column `json`: the load fails. Without a format each item takes the destination's best one.
-    """
+    """The user's `[normalize] loader_file_format` (dlt 1.x no longer reads it), except jsonl on DuckDB: its JSON
+    reader binds a table-only (empty) file to one column `json` and the load fails."""
     configured = dlt.config.get("normalize.loader_file_format", str) or None
     destination = pipeline.destination
     if configured == "jsonl" and destination is not None and destination.destination_type in _EMPTY_JSONL_FAILS:

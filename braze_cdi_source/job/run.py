@@ -44,30 +44,20 @@ def views_supported(pipeline: dlt.Pipeline) -> bool:
     name = pipeline.destination.destination_name if pipeline.destination else "?"
     client = pipeline.destination_client()
     if isinstance(client, FSClientBase) or not isinstance(client, WithSqlClient):
-        logger.info(
-            "views skipped: destination %s has no SQL engine that keeps views; query the files "
-            "(see docs/warehouses.md).",
-            name,
-        )
+        logger.info("views skipped: destination %s has no SQL engine that keeps views; query the files "
+                    "(see docs/warehouses.md).", name)
         return False
     if destination_dialect(pipeline) is None:
-        logger.warning(
-            "views skipped: destination %s (SQL dialect %s) is not one the views are verified on (%s); the data "
-            "is loaded, query the tables (docs/analyze.md).",
-            name,
-            pipeline.destination.capabilities().sqlglot_dialect if pipeline.destination else "?",
-            ", ".join(VERIFIED_DIALECTS),
-        )
+        dialect = pipeline.destination.capabilities().sqlglot_dialect if pipeline.destination else "?"
+        verified = ", ".join(VERIFIED_DIALECTS)
+        logger.warning("views skipped: destination %s (SQL dialect %s) is not one the views are verified on (%s); the "
+                       "data is loaded, query the tables (docs/analyze.md).", name, dialect, verified)
         return False
     return True
 
 
 def run_pipeline(
-    pipeline: dlt.Pipeline,
-    source: Any,
-    *,
-    views: bool = True,
-    progress: Collector | None = None,
+    pipeline: dlt.Pipeline, source: Any, *, views: bool = True, progress: Collector | None = None,
     context: RunContext | None = None,
 ) -> RunSummary:
     """Run the source under the pipeline lock, refresh the views, and summarise what happened.
@@ -110,10 +100,8 @@ def run_pipeline(
                 extracting, loading = _extract_times(pipeline)
                 backfill.budget.observed_load(loading)
                 backfill.slice_extracted(extracting)
-                logger.debug(
-                    "slice %d loaded after %.2f s; load took %.2f s; paging time left %.2f s",
-                    len(loads), time.monotonic() - started, loading, backfill.budget.left(),
-                )
+                logger.debug("slice %d loaded after %.2f s; load took %.2f s; paging time left %.2f s",
+                             len(loads), time.monotonic() - started, loading, backfill.budget.left())
             if views and views_supported(pipeline):
                 create_views(pipeline)
             summary = summarise(pipeline, loads, time.monotonic() - started, stats, row_counts)

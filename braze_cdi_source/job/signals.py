@@ -21,14 +21,9 @@ EXIT_INTERRUPTED = 130
 def stop_on_signals(announce: Callable[[], None], grace: float = 4.0) -> Iterator[None]:
     """Ctrl-C / SIGTERM end the run within `grace` seconds, in any phase, with exit code 130.
 
-    The signals are taken by a thread of their own (blocked everywhere else), so they are seen even while
-    the main thread is inside DuckDB or waiting on dlt's worker threads. The first one stops every
-    rate-limit wait, backoff and open request (http/cancel.py) and interrupts the main thread, which then
-    unwinds normally; if it has not exited after `grace` seconds, or on a second signal, `announce()` prints
-    the one line and the process exits at once: like a crash, which loses nothing (state moves only with
-    the loaded data; dlt finishes a half-loaded package on the next run).
-
-    Main thread only, and before the run starts other threads (they inherit the blocked signals).
+    A thread of its own takes the signals (blocked elsewhere: seen even inside DuckDB), cancels every wait and
+    request and interrupts the main thread; after `grace` s or a second signal, `announce()` and exit at once, which
+    loses nothing, like a crash. Main thread only, before other threads start (they inherit the blocked signals).
     """
     if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "pthread_sigmask"):
         yield

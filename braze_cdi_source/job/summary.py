@@ -45,20 +45,18 @@ class RunSummary:
     integrations: list[dict[str, Any]] = field(default_factory=list)
     """Per integration: id, name, new / updated / re-read sync rows, failed."""
     backfill_pending: dict[str, dict[str, Any]] = field(default_factory=dict)
-    """Integrations with history still to read (the time budget stopped them; the next run resumes):
-    pages read so far, covered back to, the target (start_date or Braze's 12 months), an estimate of pages
-    and minutes left at the rate limit."""
+    """Integrations with history still to read (the next run resumes): pages read, covered back to, the target
+    (start_date or Braze's 12 months), estimated pages and minutes left at the rate limit."""
     stopped_by_budget: bool = False
     slices: int = 1
 
     @property
     def backfill_minutes_left(self) -> float | None:
         """Minutes of reading at the rate limit that the pending backfills need, all together (None: unknown)."""
-        pages = [v.get("estimated_pages_left") for v in self.backfill_pending.values()]
-        if not pages or any(p is None for p in pages):
+        pending = self.backfill_pending.values()
+        if not pending or any(v.get("estimated_pages_left") is None for v in pending):
             return None
-        minutes = [v.get("estimated_minutes_left") or 0.0 for v in self.backfill_pending.values()]
-        return round(sum(minutes), 1)
+        return round(sum(v.get("estimated_minutes_left") or 0.0 for v in pending), 1)
 
     @property
     def ok(self) -> bool:
@@ -98,15 +96,9 @@ def summarise(
         load_ids=[load_id for load in loads for load_id in load.loads_ids],
         location=describe_location(pipeline),
         integrations=[
-            {
-                "integration_id": integration_id,
-                "name": figures_of["name"],
-                "new": figures_of["new_rows"],
-                "updated": figures_of["updated_rows"],
-                "reread": figures_of["reread_rows"],
-                "failed": figures_of["failed"],
-            }
-            for integration_id, figures_of in per_integration.items()
+            {"integration_id": integration_id, "name": of["name"], "new": of["new_rows"], "updated": of["updated_rows"],
+             "reread": of["reread_rows"], "failed": of["failed"]}
+            for integration_id, of in per_integration.items()
         ],
     )
 
@@ -126,12 +118,9 @@ def count_syncs(pipeline: dlt.Pipeline, integration_ids: list[str]) -> dict[str,
     try:
         with pipeline.sql_client() as client:
             table = client.make_qualified_table_name(JOB_SYNC_STATUS_TABLE)
-            marks = ", ".join(["%s"] * len(integration_ids))
-            rows = client.execute_sql(
-                f"SELECT integration_id, COUNT(*) FROM {table} WHERE integration_id IN ({marks}) "
-                "GROUP BY integration_id",
-                *integration_ids,
-            )
+            where = f"WHERE integration_id IN ({', '.join(['%s'] * len(integration_ids))})"
+            sql = f"SELECT integration_id, COUNT(*) FROM {table} {where} GROUP BY integration_id"
+            rows = client.execute_sql(sql, *integration_ids)
     except Exception:  # noqa: BLE001 - no table or dataset yet: nothing was loaded before
         return None
     counts = dict.fromkeys(integration_ids, 0)
@@ -158,12 +147,7 @@ def run_status(summary: RunSummary | None, integrations: int, integrations_faile
     return "ok" if summary.ok else "partial"
 
 
-def record_run(
-    pipeline: dlt.Pipeline,
-    started_at: datetime,
-    stats: RunStats,
-    summary: RunSummary | None,
-) -> None:
+def record_run(pipeline: dlt.Pipeline, started_at: datetime, stats: RunStats, summary: RunSummary | None) -> None:
     """Append this run's row to `extraction_runs`, and make sure `extraction_errors` exists (empty when no run
     ever failed), so analysts' queries on both work from the first run. A separate small load after the
     main one, so a failed run can still be recorded."""
@@ -187,12 +171,8 @@ def record_run(
         **_backfill_figures(summary),
     }
     runs = dlt.resource([row], name=EXTRACTION_RUNS_TABLE, write_disposition="append", columns=EXTRACTION_RUN_COLUMNS)
-    errors = dlt.resource(
-        [dlt.mark.materialize_table_schema()],
-        name=EXTRACTION_ERRORS_TABLE,
-        write_disposition="append",
-        columns=EXTRACTION_ERROR_COLUMNS,
-    )
+    errors = dlt.resource([dlt.mark.materialize_table_schema()], name=EXTRACTION_ERRORS_TABLE,
+                          write_disposition="append", columns=EXTRACTION_ERROR_COLUMNS)
     pipeline.run([runs, errors], loader_file_format=run_file_format(pipeline))
 
 

@@ -22,17 +22,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port (printed)")
     counts = parser.add_mutually_exclusive_group()
-    counts.add_argument(
-        "--integrations", type=int, metavar="N", help="N integrations with seed-derived sync counts (0 to 300)"
-    )
+    counts.add_argument("--integrations", type=int, metavar="N", help="N integrations, seeded sync counts (0-300)")
     counts.add_argument("--sync-counts", metavar="C,C,...", help="sync count of each integration, e.g. 0,7,137")
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--api-key", default=None, help="default: a generated key")
-    parser.add_argument("--latency", type=float, default=0.0, help="seconds added to every response")
-    parser.add_argument("--absolute-links", action="store_true", help="absolute URLs in Link headers")
-    parser.add_argument(
-        "--rate-limit-window", type=float, default=None, metavar="S", help="rate limit window in seconds (Braze: 60)"
-    )
+    parser.add_argument("--rate-limit-window", type=float, metavar="S", help="rate limit window in seconds (Braze: 60)")
     parser.add_argument(
         "--tick", type=float, default=None, metavar="SECONDS",
         help="every SECONDS, finish running syncs and start new ones (watch incremental runs and health move)",
@@ -58,14 +52,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     signal.signal(signal.SIGINT, lambda signum, frame: stop.set())
     signal.signal(signal.SIGTERM, lambda signum, frame: stop.set())
     simulator = BrazeSimulator(
-        sync_counts,
-        seed=args.seed,
-        api_key=args.api_key,
-        host=args.host,
-        port=args.port,
-        rate_limits=rate_limits,
-        latency=args.latency,
-        absolute_links=args.absolute_links,
+        sync_counts, seed=args.seed, api_key=args.api_key, host=args.host, port=args.port, rate_limits=rate_limits
     )
     with simulator:
         print(f"base_url={simulator.base_url}", flush=True)

@@ -47,14 +47,8 @@ def derive_sync_counts(integrations: int, seed: int = 42) -> list[int]:
     counts = []
     for _ in range(integrations):
         draw = rng.random()
-        if draw < 0.1:
-            counts.append(0)
-        elif draw < 0.3:
-            counts.append(rng.randint(1, 10))
-        elif draw < 0.7:
-            counts.append(rng.randint(11, 100))
-        else:
-            counts.append(rng.randint(101, 300))
+        low, high = (0, 0) if draw < 0.1 else (1, 10) if draw < 0.3 else (11, 100) if draw < 0.7 else (101, 300)
+        counts.append(rng.randint(low, high) if high else 0)
     return counts
 
 
@@ -204,13 +198,10 @@ def generate_syncs(
         sync = Sync(ceil_to(start, QUANTUM[style]), status, style)
         syncs.append(sync)
         if index == count - 1 and running_newest:
-            sync.status = "running"
-            prev_end = sync.start
-        elif index == pair_newer - 1:
-            watermark = finish_sync(sync, rng, status, watermark, latest_finish=sync.start + 300)
-            prev_end = sync.finish
-        else:
-            watermark = finish_sync(sync, rng, status, watermark)
+            sync.status, prev_end = "running", sync.start
+        else:  # the older of the pair ends before the newer one starts
+            latest = sync.start + 300 if index == pair_newer - 1 else None
+            watermark = finish_sync(sync, rng, status, watermark, latest_finish=latest)
             prev_end = sync.finish
     if not syncs:
         return syncs
@@ -239,16 +230,9 @@ def generate_integration(seed: int, index: int, sync_count: int, now: int, times
     running = active and sync_count > 0 and rng.random() < 1 / 3
     syncs = generate_syncs(rng, sync_count, interval, now, timestamp_style, running)
     created = (syncs[0].start if syncs else now) - rng.randrange(1, 72) * HOUR
+    name = f"{warehouse_name} {subject} sync" if syncs else f"{subject.capitalize()} sync (new)"
     return Integration(
-        integration_id=integration_id,
-        name=f"{warehouse_name} {subject} sync" if syncs else f"{subject.capitalize()} sync (new)",
-        type=integration_type,
-        status="active" if active else "paused",
-        emails=emails,
-        warehouse=warehouse if syncs else None,
-        interval=interval,
-        style=style if style in (_Z, _OFFSET) else _Z,
-        created=created,
-        rng=rng,
-        syncs=syncs,
+        integration_id=integration_id, name=name, type=integration_type, status="active" if active else "paused",
+        emails=emails, warehouse=warehouse if syncs else None, interval=interval,
+        style=style if style in (_Z, _OFFSET) else _Z, created=created, rng=rng, syncs=syncs,
     )

@@ -21,7 +21,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -72,23 +71,12 @@ class BrazeSimulator(Workspace):
     """
 
     def __init__(
-        self,
-        sync_counts: Sequence[int] = (0, 7, 10, 11, 137),
-        *,
-        seed: int = 42,
-        api_key: str | None = None,
-        host: str = "127.0.0.1",
-        port: int = 0,
-        absolute_links: bool = False,
-        malformed_links: bool = False,
-        next_link_origin: str | None = None,
-        rate_limits: dict[str, tuple[int, float]] | None = None,
-        latency: float = 0.0,
-        oldest_first: bool = False,
-        aligned_windows: bool = False,
+        self, sync_counts: Sequence[int] = (0, 7, 10, 11, 137), *, seed: int = 42, api_key: str | None = None,
+        host: str = "127.0.0.1", port: int = 0, absolute_links: bool = False, malformed_links: bool = False,
+        next_link_origin: str | None = None, rate_limits: dict[str, tuple[int, float]] | None = None,
+        latency: float = 0.0, oldest_first: bool = False, aligned_windows: bool = False,
         permissions: Iterable[str] = ("cdi.integration_list", "cdi.integration_job_status"),
-        timestamp_style: str = "mixed",
-        now: datetime | None = None,
+        timestamp_style: str = "mixed", now: datetime | None = None,
     ) -> None:
         if timestamp_style not in TIMESTAMP_STYLES:
             raise ValueError(f"timestamp_style must be one of {TIMESTAMP_STYLES}, not {timestamp_style!r}")
@@ -107,7 +95,6 @@ class BrazeSimulator(Workspace):
         super().__init__(seed, app_group_id, timestamp_style, now)
         self._faults: list[Fault] = []
         self._log: list[RecordedRequest] = []
-        self._throttled = 0
         self._server: SimulatorServer | None = None
         self._thread: threading.Thread | None = None
         self._connections: set[socket.socket] = set()
@@ -144,9 +131,7 @@ class BrazeSimulator(Workspace):
     def __enter__(self) -> BrazeSimulator:
         return self.start()
 
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None
-    ) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.stop()
 
     @property
@@ -158,14 +143,8 @@ class BrazeSimulator(Workspace):
         return f"http://{host}:{port}"
 
     def inject(
-        self,
-        kind: str,
-        *,
-        endpoint: str | None = None,
-        integration_id: str | None = None,
-        page: int | None = None,
-        times: int = 1,
-        seconds: float = 5.0,
+        self, kind: str, *, endpoint: str | None = None, integration_id: str | None = None, page: int | None = None,
+        times: int = 1, seconds: float = 5.0,
     ) -> None:
         """Give the next `times` matching requests a fault.
 
@@ -197,26 +176,19 @@ class BrazeSimulator(Workspace):
 
     def count(self, endpoint: str | None = None, integration_id: str | None = None, status: int | None = None) -> int:
         """How many logged requests match every given filter."""
+        wanted = {"endpoint": endpoint, "integration_id": integration_id, "status": status}
         with self._lock:
-            return sum(
-                1
-                for r in self._log
-                if (endpoint is None or r.endpoint == endpoint)
-                and (integration_id is None or r.integration_id == integration_id)
-                and (status is None or r.status == status)
-            )
+            return sum(all(v is None or getattr(r, k) == v for k, v in wanted.items()) for r in self._log)
 
     def reset_log(self) -> None:
-        """Empty the request log and the `throttled` counter."""
+        """Empty the request log (and so the `throttled` count)."""
         with self._lock:
             self._log.clear()
-            self._throttled = 0
 
     @property
     def throttled(self) -> int:
         """How many 429 answers were sent (rate limit and injected)."""
-        with self._lock:
-            return self._throttled
+        return self.count(status=429)
 
     def _respond(self, method: str, target: str, authorization: str | None) -> Response:
         if self._latency > 0:
@@ -240,21 +212,10 @@ class BrazeSimulator(Workspace):
             self._log.append(
                 RecordedRequest(method, path, query, response.status, endpoint, integration_id, authorization)
             )
-            if response.status == 429:
-                self._throttled += 1
         return response
 
-    def _authorized(self, authorization: str | None) -> bool:
-        scheme, _, token = (authorization or "").partition(" ")
-        return scheme.lower() == "bearer" and hmac.compare_digest(token.strip().encode(), self.api_key.encode())
-
     def _api_response(
-        self,
-        method: str,
-        endpoint: str,
-        integration_id: str | None,
-        query: dict[str, str],
-        skip: int | None,
+        self, method: str, endpoint: str, integration_id: str | None, query: dict[str, str], skip: int | None,
         authorization: str | None,
     ) -> Response:
         if endpoint == OTHER:
@@ -264,15 +225,15 @@ class BrazeSimulator(Workspace):
         window = self._windows[endpoint]
         now = time.time()
         permission = PERMISSIONS[endpoint]
-        authorized = self._authorized(authorization)
+        scheme, _, token = (authorization or "").partition(" ")
+        authorized = scheme.lower() == "bearer" and hmac.compare_digest(token.strip().encode(), self.api_key.encode())
         if not authorized or permission not in self._permissions:
             with self._lock:
                 headers = rate_headers(window.limit, *window.peek(now))
             if not authorized:
                 return json_response(401, {"message": "Invalid API key"}, headers)
-            return json_response(
-                403, {"message": "Access Denied", "errors": [f"The API key lacks the permission {permission}"]}, headers
-            )
+            denied = {"message": "Access Denied", "errors": [f"The API key lacks the permission {permission}"]}
+            return json_response(403, denied, headers)
         integration: Any = None
         with self._lock:
             allowed, remaining, reset = window.hit(now)
@@ -311,33 +272,24 @@ class BrazeSimulator(Workspace):
             links.append(f'<{next_origin}{next_path}?cursor={encode_cursor(skip + PAGE_SIZE)}>; rel="next"')
         return ",".join(links) or None
 
-    def _track(self, connection: socket.socket, *, open_: bool) -> None:
-        with self._lock:
-            if open_:
-                self._connections.add(connection)
-            else:
-                self._connections.discard(connection)
-
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     disable_nagle_algorithm = True  # headers and body are two writes: avoid delayed-ACK stalls
-    server_version = "BrazeCDISimulator/1.0"
     timeout = 300  # idle keep-alive connections close after this
     server: SimulatorServer
 
-    def setup(self) -> None:
+    def setup(self) -> None:  # open connections are tracked: `stop` closes idle keep-alive ones
         super().setup()
-        self.server.simulator._track(self.connection, open_=True)
+        with self.server.simulator._lock:
+            self.server.simulator._connections.add(self.connection)
 
     def finish(self) -> None:
         try:
             super().finish()
         finally:
-            self.server.simulator._track(self.connection, open_=False)
-
-    def version_string(self) -> str:
-        return self.server_version
+            with self.server.simulator._lock:
+                self.server.simulator._connections.discard(self.connection)
 
     def log_message(self, format: str, *args: Any) -> None:
         """Silence the per-request log on stderr."""

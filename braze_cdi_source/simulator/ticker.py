@@ -25,7 +25,6 @@ class Ticker:
         self._rng = random.Random(f"braze-sim-ticker:{seed}")
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self.ticks = 0
 
     def tick(self, now: datetime | None = None) -> dict[str, int]:
         """One step: finish running syncs, start new ones; returns how many of each."""
@@ -35,16 +34,14 @@ class Ticker:
             if item.get("integration_status") != "active":
                 continue  # a paused integration does not sync
             integration_id = item["integration_id"]
-            history = self.simulator.truth(integration_id)
-            newest = history[0] if history and isinstance(history[0], dict) else None
-            if newest is not None and newest.get("job_status") == "running":
+            newest = next(iter(self.simulator.truth(integration_id)), None)
+            if isinstance(newest, dict) and newest.get("job_status") == "running":
                 statuses, weights = zip(*FINISH_STATUSES, strict=True)
                 status = self._rng.choices(statuses, weights)[0]
                 counts["finished"] += self.simulator.finish_running(integration_id, status=status, until=now)
             elif self._rng.random() < START_PROBABILITY:
                 self.simulator.start_sync(integration_id, at=now)
                 counts["started"] += 1
-        self.ticks += 1
         return counts
 
     def start(self) -> Ticker:

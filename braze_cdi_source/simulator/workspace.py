@@ -5,11 +5,10 @@ tests make between runs. Nothing here knows HTTP; the public methods hold the lo
 from __future__ import annotations
 
 import copy
-import functools
 import threading
 from collections.abc import Callable
 from datetime import datetime, timezone
-from typing import Any, TypeVar, cast
+from typing import Any
 
 from .history import (
     QUANTUM,
@@ -26,22 +25,10 @@ from .history import (
     to_ms,
 )
 
-_F = TypeVar("_F", bound=Callable[..., Any])
-
-
-def _locked(method: _F) -> _F:
-    """`method` run under the workspace's lock: every public method is thread-safe."""
-
-    @functools.wraps(method)
-    def call(self: Workspace, *args: Any, **kwargs: Any) -> Any:
-        with self._lock:
-            return method(self, *args, **kwargs)
-
-    return cast(_F, call)
-
 
 class Workspace:
-    """One Braze workspace's integrations and their syncs, oldest first inside, served newest first."""
+    """One Braze workspace's integrations and their syncs, oldest first inside, served newest first. Every public
+    method holds the lock (an RLock: the server holds it around a page too)."""
 
     def __init__(self, seed: int, app_group_id: str, timestamp_style: str, now: datetime | None) -> None:
         """`timestamp_style` is one of `history.TIMESTAMP_STYLES` (the simulator checks it); `now` ends the history."""
@@ -54,23 +41,23 @@ class Workspace:
         self._lock = threading.RLock()
 
     @property
-    @_locked
     def integration_ids(self) -> list[str]:
         """Integration ids in list order."""
-        return list(self._integrations)
+        with self._lock:
+            return list(self._integrations)
 
     # --- the truth
 
-    @_locked
     def truth(self, integration_id: str) -> list[dict]:
         """Syncs of one integration, newest first, with aware UTC datetimes; items replaced by
         `set_job_status_raw` appear as replaced, their ISO 8601 strings parsed."""
-        return [self._truth_item(sync) for sync in reversed(self._get(integration_id).syncs)]
+        with self._lock:
+            return [self._truth_item(sync) for sync in reversed(self._get(integration_id).syncs)]
 
-    @_locked
     def integrations_truth(self) -> list[dict]:
         """`/cdi/integrations` items as served (raw string values), in list order."""
-        return [self._integration_item(integration) for integration in self._integrations.values()]
+        with self._lock:
+            return [self._integration_item(integration) for integration in self._integrations.values()]
 
     # --- pages as served
 
@@ -81,66 +68,64 @@ class Workspace:
 
     def sync_page(self, integration: Integration, skip: int, size: int, oldest_first: bool) -> tuple[list, int]:
         """One integration's served sync items from `skip` on (at most `size`) and how many there are in all."""
-        syncs = integration.syncs
-        total = len(syncs)
-        indexes = range(skip, min(skip + size, total))
-        if oldest_first:  # Braze documents no order: a client must cope with this one too
-            return [self._served_item(syncs[i]) for i in indexes], total
-        return [self._served_item(syncs[total - 1 - i]) for i in indexes], total
+        syncs, total = integration.syncs, len(integration.syncs)
+        served = range(skip, min(skip + size, total))  # Braze documents no order: a client must cope with both
+        return [self._served_item(syncs[i if oldest_first else total - 1 - i]) for i in served], total
 
     # --- mutations
 
-    @_locked
     def add_integration(self, sync_count: int) -> str:
         """Add an integration with `sync_count` generated syncs; returns its id."""
-        index = len(self._integrations)
-        integration = generate_integration(self._seed, index, sync_count, self._now, self._timestamp_style)
-        self._integrations[integration.integration_id] = integration
-        return integration.integration_id
+        with self._lock:
+            index = len(self._integrations)
+            integration = generate_integration(self._seed, index, sync_count, self._now, self._timestamp_style)
+            self._integrations[integration.integration_id] = integration
+            return integration.integration_id
 
-    @_locked
     def add_syncs(
         self, integration_id: str, k: int, *, status: str = "success", running_last: bool = False
     ) -> list[dict]:
         """Append `k` syncs with `status` after the newest one (the last one running if `running_last`);
         returns them newest first in truth form. Existing syncs are left as they are."""
-        integration = self._get(integration_id)
-        added = [self._append_sync(integration, "running" if running_last and i == k - 1 else status) for i in range(k)]
-        return [self._truth_item(sync) for sync in reversed(added)]
+        with self._lock:
+            integration = self._get(integration_id)
+            statuses = [status] * k if not running_last else [status] * (k - 1) + ["running"]
+            added = [self._append_sync(integration, each) for each in statuses]
+            return [self._truth_item(sync) for sync in reversed(added)]
 
-    @_locked
     def start_sync(self, integration_id: str, at: datetime | None = None) -> dict:
         """Append a running sync (finish, rows and watermark null) newer than all, at `at` if given (never
         before the newest sync); returns it (truth form)."""
-        return self._truth_item(self._append_sync(self._get(integration_id), "running", at))
+        with self._lock:
+            return self._truth_item(self._append_sync(self._get(integration_id), "running", at))
 
-    @_locked
     def finish_running(
         self, integration_id: str | None = None, *, status: str = "success", until: datetime | None = None
     ) -> int:
         """Finish running syncs of one integration (all if None) with `status`, by `until` at the latest;
         returns how many."""
-        targets = [self._get(integration_id)] if integration_id is not None else self._integrations.values()
-        finished = 0
-        for integration in targets:
-            syncs = integration.syncs
-            for index, sync in enumerate(syncs):
-                if sync.status != "running":
-                    continue
-                newer = syncs[index + 1].start - QUANTUM[sync.style] if index + 1 < len(syncs) else None
-                if until is not None:
-                    newer = to_ms(until) if newer is None else min(newer, to_ms(until))
-                finish_sync(sync, integration.rng, status, self._watermark_before(syncs, index), newer)
-                finished += 1
-        return finished
+        with self._lock:
+            targets = [self._get(integration_id)] if integration_id is not None else self._integrations.values()
+            finished = 0
+            for integration in targets:
+                syncs = integration.syncs
+                for index, sync in enumerate(syncs):
+                    if sync.status != "running":
+                        continue
+                    newer = syncs[index + 1].start - QUANTUM[sync.style] if index + 1 < len(syncs) else None
+                    if until is not None:
+                        newer = to_ms(until) if newer is None else min(newer, to_ms(until))
+                    finish_sync(sync, integration.rng, status, self._watermark_before(syncs, index), newer)
+                    finished += 1
+            return finished
 
-    @_locked
     def set_job_status_raw(self, integration_id: str, index: int, raw: dict) -> None:
         """Serve `raw` (any JSON value) instead of the sync at `index` (0 = newest)."""
-        syncs = self._get(integration_id).syncs
-        if not 0 <= index < len(syncs):
-            raise IndexError(f"integration {integration_id} has {len(syncs)} syncs, no index {index}")
-        syncs[len(syncs) - 1 - index].raw = copy.deepcopy(raw)
+        with self._lock:
+            syncs = self._get(integration_id).syncs
+            if not 0 <= index < len(syncs):
+                raise IndexError(f"integration {integration_id} has {len(syncs)} syncs, no index {index}")
+            syncs[len(syncs) - 1 - index].raw = copy.deepcopy(raw)
 
     # --- internals
 

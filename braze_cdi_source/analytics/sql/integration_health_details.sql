@@ -21,13 +21,16 @@
 -- success, newest loaded sync, last watermark move and two syncs are all in it. Only the others (failing or
 -- stopped for longer, never successful) also read their `older` history. No window function or sort runs
 -- over the whole history, the only whole-history read is the list of integration ids.
+-- DuckDB reads `recent` and `syncs` where they are used (NOT MATERIALIZED: a zone-map-pruned scan costs less
+-- than holding ~900k rows twice, 160 MB at a year), every other dialect gets plain CTEs (PostgreSQL's own
+-- materialization is much faster there than re-reading the window through its index).
 --
 -- Written once for every warehouse (views.py renders it per dialect with sqlglot): no FILTER (WHERE),
--- no interval arithmetic, no ordered-set aggregates. Macros expanded by views.py:
+-- no interval arithmetic, no ordered-set aggregates (PERCENTILE is a macro). Macros expanded by view_sql.py:
 --   SECONDS_BETWEEN(a, b)        b - a in seconds (a date diff in microseconds), NULL when either is NULL
 --   UTC_DAY(ts)                  the UTC calendar day of an instant
 --   ADD_SECONDS(ts, n)           the instant n seconds after ts (before it when n < 0), comparable to a column
---   RANKED_PERCENTILE(v, r, n, p) percentile_cont(p) of v, from v's rank r (1-based, ascending) among n values
+--   PERCENTILE(v, p)             the aggregate percentile_cont(p) of v over the group's non-null values
 --   INTEGRATION_LABEL(id, name, n) the name, with the id's first block when n integrations share it (n > 1)
 -- Extending: a new input is a CTE keyed by integration_id (over a new base table: list it in views.py
 -- _BASE_TABLES with its columns, and it gets its qualified name, or an empty stand-in until it is loaded),
@@ -38,7 +41,7 @@ WITH ids AS (  -- every integration: listed by Braze, or seen in the sync histor
     UNION
     SELECT integration_id FROM job_sync_status GROUP BY integration_id
 ),
-recent AS (  -- the last 30 days' syncs, future-dated ones aside
+recent AS NOT MATERIALIZED (  -- the last 30 days' syncs, future-dated ones aside (read where used: see above)
     SELECT s.integration_id,
            s.job_status,
            s.sync_start_time,
@@ -47,11 +50,7 @@ recent AS (  -- the last 30 days' syncs, future-dated ones aside
            s.rows_synced,
            s.rows_failed_with_errors,
            s.sync_start_time >= ADD_SECONDS(CURRENT_TIMESTAMP, -604800) AS in_7d,
-           SECONDS_BETWEEN(s.sync_start_time, s.sync_finish_time) AS duration_seconds,
-           SECONDS_BETWEEN(
-               LAG(s.sync_start_time) OVER (PARTITION BY s.integration_id ORDER BY s.sync_start_time),
-               s.sync_start_time
-           ) AS gap_seconds
+           SECONDS_BETWEEN(s.sync_start_time, s.sync_finish_time) AS duration_seconds
     FROM job_sync_status AS s  -- not joined to ids: every id in it is one (the join only cost a sort)
     WHERE s.integration_id IS NOT NULL
       AND s.sync_start_time >= ADD_SECONDS(CURRENT_TIMESTAMP, -2592000)
@@ -95,7 +94,7 @@ older AS (
     JOIN job_sync_status AS s
       ON s.integration_id = b.integration_id AND s.sync_start_time < ADD_SECONDS(CURRENT_TIMESTAMP, -2592000)
 ),
-syncs AS (  -- the window, plus the older history of the integrations looking back
+syncs AS NOT MATERIALIZED (  -- the window, plus the older history of the integrations looking back
     SELECT integration_id, job_status, sync_start_time, sync_finish_time, last_timestamp_synced,
            COALESCE(job_status, '') <> 'running' AS finished,
            COALESCE(job_status, '') IN ('error', 'config_error') AS failed,
@@ -187,65 +186,28 @@ stats AS (
            SUM(CASE WHEN job_status = 'success' THEN 1 ELSE 0 END) AS successes_30d,
            SUM(CASE WHEN COALESCE(job_status, '') IN ('error', 'config_error') THEN 1 ELSE 0 END) AS failures_30d,
            SUM(rows_synced) AS rows_synced_30d,
-           SUM(rows_failed_with_errors) AS rows_failed_30d
+           SUM(rows_failed_with_errors) AS rows_failed_30d,
+           PERCENTILE(duration_seconds, 0.5) AS p50_duration_seconds,
+           PERCENTILE(duration_seconds, 0.95) AS p95_duration_seconds
     FROM recent
     GROUP BY integration_id
 ),
-recent_durations AS (  -- finished syncs of the last 30 days, ranked by duration for the percentiles
+gaps AS (  -- time between consecutive sync starts (one sort of the window, plus the older rows read back)
     SELECT integration_id,
-           duration_seconds,
-           ROW_NUMBER() OVER (PARTITION BY integration_id ORDER BY duration_seconds) AS value_rank,
-           COUNT(*) OVER (PARTITION BY integration_id) AS value_count
-    FROM recent
-    WHERE duration_seconds IS NOT NULL
-),
-duration_percentiles AS (
-    SELECT integration_id,
-           RANKED_PERCENTILE(duration_seconds, value_rank, value_count, 0.5) AS p50_duration_seconds,
-           RANKED_PERCENTILE(duration_seconds, value_rank, value_count, 0.95) AS p95_duration_seconds
-    FROM recent_durations
-    GROUP BY integration_id
-),
-gaps AS (  -- time between consecutive sync starts of the window, ranked for the median (the typical interval)
-    SELECT integration_id,
-           gap_seconds,
-           ROW_NUMBER() OVER (PARTITION BY integration_id ORDER BY gap_seconds) AS value_rank,
-           COUNT(*) OVER (PARTITION BY integration_id) AS value_count
-    FROM recent
-    WHERE gap_seconds IS NOT NULL
-),
-history_gaps AS (  -- the same over the whole history, for integrations with fewer than two syncs in the window
-    SELECT integration_id,
-           gap_seconds,
-           ROW_NUMBER() OVER (PARTITION BY integration_id ORDER BY gap_seconds) AS value_rank,
-           COUNT(*) OVER (PARTITION BY integration_id) AS value_count
+           SECONDS_BETWEEN(previous_start, sync_start_time) AS gap_seconds,
+           previous_start >= ADD_SECONDS(CURRENT_TIMESTAMP, -2592000) AS in_window
     FROM (
-        SELECT s.integration_id,
-               SECONDS_BETWEEN(
-                   LAG(s.sync_start_time) OVER (PARTITION BY s.integration_id ORDER BY s.sync_start_time),
-                   s.sync_start_time
-               ) AS gap_seconds
-        FROM syncs AS s
-        JOIN looking_back AS b ON b.integration_id = s.integration_id
-    ) AS h
-    WHERE gap_seconds IS NOT NULL
+        SELECT integration_id, sync_start_time,
+               LAG(sync_start_time) OVER (PARTITION BY integration_id ORDER BY sync_start_time) AS previous_start
+        FROM syncs
+    ) AS l
 ),
-typical_interval AS (
-    SELECT n.integration_id,
-           COALESCE(w.typical_interval_seconds, h.typical_interval_seconds) AS typical_interval_seconds
-    FROM newest AS n
-    LEFT JOIN (
-        SELECT integration_id,
-               RANKED_PERCENTILE(gap_seconds, value_rank, value_count, 0.5) AS typical_interval_seconds
-        FROM gaps
-        GROUP BY integration_id
-    ) AS w ON w.integration_id = n.integration_id
-    LEFT JOIN (
-        SELECT integration_id,
-               RANKED_PERCENTILE(gap_seconds, value_rank, value_count, 0.5) AS typical_interval_seconds
-        FROM history_gaps
-        GROUP BY integration_id
-    ) AS h ON h.integration_id = n.integration_id
+typical_interval AS (  -- the median gap within the window, else (fewer than two syncs in it) over the history read
+    SELECT integration_id,
+           COALESCE(PERCENTILE(CASE WHEN in_window THEN gap_seconds END, 0.5),
+                    PERCENTILE(gap_seconds, 0.5)) AS typical_interval_seconds
+    FROM gaps
+    GROUP BY integration_id
 ),
 backfill AS (
     SELECT integration_id,
@@ -264,8 +226,8 @@ facts AS (
            k.failing_since,
            CAST(st.successes_7d AS DOUBLE) / NULLIF(st.finished_7d, 0) AS success_rate_7d,
            CAST(st.successes_30d AS DOUBLE) / NULLIF(st.finished_30d, 0) AS success_rate_30d,
-           dp.p50_duration_seconds,
-           dp.p95_duration_seconds,
+           st.p50_duration_seconds,
+           st.p95_duration_seconds,
            CAST(COALESCE(st.syncs_30d, 0) AS BIGINT) AS syncs_30d,
            CAST(COALESCE(st.finished_30d, 0) AS BIGINT) AS finished_syncs_30d,
            CAST(COALESCE(st.failures_30d, 0) AS BIGINT) AS failures_30d,
@@ -290,7 +252,6 @@ facts AS (
     LEFT JOIN newest_rows AS r ON r.integration_id = ids.integration_id
     LEFT JOIN stats AS st ON st.integration_id = ids.integration_id
     LEFT JOIN streak AS k ON k.integration_id = ids.integration_id
-    LEFT JOIN duration_percentiles AS dp ON dp.integration_id = ids.integration_id
     LEFT JOIN typical_interval AS ti ON ti.integration_id = ids.integration_id
     LEFT JOIN watermark_run AS wr ON wr.integration_id = ids.integration_id
 )
