@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import socket
-import time
 
 import duckdb
 import pytest
@@ -49,11 +48,10 @@ def test_tls_failure_is_instance_unreachable(tmp_path):
 
 
 def test_a_host_that_does_not_resolve_fails_at_once():
-    """`.invalid` never resolves (RFC 6761); the check asks DNS once and does not retry."""
+    """`.invalid` never resolves (RFC 6761); the check asks DNS once, before any HTTP client (which would retry):
+    the DNS detail is only written on that path."""
     checks: list[Check] = []
-    started = time.monotonic()
     assert check_instance("some-key", "https://braze-cdi-check.invalid", checks) is None
-    assert time.monotonic() - started < 5
     [failed] = checks
     assert failed.name == "instance reachable" and not failed.ok
     assert "does not resolve (DNS)" in failed.detail
