@@ -36,10 +36,14 @@
 -- _BASE_TABLES with its columns, and it gets its qualified name, or an empty stand-in until it is loaded),
 -- LEFT JOINed in `facts` with its columns, and used in the CASE below. Add the new columns to
 -- health.py DETAIL_COLUMNS for `health` and `report` to read them.
-WITH ids AS (  -- every integration: listed by Braze, or seen in the sync history (grouped first: no sort)
-    SELECT integration_id FROM integrations
-    UNION
-    SELECT integration_id FROM job_sync_status GROUP BY integration_id
+WITH ids AS (  -- every integration: listed by Braze, or seen in the sync history (grouped first: no sort),
+    -- numbered: a window partitioned by the number sorts in half the time it takes by the text id
+    SELECT integration_id, ROW_NUMBER() OVER (ORDER BY integration_id) AS integration_number
+    FROM (
+        SELECT integration_id FROM integrations
+        UNION
+        SELECT integration_id FROM job_sync_status GROUP BY integration_id
+    ) AS u
 ),
 recent AS NOT MATERIALIZED (  -- the last 30 days' syncs, future-dated ones aside (read where used: see above)
     SELECT s.integration_id,
@@ -63,26 +67,19 @@ recent_loaded AS (  -- the newest loaded sync (success or partial with a waterma
                     THEN sync_start_time END) AS last_ok_start,
            MAX(CASE WHEN job_status = 'success' THEN sync_start_time END) AS last_success_start,
            MAX(CASE WHEN job_status IN ('success', 'partial') AND last_timestamp_synced IS NOT NULL
-                    THEN sync_start_time END) AS last_loaded_start
+                    THEN sync_start_time END) AS last_loaded_start,
+           -- the watermark moved within the window when its loaded syncs carry more than one (no join needed)
+           MIN(CASE WHEN job_status IN ('success', 'partial') THEN last_timestamp_synced END) AS lowest_watermark,
+           MAX(CASE WHEN job_status IN ('success', 'partial') THEN last_timestamp_synced END) AS highest_watermark
     FROM recent
     GROUP BY integration_id
-),
-recent_moved AS (  -- whether the watermark moved within the window
-    SELECT l.integration_id,
-           MAX(s.sync_start_time) AS moved_start
-    FROM recent_loaded AS l
-    JOIN recent AS m ON m.integration_id = l.integration_id AND m.sync_start_time = l.last_loaded_start
-    JOIN recent AS s ON s.integration_id = l.integration_id
-    WHERE s.job_status IN ('success', 'partial') AND s.last_timestamp_synced <> m.last_timestamp_synced
-    GROUP BY l.integration_id
 ),
 looking_back AS (  -- integrations whose answer is not all in the window: they read their older history too
     SELECT ids.integration_id
     FROM ids
     LEFT JOIN recent_loaded AS r ON r.integration_id = ids.integration_id
-    LEFT JOIN recent_moved AS m ON m.integration_id = ids.integration_id
     WHERE r.syncs IS NULL OR r.syncs < 2 OR r.last_ok_start IS NULL OR r.last_success_start IS NULL
-       OR r.last_loaded_start IS NULL OR m.moved_start IS NULL
+       OR r.last_loaded_start IS NULL OR r.lowest_watermark = r.highest_watermark
 ),
 older AS (
     SELECT s.integration_id,
@@ -134,33 +131,29 @@ newest_rows AS (  -- and their own columns, looked up by key
     JOIN syncs AS s ON s.integration_id = k.integration_id AND s.sync_start_time = k.sync_start_time
     GROUP BY k.integration_id
 ),
-streak AS (  -- the finished syncs after the newest finished one that did not fail: all failed
-    SELECT n.integration_id,
-           COUNT(*) AS consecutive_failures,
-           MIN(s.sync_start_time) AS failing_since
-    FROM newest AS n
-    JOIN syncs AS s
-      ON s.integration_id = n.integration_id
-     AND s.sync_start_time > COALESCE(n.last_ok_start, CAST('1900-01-01 00:00:00+00:00' AS TIMESTAMPTZ))
-     AND s.sync_start_time <= n.last_finished_start
-    WHERE s.finished
-    GROUP BY n.integration_id
-),
-watermark_moved AS (  -- the newest loaded sync that carries another watermark than the newest loaded sync
-    SELECT n.integration_id,
-           MAX(s.sync_start_time) AS moved_start
-    FROM newest AS n
-    JOIN newest_rows AS r ON r.integration_id = n.integration_id
-    JOIN syncs AS s ON s.integration_id = n.integration_id AND s.sync_start_time < n.last_loaded_start
-    WHERE s.loaded AND s.last_timestamp_synced <> r.last_timestamp_synced
-    GROUP BY n.integration_id
+streak AS (  -- in one pass: the finished syncs after the newest one that did not fail (all failed), and
+    -- the newest loaded sync that carries another watermark than the newest loaded sync
+    SELECT integration_id,
+           SUM(CASE WHEN failing THEN 1 ELSE 0 END) AS consecutive_failures,
+           MIN(CASE WHEN failing THEN sync_start_time END) AS failing_since,
+           MAX(CASE WHEN moved THEN sync_start_time END) AS moved_start
+    FROM (
+        SELECT n.integration_id, s.sync_start_time,
+               s.finished AND (n.last_ok_start IS NULL OR s.sync_start_time > n.last_ok_start) AS failing,
+               s.loaded AND s.sync_start_time < n.last_loaded_start
+                   AND s.last_timestamp_synced <> r.last_timestamp_synced AS moved
+        FROM newest AS n
+        JOIN newest_rows AS r ON r.integration_id = n.integration_id
+        JOIN syncs AS s ON s.integration_id = n.integration_id
+    ) AS f
+    GROUP BY integration_id
 ),
 watermark_run AS (  -- the loaded syncs since then: all carry the current watermark
     SELECT n.integration_id,
            COUNT(*) AS loaded_syncs,
            MIN(s.sync_start_time) AS watermark_since
     FROM newest AS n
-    LEFT JOIN watermark_moved AS m ON m.integration_id = n.integration_id
+    LEFT JOIN streak AS m ON m.integration_id = n.integration_id
     JOIN syncs AS s
       ON s.integration_id = n.integration_id
      AND s.sync_start_time > COALESCE(m.moved_start, CAST('1900-01-01 00:00:00+00:00' AS TIMESTAMPTZ))
@@ -197,15 +190,18 @@ gaps AS (  -- time between consecutive sync starts (one sort of the window, plus
            SECONDS_BETWEEN(previous_start, sync_start_time) AS gap_seconds,
            previous_start >= ADD_SECONDS(CURRENT_TIMESTAMP, -2592000) AS in_window
     FROM (
-        SELECT integration_id, sync_start_time,
-               LAG(sync_start_time) OVER (PARTITION BY integration_id ORDER BY sync_start_time) AS previous_start
-        FROM syncs
+        SELECT s.integration_id, s.sync_start_time,
+               LAG(s.sync_start_time) OVER (PARTITION BY ids.integration_number ORDER BY s.sync_start_time)
+                   AS previous_start
+        FROM syncs AS s
+        JOIN ids ON ids.integration_id = s.integration_id
     ) AS l
 ),
-typical_interval AS (  -- the median gap within the window, else (fewer than two syncs in it) over the history read
+typical_interval AS (  -- the median gap within the window, else (fewer than two syncs in it: every gap read is
+    -- older) over the history read
     SELECT integration_id,
            COALESCE(PERCENTILE(CASE WHEN in_window THEN gap_seconds END, 0.5),
-                    PERCENTILE(gap_seconds, 0.5)) AS typical_interval_seconds
+                    PERCENTILE(CASE WHEN NOT in_window THEN gap_seconds END, 0.5)) AS typical_interval_seconds
     FROM gaps
     GROUP BY integration_id
 ),
