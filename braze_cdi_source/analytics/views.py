@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+from pathlib import Path
 from typing import Any
 
 import dlt
@@ -54,7 +55,8 @@ def pipeline_queries(
     if present is None:
         present = present_tables(loaded_schema(pipeline))
     details = ("integration_health_details",)
-    return render_queries(dialect, client.make_qualified_table_name, present, thresholds, details)
+    return render_queries(dialect, client.make_qualified_table_name, present, thresholds, details,
+                          Path(pipeline.working_dir))
 
 
 def _unverified(pipeline: dlt.Pipeline) -> str:
@@ -90,7 +92,8 @@ def create_views(pipeline: dlt.Pipeline, thresholds: HealthThresholds | None = N
             client.create_dataset()
         if dialect == "postgres" and present.get(JOB_SYNC_STATUS_TABLE) is not None:
             _index_sync_history(client)
-        queries = render_queries(dialect, client.make_qualified_table_name, present, thresholds)
+        queries = render_queries(dialect, client.make_qualified_table_name, present, thresholds, VIEWS,
+                                 Path(pipeline.working_dir))
         for view in VIEWS:
             name = client.make_qualified_table_name(view)
             statement = replace_view(name, queries[view], dialect)
