@@ -37,7 +37,7 @@ DETAIL_COLUMNS = (
     "last_finished_status", "running_since", "running_seconds", "seconds_since_last_sync",
     "typical_interval_seconds", "stale_after_seconds", "last_timestamp_synced", "watermark_since",
     "syncs_since_watermark_moved", "watermark_in_future", "watermark_stalled", "backfill_in_progress",
-    "backfill_covered_back_to", "future_syncs", "newest_future_sync_start_time",
+    "backfill_covered_back_to", "future_syncs", "newest_future_sync_start_time", "integration_label",
 )
 
 

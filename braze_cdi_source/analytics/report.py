@@ -4,7 +4,6 @@ one connection, and the analyst's first screen in the terminal and as JSON."""
 from __future__ import annotations
 
 import os
-from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -59,7 +58,6 @@ def load_report_data(
             present = present_tables(loaded_schema(pipeline))
             dialect = destination_dialect(pipeline) or "duckdb"  # `reading` refused the unverified ones
             data.charts = read_charts(client, dialect, present, window_start, now, len(integrations))
-    _label_integrations(integrations)
     for row in integrations:
         message = describe_problem(row, thresholds)
         if message is not None and row["health"] != "unknown":
@@ -72,16 +70,8 @@ def _percent(value: float | None) -> str:
 
 
 def display_name(row: dict[str, Any]) -> str:
-    return row.get("display_name") or row["integration_name"] or row["integration_id"]
-
-
-def _label_integrations(rows: list[dict[str, Any]]) -> None:
-    """Give each row a `display_name`: its name, with the id's first block when two share a name."""
-    seen = Counter(row["integration_name"] or "" for row in rows)
-    for row in rows:
-        name = row["integration_name"] or row["integration_id"]
-        duplicate = seen[row["integration_name"] or ""] > 1
-        row["display_name"] = f"{name} ({row['integration_id'][:8]})" if duplicate else name
+    """The view's label: the name, with the id's first block when two integrations share it."""
+    return row.get("integration_label") or row["integration_name"] or row["integration_id"]
 
 
 def _last_sync(row: dict[str, Any], now: datetime) -> str:
@@ -238,11 +228,7 @@ def report_document(pipeline: dlt.Pipeline, data: ReportData | None = None, days
     """`{"report": {dataset, generated_at, counts, integrations, problems}}`: each integration's raw values under
     the keys `health --format json` uses."""
     data = data if data is not None else load_report_data(pipeline, days, charts=False)
-    integrations = [
-        {**{key: value for key, value in row.items() if key != "display_name"}, "integration_label": display_name(row),
-         "problem": describe_problem(row, data.thresholds)}
-        for row in data.integrations
-    ]
+    integrations = [{**row, "problem": describe_problem(row, data.thresholds)} for row in data.integrations]
     return {"report": {"dataset": data.dataset, "generated_at": data.now.isoformat(), "counts": data.counts,
                        "integrations": integrations, "problems": data.problems}}
 

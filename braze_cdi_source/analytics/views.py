@@ -43,26 +43,27 @@ def destination_dialect(pipeline: dlt.Pipeline) -> str | None:
     return dialect if dialect in VERIFIED_DIALECTS else None
 
 
+def _verified_dialect(pipeline: dlt.Pipeline) -> str:
+    """The destination's dialect; a ConfigurationError names the destination when the views are not verified there."""
+    if (dialect := destination_dialect(pipeline)) is None:
+        name = pipeline.destination.destination_name if pipeline.destination else None
+        raise ConfigurationError(f"destination {name!r} has no verified SQL dialect for the analyst views "
+                                 f"(verified: {', '.join(VERIFIED_DIALECTS)}).")
+    return dialect
+
+
 def pipeline_queries(
     pipeline: dlt.Pipeline, client: Any, thresholds: HealthThresholds | None = None, present: Present | None = None
 ) -> dict[str, str]:
     """The details view's SELECT for the pipeline's destination (keyed by its name), read through `client` (its
     sql_client): what `health` and `report` query, so they need no view of their own and only read rights.
     `present`: the tables dlt's schema has (read from the schema when not given)."""
-    dialect = destination_dialect(pipeline)
-    if dialect is None:
-        raise ConfigurationError(_unverified(pipeline))
+    dialect = _verified_dialect(pipeline)
     if present is None:
         present = present_tables(loaded_schema(pipeline))
     details = ("integration_health_details",)
     return render_queries(dialect, client.make_qualified_table_name, present, thresholds, details,
                           Path(pipeline.working_dir))
-
-
-def _unverified(pipeline: dlt.Pipeline) -> str:
-    name = pipeline.destination.destination_name if pipeline.destination else None
-    return f"destination {name!r} has no verified SQL dialect for the analyst views (verified: " \
-        f"{', '.join(VERIFIED_DIALECTS)})."
 
 
 def _view_columns(client: Any, qualified: str) -> list[str] | None:
@@ -82,9 +83,7 @@ def create_views(pipeline: dlt.Pipeline, thresholds: HealthThresholds | None = N
     if objects depend on it, it is left as it was and the log says what to do.
     `thresholds` defaults to `HealthThresholds.from_config()` (`[braze_cdi.health]`).
     """
-    dialect = destination_dialect(pipeline)
-    if dialect is None:
-        raise ConfigurationError(_unverified(pipeline))
+    dialect = _verified_dialect(pipeline)
     thresholds = thresholds or HealthThresholds.from_config()
     present = present_tables(loaded_schema(pipeline))
     with pipeline.sql_client() as client:
