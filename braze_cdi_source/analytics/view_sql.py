@@ -296,7 +296,9 @@ def _rendered(dialect: str, names: tuple[str, ...], columns: tuple[tuple[str, ..
     """One view's rendering, once per process for the same inputs (an orchestrator, a notebook, the tests), and
     kept in `folder` under a fingerprint of everything it depends on: `health` from cron reads the one the run
     wrote instead of paying sqlglot again. Unwritable: not kept."""
-    inputs = repr((dialect, names, columns, params, view, _BASE_TABLES, sqlglot.__version__)).encode()
+    types = {table: {column: hints["data_type"] for column, hints in expected.items()}  # what the stand-ins use
+             for table, expected in _BASE_TABLES.items()}  # (dlt adds keys to the hints it is given)
+    inputs = repr((dialect, names, columns, params, view, types, sqlglot.__version__)).encode()
     files = (Path(__file__).read_bytes(), *(view_sql(v).encode() for v in (view, "integration_health_details")))
     kept = folder / f"view_sql_{hashlib.sha256(b'|'.join((inputs, *files))).hexdigest()[:32]}.sql" if folder else None
     if kept is not None and kept.is_file():
