@@ -163,12 +163,10 @@ def handle_errors(func: Callable[..., Any]) -> Callable[..., Any]:
         debug = _options["debug"]
         try:
             return func(*args, **kwargs)
-        except (click.exceptions.Exit, click.ClickException, SystemExit):
+        except (click.exceptions.Exit, click.ClickException):
             raise
-        except KeyboardInterrupt:
-            fail(INTERRUPTED, EXIT_INTERRUPTED)
-        except Exception as error:  # noqa: BLE001 - the top of the CLI: every failure becomes a message
-            if find_cause(error, RunInterrupted) is not None or find_cause(error, KeyboardInterrupt) is not None:
+        except (KeyboardInterrupt, Exception) as error:  # the top of the CLI: every failure becomes a message
+            if find_cause(error, RunInterrupted) or find_cause(error, KeyboardInterrupt):
                 fail(INTERRUPTED, EXIT_INTERRUPTED)
             if debug and is_json():
                 logger.debug("traceback", extra={"fields": {"traceback": traceback.format_exc()}})
@@ -195,12 +193,12 @@ GLOBAL_OPTIONS = {"--debug": 0, "--log-format": 1}
 class _Group(click.Group):
     """The command group. Global options given after the command name are moved before it, so click parses
     them once, as the group's, before the command's own options: a usage error in those then follows the
-    chosen log format like every other line. Each command's module is imported when the command is looked up
-    (`lazy_commands`, set in `cli/__init__.py`): `--version` and `health` do not import what `run` needs.
+    chosen log format like every other line. Each command's module (which adds it with `@main.command()`) is
+    imported when the command is looked up: `--version` and `health` do not import what `run` needs.
     """
 
-    lazy_commands: dict[str, str] = {}
-    """Command name -> the module of this package whose import adds it (`@main.command()`)."""
+    lazy_commands = {"run": "run_command", "reset": "run_command", "demo": "demo", "check": "check",
+                     "report": "reports", "health": "reports", "views": "reports"}
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted({*self.commands, *self.lazy_commands})
@@ -218,15 +216,12 @@ class _Group(click.Group):
         front: list[str] = []
         rest: list[str] = []
         index = 0
-        while index < len(args):
-            arg, name = args[index], args[index].split("=", 1)[0]
-            if arg == "--":
-                rest += args[index:]
-                break
-            takes = GLOBAL_OPTIONS[name] if name in GLOBAL_OPTIONS and "=" not in arg else 0
-            (front if name in GLOBAL_OPTIONS else rest).extend(args[index : index + 1 + takes])
-            index += 1 + takes
-        return super().parse_args(ctx, front + rest)
+        while index < len(args) and args[index] != "--":
+            name = args[index].split("=", 1)[0]
+            takes = 1 + (GLOBAL_OPTIONS.get(name, 0) if "=" not in args[index] else 0)
+            (front if name in GLOBAL_OPTIONS else rest).extend(args[index : index + takes])
+            index += takes
+        return super().parse_args(ctx, front + rest + args[index:])
 
     def main(self, args: Any = None, *pargs: Any, **kwargs: Any) -> Any:  # type: ignore[override]
         """click's standalone mode, but a usage error is a JSON record too with --log-format json."""
