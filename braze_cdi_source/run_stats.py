@@ -8,8 +8,6 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
-WaitListener = Callable[[str, float], None]  # told (endpoint kind, seconds) before a rate-limit wait
-
 
 @dataclass
 class IntegrationStats:
@@ -34,7 +32,7 @@ class RunStats:
         self._lock = threading.Lock()
         self.started = time.monotonic()
         self.integrations: dict[str | None, IntegrationStats] = {}
-        self.wait_listeners: list[WaitListener] = []
+        self.on_wait: Callable[[str, float], None] | None = None  # the progress display, told of rate-limit waits
         self.extra_columns: dict[str, set[str]] = {}  # per table, the extra columns this run let in
 
     def admit_column(self, table: str, column: str, existing: set[str], limit: int) -> bool:
@@ -85,9 +83,9 @@ class RunStats:
                     self.integrations[integration_id].name = name
 
     def waiting(self, kind: str, seconds: float) -> None:
-        """Tell whoever displays progress that a request waits `seconds` for `kind`'s rate-limit window."""
-        for listener in list(self.wait_listeners):
-            listener(kind, seconds)
+        """A request waits `seconds` for `kind`'s rate-limit window."""
+        if self.on_wait is not None:
+            self.on_wait(kind, seconds)
 
     def finish(self, integration_id: str, failed: bool = False) -> None:
         with self._lock:
