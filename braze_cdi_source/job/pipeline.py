@@ -76,8 +76,6 @@ def describe_location(pipeline: dlt.Pipeline) -> str:
     Never the password: only named, non-secret parts of the credentials are read.
     """
     destination = pipeline.destination
-    if destination is None:
-        return "no destination"
     try:
         config = pipeline.destination_client().config
     except Exception:  # noqa: BLE001 - unconfigured destination: its name is all there is to say
