@@ -107,14 +107,11 @@ class BrazeApiError(BrazeCdiError, HTTPError):
         self.path = path
         self.braze_message = braze_message
         self.integration_id = integration_id
-        super().__init__(self._describe(), response=response)
-
-    def _describe(self) -> str:
-        what = f"integration {self.integration_id}" if self.integration_id else "the integration list"
-        said = f" ({self.braze_message})" if self.braze_message else ""
-        status = self.status if self.status is not None else "no response"
-        advice = hint(self.status, self.braze_message, self.path)
-        return f"Braze answered {status}{said} for {what} at {self.path}: {advice}"
+        what = f"integration {integration_id}" if integration_id else "the integration list"
+        said = f" ({braze_message})" if braze_message else ""
+        answered = status if status is not None else "no response"
+        advice = hint(status, braze_message, path)
+        super().__init__(f"Braze answered {answered}{said} for {what} at {path}: {advice}", response=response)
 
 
 def hint(status: int | None, braze_message: str, path: str) -> str:
