@@ -70,39 +70,6 @@ def say(text: str, *, markup: bool = True) -> None:
         out.print(text, highlight=False, markup=markup, soft_wrap=True)
 
 
-class _FixedFormatHandler(logging.StreamHandler):  # type: ignore[type-arg]
-    """A stderr handler whose format cannot be replaced: dlt re-formats the first handler of its logger.
-
-    It writes to the `sys.stderr` of the moment, so while the live progress bar redirects stderr its lines
-    are printed above the bar, not through it.
-    """
-
-    stream = property(lambda self: sys.stderr, lambda self, value: None)  # type: ignore[assignment]
-
-    def __init__(self, formatter: logging.Formatter) -> None:
-        super().__init__()
-        self.formatter = formatter
-
-    def setFormatter(self, fmt: logging.Formatter | None) -> None:  # noqa: N802 - logging's name
-        return None
-
-
-def _setup_logging(log_format: str, debug: bool) -> None:
-    """Our logger, dlt's and Python's warnings (a DltDeprecationWarning, say) write the same format to stderr:
-    text lines, or one JSON object a line."""
-    _options.update(log_format=log_format, debug=debug)
-    if log_format == "json":
-        formatter: logging.Formatter = _JsonFormatter()
-    else:
-        formatter = _PlainFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.captureWarnings(True)
-    for name in ("braze_cdi", "dlt", "py.warnings"):
-        named = logging.getLogger(name)
-        named.handlers[:] = [_FixedFormatHandler(formatter)]
-        named.propagate = False
-    logger.setLevel(logging.DEBUG if debug else logging.INFO)
-
-
 class _PlainFormatter(logging.Formatter):
     """Text log lines whose message holds no terminal control characters (Braze text goes into messages)."""
 
@@ -111,13 +78,36 @@ class _PlainFormatter(logging.Formatter):
         return super().formatMessage(record)
 
 
-class _JsonFormatter(logging.Formatter):
-    """One JSON object a line, for orchestrators' log collectors."""
+_TEXT = _PlainFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Text lines, or one JSON object a line (for orchestrators' log collectors), in a format dlt cannot replace
+    (it re-formats the first handler of its logger). It writes to the `sys.stderr` of the moment, so while the
+    live progress bar redirects stderr its lines are printed above the bar, not through it."""
+
+    stream = property(lambda self: sys.stderr, lambda self, value: None)  # type: ignore[assignment]
+
+    def setFormatter(self, fmt: logging.Formatter | None) -> None:  # noqa: N802 - logging's name
+        return None
 
     def format(self, record: logging.LogRecord) -> str:
-        time = self.formatTime(record, "%Y-%m-%dT%H:%M:%S%z")
+        if not is_json():
+            return _TEXT.format(record)
+        time = _TEXT.formatTime(record, "%Y-%m-%dT%H:%M:%S%z")
         entry = {"time": time, "level": record.levelname.lower(), "logger": record.name, "message": record.getMessage()}
         return json.dumps({**entry, **getattr(record, "fields", {})}, default=str)
+
+
+def _setup_logging(log_format: str, debug: bool) -> None:
+    """Our logger, dlt's and Python's warnings (a DltDeprecationWarning, say) write the same format to stderr."""
+    _options.update(log_format=log_format, debug=debug)
+    logging.captureWarnings(True)
+    for name in ("braze_cdi", "dlt", "py.warnings"):
+        named = logging.getLogger(name)
+        named.handlers[:] = [_StderrHandler()]
+        named.propagate = False
+    logger.setLevel(logging.DEBUG if debug else logging.INFO)
 
 
 def say_error(message: str, code: int = EXIT_ERROR) -> None:
@@ -129,7 +119,6 @@ def say_error(message: str, code: int = EXIT_ERROR) -> None:
 
 
 def fail(message: str, code: int = EXIT_ERROR) -> NoReturn:
-    """`say_error`, then the exit code."""
     say_error(message, code)
     sys.exit(code)
 
