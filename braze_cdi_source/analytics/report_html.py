@@ -59,22 +59,15 @@ class _TimeAxis:
         return self.left + self.width * (instant - self.start).total_seconds() / self.span
 
     def ticks(self, top: float, bottom: float) -> str:
-        days = self.span / 86400
-        step = next(s for s in (1, 2, 5, 7, 14, 30, 60, 90, 180, 365, 10**6) if days / s <= 10)
-        day = self.start.date() + timedelta(days=1)
-        parts = []
-        while True:
-            instant = datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
-            if instant > self.end:
-                break
-            if (day - date(2000, 1, 3)).days % step == 0:
-                x = self.x(instant)
-                parts.append(
-                    f'<line class="grid" x1="{x:.1f}" x2="{x:.1f}" y1="{top}" y2="{bottom}"/>'
-                    f'<text x="{x:.1f}" y="{bottom + 13}" text-anchor="middle">{day.strftime("%b %d")}</text>'
-                )
-            day += timedelta(days=1)
-        return "".join(parts)
+        """A line and a label at every `step`-th midnight (UTC) after the start: about ten over the axis."""
+        step = next(s for s in (1, 2, 5, 7, 14, 30, 60, 90, 180, 365, 10**6) if self.span / 86400 / s <= 10)
+        first = self.start.date() + timedelta(days=1)
+        days = (first + timedelta(days=n) for n in range((self.end.date() - first).days + 1))
+        xs = ((day, self.x(datetime.combine(day, time(), timezone.utc))) for day in days
+              if (day - date(2000, 1, 3)).days % step == 0)
+        return "".join(f'<line class="grid" x1="{x:.1f}" x2="{x:.1f}" y1="{top}" y2="{bottom}"/>'
+                       f'<text x="{x:.1f}" y="{bottom + 13}" text-anchor="middle">{day.strftime("%b %d")}</text>'
+                       for day, x in xs)
 
 
 LABEL_WIDTH = 330
