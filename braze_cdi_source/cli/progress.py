@@ -34,12 +34,9 @@ class ProgressCollector(Collector):
         self._waiting_until: dict[str, float] = {}
         stats.on_wait = self.waiting
 
-    def update(self, *args: Any, **kwargs: Any) -> None:
-        """dlt's counter moved: show the run's own figures (dlt's counts are not what a person needs)."""
-        self.refresh()
-
-    def refresh(self, force: bool = False) -> None:
-        """Show the current figures (throttled to the log period when not live)."""
+    def update(self, *args: Any, force: bool = False, **kwargs: Any) -> None:
+        """dlt's counter moved: show the run's own figures (dlt's counts are not what a person needs), as a log
+        line at most every log period when not live."""
         figures = self.stats.snapshot()
         if self._progress is not None:
             done, total = figures["integrations_done"], max(figures["integrations"], 1)
@@ -89,4 +86,4 @@ class ProgressCollector(Collector):
             self._progress.stop()
             self._progress = None
         elif self.step:
-            self.refresh(force=True)  # one line per finished step when not live
+            self.update(force=True)  # one line per finished step when not live
