@@ -16,7 +16,6 @@ class IntegrationStats:
     requests: int = 0
     throttled_429: int = 0
     pages: int = 0
-    rows: int = 0
     new_rows: int = 0
     updated_rows: int = 0
     reread_rows: int = 0
@@ -70,7 +69,6 @@ class RunStats:
         """Rows of a page by what they are to the destination: new, finished since loaded running, read again."""
         with self._lock:
             stats = self._of(integration_id)
-            stats.rows += new + updated + reread
             stats.new_rows += new
             stats.updated_rows += updated
             stats.reread_rows += reread
@@ -106,7 +104,7 @@ class RunStats:
                 "requests": sum(s.requests for s in self.integrations.values()),
                 "throttled_429": sum(s.throttled_429 for s in self.integrations.values()),
                 "pages": sum(s.pages for s in self.integrations.values()),
-                "rows": sum(s.rows for s in jobs.values()),
+                "rows": sum(s.new_rows + s.updated_rows + s.reread_rows for s in jobs.values()),
                 "elapsed_seconds": round(elapsed, 1),
                 "eta_seconds": None if eta is None else round(eta, 1),
             }

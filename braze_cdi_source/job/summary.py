@@ -88,7 +88,8 @@ def summarise(
         dataset_name=pipeline.dataset_name,
         duration_seconds=round(duration, 3),
         rows_per_table=row_counts,
-        rows_per_integration={k: v["rows"] for k, v in per_integration.items()},
+        rows_per_integration={i: of["new_rows"] + of["updated_rows"] + of["reread_rows"]
+                              for i, of in per_integration.items()},
         failures=row_counts.get(EXTRACTION_ERRORS_TABLE, 0),
         requests=figures["requests"],
         throttled_429=figures["throttled_429"],
