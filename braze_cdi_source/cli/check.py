@@ -38,7 +38,7 @@ class Check:
 
 
 def unreachable_reason(error: BaseException) -> str | None:
-    """Why the instance could not be reached (refused, TLS, timeout; DNS is asked first, by `resolve_host`)."""
+    """Why the instance could not be reached (refused, TLS, timeout; DNS is asked first, by `check_instance`)."""
     for current in exception_chain(error):
         if isinstance(current, SSLError) or type(current).__name__ == "SSLError":
             return "the TLS handshake failed: check that base_url is https://rest.<instance>.braze.com"
@@ -49,20 +49,13 @@ def unreachable_reason(error: BaseException) -> str | None:
     return None
 
 
-def resolve_host(url: str) -> str | None:
-    """A DNS failure fails at once, before any retry: the reason, or None when the host resolves."""
-    parts = urlsplit(url)
-    try:
-        socket.getaddrinfo(parts.hostname or "", parts.port or 443, type=socket.SOCK_STREAM)
-    except socket.gaierror:
-        return f"{parts.hostname} does not resolve (DNS): check base_url for typos."
-    return None
-
-
 def check_instance(api_key: str, url: str, checks: list[Check]) -> list[Any] | None:
     """Reach the instance and list integrations: the first page, or None after appending the failed check."""
-    dns = resolve_host(url)
-    if dns is not None:
+    parts = urlsplit(url)
+    try:  # DNS first: its failure is told at once, not after a client's retries
+        socket.getaddrinfo(parts.hostname or "", parts.port or 443, type=socket.SOCK_STREAM)
+    except socket.gaierror:
+        dns = f"{parts.hostname} does not resolve (DNS): check base_url for typos."
         checks.append(Check("instance reachable", False, dns))
         return None
     reachable = Check("instance reachable", True, url)
