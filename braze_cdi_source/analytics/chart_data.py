@@ -102,7 +102,8 @@ def read_charts(client: Any, dialect: str, present: Present, window_start: datet
     stats = {row[0]: row[1:] for row in query(_LANES)}
     first = min((utc(row[2]) for row in stats.values()), default=window_start)
     end = max([now] + [utc(row[3]) for row in stats.values()])
-    start = window_start if first - window_start <= timedelta(days=1) else _floor(first, 3600)
+    hour = first.replace(minute=0, second=0, microsecond=0)  # a younger history's axis starts at its first hour
+    start = window_start if first - window_start <= timedelta(days=1) else hour
     charts = Charts(start, end)
     budget = min(PLOT_WIDTH, MAX_MARKS // max(lanes, 1))
     span = max((end - start).total_seconds(), 1.0)
@@ -152,10 +153,6 @@ def _ids(ids: list[str]) -> str:
 
 def _instant(cell: Any, seconds: int) -> datetime:
     return datetime.fromtimestamp(int(cell) * seconds, timezone.utc)
-
-
-def _floor(instant: datetime, seconds: int) -> datetime:
-    return datetime.fromtimestamp(instant.timestamp() // seconds * seconds, timezone.utc)
 
 
 def utc(value: Any) -> Any:
