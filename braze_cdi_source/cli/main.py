@@ -252,8 +252,7 @@ def _set_duckdb_file(ctx: click.Context, param: click.Parameter, value: Path | N
 
 
 def pipeline_options(func: Callable[..., Any]) -> Callable[..., Any]:
-    """--pipeline-name, --destination, --dataset-name and --duckdb-file: the options of every command that
-    opens a pipeline."""
+    """The options of every command that opens a pipeline."""
     options = [
         click.option("--pipeline-name", default=DEFAULT_PIPELINE_NAME, show_default=True,
                      help="dlt pipeline name (state, lock)."),

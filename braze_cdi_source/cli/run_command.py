@@ -209,4 +209,3 @@ def reset(pipeline_name: str, destination: str, dataset_name: str, integration_i
         fail(f"No state for integration(s) {', '.join(missing)} in pipeline {pipeline_name!r}: check the id(s).")
     if not dropped:
         out.print(f"Nothing to reset: pipeline {pipeline_name!r} has no integration state yet.", highlight=False)
-    sys.exit(EXIT_OK)
