@@ -22,7 +22,6 @@ from ..settings import (
     SOURCE_NAME,
 )
 from ..timestamps import parse_instant, to_iso
-from .arrow_batch import arrow_available
 from .backfill import Backfill, TimeBudget, parse_duration
 from .failures import ExtractionFailures
 from .integrations import Listed, integrations_resource, list_integrations
@@ -99,9 +98,6 @@ def braze_cdi_source(
             loads in slices; default: about a minute of reading. A plain `pipeline.run` commits once.
     """
     context = run_context if run_context is not None else RunContext()
-    # pyarrow is imported here, before dlt's worker threads: dlt reads sys.modules for it, and a module half
-    # imported by one worker made `is_arrow_object` raise in another thread
-    arrow_available()
     client = BrazeClient(
         api_key,
         base_url,
