@@ -104,7 +104,7 @@ class Backfill:
         self.rate_per_minute = rate_per_minute
         self._wait_for_page = wait_for_page or (lambda: 0.0)
         self._lock = threading.Lock()
-        self.integrations: list[str] = []
+        self.integrations: list[str] = []  # in the source's order, each once
         self.slice_number = 0
         self._allowance: dict[str, int] | None = None  # None: everyone, no page limit
         self._read: dict[str, int] = {}  # pages this slice
@@ -114,13 +114,9 @@ class Backfill:
         self.pending: dict[str, dict[str, Any]] = {}  # integration -> its progress row
         self.stopped_by_budget = False
 
-    def expect(self, integration_ids: list[str]) -> None:
-        self.integrations = list(dict.fromkeys(integration_ids))
-
     def begin_slice(self) -> bool:
         """Plan the next slice; False when no integration has anything left to read or the budget is spent."""
         with self._lock:
-            order = {i: n for n, i in enumerate(self.integrations)}
             candidates = [
                 i for i in self.integrations if i not in self.failed and (i not in self.top_done or i in self.pending)
             ]
@@ -129,7 +125,7 @@ class Backfill:
             if self.budget.spent():
                 self.stopped_by_budget = True
                 return False
-            candidates.sort(key=lambda i: (i in self.top_done, self._read_run.get(i, 0), order[i]))
+            candidates.sort(key=lambda i: (i in self.top_done, self._read_run.get(i, 0)))  # stable: source order
             chosen = candidates[: self.checkpoint_pages]
             share = max(1, self.checkpoint_pages // len(chosen))
             self._allowance = {i: share for i in chosen}

@@ -17,7 +17,6 @@ from ..http.client import BrazeClient, job_sync_status_path
 from ..settings import (
     BACKFILL_COLUMNS,
     BACKFILL_TABLE,
-    DEFAULT_FUTURE_TOLERANCE_MINUTES,
     JOB_SYNC_STATUS_COLUMNS,
     JOB_SYNC_STATUS_LAYOUT,
     JOB_SYNC_STATUS_TABLE,
@@ -25,7 +24,7 @@ from ..settings import (
 )
 from ..timestamps import parse_instant
 from .arrow_batch import ArrowBatches
-from .backfill import Backfill, TimeBudget
+from .backfill import Backfill
 from .failures import RUN_ENDING, ExtractionFailures, with_errors_table
 from .integration_state import IntegrationState, Stretch
 from .rows import RowCleaner, rows_of_page
@@ -45,14 +44,13 @@ def job_sync_status_resource(
     max_running: timedelta,
     failures: ExtractionFailures,
     parallel: bool,
-    context: RunContext | None = None,
-    future_tolerance: timedelta = timedelta(minutes=DEFAULT_FUTURE_TOLERANCE_MINUTES),
+    context: RunContext,
+    backfill: Backfill,
+    future_tolerance: timedelta,
 ) -> DltResource:
     """One integration's sync history, newest first: a run's first slice reads the newest pages down to what
     earlier runs loaded, then older stretches go on from their cursors within the slice's share and the budget."""
     name = f"{JOB_SYNC_STATUS_TABLE}_{integration_id}"
-    context = context or RunContext()
-    backfill: Backfill = context.backfill or Backfill(10**9, TimeBudget(None))
 
     @dlt.resource(name=name, parallelized=parallel)
     def job_sync_status() -> Iterator[Any]:

@@ -131,15 +131,16 @@ def braze_cdi_source(
     if not wanted:
         # the list decides which resources exist; the integrations resource reuses it
         listed = list_integrations(client, budget.left)
-        wanted = [item["integration_id"] for item in listed]
+        wanted = [item["integration_id"] for item in listed[0]]
 
     yield integrations_resource(client, listed, wanted if integration_ids else None, failures, backfill)
+    wanted = list(dict.fromkeys(wanted))
     _room_for_resources(len(wanted))
-    client.stats.expect(list(dict.fromkeys(wanted)))
-    backfill.expect(list(dict.fromkeys(wanted)))
-    for integration_id in dict.fromkeys(wanted):
+    client.stats.expect(wanted)
+    backfill.integrations = wanted
+    for integration_id in wanted:
         yield job_sync_status_resource(
-            client, integration_id, bounded_from, max_running, failures, parallel, context, future_tolerance
+            client, integration_id, bounded_from, max_running, failures, parallel, context, backfill, future_tolerance
         )
 
 
