@@ -54,14 +54,14 @@ class SameOriginLinkPaginator(HeaderLinkPaginator):
 
     def __init__(
         self,
-        base_url: str | None = None,
+        base_url: str,
         max_pages: int = DEFAULT_MAX_PAGES,
         redact: Callable[[str], str] = str,
         seen: set[str] | None = None,
     ) -> None:
         super().__init__(links_next_key="next")
-        self._base = base_url.rstrip("/") if base_url else None
-        self._origin: tuple[str, str, int] | None = None
+        self._base = base_url.rstrip("/")
+        self._origin = origin(self._base)
         self._path = ""
         self._seen: set[str] = seen if seen is not None else set()
         self._max_pages = max(1, int(max_pages))
@@ -72,9 +72,6 @@ class SameOriginLinkPaginator(HeaderLinkPaginator):
     def init_request(self, request: Request) -> None:
         super().init_request(request)
         parts = urlsplit(request.url)
-        if self._base is None:
-            self._base = f"{parts.scheme}://{parts.netloc}"
-        self._origin = origin(self._base)
         self._path = parts.path
         params = request.params if isinstance(request.params, dict) else {}
         self._seen.add(str(params.get("cursor") or parse_qs(parts.query).get("cursor", [""])[0]))
@@ -129,7 +126,7 @@ class SameOriginLinkPaginator(HeaderLinkPaginator):
         except ValueError:
             return self._refuse(f"Braze's next-page link {_shown(link)!r} is not a valid URL: cannot continue paging.")
         if target != self._origin or parts.username is not None or parts.password is not None:
-            scheme, host, port = target or ("", "", None)
+            scheme, host, port = target
             return self._refuse(
                 f"Braze's next-page link points to {_shown(f'{scheme}://{host}:{port}')}, not to the configured "
                 "instance: refusing to send the API key there. Check base_url; report it if it persists."
