@@ -23,13 +23,15 @@ try:
     import pyarrow as pa
 except ImportError:  # without it every batch goes as rows
     pa = None
+else:
+    _ARROW_TYPES = {"text": pa.string(), "bigint": pa.int64(), "timestamp": pa.timestamp("us", tz="UTC")}
+    _SCHEMA = pa.schema(
+        pa.field(name, _ARROW_TYPES[column["data_type"]], nullable=column.get("nullable", True))
+        for name, column in JOB_SYNC_STATUS_COLUMNS.items()
+    )
 
 _PYTHON_TYPES = {"text": str, "timestamp": datetime, "bigint": int}
 _NONE = type(None)
-
-
-def _arrow_type(column: dict[str, Any]) -> Any:
-    return {"text": pa.string(), "bigint": pa.int64(), "timestamp": pa.timestamp("us", tz="UTC")}[column["data_type"]]
 
 
 ARROW_ROWS = 1_000
@@ -41,13 +43,9 @@ class ArrowBatches:
     when the batch fits the declared columns, else the rows themselves. The tables carry dlt's `_dlt_load_id`
     and `_dlt_id`, which dlt adds to Arrow items only by a setting the source must not depend on."""
 
-    def __init__(
-        self, columns: dict[str, dict[str, Any]] = JOB_SYNC_STATUS_COLUMNS, arrow_rows: int = ARROW_ROWS
-    ) -> None:
-        self.columns = columns
+    def __init__(self, arrow_rows: int = ARROW_ROWS) -> None:
         self.arrow = pa is not None
         self.arrow_rows = arrow_rows
-        self._schema: Any = None
         self._pending: list[Any] = []
         self._pending_rows = 0
         self.arrow_batches = 0
@@ -55,7 +53,6 @@ class ArrowBatches:
 
     @property
     def pending(self) -> bool:
-        """Whether Arrow rows wait to be sent (`flush` sends them)."""
         return bool(self._pending)
 
     def add(self, rows: list[dict[str, Any]]) -> Iterator[Any]:
@@ -90,31 +87,20 @@ class ArrowBatches:
 
     def to_arrow(self, rows: list[dict[str, Any]]) -> Any:
         """`rows` as an Arrow table with the declared types, or None when any value would land differently."""
-        names = self.columns
-        if not rows or not set().union(*rows) <= names.keys():
+        if not rows or not set().union(*rows) <= JOB_SYNC_STATUS_COLUMNS.keys():
             return None  # an unknown field: a new column, dlt's job
         arrays = []
-        for name, column in names.items():
-            values = [row.get(name) for row in rows]
+        for field, column in zip(_SCHEMA, JOB_SYNC_STATUS_COLUMNS.values(), strict=True):
+            values = [row.get(field.name) for row in rows]
             if not {type(v) for v in values} <= {_PYTHON_TYPES[column["data_type"]], _NONE}:
                 return None  # another type (bool, float, text timestamp, nested): a variant column
-            if column.get("nullable") is False and None in values:
+            if not field.nullable and None in values:
                 return None
             try:
-                arrays.append(pa.array(values, type=_arrow_type(column)))
+                arrays.append(pa.array(values, type=field.type))
             except (OverflowError, pa.ArrowException):
                 return None  # does not fit (an integer beyond 64 bits): dlt decides what lands
-        return pa.Table.from_arrays(arrays, schema=self.schema())
-
-    def schema(self) -> Any:
-        if self._schema is None:
-            self._schema = pa.schema(
-                [
-                    pa.field(name, _arrow_type(column), nullable=column.get("nullable", True))
-                    for name, column in self.columns.items()
-                ]
-            )
-        return self._schema
+        return pa.Table.from_arrays(arrays, schema=_SCHEMA)
 
 
 def _with_dlt_columns(table: Any) -> Any:

@@ -134,7 +134,6 @@ class Backfill:
             return True
 
     def chosen(self, integration_id: str) -> bool:
-        """Whether this integration reads in the current slice."""
         with self._lock:
             return self._allowance is None or integration_id in self._allowance
 

@@ -229,7 +229,6 @@ class IntegrationState:
         }
 
     def save(self, state: dict[str, Any]) -> None:
-        """Write what this slice learned."""
         stretches, top = self.stretches, self.top
         top_finished = top is not None and not any(s is top for s in stretches)
         if top is not None and not top_finished and top.until is not None and top.cursor is None:
