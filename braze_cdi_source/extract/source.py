@@ -102,16 +102,11 @@ def braze_cdi_source(
         api_key,
         base_url,
         limits_per_minute={"list": list_requests_per_minute, "job_sync_status": job_status_requests_per_minute},
-        budget=RetryBudget(
-            max_attempts=int(max_attempts),
-            backoff_factor=float(backoff_factor),
-            max_delay=float(max_retry_delay),
-            timeout=float(request_timeout),
-        ),
+        budget=RetryBudget(max_attempts, backoff_factor, max_retry_delay, request_timeout),  # dlt coerces the types
         stats=context.stats,
-        max_body_bytes=int(max_response_bytes),
-        max_rate_limit_wait=float(max_rate_limit_wait),
-        max_pages=int(max_pages),
+        max_body_bytes=max_response_bytes,
+        max_rate_limit_wait=max_rate_limit_wait,
+        max_pages=max_pages,
     )
     future_tolerance = timedelta(minutes=float(future_tolerance_minutes))
     budget = TimeBudget(parse_duration(time_budget), started=context.started)
