@@ -72,9 +72,6 @@ class TimeBudget:
             return self.started + self.seconds / 4 - time.monotonic()
         return self.started + self.seconds - self.reserve - time.monotonic()
 
-    def spent(self) -> bool:
-        return self.left() <= 0
-
 
 class Backfill:
     """The slices of one run: which integrations read in the next slice, how many pages, and when to stop.
@@ -122,7 +119,7 @@ class Backfill:
             ]
             if not candidates:
                 return False
-            if self.budget.spent():
+            if self.budget.left() <= 0:
                 self.stopped_by_budget = True
                 return False
             candidates.sort(key=lambda i: (i in self.top_done, self._read_run.get(i, 0)))  # stable: source order
@@ -142,9 +139,6 @@ class Backfill:
         with self._lock:
             if self._allowance is not None and integration_id in self._allowance:
                 self._allowance[integration_id] = min(self._allowance[integration_id], 1)
-
-    def first_slice(self) -> bool:
-        return self.slice_number <= 1
 
     def needs_top(self, integration_id: str) -> bool:
         """Whether this slice reads the integration's newest pages: once per run (every time when unsliced)."""

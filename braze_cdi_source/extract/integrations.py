@@ -71,7 +71,7 @@ def integrations_resource(
     @dlt.resource(name=INTEGRATIONS_TABLE)
     def integrations() -> Iterator[Any]:
         cleaner = RowCleaner(INTEGRATION_COLUMNS, client.stats, INTEGRATIONS_TABLE)
-        if not backfill.first_slice():
+        if backfill.slice_number > 1:
             return
         try:
             items, notes = listed if listed is not None else list_integrations(client)
