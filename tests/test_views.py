@@ -700,35 +700,3 @@ def test_postgres_health_reads_each_integration_through_the_index(make_pipeline:
     used = rf"(Index Scan|Index Only Scan|Bitmap Index Scan) (using|on) ({SYNC_HISTORY_INDEX}|{SYNC_WINDOW_INDEX})"
     assert re.search(used, plan), plan
     assert sorted(rows)[-1] == ("healthy", 720)
-
-
-def test_a_rendering_is_kept_for_the_next_process(tmp_path: Any) -> None:
-    """render_queries keeps each rendering in the pipeline's folder under a fingerprint of its inputs: another
-    process (another hash seed, one that did not hand the column hints to dlt, which adds keys to them) finds
-    it instead of rendering again; other thresholds get their own; a folder that cannot be written keeps nothing
-    and still renders."""
-    import subprocess
-    import sys
-
-    from braze_cdi_source.analytics import view_sql
-
-    details = ("integration_health_details",)
-    script = ("import sys, dlt; from pathlib import Path; from braze_cdi_source.analytics.view_sql import "
-              "render_queries; from braze_cdi_source.settings import INTEGRATION_COLUMNS as c; "
-              "sys.argv[2:] and dlt.resource([], columns=c, name='integrations').compute_table_schema(); "
-              "render_queries('duckdb', lambda t: 'd.' + t, None, None, ('integration_health_details',), "
-              "Path(sys.argv[1]))")
-    for seed, loads in (("1", ["loads"]), ("2", [])):  # the second process reads what the first kept
-        env = {"PYTHONHASHSEED": seed, "RUNTIME__DLTHUB_TELEMETRY": "false", "PATH": ""}
-        subprocess.run([sys.executable, "-c", script, str(tmp_path), *loads], env=env, check=True, capture_output=True)
-        [kept] = tmp_path.glob("view_sql_*.sql")
-        if seed == "1":
-            kept.write_text("SELECT 'kept'", encoding="utf-8")
-    view_sql._rendered.cache_clear()
-    assert view_sql.render_queries("duckdb", lambda t: "d." + t, None, HealthThresholds(), details, tmp_path) == {
-        "integration_health_details": "SELECT 'kept'"}
-    other = view_sql.render_queries("duckdb", lambda t: "d." + t, None, HealthThresholds(failing_after_failures=5),
-                                    details, tmp_path)["integration_health_details"]
-    assert "consecutive_failures >= 5" in other and len(list(tmp_path.glob("view_sql_*.sql"))) == 2
-    missing = view_sql.render_queries("duckdb", lambda t: "d." + t, None, None, details, tmp_path / "no" / "such")
-    assert missing["integration_health_details"] == other.replace(">= 5", ">= 2")

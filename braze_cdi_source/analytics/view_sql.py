@@ -15,13 +15,9 @@ load after the table appears replaces them.
 
 from __future__ import annotations
 
-import hashlib
-import os
-from collections.abc import Callable, Collection
-from contextlib import suppress
+from collections.abc import Callable
 from functools import cache
 from importlib import resources
-from pathlib import Path
 from typing import Any
 
 import dlt
@@ -238,10 +234,10 @@ def present_tables(schema: Schema | None) -> Present:
     return present
 
 
-def _stand_in(table: str, qualified: exp.Table, columns: Collection[str] | None) -> exp.Expression:
+def _stand_in(table: str, qualified: exp.Table, columns: set[str] | None) -> exp.Expression:
     """The table itself, or a typed subquery when the table or some of its columns are missing."""
     expected = _BASE_TABLES[table]
-    if columns is not None and set(expected) <= set(columns):
+    if columns is not None and set(expected) <= columns:
         return qualified
     select = ", ".join(
         (f"t.{column}" if columns is not None and column in columns else
@@ -272,50 +268,34 @@ def _with_tables(tree: exp.Expression, tables: dict[str, exp.Expression]) -> exp
 
 
 def render_queries(dialect: str, table_name: Callable[[str], str], present: Present | None = None,
-                   thresholds: HealthThresholds | None = None, views: tuple[str, ...] = VIEWS,
-                   folder: Path | None = None) -> dict[str, str]:
+                   thresholds: HealthThresholds | None = None, views: tuple[str, ...] = VIEWS) -> dict[str, str]:
     """The SELECT of each of `views` in `dialect`, keyed by view name.
 
     `table_name` gives a base table's qualified name as the destination spells it (dlt's sql_client
-    `make_qualified_table_name`); `present` says which tables and columns exist (all, when None); `folder` (the
-    pipeline's working folder) keeps each rendering for the next process.
+    `make_qualified_table_name`); `present` says which tables and columns exist (all, when None).
     """
     thresholds = thresholds or HealthThresholds.from_config()
     names = tuple(table_name(table) for table in _BASE_TABLES)
     columns = None if present is None else tuple(
-        None if present.get(table) is None else tuple(sorted(present[table]))  # type: ignore[arg-type]
+        None if present.get(table) is None else frozenset(present[table])  # type: ignore[arg-type]
         for table in _BASE_TABLES
     )
     params = tuple(sorted(thresholds.sql_params().items()))
-    return {view: _rendered(dialect, names, columns, params, view, folder) for view in views}
+    return {view: _rendered(dialect, names, columns, params, view) for view in views}
 
 
 @cache
-def _rendered(dialect: str, names: tuple[str, ...], columns: tuple[tuple[str, ...] | None, ...] | None,
-              params: tuple[tuple[str, str], ...], view: str, folder: Path | None) -> str:
-    """One view's rendering, once per process for the same inputs (an orchestrator, a notebook, the tests), and
-    kept in `folder` under a fingerprint of everything it depends on: `health` from cron reads the one the run
-    wrote instead of paying sqlglot again. Unwritable: not kept."""
-    types = {table: {column: hints["data_type"] for column, hints in expected.items()}  # what the stand-ins use
-             for table, expected in _BASE_TABLES.items()}  # (dlt adds keys to the hints it is given)
-    inputs = repr((dialect, names, columns, params, view, types, sqlglot.__version__)).encode()
-    files = (Path(__file__).read_bytes(), *(view_sql(v).encode() for v in (view, "integration_health_details")))
-    kept = folder / f"view_sql_{hashlib.sha256(b'|'.join((inputs, *files))).hexdigest()[:32]}.sql" if folder else None
-    if kept is not None and kept.is_file():
-        return kept.read_text(encoding="utf-8")
+def _rendered(dialect: str, names: tuple[str, ...], columns: tuple[frozenset[str] | None, ...] | None,
+              params: tuple[tuple[str, str], ...], view: str) -> str:
+    """One view's rendering, once per process for the same inputs: a process that runs many pipelines (an
+    orchestrator, a notebook, the tests) renders each dialect's views once (mostly sqlglot tree copies)."""
     sources = _sources(dialect, lambda index, table: names[index],
                        None if columns is None else dict(zip(_BASE_TABLES, columns, strict=True)))
     tree = _parse(view_sql(view if view != "integration_health" else "integration_health_details")
                   .format(**dict(params)))
     if view == "integration_health":
         tree = _with_tables(_parse(view_sql(view)), {"integration_health_details": tree.subquery()})
-    query = _expand_macros(_with_tables(tree, sources), dialect).sql(dialect=dialect)
-    if kept is not None:
-        with suppress(OSError):  # written whole, then renamed: a concurrent reader never sees half of it
-            partial = kept.with_suffix(f".{os.getpid()}")
-            partial.write_text(query, encoding="utf-8")
-            partial.replace(kept)
-    return query
+    return _expand_macros(_with_tables(tree, sources), dialect).sql(dialect=dialect)
 
 
 def _sources(dialect: str, name: Callable[[int, str], str], present: Present | None) -> dict[str, exp.Expression]:
@@ -328,6 +308,12 @@ def _sources(dialect: str, name: Callable[[int, str], str], present: Present | N
 
 
 def _parse(sql: str) -> exp.Expression:
+    return _parsed(sql).copy()
+
+
+@cache
+def _parsed(sql: str) -> exp.Expression:
+    """Parsed once per process (the same files and thresholds on every run)."""
     return sqlglot.parse_one(sql, read=SOURCE_DIALECT)
 
 

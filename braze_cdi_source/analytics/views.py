@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import logging
-from pathlib import Path
 from typing import Any
 
 import dlt
@@ -62,8 +61,7 @@ def pipeline_queries(
     if present is None:
         present = present_tables(loaded_schema(pipeline))
     details = ("integration_health_details",)
-    return render_queries(dialect, client.make_qualified_table_name, present, thresholds, details,
-                          Path(pipeline.working_dir))
+    return render_queries(dialect, client.make_qualified_table_name, present, thresholds, details)
 
 
 def _view_columns(client: Any, qualified: str) -> list[str] | None:
@@ -91,8 +89,7 @@ def create_views(pipeline: dlt.Pipeline, thresholds: HealthThresholds | None = N
             client.create_dataset()
         if dialect == "postgres" and present.get(JOB_SYNC_STATUS_TABLE) is not None:
             _index_sync_history(client)
-        queries = render_queries(dialect, client.make_qualified_table_name, present, thresholds, VIEWS,
-                                 Path(pipeline.working_dir))
+        queries = render_queries(dialect, client.make_qualified_table_name, present, thresholds)
         for view in VIEWS:
             name = client.make_qualified_table_name(view)
             statement = replace_view(name, queries[view], dialect)
