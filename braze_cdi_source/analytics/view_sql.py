@@ -1,7 +1,7 @@
 """The views' SQL: one definition per view, rendered for each warehouse's SQL dialect (no destination needed).
 
 The SQL lives in `sql/*.sql` inside the package, written once in DuckDB's dialect with a few macros
-(SECONDS_BETWEEN, UTC_DAY, ADD_SECONDS, PERCENTILE, RANKED_PERCENTILE, INTEGRATION_LABEL: see `_expand_macros`)
+(SECONDS_BETWEEN, UTC_DAY, ADD_SECONDS, PERCENTILE, INTEGRATION_LABEL: see `_expand_macros`)
 and bare base-table names (`job_sync_status`, `integrations`). sqlglot parses it, the macros become each
 dialect's own expressions, the table names the destination's qualified, cased and quoted names (from dlt's
 sql_client), and sqlglot writes it in the destination's dialect (`capabilities().sqlglot_dialect`). The SQL
@@ -198,8 +198,6 @@ def _expand_macros(tree: exp.Expression, dialect: str) -> exp.Expression:
             return _utc_day(args[0], dialect)
         if name == "INTEGRATION_LABEL":
             return _integration_label(*args)
-        if name == "RANKED_PERCENTILE":
-            return _ranked_percentile(*args)
         return node
 
     for cte in tree.find_all(exp.CTE) if dialect != "duckdb" else ():  # NOT MATERIALIZED: slower on PostgreSQL
