@@ -18,7 +18,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import cache
 from importlib import resources
-from typing import Any
 
 import dlt
 import sqlglot
@@ -256,10 +255,7 @@ def _with_tables(tree: exp.Expression, tables: dict[str, exp.Expression]) -> exp
     def replace(node: exp.Expression) -> exp.Expression:
         if isinstance(node, exp.Table) and not node.args.get("db") and node.name in tables:
             alias = node.alias or node.name
-            source = tables[node.name].copy()
-            if isinstance(source, (exp.Table, exp.Subquery)):
-                return source.as_(alias, copy=False)
-            return exp.paren(source).as_(alias, copy=False)
+            return tables[node.name].copy().as_(alias, copy=False)  # a table or a subquery
         return node
 
     return tree.transform(replace, copy=False)
@@ -287,7 +283,7 @@ def _rendered(dialect: str, names: tuple[str, ...], columns: tuple[frozenset[str
               params: tuple[tuple[str, str], ...], view: str) -> str:
     """One view's rendering, once per process for the same inputs: a process that runs many pipelines (an
     orchestrator, a notebook, the tests) renders each dialect's views once (mostly sqlglot tree copies)."""
-    sources = _sources(dialect, lambda index, table: names[index],
+    sources = _sources(dialect, dict(zip(_BASE_TABLES, names, strict=True)).__getitem__,
                        None if columns is None else dict(zip(_BASE_TABLES, columns, strict=True)))
     tree = _parse(view_sql(view if view != "integration_health" else "integration_health_details")
                   .format(**dict(params)))
@@ -296,12 +292,12 @@ def _rendered(dialect: str, names: tuple[str, ...], columns: tuple[frozenset[str
     return _expand_macros(_with_tables(tree, sources), dialect).sql(dialect=dialect)
 
 
-def _sources(dialect: str, name: Callable[[int, str], str], present: Present | None) -> dict[str, exp.Expression]:
+def _sources(dialect: str, table_name: Callable[[str], str], present: Present | None) -> dict[str, exp.Expression]:
     """Each base table by its qualified name, or its stand-in (`present`: all tables and columns when None)."""
     return {
-        table: _stand_in(table, exp.to_table(name(index, table), dialect=dialect),
+        table: _stand_in(table, exp.to_table(table_name(table), dialect=dialect),
                          set(columns) if present is None else present.get(table))
-        for index, (table, columns) in enumerate(_BASE_TABLES.items())
+        for table, columns in _BASE_TABLES.items()
     }
 
 
@@ -330,12 +326,6 @@ def create_statement(dialect: str, view_name: str, query: str) -> str:
     return replace_view(name, sqlglot.parse_one(query, read=dialect).sql(dialect=dialect, pretty=True), dialect)
 
 
-@cache
-def _capabilities(dialect: str) -> Any:
-    destination = {"postgres": "postgres", "duckdb": "duckdb"}.get(dialect, dialect)
-    return getattr(dlt.destinations, destination)().capabilities()
-
-
 def render_views(
     dialect: str, dataset_name: str, thresholds: HealthThresholds | None = None, project: str | None = None
 ) -> dict[str, str]:
@@ -348,7 +338,7 @@ def render_views(
     """
     if dialect not in VERIFIED_DIALECTS:
         raise ConfigurationError(f"no verified SQL for dialect {dialect!r}: use one of {', '.join(VERIFIED_DIALECTS)}.")
-    caps = _capabilities(dialect)
+    caps = getattr(dlt.destinations, dialect)().capabilities()  # every verified dialect names a dlt destination
     if dialect == "bigquery" and not project:
         project = dlt.config.get("destination.bigquery.credentials.project_id", str)
     prefix = f"{caps.escape_identifier(project)}." if dialect == "bigquery" and project else ""
@@ -363,5 +353,5 @@ def render_views(
 def render_select(sql: str, dialect: str, table_name: Callable[[str], str], present: Present | None = None) -> str:
     """One SELECT written as the views are (DuckDB dialect, the macros, bare base-table names), in `dialect`:
     the report's chart reads, which carry their window as a literal so the engine prunes by time."""
-    sources = _sources(dialect, lambda index, table: table_name(table), present)
+    sources = _sources(dialect, table_name, present)
     return _expand_macros(_with_tables(_parse(sql), sources), dialect).sql(dialect=dialect)
