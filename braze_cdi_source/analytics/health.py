@@ -137,7 +137,7 @@ def read_details(client: Any, queries: dict[str, str]) -> list[dict[str, Any]]:
         for key, value in item.items():
             if isinstance(value, datetime):
                 item[key] = value.astimezone(timezone.utc)
-            elif key.endswith("_seconds") or key.startswith("success_rate") or key == "stale_after_seconds":
+            elif key.endswith("_seconds") or key.startswith("success_rate"):
                 item[key] = None if value is None else float(value)
         result.append(item)
     return result
@@ -145,18 +145,14 @@ def read_details(client: Any, queries: dict[str, str]) -> list[dict[str, Any]]:
 
 def describe_problem(row: dict[str, Any], thresholds: HealthThresholds) -> str | None:
     """One line saying what is wrong with an integration and since when; None when healthy."""
-    name = f"{row['integration_name'] or '(unnamed)'} [{row['integration_id']}]"
-    health = row["health"]
-    backfill = (
-        f" (backfill in progress: covered back to {when(row['backfill_covered_back_to'])})"
-        if row.get("backfill_in_progress") else ""
-    )
-    if health == "healthy":
+    if row["health"] == "healthy":
         return None
-    return _problem(name, health, row, thresholds) + backfill
+    covered = when(row["backfill_covered_back_to"]) if row.get("backfill_in_progress") else None
+    return _problem(row, thresholds) + (f" (backfill in progress: covered back to {covered})" if covered else "")
 
 
-def _problem(name: str, health: str, row: dict[str, Any], thresholds: HealthThresholds) -> str:
+def _problem(row: dict[str, Any], thresholds: HealthThresholds) -> str:
+    name, health = f"{row['integration_name'] or '(unnamed)'} [{row['integration_id']}]", row["health"]
     if health == "stuck":
         return (
             f"{name}: stuck — a sync has been running for {human_duration(row['running_seconds'])} "
@@ -220,8 +216,7 @@ def check_health(
 ) -> HealthResult:
     """Classify every integration (or only `integration_ids`) and decide the exit code."""
     thresholds = thresholds or HealthThresholds.from_config()
-    unknown_classes = set(fail_on) - set(HEALTH_CLASSES)
-    if unknown_classes:
+    if unknown_classes := set(fail_on) - set(HEALTH_CLASSES):
         raise ValueError(f"unknown health class(es) {sorted(unknown_classes)}; use {', '.join(HEALTH_CLASSES)}")
     result = HealthResult(status="unknown", exit_code=EXIT_UNKNOWN, fail_on=tuple(fail_on), thresholds=thresholds)
     try:
@@ -236,14 +231,9 @@ def check_health(
         result.notes.extend(f"could not tell: integration {i} is not in the loaded data." for i in missing)
     result.integrations = rows
     for row in rows:
-        message = describe_problem(row, thresholds)
-        row["problem"] = message
-        if message is None:
-            continue
-        if row["health"] in fail_on:
-            result.problems.append(message)
-        else:
-            result.notes.append(message)
+        row["problem"] = message = describe_problem(row, thresholds)
+        if message is not None:
+            (result.problems if row["health"] in fail_on else result.notes).append(message)
     if not rows:
         result.notes.append("could not tell: no integrations in the loaded data.")
     elif result.problems:
