@@ -58,10 +58,8 @@ def load_report_data(
             present = present_tables(loaded_schema(pipeline))
             dialect = destination_dialect(pipeline) or "duckdb"  # `reading` refused the unverified ones
             data.charts = read_charts(client, dialect, present, window_start, now, len(integrations))
-    for row in integrations:
-        message = describe_problem(row, thresholds)
-        if message is not None and row["health"] != "unknown":
-            data.problems.append(message)
+    data.problems = [message for row in integrations
+                     if row["health"] != "unknown" and (message := describe_problem(row, thresholds))]
     return data
 
 
