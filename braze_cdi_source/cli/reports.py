@@ -130,12 +130,10 @@ def health(
         fail(str(error), EXIT_UNKNOWN)
     except Exception as error:  # noqa: BLE001 - destination unreachable, bad credentials…: could not tell
         fail(f"could not read the destination: {describe_error(error)}", EXIT_UNKNOWN)
-    if output_format == "json" or is_json():
-        document = result.as_dict()
-        if is_json():
-            emit({"health": document})
-        else:
-            click.echo(json.dumps(document, default=json_value, indent=2))
+    if is_json():
+        emit({"health": result.as_dict()})
+    elif output_format == "json":
+        click.echo(json.dumps(result.as_dict(), default=json_value, indent=2))
     else:
         for line in result.problems:
             out.print(plain(line), highlight=False, markup=False, soft_wrap=True)
