@@ -74,6 +74,9 @@ def judged(pipeline: Any, *integration_ids: str, fail_on: str = "failing,stuck,s
     return check_health(pipeline, HealthThresholds.from_config(**thresholds), classes, integration_ids)
 
 
+SHARED = pytest.mark.xdist_group("health_loaded")
+"""The tests of the module-scoped `loaded` run on one pytest-xdist worker, which loads the history once."""
+
 EXPECTED_EXIT = {
     "healthy": 0,
     "running_ok": 0,
@@ -86,6 +89,7 @@ EXPECTED_EXIT = {
 }
 
 
+@SHARED
 def test_exit_code_for_each_class(loaded: Any, pipeline: Any) -> None:
     folder, _, cases, _, _ = loaded
     for case, code in EXPECTED_EXIT.items():
@@ -118,6 +122,7 @@ def test_exit_code_for_each_class(loaded: Any, pipeline: Any) -> None:
     assert len(lines) == 1 and "failing — 4 failed syncs in a row" in lines[0] and "last success never" in lines[0]
 
 
+@SHARED
 def test_json_lists_every_integration_with_the_model_s_class(loaded: Any) -> None:
     folder, sim, cases, history, name = loaded
     before = datetime.now(timezone.utc)
@@ -140,6 +145,7 @@ def test_json_lists_every_integration_with_the_model_s_class(loaded: Any) -> Non
     assert by_id[cases["future_watermark"]]["watermark_in_future"] is True
 
 
+@SHARED
 def test_thresholds_from_flags_and_config(loaded: Any, pipeline: Any) -> None:
     folder, _, cases, _, _ = loaded
     stuck, failing, healthy = cases["stuck"], cases["all_failures"], cases["healthy"]
