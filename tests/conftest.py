@@ -44,7 +44,7 @@ LONGEST = (
     "test_backfill.py::test_runs_that_find_no_rows_load_cleanly_and_say_so",
     "test_backfill.py::test_reset_re_reads_history_and_merges",
     "test_backfill.py::test_an_earlier_start_date_reads_only_the_older_pages",
-    "test_run_log.py::test_an_analysts_view_survives_ten_runs",
+    "test_run_log.py::test_an_analysts_view_survives_repeated_runs",
     "test_global_options.py::test_json_only_output_from_every_command",
     "test_backfill.py::test_killed_backfill_loses_at_most_one_checkpoint_per_kill",
     "test_examples.py::test_airflow_dag_loads_in_airflow",
