@@ -204,6 +204,9 @@ def spark(tmp_path_factory: pytest.TempPathFactory) -> Any:
         .config("spark.ui.showConsoleProgress", "false")
         .config("spark.sql.shuffle.partitions", "1")
         .config("spark.sql.adaptive.enabled", "false")
+        # the views' small tables: interpreted plans, not Java code generated and compiled for each query
+        .config("spark.sql.codegen.wholeStage", "false")
+        .config("spark.sql.codegen.factoryMode", "NO_CODEGEN")
         .config("spark.sql.session.timeZone", "America/Los_Angeles")
         .getOrCreate()
     )
