@@ -1,15 +1,5 @@
-"""braze-cdi: load Braze Cloud Data Ingestion sync history with dlt.
-
-    from pathlib import Path
-
-    import dlt
-    from braze_cdi_source import braze_cdi_source, create_views
-
-    database = str(Path("braze_cdi.duckdb").resolve())  # absolute: dlt would resolve a relative one elsewhere
-    pipeline = dlt.pipeline("braze_cdi", destination=dlt.destinations.duckdb(database), dataset_name="braze_cdi_data")
-    pipeline.run(braze_cdi_source())
-    create_views(pipeline)
-"""
+"""braze-cdi: load Braze Cloud Data Ingestion sync history with dlt (`pipeline.run(braze_cdi_source())`, then
+`create_views(pipeline)`: README.md)."""
 
 from importlib import import_module
 from typing import Any

@@ -107,39 +107,33 @@ class BrazeApiError(BrazeCdiError, HTTPError):
         self.path = path
         self.braze_message = braze_message
         self.integration_id = integration_id
-        super().__init__(self._describe(), response=response)
+        what = f"integration {integration_id}" if integration_id else "the integration list"
+        said = f" ({braze_message})" if braze_message else ""
+        answered = status if status is not None else "no response"
+        advice = hint(status, braze_message, path)
+        super().__init__(f"Braze answered {answered}{said} for {what} at {path}: {advice}", response=response)
 
-    def _describe(self) -> str:
-        what = f"integration {self.integration_id}" if self.integration_id else "the integration list"
-        said = f" ({self.braze_message})" if self.braze_message else ""
-        status = self.status if self.status is not None else "no response"
-        advice = hint(self.status, self.braze_message, self.path)
-        return f"Braze answered {status}{said} for {what} at {self.path}: {advice}"
+
+_HINTS = (  # (status, words in Braze's message, what to do): the first that matches
+    (401, "", "the API key is not valid for this instance: check the key (no quotes or spaces) and that base_url is "
+     "your workspace's REST endpoint."),
+    (403, "access denied", "the API key lacks the permission {permission}: add it to the key in Braze's dashboard."),
+    (403, "", "Braze refused the request for this account or plan: ask your Braze admin to enable CDI."),
+    (400, "integration", "this integration does not exist in the workspace: check the integration id."),
+    (400, "cursor", "Braze rejected a pagination cursor: re-run; if it persists, report it with this path."),
+    (404, "", "the URL does not exist: check base_url (e.g. https://rest.iad-03.braze.com, no path)."),
+    (429, "max_rate_limit_wait", "the integration stopped here; the next run goes on (check the clock of this "
+     "machine and any proxy)."),
+    (429, "", "rate limited past the retry budget: re-run later or raise the retry budget."),
+)
 
 
 def hint(status: int | None, braze_message: str, path: str) -> str:
     """What the user should do about an error status, in Braze's own terms."""
-    message = braze_message.lower()
     permission = LIST_PERMISSION if endpoint_of(path)[0] == LIST_ENDPOINT else JOB_STATUS_PERMISSION
-    if status == 401:
-        return (
-            "the API key is not valid for this instance: check the key (no quotes or spaces) and that "
-            "base_url is your workspace's REST endpoint."
-        )
-    if status == 403 and "access denied" in message:
-        return f"the API key lacks the permission {permission}: add it to the key in Braze's dashboard."
-    if status == 403:
-        return "Braze refused the request for this account or plan: ask your Braze admin to enable CDI."
-    if status == 400 and "integration" in message:
-        return "this integration does not exist in the workspace: check the integration id."
-    if status == 400 and "cursor" in message:
-        return "Braze rejected a pagination cursor: re-run; if it persists, report it with this path."
-    if status == 404:
-        return "the URL does not exist: check base_url (e.g. https://rest.iad-03.braze.com, no path)."
-    if status == 429 and "max_rate_limit_wait" in message:
-        return "the integration stopped here; the next run goes on (check the clock of this machine and any proxy)."
-    if status == 429:
-        return "rate limited past the retry budget: re-run later or raise the retry budget."
+    for code, words, advice in _HINTS:
+        if status == code and words in braze_message.lower():
+            return advice.format(permission=permission)
     if status is not None and 300 <= status < 400:
         return (
             "redirects are not followed (the API key stays on base_url): check base_url is your instance's "

@@ -8,8 +8,6 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
-WaitListener = Callable[[str, float], None]  # told (endpoint kind, seconds) before a rate-limit wait
-
 
 @dataclass
 class IntegrationStats:
@@ -18,7 +16,6 @@ class IntegrationStats:
     requests: int = 0
     throttled_429: int = 0
     pages: int = 0
-    rows: int = 0
     new_rows: int = 0
     updated_rows: int = 0
     reread_rows: int = 0
@@ -34,7 +31,7 @@ class RunStats:
         self._lock = threading.Lock()
         self.started = time.monotonic()
         self.integrations: dict[str | None, IntegrationStats] = {}
-        self.wait_listeners: list[WaitListener] = []
+        self.on_wait: Callable[[str, float], None] | None = None  # the progress display, told of rate-limit waits
         self.extra_columns: dict[str, set[str]] = {}  # per table, the extra columns this run let in
 
     def admit_column(self, table: str, column: str, existing: set[str], limit: int) -> bool:
@@ -72,7 +69,6 @@ class RunStats:
         """Rows of a page by what they are to the destination: new, finished since loaded running, read again."""
         with self._lock:
             stats = self._of(integration_id)
-            stats.rows += new + updated + reread
             stats.new_rows += new
             stats.updated_rows += updated
             stats.reread_rows += reread
@@ -85,9 +81,9 @@ class RunStats:
                     self.integrations[integration_id].name = name
 
     def waiting(self, kind: str, seconds: float) -> None:
-        """Tell whoever displays progress that a request waits `seconds` for `kind`'s rate-limit window."""
-        for listener in list(self.wait_listeners):
-            listener(kind, seconds)
+        """A request waits `seconds` for `kind`'s rate-limit window."""
+        if self.on_wait is not None:
+            self.on_wait(kind, seconds)
 
     def finish(self, integration_id: str, failed: bool = False) -> None:
         with self._lock:
@@ -108,7 +104,7 @@ class RunStats:
                 "requests": sum(s.requests for s in self.integrations.values()),
                 "throttled_429": sum(s.throttled_429 for s in self.integrations.values()),
                 "pages": sum(s.pages for s in self.integrations.values()),
-                "rows": sum(s.rows for s in jobs.values()),
+                "rows": sum(s.new_rows + s.updated_rows + s.reread_rows for s in jobs.values()),
                 "elapsed_seconds": round(elapsed, 1),
                 "eta_seconds": None if eta is None else round(eta, 1),
             }

@@ -11,12 +11,9 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u2
 _LINE_BREAKS = re.compile(r"[\t\n\r]")
 
 
-def plain(value: Any, one_line: bool = True) -> str:
-    """`value` as text without control characters (each becomes `?`); line breaks become spaces if `one_line`."""
-    text = str(value)
-    if one_line:
-        text = _LINE_BREAKS.sub(" ", text)
-    return _CONTROL.sub("?", text)
+def plain(value: Any) -> str:
+    """`value` on one line without control characters (each becomes `?`, a line break a space)."""
+    return _CONTROL.sub("?", _LINE_BREAKS.sub(" ", str(value)))
 
 
 def shown(value: Any, limit: int = 60) -> str:

@@ -62,7 +62,7 @@ def test_a_batch_with_any_value_that_would_land_differently_stays_rows(odd: dict
 
 
 def test_without_pyarrow_rows_stay_rows(monkeypatch):
-    monkeypatch.setattr("braze_cdi_source.extract.arrow_batch.arrow_available", lambda: False)
+    monkeypatch.setattr("braze_cdi_source.extract.arrow_batch.pa", None)
     batches = ArrowBatches()
     assert [_plain(item) for item in batches.flush([ROW])] == [[ROW]]
     assert (batches.arrow_batches, batches.row_batches) == (0, 1)

@@ -61,7 +61,7 @@ def page_response(link: str | None, body: bytes = b'{"results": [], "message": "
 @example(link=f'<https://REST.IAD-03.BRAZE.COM{PATH}?cursor=c2tpcDoxMA==>; rel="next"')
 def test_any_link_header_is_followed_only_to_the_same_origin(link: str) -> None:
     request = Request("GET", f"{BASE}{PATH}")
-    paginator = SameOriginLinkPaginator()
+    paginator = SameOriginLinkPaginator(BASE)
     paginator.init_request(request)
     try:
         response = page_response(link)

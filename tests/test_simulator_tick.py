@@ -21,7 +21,7 @@ def test_ticks_finish_running_syncs_and_start_new_ones_at_the_tick_time():
     with BrazeSimulator((5, 8, 0, 3), seed=2, rate_limits=FAST_LIMITS) as sim:
         active = [i["integration_id"] for i in sim.integrations_truth() if i["integration_status"] == "active"]
         before = {i: len(sim.truth(i)) for i in sim.integration_ids}
-        ticker = Ticker(sim, 1.0, seed=1)
+        ticker = Ticker(sim, seed=1)
         start = datetime.now(timezone.utc)
         totals = {"finished": 0, "started": 0}
         for step in range(8):

@@ -49,42 +49,22 @@ ORDER BY s.integration_id, s.sync_start_time
 """
 
 _BINS = """
-SELECT b.integration_id, b.cell, COUNT(*) AS syncs,
-       SUM(CASE WHEN b.job_status = 'success' THEN 1 ELSE 0 END) AS success,
-       SUM(CASE WHEN b.job_status = 'partial' THEN 1 ELSE 0 END) AS partial,
-       SUM(CASE WHEN b.job_status = 'error' THEN 1 ELSE 0 END) AS error,
-       SUM(CASE WHEN b.job_status = 'config_error' THEN 1 ELSE 0 END) AS config_error,
-       SUM(CASE WHEN b.job_status = 'running' THEN 1 ELSE 0 END) AS running
-FROM (SELECT s.integration_id, s.job_status,
-             FLOOR(SECONDS_BETWEEN({epoch}, s.sync_start_time) / {seconds}) AS cell
+SELECT b.integration_id, b.cell, b.job_status, COUNT(*)
+FROM (SELECT s.integration_id, s.job_status, FLOOR(SECONDS_BETWEEN({epoch}, s.sync_start_time) / {seconds}) AS cell
       FROM job_sync_status AS s WHERE s.sync_start_time >= {start} AND s.integration_id IN ({ids})) AS b
-GROUP BY b.integration_id, b.cell ORDER BY b.integration_id, b.cell
-"""
-
-_DURATIONS = """
-SELECT s.integration_id, FLOOR(SECONDS_BETWEEN({epoch}, s.sync_start_time) / {seconds}) AS cell,
-       SECONDS_BETWEEN(s.sync_start_time, s.sync_finish_time) AS duration_seconds
-FROM job_sync_status AS s
-WHERE s.sync_start_time >= {start} AND s.sync_finish_time IS NOT NULL AND s.integration_id IN ({ids})
+GROUP BY b.integration_id, b.cell, b.job_status ORDER BY b.integration_id, b.cell
 """
 
 _PERCENTILES = """
-SELECT d.integration_id, d.cell, COUNT(*) AS finished, QUANTILE_CONT(d.duration_seconds, 0.5) AS p50,
-       QUANTILE_CONT(d.duration_seconds, 0.95) AS p95
-FROM ({durations}) AS d GROUP BY d.integration_id, d.cell ORDER BY d.integration_id, d.cell
+SELECT integration_id, cell, COUNT(*) AS finished, PERCENTILE(duration_seconds, 0.5) AS p50,
+       PERCENTILE(duration_seconds, 0.95) AS p95
+FROM (SELECT s.integration_id, FLOOR(SECONDS_BETWEEN({epoch}, s.sync_start_time) / {seconds}) AS cell,
+             SECONDS_BETWEEN(s.sync_start_time, s.sync_finish_time) AS duration_seconds
+      FROM job_sync_status AS s
+      WHERE s.sync_start_time >= {start} AND s.sync_finish_time IS NOT NULL AND s.integration_id IN ({ids})) AS d
+GROUP BY integration_id, cell ORDER BY integration_id, cell
 """
-
-_RANKED_PERCENTILES = """
-SELECT r.integration_id, r.cell, MAX(r.value_count) AS finished,
-       RANKED_PERCENTILE(r.duration_seconds, r.value_rank, r.value_count, 0.5) AS p50,
-       RANKED_PERCENTILE(r.duration_seconds, r.value_rank, r.value_count, 0.95) AS p95
-FROM (SELECT d.integration_id, d.cell, d.duration_seconds,
-             ROW_NUMBER() OVER (PARTITION BY d.integration_id, d.cell ORDER BY d.duration_seconds) AS value_rank,
-             COUNT(*) OVER (PARTITION BY d.integration_id, d.cell) AS value_count
-      FROM ({durations}) AS d) AS r
-GROUP BY r.integration_id, r.cell ORDER BY r.integration_id, r.cell
-"""
-"""For BigQuery and Spark, which have no percentile aggregate that sqlglot writes for them."""
+"""PERCENTILE is the views' macro: the engine's exact aggregate, or ranks where there is none (`view_sql`)."""
 
 _DAILY = """
 SELECT d.day, COUNT(*) AS syncs, SUM(CASE WHEN d.job_status IN ('error', 'config_error') THEN 1 ELSE 0 END),
@@ -122,7 +102,8 @@ def read_charts(client: Any, dialect: str, present: Present, window_start: datet
     stats = {row[0]: row[1:] for row in query(_LANES)}
     first = min((utc(row[2]) for row in stats.values()), default=window_start)
     end = max([now] + [utc(row[3]) for row in stats.values()])
-    start = window_start if first - window_start <= timedelta(days=1) else _floor(first, 3600)
+    hour = first.replace(minute=0, second=0, microsecond=0)  # a younger history's axis starts at its first hour
+    start = window_start if first - window_start <= timedelta(days=1) else hour
     charts = Charts(start, end)
     budget = min(PLOT_WIDTH, MAX_MARKS // max(lanes, 1))
     span = max((end - start).total_seconds(), 1.0)
@@ -139,14 +120,17 @@ def read_charts(client: Any, dialect: str, present: Present, window_start: datet
             item = dict(zip(keys, (utc(v) for v in row), strict=True))
             item["duration"] = None if item["duration"] is None else float(item["duration"])
             charts.syncs.append(item)
-    if binned:
-        for integration_id, cell, *counts in query(_BINS, ids=binned, seconds=charts.bin_seconds):
-            charts.bins.append(_cell(integration_id, _instant(cell, charts.bin_seconds), counts))
+    cells: dict[tuple[str, datetime], dict[str, Any]] = {}
+    for integration_id, cell, status, count in query(_BINS, ids=binned, seconds=charts.bin_seconds) if binned else ():
+        begins = _instant(cell, charts.bin_seconds)  # a cell's syncs by status, `other` for those Braze may add
+        counts = cells.setdefault((integration_id, begins), {"integration_id": integration_id, "start": begins,
+                                                             "syncs": 0, **dict.fromkeys(WORST_FIRST, 0)})
+        counts["syncs"] += int(count)
+        counts[status if status in WORST_FIRST else "other"] += int(count)
+    charts.bins = [{**cell, "worst": next(s for s in WORST_FIRST if cell[s])} for cell in cells.values()]
     if dense:
-        ranked = dialect in ("bigquery", "databricks")
-        percentiles = (_RANKED_PERCENTILES if ranked else _PERCENTILES).replace("{durations}", _DURATIONS)
         seconds = max(86400, charts.bin_seconds)  # daily, or the timeline's N-day cells over years
-        for integration_id, cell, finished, p50, p95 in query(percentiles, ids=dense, seconds=seconds):
+        for integration_id, cell, finished, p50, p95 in query(_PERCENTILES, ids=dense, seconds=seconds):
             charts.duration_days.append({"integration_id": integration_id, "day": _instant(cell, seconds).date(),
                                          "finished": int(finished), "p50": float(p50), "p95": float(p95)})
     midnight = datetime.combine(start.date(), datetime.min.time(), timezone.utc)
@@ -156,16 +140,6 @@ def read_charts(client: Any, dialect: str, present: Present, window_start: datet
         for day, s, f, r, rf in query(_DAILY, start=midnight)
     ]
     return charts
-
-
-def _cell(integration_id: str, start: datetime, counts: list) -> dict[str, Any]:
-    """A timeline cell: its syncs by status (`other` for statuses Braze may add) and its worst status."""
-    names = ("syncs", "success", "partial", "error", "config_error", "running")
-    cell: dict[str, Any] = {"integration_id": integration_id, "start": start,
-                            **{k: int(v or 0) for k, v in zip(names, counts, strict=True)}}
-    cell["other"] = cell["syncs"] - sum(cell[k] for k in names[1:])
-    cell["worst"] = next(status for status in WORST_FIRST if cell[status])
-    return cell
 
 
 def _literal(instant: datetime) -> str:
@@ -179,10 +153,6 @@ def _ids(ids: list[str]) -> str:
 
 def _instant(cell: Any, seconds: int) -> datetime:
     return datetime.fromtimestamp(int(cell) * seconds, timezone.utc)
-
-
-def _floor(instant: datetime, seconds: int) -> datetime:
-    return datetime.fromtimestamp(instant.timestamp() // seconds * seconds, timezone.utc)
 
 
 def utc(value: Any) -> Any:

@@ -59,22 +59,15 @@ class _TimeAxis:
         return self.left + self.width * (instant - self.start).total_seconds() / self.span
 
     def ticks(self, top: float, bottom: float) -> str:
-        days = self.span / 86400
-        step = next(s for s in (1, 2, 5, 7, 14, 30, 60, 90, 180, 365, 10**6) if days / s <= 10)
-        day = self.start.date() + timedelta(days=1)
-        parts = []
-        while True:
-            instant = datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
-            if instant > self.end:
-                break
-            if (day - date(2000, 1, 3)).days % step == 0:
-                x = self.x(instant)
-                parts.append(
-                    f'<line class="grid" x1="{x:.1f}" x2="{x:.1f}" y1="{top}" y2="{bottom}"/>'
-                    f'<text x="{x:.1f}" y="{bottom + 13}" text-anchor="middle">{day.strftime("%b %d")}</text>'
-                )
-            day += timedelta(days=1)
-        return "".join(parts)
+        """A line and a label at every `step`-th midnight (UTC) after the start: about ten over the axis."""
+        step = next(s for s in (1, 2, 5, 7, 14, 30, 60, 90, 180, 365, 10**6) if self.span / 86400 / s <= 10)
+        first = self.start.date() + timedelta(days=1)
+        days = (first + timedelta(days=n) for n in range((self.end.date() - first).days + 1))
+        xs = ((day, self.x(datetime.combine(day, time(), timezone.utc))) for day in days
+              if (day - date(2000, 1, 3)).days % step == 0)
+        return "".join(f'<line class="grid" x1="{x:.1f}" x2="{x:.1f}" y1="{top}" y2="{bottom}"/>'
+                       f'<text x="{x:.1f}" y="{bottom + 13}" text-anchor="middle">{day.strftime("%b %d")}</text>'
+                       for day, x in xs)
 
 
 LABEL_WIDTH = 330
@@ -142,7 +135,7 @@ def _timeline_svg(data: ReportData, charts: Charts) -> str:
         for cell in cells.get(row["integration_id"], []):
             x0 = max(axis.x(cell["start"]), LABEL_WIDTH)
             x1 = min(axis.x(cell["start"] + timedelta(seconds=charts.bin_seconds)), LABEL_WIDTH + PLOT_WIDTH)
-            colour = OTHER_STATUS_COLOUR if cell["worst"] == "other" else _colour(cell["worst"])
+            colour = _colour(cell["worst"])
             parts.append(
                 f'<rect class="bin" data-status="{cell["worst"]}" data-start="{cell["start"]:%Y-%m-%dT%H:%MZ}" '
                 f'x="{x0:.1f}" y="4" width="{max(x1 - x0 - 0.5, 1.0):.1f}" height="{lane - 8}" '
@@ -240,11 +233,6 @@ def _bars_svg(data: ReportData, charts: Charts, key: str, colour: str, label: st
     return "".join(parts)
 
 
-def _legend(colours: dict[str, str]) -> str:
-    items = "".join(f'<span><i style="background:{c}"></i>{_esc(name)}</span>' for name, c in colours.items())
-    return f'<div class="legend">{items}</div>'
-
-
 def render_html(data: ReportData) -> str:
     """The whole report as one HTML document: no script, no external URL."""
     rows = summary_rows(data)
@@ -267,6 +255,8 @@ def render_html(data: ReportData) -> str:
     window = f"{when(charts.start)} – {when(data.now)}"
     total_synced = sum(d["rows_synced"] for d in charts.daily)
     total_failed = sum(d["rows_failed"] for d in charts.daily)
+    legend = "".join(f'<span><i style="background:{c}"></i>{_esc(name)}</span>' for name, c in
+                     {**STATUS_COLOURS, "other (e.g. limit_exceeded)": OTHER_STATUS_COLOUR}.items())
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>Braze CDI sync health</title>
 <meta name="viewport" content="width=device-width, initial-scale=1"><style>{_CSS}</style></head>
@@ -279,7 +269,7 @@ def render_html(data: ReportData) -> str:
 <h2>Integrations</h2>
 <table id="integrations"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>
 <h2>Problems</h2><ul class="problems">{problems}</ul>
-<h2>Sync timeline</h2>{_legend({**STATUS_COLOURS, "other (e.g. limit_exceeded)": OTHER_STATUS_COLOUR})}
+<h2>Sync timeline</h2><div class="legend">{legend}</div>
 <div class="meta">A lane with more syncs than pixels shows hour or day cells: the colour of the cell's worst status,
  paler the fewer of its syncs did not succeed; hover for the counts.</div>
 {_timeline_svg(data, charts)}

@@ -20,20 +20,8 @@ CONFIG_SECTION = "braze_cdi.health"
 
 @dataclass(frozen=True)
 class HealthThresholds:
-    """The knobs of `integration_health.health`; defaults are the documented rules (docs/analyze.md).
-
-    stuck_after_hours: the newest sync has been running longer than this → stuck.
-    failing_after_failures: this many newest finished syncs in a row are error/config_error → failing.
-    stale_after_hours: no sync started for this long → stale; None means automatic: `stale_interval_factor`
-        × the integration's typical interval (median gap between sync starts), at least `stale_min_hours`,
-        or `stale_fallback_hours` when there are fewer than two syncs to measure an interval from.
-    degraded_below_success_rate: success_rate_7d below this → degraded.
-    watermark_stall_syncs: `last_timestamp_synced` unchanged over this many successful syncs after the one
-        that set it → degraded (a future-dated UPDATED_AT row blocks the sync; so does a source with no changes).
-    watermark_future_minutes: `last_timestamp_synced` later than now plus this → degraded.
-    future_sync_minutes: a sync starting later than now plus this → degraded; such syncs are left out of
-        last_sync_start_time and the stale/stuck checks (the same tolerance the cursor uses by default).
-    """
+    """The knobs of `integration_health.health`: the rule each one sets, with its default, is in docs/analyze.md
+    (the health table); `future_sync_minutes` defaults to the tolerance the cursor uses."""
 
     stuck_after_hours: float = 6.0
     failing_after_failures: int = 2

@@ -14,9 +14,9 @@ from urllib.parse import urlsplit
 
 import click
 from requests.exceptions import RequestException
-from urllib3.exceptions import NameResolutionError, NewConnectionError, SSLError
+from urllib3.exceptions import NewConnectionError, SSLError
 
-from ..errors import BaseUrlUnreachableError, BrazeApiError, BrazeCdiError, exception_chain, missing_config_message
+from ..errors import BaseUrlUnreachableError, BrazeApiError, BrazeCdiError, exception_chain
 from ..http.client import BrazeClient, check_api_key, check_base_url, job_sync_status_path
 from ..http.retries import RetryBudget
 from ..job import describe_location, make_pipeline
@@ -38,10 +38,8 @@ class Check:
 
 
 def unreachable_reason(error: BaseException) -> str | None:
-    """Why the instance could not be reached (DNS, refused, TLS, timeout), from the exception chain."""
+    """Why the instance could not be reached (refused, TLS, timeout; DNS is asked first, by `check_instance`)."""
     for current in exception_chain(error):
-        if isinstance(current, (NameResolutionError, socket.gaierror)):
-            return "its host name does not resolve (DNS): check base_url for typos"
         if isinstance(current, SSLError) or type(current).__name__ == "SSLError":
             return "the TLS handshake failed: check that base_url is https://rest.<instance>.braze.com"
         if isinstance(current, (NewConnectionError, ConnectionRefusedError)):
@@ -51,20 +49,13 @@ def unreachable_reason(error: BaseException) -> str | None:
     return None
 
 
-def resolve_host(url: str) -> str | None:
-    """A DNS failure fails at once, before any retry: the reason, or None when the host resolves."""
-    parts = urlsplit(url)
-    try:
-        socket.getaddrinfo(parts.hostname or "", parts.port or 443, type=socket.SOCK_STREAM)
-    except socket.gaierror:
-        return f"{parts.hostname} does not resolve (DNS): check base_url for typos."
-    return None
-
-
 def check_instance(api_key: str, url: str, checks: list[Check]) -> list[Any] | None:
     """Reach the instance and list integrations: the first page, or None after appending the failed check."""
-    dns = resolve_host(url)
-    if dns is not None:
+    parts = urlsplit(url)
+    try:  # DNS first: its failure is told at once, not after a client's retries
+        socket.getaddrinfo(parts.hostname or "", parts.port or 443, type=socket.SOCK_STREAM)
+    except socket.gaierror:
+        dns = f"{parts.hostname} does not resolve (DNS): check base_url for typos."
         checks.append(Check("instance reachable", False, dns))
         return None
     reachable = Check("instance reachable", True, url)
@@ -128,9 +119,8 @@ def _client(api_key: str, url: str) -> BrazeClient:
 PROBE_TABLE = "_braze_cdi_check_probe"
 
 
-def check_destination(pipeline: Any, describe: Any) -> list[Check]:
-    """Connect to the destination, create the dataset if needed, write and drop a probe table (or file);
-    `describe(error)` is the CLI's one sentence for a failure."""
+def check_destination(pipeline: Any) -> list[Check]:
+    """Connect to the destination, create the dataset if needed, write and drop a probe table (or file)."""
     from dlt.destinations.fs_client import FSClientBase
 
     checks: list[Check] = []
@@ -138,7 +128,7 @@ def check_destination(pipeline: Any, describe: Any) -> list[Check]:
     try:
         client = pipeline.destination_client()
     except Exception as error:  # noqa: BLE001 - configuration missing or invalid: one sentence
-        return [Check(f"destination {name}", False, describe(error))]
+        return [Check(f"destination {name}", False, describe_error(error))]
     where = describe_location(pipeline)
     if isinstance(client, FSClientBase):
         probe = f"{client.dataset_path.rstrip('/')}/{PROBE_TABLE}"
@@ -147,7 +137,7 @@ def check_destination(pipeline: Any, describe: Any) -> list[Check]:
             client.fs_client.pipe(probe, b"probe")
             client.fs_client.rm(probe)
         except Exception as error:  # noqa: BLE001 - any storage failure is the finding
-            return [Check(f"destination {name}", False, f"{where}: could not write a file: {describe(error)}")]
+            return [Check(f"destination {name}", False, f"{where}: could not write a file: {describe_error(error)}")]
         return [Check(f"destination {name}", True, f"{where}: wrote and removed a probe file")]
     step = "connect"
     try:
@@ -168,7 +158,7 @@ def check_destination(pipeline: Any, describe: Any) -> list[Check]:
             checks.append(Check("write permission", True, f"created, wrote and dropped {table}"))
     except Exception as error:  # noqa: BLE001 - any destination failure is the finding
         label = {"connect": f"destination {name}"}.get(step, step)
-        checks.append(Check(label, False, f"{where}: {describe(error)}"))
+        checks.append(Check(label, False, f"{where}: {describe_error(error)}"))
     return checks
 
 
@@ -181,20 +171,15 @@ def check(pipeline_name: str, destination: str, dataset_name: str, skip_destinat
     dataset, write and drop a probe table)."""
     import dlt
 
-    api_key = dlt.secrets.get("sources.braze_cdi.api_key")
-    base_url = dlt.config.get("sources.braze_cdi.base_url")
-    missing = {name for name, value in (("api_key", api_key), ("base_url", base_url)) if value is None}
-    if missing:
-        results = [Check("configuration", False, missing_config_message(missing))]
-    else:
-        results = run_checks(api_key, base_url)
+    # a missing setting fails run_checks' configuration check with the message `run` gives
+    results = run_checks(dlt.secrets.get("sources.braze_cdi.api_key"), dlt.config.get("sources.braze_cdi.base_url"))
     if not skip_destination:
         try:
             pipeline = make_pipeline(pipeline_name, destination, dataset_name)
         except Exception as error:  # noqa: BLE001 - an unknown destination name is a finding like the others
             results.append(Check(f"destination {destination}", False, describe_error(error)))
         else:
-            results += check_destination(pipeline, describe_error)
+            results += check_destination(pipeline)
     for result in results:
         if is_json():
             emit({"check": result.name, "ok": result.ok, "detail": result.detail})

@@ -20,8 +20,6 @@ from .run_command import print_summary, progress_display
 @handle_errors
 def demo(integrations: int, seed: int) -> None:
     """The whole job with no Braze account: simulator → local DuckDB → report."""
-    import dlt
-
     from ..extract.source import braze_cdi_source
     from ..simulator import BrazeSimulator
 
@@ -31,10 +29,8 @@ def demo(integrations: int, seed: int) -> None:
     anchor = datetime.now(timezone.utc) - timedelta(hours=2, minutes=30)
     with BrazeSimulator(counts, seed=seed, now=anchor) as sim:
         say(f"Braze simulator on {sim.base_url} with {len(counts)} integrations.", markup=False)
-        pipeline = dlt.pipeline(pipeline_name, destination="duckdb", dataset_name=DEFAULT_DATASET_NAME)
-        pipeline.drop()  # a demo starts from nothing: no state, no old rows
+        pipeline = make_pipeline(pipeline_name, "duckdb", DEFAULT_DATASET_NAME).drop()  # no state, no old rows
         Path(f"{pipeline_name}.duckdb").unlink(missing_ok=True)
-        pipeline = make_pipeline(pipeline_name, "duckdb", DEFAULT_DATASET_NAME)
 
         def run_once() -> RunSummary:
             context = RunContext()

@@ -70,39 +70,6 @@ def say(text: str, *, markup: bool = True) -> None:
         out.print(text, highlight=False, markup=markup, soft_wrap=True)
 
 
-class _FixedFormatHandler(logging.StreamHandler):  # type: ignore[type-arg]
-    """A stderr handler whose format cannot be replaced: dlt re-formats the first handler of its logger.
-
-    It writes to the `sys.stderr` of the moment, so while the live progress bar redirects stderr its lines
-    are printed above the bar, not through it.
-    """
-
-    stream = property(lambda self: sys.stderr, lambda self, value: None)  # type: ignore[assignment]
-
-    def __init__(self, formatter: logging.Formatter) -> None:
-        super().__init__()
-        self.formatter = formatter
-
-    def setFormatter(self, fmt: logging.Formatter | None) -> None:  # noqa: N802 - logging's name
-        return None
-
-
-def _setup_logging(log_format: str, debug: bool) -> None:
-    """Our logger, dlt's and Python's warnings (a DltDeprecationWarning, say) write the same format to stderr:
-    text lines, or one JSON object a line."""
-    _options.update(log_format=log_format, debug=debug)
-    if log_format == "json":
-        formatter: logging.Formatter = _JsonFormatter()
-    else:
-        formatter = _PlainFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.captureWarnings(True)
-    for name in ("braze_cdi", "dlt", "py.warnings"):
-        named = logging.getLogger(name)
-        named.handlers[:] = [_FixedFormatHandler(formatter)]
-        named.propagate = False
-    logger.setLevel(logging.DEBUG if debug else logging.INFO)
-
-
 class _PlainFormatter(logging.Formatter):
     """Text log lines whose message holds no terminal control characters (Braze text goes into messages)."""
 
@@ -111,13 +78,36 @@ class _PlainFormatter(logging.Formatter):
         return super().formatMessage(record)
 
 
-class _JsonFormatter(logging.Formatter):
-    """One JSON object a line, for orchestrators' log collectors."""
+_TEXT = _PlainFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Text lines, or one JSON object a line (for orchestrators' log collectors), in a format dlt cannot replace
+    (it re-formats the first handler of its logger). It writes to the `sys.stderr` of the moment, so while the
+    live progress bar redirects stderr its lines are printed above the bar, not through it."""
+
+    stream = property(lambda self: sys.stderr, lambda self, value: None)  # type: ignore[assignment]
+
+    def setFormatter(self, fmt: logging.Formatter | None) -> None:  # noqa: N802 - logging's name
+        return None
 
     def format(self, record: logging.LogRecord) -> str:
-        time = self.formatTime(record, "%Y-%m-%dT%H:%M:%S%z")
+        if not is_json():
+            return _TEXT.format(record)
+        time = _TEXT.formatTime(record, "%Y-%m-%dT%H:%M:%S%z")
         entry = {"time": time, "level": record.levelname.lower(), "logger": record.name, "message": record.getMessage()}
         return json.dumps({**entry, **getattr(record, "fields", {})}, default=str)
+
+
+def _setup_logging(log_format: str, debug: bool) -> None:
+    """Our logger, dlt's and Python's warnings (a DltDeprecationWarning, say) write the same format to stderr."""
+    _options.update(log_format=log_format, debug=debug)
+    logging.captureWarnings(True)
+    for name in ("braze_cdi", "dlt", "py.warnings"):
+        named = logging.getLogger(name)
+        named.handlers[:] = [_StderrHandler()]
+        named.propagate = False
+    logger.setLevel(logging.DEBUG if debug else logging.INFO)
 
 
 def say_error(message: str, code: int = EXIT_ERROR) -> None:
@@ -129,7 +119,6 @@ def say_error(message: str, code: int = EXIT_ERROR) -> None:
 
 
 def fail(message: str, code: int = EXIT_ERROR) -> NoReturn:
-    """`say_error`, then the exit code."""
     say_error(message, code)
     sys.exit(code)
 
@@ -163,12 +152,10 @@ def handle_errors(func: Callable[..., Any]) -> Callable[..., Any]:
         debug = _options["debug"]
         try:
             return func(*args, **kwargs)
-        except (click.exceptions.Exit, click.ClickException, SystemExit):
+        except (click.exceptions.Exit, click.ClickException):
             raise
-        except KeyboardInterrupt:
-            fail(INTERRUPTED, EXIT_INTERRUPTED)
-        except Exception as error:  # noqa: BLE001 - the top of the CLI: every failure becomes a message
-            if find_cause(error, RunInterrupted) is not None or find_cause(error, KeyboardInterrupt) is not None:
+        except (KeyboardInterrupt, Exception) as error:  # the top of the CLI: every failure becomes a message
+            if find_cause(error, RunInterrupted) or find_cause(error, KeyboardInterrupt):
                 fail(INTERRUPTED, EXIT_INTERRUPTED)
             if debug and is_json():
                 logger.debug("traceback", extra={"fields": {"traceback": traceback.format_exc()}})
@@ -195,12 +182,12 @@ GLOBAL_OPTIONS = {"--debug": 0, "--log-format": 1}
 class _Group(click.Group):
     """The command group. Global options given after the command name are moved before it, so click parses
     them once, as the group's, before the command's own options: a usage error in those then follows the
-    chosen log format like every other line. Each command's module is imported when the command is looked up
-    (`lazy_commands`, set in `cli/__init__.py`): `--version` and `health` do not import what `run` needs.
+    chosen log format like every other line. Each command's module (which adds it with `@main.command()`) is
+    imported when the command is looked up: `--version` and `health` do not import what `run` needs.
     """
 
-    lazy_commands: dict[str, str] = {}
-    """Command name -> the module of this package whose import adds it (`@main.command()`)."""
+    lazy_commands = {"run": "run_command", "reset": "run_command", "demo": "demo", "check": "check",
+                     "report": "reports", "health": "reports", "views": "reports"}
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted({*self.commands, *self.lazy_commands})
@@ -218,15 +205,12 @@ class _Group(click.Group):
         front: list[str] = []
         rest: list[str] = []
         index = 0
-        while index < len(args):
-            arg, name = args[index], args[index].split("=", 1)[0]
-            if arg == "--":
-                rest += args[index:]
-                break
-            takes = GLOBAL_OPTIONS[name] if name in GLOBAL_OPTIONS and "=" not in arg else 0
-            (front if name in GLOBAL_OPTIONS else rest).extend(args[index : index + 1 + takes])
-            index += 1 + takes
-        return super().parse_args(ctx, front + rest)
+        while index < len(args) and args[index] != "--":
+            name = args[index].split("=", 1)[0]
+            takes = 1 + (GLOBAL_OPTIONS.get(name, 0) if "=" not in args[index] else 0)
+            (front if name in GLOBAL_OPTIONS else rest).extend(args[index : index + takes])
+            index += takes
+        return super().parse_args(ctx, front + rest + args[index:])
 
     def main(self, args: Any = None, *pargs: Any, **kwargs: Any) -> Any:  # type: ignore[override]
         """click's standalone mode, but a usage error is a JSON record too with --log-format json."""
@@ -268,8 +252,7 @@ def _set_duckdb_file(ctx: click.Context, param: click.Parameter, value: Path | N
 
 
 def pipeline_options(func: Callable[..., Any]) -> Callable[..., Any]:
-    """--pipeline-name, --destination, --dataset-name and --duckdb-file: the options of every command that
-    opens a pipeline."""
+    """The options of every command that opens a pipeline."""
     options = [
         click.option("--pipeline-name", default=DEFAULT_PIPELINE_NAME, show_default=True,
                      help="dlt pipeline name (state, lock)."),

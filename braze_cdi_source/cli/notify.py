@@ -40,21 +40,6 @@ class NoticeOutcome:
     message: str
 
 
-def webhook_host(url: str) -> str:
-    """The only part of the webhook URL that may be shown; a URL that does not parse is a configuration error."""
-    try:
-        return urlsplit(url).hostname or "(no host)"
-    except ValueError:
-        raise ConfigurationError("the --notify URL does not parse (e.g. an unclosed [ in an IPv6 host): give the "
-                                 "webhook's full https:// URL.") from None
-
-
-def unhealthy_set(result: HealthResult) -> list[list[str]]:
-    """The integrations that make health fail, as sorted [id, class] pairs."""
-    rows = result.integrations
-    return sorted([row["integration_id"], row["health"]] for row in rows if row["health"] in result.fail_on)
-
-
 def _mrkdwn(text: Any) -> str:
     return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
@@ -90,22 +75,24 @@ def build_payload(result: HealthResult, where: str) -> dict[str, Any]:
     return {"text": text + ":\n" + "\n".join(lines), "blocks": blocks}
 
 
-def _read_state(path: Path) -> dict[str, Any]:
+def notify(url: str, result: HealthResult, state_dir: Path, where: str, always: bool = False) -> NoticeOutcome:
+    """Post the notice when the unhealthy set changed (or `always`); remember what was sent."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or "(no host)"  # the only part of the URL (the credential) that is ever shown
+    except ValueError:
+        raise ConfigurationError("the --notify URL does not parse (e.g. an unclosed [ in an IPv6 host): give the "
+                                 "webhook's full https:// URL.") from None
+    if parts.scheme not in ("http", "https"):
+        return NoticeOutcome("failed", "the --notify URL must start with https:// (or http://): no notice sent.")
+    path = state_dir / NOTICE_FILE
     try:
         state = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        return {}
-    return state if isinstance(state, dict) else {}
-
-
-def notify(url: str, result: HealthResult, state_dir: Path, where: str, always: bool = False) -> NoticeOutcome:
-    """Post the notice when the unhealthy set changed (or `always`); remember what was sent."""
-    host = webhook_host(url)
-    if urlsplit(url).scheme not in ("http", "https"):
-        return NoticeOutcome("failed", "the --notify URL must start with https:// (or http://): no notice sent.")
-    path = state_dir / NOTICE_FILE
-    state = _read_state(path)
-    current = unhealthy_set(result)
+        state = {}
+    state = state if isinstance(state, dict) else {}
+    current = sorted([row["integration_id"], row["health"]] for row in result.integrations
+                     if row["health"] in result.fail_on)  # the integrations that make health fail
     last = state.get(where) if isinstance(state.get(where), dict) else None
     # what was notified, seen through this run's --fail-on: a degraded one listed under `+degraded` is not
     # "healthy again" for a check that does not fail on degraded

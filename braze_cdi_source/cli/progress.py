@@ -16,9 +16,6 @@ from ..run_stats import RunStats
 logger = logging.getLogger("braze_cdi")
 
 
-MIN_WAIT_SHOWN = 1.0
-"""Waits shorter than this (pacing between requests) are not worth a line."""
-
 _ENDPOINT_LABELS = {"job_sync_status": "job sync status", "list": "integration list"}
 
 
@@ -35,14 +32,11 @@ class ProgressCollector(Collector):
         self._progress: Progress | None = None
         self._task: Any = None
         self._waiting_until: dict[str, float] = {}
-        stats.wait_listeners.append(self.waiting)
+        stats.on_wait = self.waiting
 
-    def update(self, *args: Any, **kwargs: Any) -> None:
-        """dlt's counter moved: show the run's own figures (dlt's counts are not what a person needs)."""
-        self.refresh()
-
-    def refresh(self, force: bool = False) -> None:
-        """Show the current figures (throttled to the log period when not live)."""
+    def update(self, *args: Any, force: bool = False, **kwargs: Any) -> None:
+        """dlt's counter moved: show the run's own figures (dlt's counts are not what a person needs), as a log
+        line at most every log period when not live."""
         figures = self.stats.snapshot()
         if self._progress is not None:
             done, total = figures["integrations_done"], max(figures["integrations"], 1)
@@ -56,7 +50,7 @@ class ProgressCollector(Collector):
 
     def waiting(self, kind: str, seconds: float) -> None:
         """Say why the run is idle: live on a terminal, one log line per wait otherwise (called from any thread)."""
-        if seconds < MIN_WAIT_SHOWN:
+        if seconds < 1.0:  # pacing between requests: not worth a line
             return
         text = f"waiting {seconds:.0f} s for Braze's rate-limit window ({_ENDPOINT_LABELS.get(kind, kind)})"
         if self._progress is not None:
@@ -92,4 +86,4 @@ class ProgressCollector(Collector):
             self._progress.stop()
             self._progress = None
         elif self.step:
-            self.refresh(force=True)  # one line per finished step when not live
+            self.update(force=True)  # one line per finished step when not live

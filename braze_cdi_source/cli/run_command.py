@@ -43,10 +43,13 @@ from .main import (
 )
 from .progress import ProgressCollector
 
+integration_ids_option = click.option("--integration-id", "integration_ids", multiple=True,
+                                      help="Only this integration (repeatable).")
+
 
 @main.command()
 @pipeline_options
-@click.option("--integration-id", "integration_ids", multiple=True, help="Only this integration (repeatable).")
+@integration_ids_option
 @click.option("--start-date", default=None, help="Ignore syncs that started before this ISO 8601 date/time.")
 @click.option("--fail-fast", is_flag=True, help="Stop at the first failed integration, loading nothing.")
 @click.option(
@@ -71,7 +74,7 @@ def run(
     from ..extract.backfill import parse_duration
     from ..extract.source import braze_cdi_source, parse_start_date
 
-    parse_duration(time_budget)  # bad input is refused before any destination is opened
+    budget = parse_duration(time_budget)  # bad input is refused before any destination is opened
     parse_start_date(start_date)
     given = {"integration_ids": list(integration_ids), "start_date": start_date, "time_budget": time_budget,
              "checkpoint_pages": checkpoint_pages}  # the others come from [sources.braze_cdi]
@@ -79,14 +82,13 @@ def run(
     pipeline = make_pipeline(pipeline_name, destination, dataset_name)
     context = RunContext()
 
-    def source() -> Any:  # made under the lock; its settings are checked before "loading into" is said
-        made = braze_cdi_source(run_context=context, **kwargs)
+    def source(run_context: RunContext) -> Any:  # made under the lock; settings checked before "loading into"
+        made = braze_cdi_source(run_context=run_context, **kwargs)
         logger.info(f"loading into {describe_location(pipeline)}, dataset {dataset_name}")
         return made
 
     with stop_on_signals(lambda: say_error(INTERRUPTED, EXIT_INTERRUPTED)):
-        progress = progress_display(context.stats, parse_duration(time_budget))
-        summary = run_pipeline(pipeline, source, progress=progress, context=context)
+        summary = run_pipeline(pipeline, source, progress=progress_display(context.stats, budget), context=context)
     print_summary(summary)
     sys.exit(EXIT_OK if summary.ok else EXIT_PARTIAL)
 
@@ -187,7 +189,7 @@ def _minute(value: str | None) -> str:
 
 @main.command()
 @pipeline_options
-@click.option("--integration-id", "integration_ids", multiple=True, help="Only this integration (repeatable).")
+@integration_ids_option
 @handle_errors
 def reset(pipeline_name: str, destination: str, dataset_name: str, integration_ids: tuple[str, ...]) -> None:
     """Forget the incremental state (of these integrations) so the next run reads their history again."""
@@ -207,4 +209,3 @@ def reset(pipeline_name: str, destination: str, dataset_name: str, integration_i
         fail(f"No state for integration(s) {', '.join(missing)} in pipeline {pipeline_name!r}: check the id(s).")
     if not dropped:
         out.print(f"Nothing to reset: pipeline {pipeline_name!r} has no integration state yet.", highlight=False)
-    sys.exit(EXIT_OK)

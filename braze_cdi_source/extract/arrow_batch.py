@@ -12,17 +12,26 @@ from datetime import datetime
 from typing import Any
 
 import dlt
+from dlt.common.normalizers.utils import generate_dlt_ids
+from dlt.common.storages.exceptions import CurrentLoadPackageStateNotAvailable
 
 from ..settings import JOB_SYNC_STATUS_COLUMNS
 
+# pyarrow (a dependency, through dlt[parquet]) is imported with the source, before dlt's worker threads: dlt reads
+# sys.modules for it, and a module half imported by one worker made `is_arrow_object` raise in another thread
+try:
+    import pyarrow as pa
+except ImportError:  # without it every batch goes as rows
+    pa = None
+else:
+    _ARROW_TYPES = {"text": pa.string(), "bigint": pa.int64(), "timestamp": pa.timestamp("us", tz="UTC")}
+    _SCHEMA = pa.schema(
+        pa.field(name, _ARROW_TYPES[column["data_type"]], nullable=column.get("nullable", True))
+        for name, column in JOB_SYNC_STATUS_COLUMNS.items()
+    )
+
 _PYTHON_TYPES = {"text": str, "timestamp": datetime, "bigint": int}
 _NONE = type(None)
-
-
-def _arrow_type(column: dict[str, Any]) -> Any:
-    import pyarrow as pa
-
-    return {"text": pa.string(), "bigint": pa.int64(), "timestamp": pa.timestamp("us", tz="UTC")}[column["data_type"]]
 
 
 ARROW_ROWS = 1_000
@@ -34,13 +43,9 @@ class ArrowBatches:
     when the batch fits the declared columns, else the rows themselves. The tables carry dlt's `_dlt_load_id`
     and `_dlt_id`, which dlt adds to Arrow items only by a setting the source must not depend on."""
 
-    def __init__(
-        self, columns: dict[str, dict[str, Any]] = JOB_SYNC_STATUS_COLUMNS, arrow_rows: int = ARROW_ROWS
-    ) -> None:
-        self.columns = columns
-        self.arrow = arrow_available()
+    def __init__(self, arrow_rows: int = ARROW_ROWS) -> None:
+        self.arrow = pa is not None
         self.arrow_rows = arrow_rows
-        self._schema: Any = None
         self._pending: list[Any] = []
         self._pending_rows = 0
         self.arrow_batches = 0
@@ -48,7 +53,6 @@ class ArrowBatches:
 
     @property
     def pending(self) -> bool:
-        """Whether Arrow rows wait to be sent (`flush` sends them)."""
         return bool(self._pending)
 
     def add(self, rows: list[dict[str, Any]]) -> Iterator[Any]:
@@ -71,57 +75,36 @@ class ArrowBatches:
         """The items to yield for the last `rows` of a resource and whatever Arrow rows still wait."""
         yield from self.add(rows)
         yield from self._send_pending()
-        if self.arrow_batches:
-            release_arrow_memory()
+        if self.arrow_batches:  # what pyarrow's pool keeps for reuse: the destination loading next allocates its own
+            pa.default_memory_pool().release_unused()
 
     def _send_pending(self) -> Iterator[Any]:
         if not self._pending:
             return
-        import pyarrow as pa
-
         tables, self._pending, self._pending_rows = self._pending, [], 0
         table = tables[0] if len(tables) == 1 else pa.concat_tables(tables).combine_chunks()
         yield _with_dlt_columns(table)
 
     def to_arrow(self, rows: list[dict[str, Any]]) -> Any:
         """`rows` as an Arrow table with the declared types, or None when any value would land differently."""
-        import pyarrow as pa
-
-        names = self.columns
-        if not rows or not set().union(*rows) <= names.keys():
+        if not rows or not set().union(*rows) <= JOB_SYNC_STATUS_COLUMNS.keys():
             return None  # an unknown field: a new column, dlt's job
         arrays = []
-        for name, column in names.items():
-            values = [row.get(name) for row in rows]
+        for field, column in zip(_SCHEMA, JOB_SYNC_STATUS_COLUMNS.values(), strict=True):
+            values = [row.get(field.name) for row in rows]
             if not {type(v) for v in values} <= {_PYTHON_TYPES[column["data_type"]], _NONE}:
                 return None  # another type (bool, float, text timestamp, nested): a variant column
-            if column.get("nullable") is False and None in values:
+            if not field.nullable and None in values:
                 return None
             try:
-                arrays.append(pa.array(values, type=_arrow_type(column)))
+                arrays.append(pa.array(values, type=field.type))
             except (OverflowError, pa.ArrowException):
                 return None  # does not fit (an integer beyond 64 bits): dlt decides what lands
-        return pa.Table.from_arrays(arrays, schema=self.schema())
-
-    def schema(self) -> Any:
-        import pyarrow as pa
-
-        if self._schema is None:
-            self._schema = pa.schema(
-                [
-                    pa.field(name, _arrow_type(column), nullable=column.get("nullable", True))
-                    for name, column in self.columns.items()
-                ]
-            )
-        return self._schema
+        return pa.Table.from_arrays(arrays, schema=_SCHEMA)
 
 
 def _with_dlt_columns(table: Any) -> Any:
     """`table` with this load's `_dlt_load_id` and a unique `_dlt_id` per row (unchanged outside an extract)."""
-    import pyarrow as pa
-    from dlt.common.normalizers.utils import generate_dlt_ids
-    from dlt.common.storages.exceptions import CurrentLoadPackageStateNotAvailable
-
     try:
         load_id = dlt.current.load_package_state()["load_id"]
     except CurrentLoadPackageStateNotAvailable:
@@ -132,18 +115,3 @@ def _with_dlt_columns(table: Any) -> Any:
         pa.field("_dlt_id", pa.string(), nullable=False), pa.array(generate_dlt_ids(rows), type=pa.string())
     )
 
-
-def arrow_available() -> bool:
-    """Whether pyarrow is installed (without it every batch goes as rows)."""
-    try:
-        import pyarrow  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
-def release_arrow_memory() -> None:
-    """Give back what pyarrow's pool keeps for reuse: the destination loading next allocates on its own."""
-    import pyarrow as pa
-
-    pa.default_memory_pool().release_unused()

@@ -1,34 +1,25 @@
 """Backfills that survive interruption and fit a time budget.
 
 dlt commits resource state only with a load, so the job loads in *slices* (`checkpoint_pages` pages each),
-each committing the rows with every integration's resume point. `Backfill` coordinates one run's slices;
-`History` is one integration's stretches still to read, each a Braze cursor and the instant to stop at.
-Stretches, not one cursor: a top read cut short leaves a gap above the older backfill, read from its own
-cursor. Braze's cursors are offsets, so a resumed read sees some rows again (merged) and never skips one.
+each committing the rows with every integration's resume point (`integration_state.py`). `Backfill` plans one
+run's slices; `TimeBudget` says when paging must stop.
 """
 
 from __future__ import annotations
 
-import logging
 import math
 import re
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from ..errors import ConfigurationError
-from ..timestamps import parse_instant, to_iso
-
-logger = logging.getLogger("braze_cdi")
+from ..timestamps import to_iso
 
 BRAZE_HISTORY = timedelta(days=365)
 """Braze keeps sync metadata at least 12 months: the target of a backfill without start_date."""
-
-MAX_GAPS = 20
-"""Stretches kept per integration; beyond this the two oldest gaps are joined (re-reading between them)."""
 
 _NUMBER = r"\d+(?:\.\d+)?"
 _DURATION = re.compile(rf"(?:({_NUMBER})h)?\s*(?:({_NUMBER})m)?\s*(?:({_NUMBER})s)?", re.IGNORECASE)
@@ -56,116 +47,6 @@ def parse_duration(value: str | float | int | None) -> float | None:
     return seconds
 
 
-@dataclass(eq=False)  # identity: two stretches with equal fields are still two
-class Stretch:
-    """A part of one integration's history still to read, newest first.
-
-    `cursor`: of the next page (None: the newest). `until`: where it meets what is loaded (None: the oldest
-    stretch, to start_date or Braze's end). `covered_to`: every sync after it is loaded. `parked`: the oldest
-    stretch stopped at start_date (an earlier start_date later reads on from its cursor).
-    """
-
-    cursor: str | None = None
-    until: datetime | None = None
-    covered_to: datetime | None = None
-    parked: bool = False
-
-    def active(self, start_date: datetime | None) -> bool:
-        """Whether this run must read it: a gap always; the oldest stretch unless start_date is behind it."""
-        if self.until is not None or start_date is None or self.covered_to is None:
-            return True
-        return start_date < self.covered_to or (start_date == self.covered_to and not self.parked)
-
-    def to_state(self) -> dict[str, Any]:
-        return {
-            "cursor": self.cursor,
-            "until": to_iso(self.until) if self.until else None,
-            "covered_to": to_iso(self.covered_to) if self.covered_to else None,
-            "parked": self.parked,
-        }
-
-    @classmethod
-    def from_state(cls, value: dict[str, Any]) -> Stretch:
-        cursor = value.get("cursor")
-        return cls(
-            cursor=str(cursor) if cursor else None,
-            until=parse_instant(value.get("until")),
-            covered_to=parse_instant(value.get("covered_to")),
-            parked=bool(value.get("parked")),
-        )
-
-
-@dataclass
-class History:
-    """One integration's backfill state (kept under `backfill` in its resource state)."""
-
-    stretches: list[Stretch] = field(default_factory=list)
-    complete: bool = False  # read down to Braze's oldest sync
-    oldest: datetime | None = None  # oldest sync start loaded
-    pages: int = 0  # pages read by backfill stretches so far
-
-    @classmethod
-    def from_state(cls, state: dict[str, Any]) -> History:
-        """State written by `to_state`; a state from before backfills (only a high-water mark) was read whole."""
-        saved = state.get("backfill")
-        if not isinstance(saved, dict):
-            return cls(complete=state.get("last_sync_start_time") is not None)
-        return cls(
-            stretches=[Stretch.from_state(s) for s in saved.get("stretches", []) if isinstance(s, dict)],
-            complete=bool(saved.get("complete")),
-            oldest=parse_instant(saved.get("oldest")),
-            pages=int(saved.get("pages") or 0),
-        )
-
-    def to_state(self) -> dict[str, Any]:
-        while len(self.stretches) > MAX_GAPS:
-            # join the two oldest gaps: read from the upper one's cursor down to the lower one's end
-            upper, lower = self.stretches[-2], self.stretches.pop()
-            upper.until, upper.covered_to, upper.parked = lower.until, lower.covered_to, lower.parked
-        return {
-            "stretches": [s.to_state() for s in self.stretches],
-            "complete": self.complete,
-            "oldest": to_iso(self.oldest) if self.oldest else None,
-            "pages": self.pages,
-        }
-
-    def pending(self, start_date: datetime | None) -> bool:
-        return any(s.active(start_date) for s in self.stretches)
-
-    def covered_back_to(self) -> datetime | None:
-        """Every sync from this instant to the newest is loaded (the first stretch's edge, else the oldest)."""
-        return self.stretches[0].covered_to if self.stretches else self.oldest
-
-    def see(self, start: datetime) -> None:
-        if self.oldest is None or start < self.oldest:
-            self.oldest = start
-
-    def progress(
-        self, integration_id: str, newest: datetime | None, start_date: datetime | None, now: datetime
-    ) -> dict[str, Any]:
-        """A row of `integration_backfill`: how far back it is covered and an estimate of what is left."""
-        target = start_date or (now - BRAZE_HISTORY)
-        covered = self.covered_back_to()
-        pending = self.pending(start_date)
-        pages_left: int | None = 0
-        if pending:
-            pages_left = None
-            if covered is not None and newest is not None and self.pages > 0 and newest > covered:
-                per_page = (newest - covered) / self.pages
-                left = (covered - target) / per_page if per_page.total_seconds() > 0 else 0
-                pages_left = max(1, math.ceil(left))
-        return {
-            "integration_id": integration_id,
-            "backfill_complete": not pending,
-            "covered_back_to": covered,
-            "oldest_sync_start_reached": self.oldest,
-            "backfill_target": target,
-            "pages_read": self.pages,
-            "estimated_pages_left": pages_left,
-            "updated_at": now,
-        }
-
-
 class TimeBudget:
     """Wall time a run may spend; paging stops early enough to load what was read within it.
 
@@ -190,9 +71,6 @@ class TimeBudget:
         if self.reserve is None:
             return self.started + self.seconds / 4 - time.monotonic()
         return self.started + self.seconds - self.reserve - time.monotonic()
-
-    def spent(self) -> bool:
-        return self.left() <= 0
 
 
 class Backfill:
@@ -223,7 +101,7 @@ class Backfill:
         self.rate_per_minute = rate_per_minute
         self._wait_for_page = wait_for_page or (lambda: 0.0)
         self._lock = threading.Lock()
-        self.integrations: list[str] = []
+        self.integrations: list[str] = []  # in the source's order, each once
         self.slice_number = 0
         self._allowance: dict[str, int] | None = None  # None: everyone, no page limit
         self._read: dict[str, int] = {}  # pages this slice
@@ -233,22 +111,18 @@ class Backfill:
         self.pending: dict[str, dict[str, Any]] = {}  # integration -> its progress row
         self.stopped_by_budget = False
 
-    def expect(self, integration_ids: list[str]) -> None:
-        self.integrations = list(dict.fromkeys(integration_ids))
-
     def begin_slice(self) -> bool:
         """Plan the next slice; False when no integration has anything left to read or the budget is spent."""
         with self._lock:
-            order = {i: n for n, i in enumerate(self.integrations)}
             candidates = [
                 i for i in self.integrations if i not in self.failed and (i not in self.top_done or i in self.pending)
             ]
             if not candidates:
                 return False
-            if self.budget.spent():
+            if self.budget.left() <= 0:
                 self.stopped_by_budget = True
                 return False
-            candidates.sort(key=lambda i: (i in self.top_done, self._read_run.get(i, 0), order[i]))
+            candidates.sort(key=lambda i: (i in self.top_done, self._read_run.get(i, 0)))  # stable: source order
             chosen = candidates[: self.checkpoint_pages]
             share = max(1, self.checkpoint_pages // len(chosen))
             self._allowance = {i: share for i in chosen}
@@ -257,7 +131,6 @@ class Backfill:
             return True
 
     def chosen(self, integration_id: str) -> bool:
-        """Whether this integration reads in the current slice."""
         with self._lock:
             return self._allowance is None or integration_id in self._allowance
 
@@ -266,9 +139,6 @@ class Backfill:
         with self._lock:
             if self._allowance is not None and integration_id in self._allowance:
                 self._allowance[integration_id] = min(self._allowance[integration_id], 1)
-
-    def first_slice(self) -> bool:
-        return self.slice_number <= 1
 
     def needs_top(self, integration_id: str) -> bool:
         """Whether this slice reads the integration's newest pages: once per run (every time when unsliced)."""

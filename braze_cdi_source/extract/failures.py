@@ -34,15 +34,23 @@ class ExtractionFailures:
             error = BrazeCdiError(error)
         if self.fail_fast:
             raise error
+        if isinstance(error, BrazeCdiError):
+            message = str(error)
+        elif isinstance(error, RequestException):  # its text holds URLs: say what it was
+            message = f"network error ({type(error).__name__}) past the retry budget: re-run later."
+        else:
+            message = f"{type(error).__name__}: {error}"
+        if integration_id and integration_id not in message:
+            message = f"integration {integration_id}: {message}"
         row = {
             "run_started_at": self.run_started_at,
             "integration_id": integration_id,
             "resource": resource,
             "status": error.status if isinstance(error, BrazeApiError) else None,
             "path": error.path if isinstance(error, BrazeApiError) else None,
-            "message": describe(error, integration_id),
+            "message": message,
         }
-        logger.error(row["message"])
+        logger.error(message)
         return dlt.mark.with_table_name(row, EXTRACTION_ERRORS_TABLE)
 
 
@@ -58,15 +66,3 @@ def with_errors_table(resource: DltResource, **hints: Any) -> DltResource:
     resource.apply_hints(**hints)
     return resource
 
-
-def describe(error: Exception, integration_id: str | None) -> str:
-    """One sentence naming what failed; errors from `requests` are rewritten without their URLs."""
-    if isinstance(error, BrazeCdiError):
-        text = str(error)
-    elif isinstance(error, RequestException):
-        text = f"network error ({type(error).__name__}) past the retry budget: re-run later."
-    else:
-        text = f"{type(error).__name__}: {error}"
-    if integration_id and integration_id not in text:
-        text = f"integration {integration_id}: {text}"
-    return text

@@ -1,23 +1,69 @@
-"""One integration's saved state (its dlt resource state): the incremental cursor and the backfill's stretches.
+"""One integration's saved state (its dlt resource state): the incremental cursor and the stretches of history
+still to read.
 
 dlt's `Incremental` keeps one high-water mark and drops rows at the boundary by primary key, so a sync first
 loaded `running` would never be updated, and Braze has no "updated since" filter. So the state keeps the newest
 start time loaded *and* the start times of syncs still open, and a run reads back to the older of the two.
+Stretches, not one cursor: a look at the newest pages cut short leaves a gap above the older backfill, read from
+its own cursor. Braze's cursors are offsets, so a resumed read sees some rows again (merged) and never skips one.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from ..errors import BrazeCdiError
 from ..timestamps import parse_instant, to_iso
-from .backfill import History, Stretch
+from .backfill import BRAZE_HISTORY
+
+MAX_GAPS = 20
+"""Stretches kept per integration; beyond this the two oldest gaps are joined (re-reading between them)."""
 
 
 class StateUnreadableError(BrazeCdiError):
     """An integration's saved state holds a value this version cannot read: that integration fails, not the run."""
+
+
+@dataclass(eq=False)  # identity: two stretches with equal fields are still two
+class Stretch:
+    """A part of one integration's history still to read, newest first.
+
+    `cursor`: of the next page (None: the newest). `until`: where it meets what is loaded (None: the oldest
+    stretch, to start_date or Braze's end). `covered_to`: every sync after it is loaded. `parked`: the oldest
+    stretch stopped at start_date (an earlier start_date later reads on from its cursor).
+    """
+
+    cursor: str | None = None
+    until: datetime | None = None
+    covered_to: datetime | None = None
+    parked: bool = False
+
+    def active(self, start_date: datetime | None) -> bool:
+        """Whether this run must read it: a gap always; the oldest stretch unless start_date is behind it."""
+        if self.until is not None or start_date is None or self.covered_to is None:
+            return True
+        return start_date < self.covered_to or (start_date == self.covered_to and not self.parked)
+
+    def to_state(self) -> dict[str, Any]:
+        return {
+            "cursor": self.cursor,
+            "until": to_iso(self.until) if self.until else None,
+            "covered_to": to_iso(self.covered_to) if self.covered_to else None,
+            "parked": self.parked,
+        }
+
+    @classmethod
+    def from_state(cls, value: dict[str, Any]) -> Stretch:
+        cursor = value.get("cursor")
+        return cls(
+            cursor=str(cursor) if cursor else None,
+            until=parse_instant(value.get("until")),
+            covered_to=parse_instant(value.get("covered_to")),
+            parked=bool(value.get("parked")),
+        )
 
 
 @dataclass
@@ -97,12 +143,16 @@ class SyncCursor:
 
 @dataclass
 class IntegrationState:
-    """The cursor and the backfill's stretches (`History`) of one integration; `save` is the one place the
-    resource state changes, at the end of a slice that did not fail."""
+    """The cursor and the stretches of one integration; `save` is the one place its resource state changes, at the
+    end of a slice that did not fail. `top`: the stretch of the newest pages, in a run's first look."""
 
     integration_id: str
     cursor: SyncCursor
-    history: History
+    stretches: list[Stretch] = field(default_factory=list)
+    complete: bool = False  # read down to Braze's oldest sync
+    oldest: datetime | None = None  # oldest sync start loaded
+    pages: int = 0  # pages read by backfill stretches so far
+    top: Stretch | None = None
 
     @classmethod
     def load(
@@ -113,38 +163,88 @@ class IntegrationState:
         max_running: timedelta,
         future_tolerance: timedelta,
     ) -> IntegrationState:
+        """The state `save` wrote; one from before backfills (only a high-water mark) was read whole."""
         try:
             if not isinstance(state.get("open_sync_start_times", []), list):
                 raise TypeError("open_sync_start_times is not a list")
             cursor = SyncCursor.from_state(state, start_date, max_running, future_tolerance)
-            history = History.from_state(state)
+            saved = state.get("backfill")
+            if not isinstance(saved, dict):
+                return cls(integration_id, cursor, complete=cursor.last_start is not None)
+            return cls(
+                integration_id,
+                cursor,
+                stretches=[Stretch.from_state(s) for s in saved.get("stretches", []) if isinstance(s, dict)],
+                complete=bool(saved.get("complete")),
+                oldest=parse_instant(saved.get("oldest")),
+                pages=int(saved.get("pages") or 0),
+            )
         except (ValueError, TypeError, AttributeError, KeyError, OverflowError) as error:
             raise StateUnreadableError(
                 f"integration {integration_id}: its saved state cannot be read ({type(error).__name__}: "
                 f"{str(error)[:200]}); run `braze-cdi reset --integration-id {integration_id}` to read its history "
                 "again (loaded rows stay and are merged). The other integrations went on."
             ) from error
-        return cls(integration_id, cursor, history)
 
-    def begin(self, now: datetime, top_read: bool) -> Stretch | None:
-        """Plan the stretches of this slice; in a run's first look, the newest pages go first (returned)."""
-        if not top_read:
-            return None
+    def begin(self, now: datetime) -> None:
+        """A run's first look: the newest pages go first, down to the cursor's boundary (`top`)."""
         if self.cursor.last_start is None:  # nothing loaded yet: the whole history is one stretch from the top
-            self.history.stretches = [Stretch()]
+            self.stretches = [Stretch()]
         else:
-            self.history.stretches.insert(0, Stretch(until=self.cursor.boundary(now)))
-        return self.history.stretches[0]
+            self.stretches.insert(0, Stretch(until=self.cursor.boundary(now)))
+        self.top = self.stretches[0]
 
-    def save(self, state: dict[str, Any], top: Stretch | None) -> None:
-        """Write what this slice learned (`top`: the stretch of the newest pages this slice began with)."""
-        stretches = self.history.stretches
+    def pending(self) -> bool:
+        return any(s.active(self.cursor.start_date) for s in self.stretches)
+
+    def see(self, start: datetime) -> None:
+        if self.oldest is None or start < self.oldest:
+            self.oldest = start
+
+    def drop(self, stretch: Stretch) -> None:
+        self.stretches[:] = [s for s in self.stretches if s is not stretch]
+
+    def progress(self, newest: datetime | None, now: datetime) -> dict[str, Any]:
+        """A row of `integration_backfill`: how far back it is covered and an estimate of what is left."""
+        target = self.cursor.start_date or (now - BRAZE_HISTORY)
+        # every sync from this instant to the newest is loaded: the first stretch's edge, else the oldest
+        covered = self.stretches[0].covered_to if self.stretches else self.oldest
+        pending = self.pending()
+        pages_left: int | None = 0
+        if pending:
+            pages_left = None
+            if covered is not None and newest is not None and self.pages > 0 and newest > covered:
+                per_page = (newest - covered) / self.pages
+                left = (covered - target) / per_page if per_page.total_seconds() > 0 else 0
+                pages_left = max(1, math.ceil(left))
+        return {
+            "integration_id": self.integration_id,
+            "backfill_complete": not pending,
+            "covered_back_to": covered,
+            "oldest_sync_start_reached": self.oldest,
+            "backfill_target": target,
+            "pages_read": self.pages,
+            "estimated_pages_left": pages_left,
+            "updated_at": now,
+        }
+
+    def save(self, state: dict[str, Any]) -> None:
+        stretches, top = self.stretches, self.top
         top_finished = top is not None and not any(s is top for s in stretches)
         if top is not None and not top_finished and top.until is not None and top.cursor is None:
             # a look at the newest pages that never started (budget spent): the next run's covers it
-            stretches[:] = [s for s in stretches if s is not top]
+            self.drop(top)
         open_before = state.get("open_sync_start_times", [])
         state.update(self.cursor.to_state())
         if not top_finished:  # the syncs still open that this slice did not read past stay open
             state["open_sync_start_times"] = sorted(set(open_before) | set(state["open_sync_start_times"]))
-        state["backfill"] = self.history.to_state()
+        while len(stretches) > MAX_GAPS:
+            # join the two oldest gaps: read from the upper one's cursor down to the lower one's end
+            upper, lower = stretches[-2], stretches.pop()
+            upper.until, upper.covered_to, upper.parked = lower.until, lower.covered_to, lower.parked
+        state["backfill"] = {
+            "stretches": [s.to_state() for s in stretches],
+            "complete": self.complete,
+            "oldest": to_iso(self.oldest) if self.oldest else None,
+            "pages": self.pages,
+        }

@@ -14,7 +14,7 @@ from ..http.client import BrazeClient
 from ..settings import INTEGRATION_COLUMNS, INTEGRATION_TIMESTAMPS, INTEGRATIONS_TABLE, LIST_ENDPOINT, LIST_PATH
 from .backfill import Backfill
 from .failures import RUN_ENDING, ExtractionFailures, with_errors_table
-from .rows import RowCleaner, normalise
+from .rows import RowCleaner
 
 logger = logging.getLogger("braze_cdi")
 
@@ -22,35 +22,22 @@ MAX_LIST_PAGES = 1_000  # pages of `GET /cdi/integrations` read at most
 MAX_LIST_BYTES = 64 * 1024 * 1024  # bytes of the list's pages kept at most
 
 
-class Listed(list):  # type: ignore[type-arg]
-    """The list's items that name an integration (an object with a text id), and what was skipped or cut."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.skipped = 0
-        self.cut: str | None = None
-
-    def notes(self) -> list[str]:
-        """What the list lost, one sentence each."""
-        notes = [self.cut] if self.cut else []
-        if self.skipped:
-            notes.append(
-                f"integration list: {self.skipped} item(s) that are not an object with a text integration_id were "
-                "skipped (Braze sent another shape); the other integrations load."
-            )
-        return notes
+Listed = tuple[list[dict[str, Any]], list[str]]
+"""The list's items that name an integration (an object with a text id), and what the list lost, a sentence each."""
 
 
 def list_integrations(client: BrazeClient, time_left: Callable[[], float] = lambda: math.inf) -> Listed:
     """Every page of the integration list, within half of the run's paging time and the list's page and size
-    bounds: a list that pages on forever stops at one and says so (`Listed.cut`)."""
-    listed, size, floor = Listed(), 0, time_left() / 2
+    bounds: a list that pages on forever stops at one and says so."""
+    items: list[dict[str, Any]] = []
+    notes: list[str] = []
+    skipped, size, floor = 0, 0, time_left() / 2
     for number, page in enumerate(client.pages(LIST_PATH), 1):
         for item in page:
             if isinstance(item, dict) and isinstance(item.get("integration_id"), str) and item["integration_id"]:
-                listed.append(item)
+                items.append(item)
             else:
-                listed.skipped += 1
+                skipped += 1
         size += page.size
         bound = (
             "the time budget" if time_left() - floor <= client.throttle.wait_needed(LIST_ENDPOINT) else
@@ -58,13 +45,18 @@ def list_integrations(client: BrazeClient, time_left: Callable[[], float] = lamb
             f"{MAX_LIST_BYTES // 2**20} MiB" if size >= MAX_LIST_BYTES else None
         )
         if bound is not None and page.has_next:
-            listed.cut = (
-                f"integration list: stopped listing at {bound} ({number} pages, {len(listed)} integrations) while "
+            notes.append(
+                f"integration list: stopped listing at {bound} ({number} pages, {len(items)} integrations) while "
                 "Braze still announced more pages; the integrations listed load. Report it to Braze if it persists."
             )
-            logger.warning(listed.cut)
+            logger.warning(notes[-1])
             break
-    return listed
+    if skipped:
+        notes.append(
+            f"integration list: {skipped} item(s) that are not an object with a text integration_id were skipped "
+            "(Braze sent another shape); the other integrations load."
+        )
+    return items, notes
 
 
 def integrations_resource(
@@ -72,26 +64,22 @@ def integrations_resource(
     listed: Listed | None,
     only: list[str] | None,
     failures: ExtractionFailures,
-    backfill: Backfill | None = None,
+    backfill: Backfill,
 ) -> DltResource:
     """`GET /cdi/integrations`, every page, merged on `integration_id` (once per run: not again per slice)."""
 
     @dlt.resource(name=INTEGRATIONS_TABLE)
     def integrations() -> Iterator[Any]:
         cleaner = RowCleaner(INTEGRATION_COLUMNS, client.stats, INTEGRATIONS_TABLE)
-        if backfill is not None and not backfill.first_slice():
+        if backfill.slice_number > 1:
             return
         try:
-            items = listed if listed is not None else list_integrations(client)
+            items, notes = listed if listed is not None else list_integrations(client)
             client.stats.named(
                 {i["integration_id"]: str(i["integration_name"]) for i in items if i.get("integration_name")}
             )
-            yield [
-                normalise(item, INTEGRATION_TIMESTAMPS, cleaner=cleaner)
-                for item in items
-                if only is None or item["integration_id"] in only
-            ]
-            for note in items.notes():
+            yield [cleaner.row(i, INTEGRATION_TIMESTAMPS) for i in items if only is None or i["integration_id"] in only]
+            for note in notes:
                 yield failures.record(INTEGRATIONS_TABLE, note, None)
         except RUN_ENDING:
             raise

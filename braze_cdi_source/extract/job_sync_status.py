@@ -17,7 +17,6 @@ from ..http.client import BrazeClient, job_sync_status_path
 from ..settings import (
     BACKFILL_COLUMNS,
     BACKFILL_TABLE,
-    DEFAULT_FUTURE_TOLERANCE_MINUTES,
     JOB_SYNC_STATUS_COLUMNS,
     JOB_SYNC_STATUS_LAYOUT,
     JOB_SYNC_STATUS_TABLE,
@@ -25,9 +24,9 @@ from ..settings import (
 )
 from ..timestamps import parse_instant
 from .arrow_batch import ArrowBatches
-from .backfill import Backfill, Stretch, TimeBudget
+from .backfill import Backfill
 from .failures import RUN_ENDING, ExtractionFailures, with_errors_table
-from .integration_state import IntegrationState
+from .integration_state import IntegrationState, Stretch
 from .rows import RowCleaner, rows_of_page
 from .run_context import RunContext
 
@@ -45,14 +44,13 @@ def job_sync_status_resource(
     max_running: timedelta,
     failures: ExtractionFailures,
     parallel: bool,
-    context: RunContext | None = None,
-    future_tolerance: timedelta = timedelta(minutes=DEFAULT_FUTURE_TOLERANCE_MINUTES),
+    context: RunContext,
+    backfill: Backfill,
+    future_tolerance: timedelta,
 ) -> DltResource:
     """One integration's sync history, newest first: a run's first slice reads the newest pages down to what
     earlier runs loaded, then older stretches go on from their cursors within the slice's share and the budget."""
     name = f"{JOB_SYNC_STATUS_TABLE}_{integration_id}"
-    context = context or RunContext()
-    backfill: Backfill = context.backfill or Backfill(10**9, TimeBudget(None))
 
     @dlt.resource(name=name, parallelized=parallel)
     def job_sync_status() -> Iterator[Any]:
@@ -64,20 +62,16 @@ def job_sync_status_resource(
         batch: list[dict[str, Any]] = []
         try:
             saved = IntegrationState.load(state, integration_id, start_date, max_running, future_tolerance)
-            cursor, history = saved.cursor, saved.history
-            fresh = cursor.last_start is None
-            top = saved.begin(now, backfill.needs_top(integration_id))
-            if top is not None:
+            if backfill.needs_top(integration_id):  # a run's first look at the newest pages
+                if saved.cursor.last_start is None:  # its newest page in the first load, as every other's
+                    backfill.newest_page_only(integration_id)
+                saved.begin(now)
                 context.first_look(integration_id)
-            if top is not None and fresh:
-                backfill.newest_page_only(integration_id)  # its newest page in the first load, as every other's
-            read = StretchReader(
-                client, job_sync_status_path(integration_id), integration_id, saved, backfill, now, top, context
-            )
-            for stretch in list(history.stretches):
+            read = StretchReader(client, integration_id, saved, backfill, context, now)
+            for stretch in list(saved.stretches):
                 if not stretch.active(start_date):
                     continue
-                for rows in read(stretch, start_date):
+                for rows in read(stretch):
                     batch += rows
                     if len(batch) >= BATCH_ROWS:
                         yield from items.add(batch)
@@ -93,6 +87,7 @@ def job_sync_status_resource(
             yield from items.flush(batch)
             yield failures.record(name, error, integration_id)
             return
+        cursor = saved.cursor
         if batch or items.pending:
             yield from items.flush(batch)
         elif cursor.last_start is None and cursor.newest_seen is None and not _table_has_data():
@@ -104,12 +99,11 @@ def job_sync_status_resource(
         note = read.cleaner.note()
         if note:
             yield failures.record(name, f"integration {integration_id}: {note}", integration_id)
-        saved.save(state, top)
-        newest = parse_instant(state.get("last_sync_start_time"))
-        progress = history.progress(integration_id, newest, start_date, now)
+        saved.save(state)
+        progress = saved.progress(parse_instant(state.get("last_sync_start_time")), now)
         yield dlt.mark.with_table_name(progress, BACKFILL_TABLE)
         backfill.report(integration_id, progress)
-        if not history.pending(start_date):
+        if not saved.pending():
             client.stats.finish(integration_id, failed=bool(read.unkeyed))
 
     job_sync_status.apply_hints(
@@ -149,23 +143,21 @@ class StretchReader:
     def __init__(
         self,
         client: BrazeClient,
-        path: str,
         integration_id: str,
-        saved: IntegrationState,
+        state: IntegrationState,
         backfill: Backfill,
-        now: datetime,
-        top: Stretch | None,
         context: RunContext,
+        now: datetime,
     ) -> None:
-        self.client, self.path, self.integration_id, self.context = client, path, integration_id, context
-        self.cursor, self.history, self.backfill, self.now, self.top = saved.cursor, saved.history, backfill, now, top
+        self.client, self.integration_id, self.state, self.backfill = client, integration_id, state, backfill
+        self.context, self.now, self.path = context, now, job_sync_status_path(integration_id)
         self.more = True
         self.unkeyed = 0
         self.cleaner = RowCleaner(JOB_SYNC_STATUS_COLUMNS, client.stats, JOB_SYNC_STATUS_TABLE)
 
-    def __call__(self, stretch: Stretch, start_date: datetime | None) -> Iterator[list[dict[str, Any]]]:
+    def __call__(self, stretch: Stretch) -> Iterator[list[dict[str, Any]]]:
         floor = stretch.until is None
-        bound = start_date if floor else stretch.until
+        bound = self.state.cursor.start_date if floor else stretch.until
         fell_back = False
         while True:
             try:
@@ -185,6 +177,7 @@ class StretchReader:
                 self.context.cursors_read(self.integration_id, stretch.until).clear()  # from the top again
 
     def _read(self, stretch: Stretch, bound: datetime | None, floor: bool) -> Iterator[list[dict[str, Any]]]:
+        state, cursor = self.state, self.state.cursor
         seen = self.context.cursors_read(self.integration_id, stretch.until)
         pages = self.client.pages(self.path, self.integration_id, cursor=stretch.cursor, seen=seen)
         try:
@@ -197,15 +190,15 @@ class StretchReader:
                     self._finish(stretch, floor)
                     return
                 self.backfill.page_read(self.integration_id)
-                if floor or stretch is not self.top:  # pages of history, not a run's look at the newest
-                    self.history.pages += 1
+                if floor or stretch is not state.top:  # pages of history, not a run's look at the newest
+                    state.pages += 1
                 rows, reached, bad = rows_of_page(page, self.integration_id, bound, self.cleaner)
                 self.unkeyed += bad
                 kinds = {"new": 0, "updated": 0, "reread": 0}
                 for row in rows:
                     kinds[self._kind_of(stretch, row)] += 1
-                    self.cursor.see(row["sync_start_time"], row.get("job_status"), self.now)
-                    self.history.see(row["sync_start_time"])
+                    cursor.see(row["sync_start_time"], row.get("job_status"), self.now)
+                    state.see(row["sync_start_time"])
                 self.client.stats.rows(self.integration_id, **kinds)
                 yield rows
                 if reached:
@@ -213,7 +206,7 @@ class StretchReader:
                         # stopped at start_date: keep this page's cursor for an earlier start_date later
                         stretch.cursor, stretch.covered_to, stretch.parked = page.cursor, bound, True
                     else:
-                        self._drop(stretch)
+                        state.drop(stretch)
                     return
                 starts = [r["sync_start_time"] for r in rows]
                 if starts:
@@ -232,15 +225,12 @@ class StretchReader:
         """New, updated or re-read: the newest pages as the cursor sees them; older history is new unless above
         where its stretch is covered already (a resumed offset cursor shifted by syncs on top)."""
         start = row["sync_start_time"]
-        if stretch is self.top:
-            return self.cursor.kind_of(start, row.get("job_status"))
+        if stretch is self.state.top:
+            return self.state.cursor.kind_of(start, row.get("job_status"))
         return "reread" if stretch.covered_to is not None and start >= stretch.covered_to else "new"
 
     def _finish(self, stretch: Stretch, floor: bool) -> None:
         """The last page of Braze's history was read."""
         if floor:
-            self.history.complete = True
-        self._drop(stretch)
-
-    def _drop(self, stretch: Stretch) -> None:
-        self.history.stretches[:] = [s for s in self.history.stretches if s is not stretch]
+            self.state.complete = True
+        self.state.drop(stretch)

@@ -19,7 +19,7 @@ from dlt.common.data_types.type_helpers import coerce_value
 from dlt.common.normalizers.naming.snake_case import NamingConvention
 
 from ..run_stats import RunStats
-from ..settings import JOB_SYNC_STATUS_TIMESTAMPS
+from ..settings import JOB_SYNC_STATUS_COLUMNS, JOB_SYNC_STATUS_TIMESTAMPS
 from ..terminal_text import shown
 from ..timestamps import parse_instant
 
@@ -93,12 +93,36 @@ class RowCleaner:
             self._repaired.setdefault(field, why)
         return cleaned
 
-    def unparsed_timestamp(self, field: str, value: Any) -> Any:
-        """`unparsed_timestamp`, noting the field when its text had to be marked to stay text."""
-        kept = unparsed_timestamp(value)
-        if kept != value and isinstance(kept, str) and kept.endswith(_NOT_A_TIMESTAMP):
-            self._repaired.setdefault(field, "timestamp out of range or not ISO 8601")
-        return kept
+    def row(self, item: Mapping[str, Any], timestamp_fields: Sequence[str], key: str | None = None) -> dict[str, Any]:
+        """`item` cleaned, its timestamps as UTC instants; one that does not parse is kept as text (a variant
+        column), except the `key` timestamp, the row's identity (ValueError)."""
+        row = self.clean(item)
+        for name in timestamp_fields:
+            if name not in row:
+                continue
+            raw = row[name]
+            try:
+                row[name] = parse_instant(raw)
+            except ValueError:
+                if name == key:
+                    raise
+                row[name] = self._unparsed_timestamp(name, raw)
+                continue
+            if name == key and row[name] is not None:
+                self.keyed(raw, row[name])
+        return row
+
+    def _unparsed_timestamp(self, field: str, value: Any) -> Any:
+        """A timestamp we could not read, as text dlt will not coerce back into one (`"1e10"` would become year
+        2286): text dlt could read gets a note appended, lands in the variant column and is noted."""
+        if not isinstance(value, str):
+            return value if value is None or isinstance(value, (dict, list)) else str(value)
+        try:
+            coerce_value("timestamp", "text", value)
+        except Exception:  # noqa: BLE001 - dlt cannot read it: it stays text as it is
+            return value
+        self._repaired.setdefault(field, "timestamp out of range or not ISO 8601")
+        return value + " (not a valid timestamp)"
 
     def keyed(self, raw: Any, instant: datetime) -> None:
         """Note a key that differs from the one before only below a microsecond (what destinations store): the
@@ -189,55 +213,19 @@ def _as_json_text(value: Any) -> str:
         return "(nested too deeply to keep)"
 
 
-def unparsed_timestamp(value: Any) -> Any:
-    """A timestamp we could not read, as text dlt will not coerce back into one (`"1e10"` would become year 2286):
-    text dlt could read gets a note appended and lands in the variant column."""
-    cleaned, _ = safe_value(value)
-    if not isinstance(cleaned, str):
-        return cleaned if cleaned is None or isinstance(cleaned, (dict, list)) else str(cleaned)
-    try:
-        coerce_value("timestamp", "text", cleaned)
-    except Exception:  # noqa: BLE001 - dlt cannot read it: it stays text as it is
-        return cleaned
-    return cleaned + _NOT_A_TIMESTAMP
-
-
-_NOT_A_TIMESTAMP = " (not a valid timestamp)"
-
-
-def normalise(
-    item: dict[str, Any], timestamp_fields: Sequence[str], key: str | None = None, cleaner: RowCleaner | None = None
-) -> dict[str, Any]:
-    """A copy of `item`, cleaned, its timestamps as UTC instants; one that does not parse is kept as text (a
-    variant column), except the `key` timestamp, the row's identity (ValueError)."""
-    row = cleaner.clean(item) if cleaner is not None else dict(item)
-    for name in timestamp_fields:
-        if name in row:
-            raw = row[name]
-            try:
-                row[name] = parse_instant(raw)
-            except ValueError:
-                if name == key:
-                    raise
-                row[name] = (cleaner or RowCleaner(())).unparsed_timestamp(name, raw)
-                continue
-            if name == key and cleaner is not None and row[name] is not None:
-                cleaner.keyed(raw, row[name])
-    return row
-
-
 def rows_of_page(
     page: list[Any], integration_id: str, boundary: datetime | None, cleaner: RowCleaner | None = None
 ) -> tuple[list[dict[str, Any]], bool, int]:
     """The page's rows at or after the boundary, whether paging can stop there (only while the page is newest
     first: pages in another order are all read), and how many items had no valid key."""
+    cleaner = cleaner or RowCleaner(JOB_SYNC_STATUS_COLUMNS)
     key = safe_value(integration_id)[0]  # the id as `integrations` holds it (NUL as U+FFFD)
     rows: list[dict[str, Any]] = []
     starts: list[datetime] = []
     bad = 0
     for item in page:
         try:
-            row = normalise(item, JOB_SYNC_STATUS_TIMESTAMPS, key="sync_start_time", cleaner=cleaner)
+            row = cleaner.row(item, JOB_SYNC_STATUS_TIMESTAMPS, key="sync_start_time")
         except (ValueError, TypeError, AttributeError):
             bad += 1
             continue

@@ -22,7 +22,6 @@ from ..settings import (
     SOURCE_NAME,
 )
 from ..timestamps import parse_instant, to_iso
-from .arrow_batch import arrow_available
 from .backfill import Backfill, TimeBudget, parse_duration
 from .failures import ExtractionFailures
 from .integrations import Listed, integrations_resource, list_integrations
@@ -99,23 +98,15 @@ def braze_cdi_source(
             loads in slices; default: about a minute of reading. A plain `pipeline.run` commits once.
     """
     context = run_context if run_context is not None else RunContext()
-    # pyarrow is imported here, before dlt's worker threads: dlt reads sys.modules for it, and a module half
-    # imported by one worker made `is_arrow_object` raise in another thread
-    arrow_available()
     client = BrazeClient(
         api_key,
         base_url,
         limits_per_minute={"list": list_requests_per_minute, "job_sync_status": job_status_requests_per_minute},
-        budget=RetryBudget(
-            max_attempts=int(max_attempts),
-            backoff_factor=float(backoff_factor),
-            max_delay=float(max_retry_delay),
-            timeout=float(request_timeout),
-        ),
+        budget=RetryBudget(max_attempts, backoff_factor, max_retry_delay, request_timeout),  # dlt coerces the types
         stats=context.stats,
-        max_body_bytes=int(max_response_bytes),
-        max_rate_limit_wait=float(max_rate_limit_wait),
-        max_pages=int(max_pages),
+        max_body_bytes=max_response_bytes,
+        max_rate_limit_wait=max_rate_limit_wait,
+        max_pages=max_pages,
     )
     future_tolerance = timedelta(minutes=float(future_tolerance_minutes))
     budget = TimeBudget(parse_duration(time_budget), started=context.started)
@@ -135,15 +126,16 @@ def braze_cdi_source(
     if not wanted:
         # the list decides which resources exist; the integrations resource reuses it
         listed = list_integrations(client, budget.left)
-        wanted = [item["integration_id"] for item in listed]
+        wanted = [item["integration_id"] for item in listed[0]]
 
     yield integrations_resource(client, listed, wanted if integration_ids else None, failures, backfill)
+    wanted = list(dict.fromkeys(wanted))
     _room_for_resources(len(wanted))
-    client.stats.expect(list(dict.fromkeys(wanted)))
-    backfill.expect(list(dict.fromkeys(wanted)))
-    for integration_id in dict.fromkeys(wanted):
+    client.stats.expect(wanted)
+    backfill.integrations = wanted
+    for integration_id in wanted:
         yield job_sync_status_resource(
-            client, integration_id, bounded_from, max_running, failures, parallel, context, future_tolerance
+            client, integration_id, bounded_from, max_running, failures, parallel, context, backfill, future_tolerance
         )
 
 

@@ -31,6 +31,5 @@ def sleep(seconds: float) -> None:
 
 
 def check() -> None:
-    """Raise `RunInterrupted` if a stop was requested."""
     if _STOP.is_set():
         raise RunInterrupted("the run was interrupted")

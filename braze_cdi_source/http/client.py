@@ -11,7 +11,7 @@ import re
 import threading
 from collections.abc import Generator
 from typing import Any
-from urllib.parse import parse_qs, quote, urlsplit
+from urllib.parse import quote, urlsplit
 
 from dlt.common.jsonpath import TJsonPath
 from dlt.sources.helpers.rest_client import RESTClient
@@ -158,13 +158,6 @@ class _RESTClient(RESTClient):
         return results_of(response, None)
 
 
-def cursor_of(url: str | None) -> str | None:
-    if not url:
-        return None
-    values = parse_qs(urlsplit(url).query).get("cursor")
-    return values[0] if values else None
-
-
 class Page(list):  # type: ignore[type-arg]
     """One page's `results`, the cursor that fetched it and the next one, whether a next page exists, its size."""
 
@@ -242,13 +235,11 @@ class BrazeClient:
         try:
             for page in pages:
                 self.stats.page(integration_id)
-                following = paginator.current_url if paginator.has_next_page else None
                 size = len(page.response.content or b"")
-                yield Page(page, cursor_of(page.response.url), cursor_of(following), paginator.has_next_page, size)
+                yield Page(page, paginator.cursor, paginator.next_cursor, paginator.has_next_page, size)
         except (ConnectionError, Timeout, ChunkedEncodingError) as error:
-            current = urlsplit(paginator.current_url or path).path
             what = str(error) if isinstance(error, RequestDeadlineExceeded) else type(error).__name__
-            raise BrazeApiError(None, current, f"network: {what}", integration_id) from error
+            raise BrazeApiError(None, path, f"network: {what}", integration_id) from error
         if paginator.refused is not None:
             raise paginator.refused
 

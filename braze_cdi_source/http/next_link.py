@@ -16,6 +16,7 @@ from dlt.sources.helpers.rest_client.paginators import HeaderLinkPaginator
 from requests import Request, Response
 
 from ..errors import PagingLoopError, UnsafeLinkError
+from ..terminal_text import shown
 from .transport import origin
 
 DEFAULT_MAX_PAGES = 50_000
@@ -40,56 +41,52 @@ def next_links(header: str) -> list[str]:
     return found
 
 
-def _shown(link: str) -> str:
-    return "".join(c if 0x20 < ord(c) < 0x7F else "?" for c in link[:120])
-
-
 class SameOriginLinkPaginator(HeaderLinkPaginator):
     """Braze's `Link` paging that only ever requests base_url + this resource's path + a cursor.
 
     A link to another origin, with unsafe characters, without a cursor, or with a cursor already in `seen` (the
     run's cursors, across slices) ends paging before any request; `refused` holds the error for the caller to
-    raise once the current page is handed over (the rows read so far load).
+    raise once the current page is handed over (the rows read so far load). After each page, `cursor` is the
+    one that fetched it (None: the newest) and `next_cursor` the next page's.
     """
 
     def __init__(
         self,
-        base_url: str | None = None,
+        base_url: str,
         max_pages: int = DEFAULT_MAX_PAGES,
         redact: Callable[[str], str] = str,
         seen: set[str] | None = None,
     ) -> None:
         super().__init__(links_next_key="next")
-        self._base = base_url.rstrip("/") if base_url else None
-        self._origin: tuple[str, str, int] | None = None
+        self._base = base_url.rstrip("/")
+        self._origin = origin(self._base)
         self._path = ""
         self._seen: set[str] = seen if seen is not None else set()
         self._max_pages = max(1, int(max_pages))
         self._redact = redact
         self.refused: UnsafeLinkError | None = None
-        self.current_url: str | None = None
+        self.cursor: str | None = None
+        self.next_cursor: str | None = None
 
     def init_request(self, request: Request) -> None:
         super().init_request(request)
         parts = urlsplit(request.url)
-        if self._base is None:
-            self._base = f"{parts.scheme}://{parts.netloc}"
-        self._origin = origin(self._base)
         self._path = parts.path
         params = request.params if isinstance(request.params, dict) else {}
-        self._seen.add(str(params.get("cursor") or parse_qs(parts.query).get("cursor", [""])[0]))
-        self.current_url = request.url
+        self.next_cursor = str(params.get("cursor") or parse_qs(parts.query).get("cursor", [""])[0]) or None
+        self._seen.add(self.next_cursor or "")
 
     def update_state(self, response: Response, data: Any = None) -> None:
         links = next_links(response.headers.get("Link") or "")
         self._next_reference = links[0] if links else None
         if len(set(links)) > 1:
             self._refuse(
-                f"Braze's Link header names {len(set(links))} different next pages ({_shown(', '.join(links))}): "
+                f"Braze's Link header names {len(set(links))} different next pages ({shown(', '.join(links), 120)}): "
                 "cannot tell which one continues; stopped paging, the pages before it loaded."
             )
 
     def update_request(self, request: Request) -> None:
+        self.cursor, self.next_cursor = self.next_cursor, None
         link = self._next_reference
         if link is None:  # no next page; an empty link ("<>") is a next page without a cursor: refused below
             return
@@ -99,7 +96,7 @@ class SameOriginLinkPaginator(HeaderLinkPaginator):
         if cursor in self._seen:
             return self._stop(
                 PagingLoopError(
-                    f"Braze's next-page link repeats cursor {_shown(cursor)!r}, already read in this run (a loop): "
+                    f"Braze's next-page link repeats cursor {shown(cursor, 120)!r}, already read in this run (a loop): "
                     f"stopped paging after {len(self._seen)} page(s); the rows read so far load. "
                     "Re-run; report it to Braze if it persists."
                 )
@@ -112,14 +109,15 @@ class SameOriginLinkPaginator(HeaderLinkPaginator):
                 )
             )
         self._seen.add(cursor)
-        request.url = self.current_url = f"{self._base}{self._path}?{urlencode({'cursor': cursor})}"
+        request.url = f"{self._base}{self._path}?{urlencode({'cursor': cursor})}"
         request.params = None
+        self.next_cursor = cursor
 
     def _cursor_of(self, link: str) -> str | None:
         """The cursor the next request carries; None (and `refused` set) for a link that cannot be used."""
         if _UNSAFE_CHARACTER.search(link):
             return self._refuse(
-                f"Braze's next-page link {_shown(link)!r} contains a backslash, whitespace, a control or non-ASCII "
+                f"Braze's next-page link {shown(link, 120)!r} contains a backslash, whitespace, a control or non-ASCII "
                 "character: refusing to follow it. Check base_url and any proxy in between; the pages before it "
                 "loaded."
             )
@@ -127,19 +125,19 @@ class SameOriginLinkPaginator(HeaderLinkPaginator):
             parts = urlsplit(link)
             target = origin(link) if parts.scheme or parts.netloc else self._origin
         except ValueError:
-            return self._refuse(f"Braze's next-page link {_shown(link)!r} is not a valid URL: cannot continue paging.")
+            return self._refuse(f"Braze's next-page link {shown(link, 120)!r} is not a valid URL: cannot go on paging.")
         if target != self._origin or parts.username is not None or parts.password is not None:
-            scheme, host, port = target or ("", "", None)
+            scheme, host, port = target
             return self._refuse(
-                f"Braze's next-page link points to {_shown(f'{scheme}://{host}:{port}')}, not to the configured "
+                f"Braze's next-page link points to {shown(f'{scheme}://{host}:{port}', 120)}, not to the configured "
                 "instance: refusing to send the API key there. Check base_url; report it if it persists."
             )
         cursors = parse_qs(parts.query).get("cursor")
         if not cursors or not cursors[0]:
-            return self._refuse(f"Braze's next-page link {_shown(link)!r} has no cursor: cannot continue paging.")
+            return self._refuse(f"Braze's next-page link {shown(link, 120)!r} has no cursor: cannot continue paging.")
         if self._redact(cursors[0]) != cursors[0]:
             return self._refuse(
-                f"Braze's next-page link {_shown(link)!r} carries the API key (a proxy echoing it?): refusing to "
+                f"Braze's next-page link {shown(link, 120)!r} carries the API key (a proxy echoing it?): refusing to "
                 "follow it or keep it as a resume point. Check any proxy in between; the pages before it loaded."
             )
         return cursors[0]

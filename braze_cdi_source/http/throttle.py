@@ -14,7 +14,6 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from email.utils import parsedate_to_datetime
 from typing import Any, ClassVar
 
 from requests import Response
@@ -155,7 +154,7 @@ class Throttle:
         reset = _number(headers.get("X-RateLimit-Reset"))
         asked = None if reset is None else reset - now
         if response.status_code == 429:
-            after = _retry_after_seconds(headers.get("Retry-After"), now)
+            after = _number(headers.get("Retry-After"))  # seconds (Braze sends none; an HTTP date is ignored)
             header = "Retry-After" if after is not None and (asked is None or after > asked) else "X-RateLimit-Reset"
             asked = after if header == "Retry-After" else asked
             if asked is not None and asked > ABSURD_WAIT:
@@ -196,16 +195,3 @@ def _count(value: str | None) -> int | None:
     number = _number(value)
     return None if number is None else int(min(number, _MAX_LIMIT))
 
-
-def _retry_after_seconds(value: str | None, now: float) -> float | None:
-    """`Retry-After` as seconds from now: a number of seconds or an HTTP date; None if unusable."""
-    seconds = _number(value)
-    if seconds is not None or value is None:
-        return seconds
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError, OverflowError):
-        return None
-    if when is None or when.tzinfo is None:
-        return None
-    return max(0.0, when.timestamp() - now)

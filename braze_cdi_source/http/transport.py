@@ -24,7 +24,7 @@ from urllib3.exceptions import HTTPError as Urllib3HTTPError
 from urllib3.exceptions import LocationParseError, NameResolutionError, NewConnectionError
 from urllib3.util import parse_url
 
-from ..errors import BaseUrlUnreachableError, ResponseTooLargeError, UnsafeLinkError, exception_chain
+from ..errors import BaseUrlUnreachableError, ResponseTooLargeError, UnsafeLinkError, find_cause
 from ..settings import JOB_SYNC_STATUS_ENDPOINT, LIST_ENDPOINT, endpoint_of
 from . import cancel
 
@@ -194,19 +194,16 @@ class BoundedAdapter(HTTPAdapter):
         """A first request whose host does not resolve or refuses the connection: base_url is wrong."""
         if self.reached.is_set():
             return
-        for cause in exception_chain(error):
-            if isinstance(cause, NameResolutionError):
-                reason = "does not resolve (DNS)"
-            elif isinstance(cause, ConnectionRefusedError) or (
-                isinstance(cause, NewConnectionError) and "refused" in str(cause).lower()
-            ):
-                reason = "refuses connections"
-            else:
-                continue
-            raise BaseUrlUnreachableError(
-                f"base_url host {self.origin[1]}:{self.origin[2]} {reason}: check base_url (your instance's REST "
-                "endpoint, e.g. https://rest.iad-03.braze.com) and the network or proxy settings."
-            ) from None
+        if find_cause(error, NameResolutionError):
+            reason = "does not resolve (DNS)"
+        elif find_cause(error, ConnectionRefusedError) or "refused" in str(find_cause(error, NewConnectionError)):
+            reason = "refuses connections"
+        else:
+            return
+        raise BaseUrlUnreachableError(
+            f"base_url host {self.origin[1]}:{self.origin[2]} {reason}: check base_url (your instance's REST "
+            "endpoint, e.g. https://rest.iad-03.braze.com) and the network or proxy settings."
+        ) from None
 
     def _read_body(self, response: Response) -> None:
         """Read and decode the whole body within the deadline and the size cap; keep it on `response`."""

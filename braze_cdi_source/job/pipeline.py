@@ -76,8 +76,6 @@ def describe_location(pipeline: dlt.Pipeline) -> str:
     Never the password: only named, non-secret parts of the credentials are read.
     """
     destination = pipeline.destination
-    if destination is None:
-        return "no destination"
     try:
         config = pipeline.destination_client().config
     except Exception:  # noqa: BLE001 - unconfigured destination: its name is all there is to say
@@ -103,8 +101,7 @@ def pipeline_lock(pipeline: dlt.Pipeline) -> Iterator[None]:
     second one refuses; the OS releases the lock when the process dies, even on SIGKILL."""
     Path(pipeline.pipelines_dir).mkdir(parents=True, exist_ok=True)
     path = Path(pipeline.pipelines_dir) / f".{pipeline.pipeline_name}.lock"
-    handle = open(path, "a+")  # noqa: SIM115 - held for the duration of the run
-    try:
+    with open(path, "a+") as handle:  # held for the duration of the run
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -114,13 +111,10 @@ def pipeline_lock(pipeline: dlt.Pipeline) -> Iterator[None]:
                 f"Another braze-cdi run of pipeline {pipeline.pipeline_name!r} is in progress ({holder}): "
                 "this run did nothing; let that one finish."
             ) from None
-        handle.seek(0)
-        handle.truncate()
+        handle.truncate(0)  # "a+": the holder's pid is appended at the (new) end
         handle.write(f"pid {os.getpid()}")
         handle.flush()
         yield
-    finally:
-        handle.close()
 
 
 def run_file_format(pipeline: dlt.Pipeline) -> str | None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import inspect
 import logging
 import time
 from datetime import datetime, timezone
@@ -62,8 +61,8 @@ def run_pipeline(
 ) -> RunSummary:
     """Run the source under the pipeline lock, refresh the views, and summarise what happened.
 
-    `source` may be a function that makes one: it is called once the lock is held (a refused run sends no
-    request), with `run_context=` when it takes one; a source made beforehand must have been given `context`.
+    `source` may be a function that makes one: it is called with `run_context=` once the lock is held (a refused
+    run sends no request); a source made beforehand must have been given `context`.
     Failed integrations are rows in `extraction_errors` (`summary.failures`); a failure of the whole run raises.
     """
     started = time.monotonic()
@@ -111,7 +110,9 @@ def run_pipeline(
                 summary.stopped_by_budget = backfill.stopped_by_budget and bool(summary.backfill_pending)
                 summary.slices = len(loads)
         except Exception as error:
-            if not invalid_input(error):  # a setting that cannot work: nothing was tried, nothing is logged
+            cause = root_cause(error)  # a setting that cannot work: nothing was tried, no run is logged
+            bad = (ConfigurationError, ConfigFieldMissingException, ConfigValueCannotBeCoercedException)
+            if not isinstance(cause, bad) or isinstance(cause, BaseUrlUnreachableError):
                 record_failed_run(pipeline, started_at, stats)
             raise
         finally:
@@ -121,34 +122,23 @@ def run_pipeline(
 
 
 def _made(source: Any, context: RunContext) -> Any:
-    """The source to run: `source`, or what the function `source` makes (given `context` if it takes it)."""
+    """The source to run: `source`, or what the function `source` makes with `context`."""
     if callable(source) and not hasattr(source, "resources"):
-        takes_context = "run_context" in inspect.signature(source).parameters
-        source = source(run_context=context) if takes_context else source()
+        source = source(run_context=context)
     if getattr(source, "name", None) == SOURCE_NAME and context.backfill is None:
         raise TypeError(
             "run_pipeline needs the braze_cdi_source it runs to share its RunContext: pass the function "
-            "(`run_pipeline(pipeline, braze_cdi_source)`, or a function taking `run_context`), or make the source "
+            "(`run_pipeline(pipeline, braze_cdi_source)`, or any function taking `run_context`), or make the source "
             "with `braze_cdi_source(..., run_context=context)` and pass `context=context`."
         )
     return source
 
 
-def invalid_input(error: BaseException) -> bool:
-    """Whether `error` is a missing or malformed setting (not a Braze, network or destination failure)."""
-    cause = root_cause(error)
-    bad = (ConfigurationError, ConfigFieldMissingException, ConfigValueCannotBeCoercedException)
-    return isinstance(cause, bad) and not isinstance(cause, BaseUrlUnreachableError)
-
-
 def _extract_times(pipeline: dlt.Pipeline) -> tuple[float, float]:
     """Seconds the last extract step took, and since it ended (normalize and load: what a slice's budget keeps)."""
-    trace = pipeline.last_trace
-    steps = [s for s in (trace.steps if trace is not None else []) if s.step == "extract" and s.finished_at]
-    if not steps:
-        return 0.0, 0.0
-    took = (steps[-1].finished_at - steps[-1].started_at).total_seconds()
-    return max(0.0, took), max(0.0, (datetime.now(timezone.utc) - steps[-1].finished_at).total_seconds())
+    extract = [step for step in pipeline.last_trace.steps if step.step == "extract"][-1]  # every run extracts
+    took = (extract.finished_at - extract.started_at).total_seconds()
+    return max(0.0, took), max(0.0, (datetime.now(timezone.utc) - extract.finished_at).total_seconds())
 
 
 def reset_state(pipeline: dlt.Pipeline, integration_ids: list[str] | None = None) -> list[str]:

@@ -25,7 +25,7 @@ def stop_on_signals(announce: Callable[[], None], grace: float = 4.0) -> Iterato
     request and interrupts the main thread; after `grace` s or a second signal, `announce()` and exit at once, which
     loses nothing, like a crash. Main thread only, before other threads start (they inherit the blocked signals).
     """
-    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "pthread_sigmask"):
+    if threading.current_thread() is not threading.main_thread():
         yield
         return
     signals = {signal.SIGINT, signal.SIGTERM}

@@ -67,7 +67,6 @@ class RunSummary:
 
 
 def add_row_counts(totals: dict[str, int], pipeline: dlt.Pipeline) -> None:
-    """Add the last load's rows per table (dlt's trace) to `totals`."""
     trace = pipeline.last_trace
     if trace is None or trace.last_normalize_info is None:
         return
@@ -89,7 +88,8 @@ def summarise(
         dataset_name=pipeline.dataset_name,
         duration_seconds=round(duration, 3),
         rows_per_table=row_counts,
-        rows_per_integration={k: v["rows"] for k, v in per_integration.items()},
+        rows_per_integration={i: of["new_rows"] + of["updated_rows"] + of["reread_rows"]
+                              for i, of in per_integration.items()},
         failures=row_counts.get(EXTRACTION_ERRORS_TABLE, 0),
         requests=figures["requests"],
         throttled_429=figures["throttled_429"],
@@ -140,24 +140,18 @@ def correct_new_rows(summary: RunSummary, before: dict[str, int] | None, after: 
                 item["new"] = gained
 
 
-def run_status(summary: RunSummary | None, integrations: int, integrations_failed: int) -> str:
-    """failed: the run raised, or every integration failed; partial: some failed; ok: none failed."""
-    if summary is None or (integrations and integrations_failed >= integrations):
-        return "failed"
-    return "ok" if summary.ok else "partial"
-
-
 def record_run(pipeline: dlt.Pipeline, started_at: datetime, stats: RunStats, summary: RunSummary | None) -> None:
     """Append this run's row to `extraction_runs`, and make sure `extraction_errors` exists (empty when no run
     ever failed), so analysts' queries on both work from the first run. A separate small load after the
     main one, so a failed run can still be recorded."""
     figures = stats.snapshot()
     failed = max(figures["integrations_failed"], summary.failures if summary else 0)
+    every_one_failed = figures["integrations"] and failed >= figures["integrations"]  # raised, or all failed: failed
     row = {
         "run_id": uuid.uuid4().hex,
         "started_at": started_at,
         "finished_at": datetime.now(timezone.utc),
-        "status": run_status(summary, figures["integrations"], failed),
+        "status": "failed" if summary is None or every_one_failed else "ok" if summary.ok else "partial",
         "integrations": figures["integrations"],
         "integrations_failed": failed,
         "requests": figures["requests"],
@@ -168,7 +162,16 @@ def record_run(pipeline: dlt.Pipeline, started_at: datetime, stats: RunStats, su
         ),
         "load_id": summary.load_ids[0] if summary and summary.load_ids else None,
         "version": package_version(),
-        **_backfill_figures(summary),
+        **({} if summary is None else {  # the backfill columns stay NULL when the run raised before a summary
+            "integrations_backfilling": len(summary.backfill_pending),
+            "backfill_minutes_left": summary.backfill_minutes_left,
+            "stopped_by_budget": summary.stopped_by_budget,
+            "slices": summary.slices,
+            "backfill_pending": json.dumps(
+                {key: value.get("estimated_pages_left") for key, value in summary.backfill_pending.items()},
+                sort_keys=True,
+            ),
+        }),
     }
     runs = dlt.resource([row], name=EXTRACTION_RUNS_TABLE, write_disposition="append", columns=EXTRACTION_RUN_COLUMNS)
     errors = dlt.resource([dlt.mark.materialize_table_schema()], name=EXTRACTION_ERRORS_TABLE,
@@ -176,24 +179,9 @@ def record_run(pipeline: dlt.Pipeline, started_at: datetime, stats: RunStats, su
     pipeline.run([runs, errors], loader_file_format=run_file_format(pipeline))
 
 
-def _backfill_figures(summary: RunSummary | None) -> dict[str, Any]:
-    """The run log's backfill columns from the summary (all None when the run raised before one existed)."""
-    if summary is None:
-        return {"integrations_backfilling": None, "backfill_minutes_left": None, "stopped_by_budget": None,
-                "slices": None, "backfill_pending": None}
-    pending = {key: value.get("estimated_pages_left") for key, value in summary.backfill_pending.items()}
-    return {
-        "integrations_backfilling": len(pending),
-        "backfill_minutes_left": summary.backfill_minutes_left,
-        "stopped_by_budget": summary.stopped_by_budget,
-        "slices": summary.slices,
-        "backfill_pending": json.dumps(pending, sort_keys=True),
-    }
-
-
-def record_failed_run(pipeline: dlt.Pipeline, started_at: datetime, stats: RunStats | None) -> None:
+def record_failed_run(pipeline: dlt.Pipeline, started_at: datetime, stats: RunStats) -> None:
     """Best effort: a run that failed as a whole is logged too, unless the destination is what failed."""
     try:
-        record_run(pipeline, started_at, stats or RunStats(), None)
+        record_run(pipeline, started_at, stats, None)
     except Exception as error:  # noqa: BLE001 - the run's own error is the one to raise
         logger.warning("could not record the failed run in %s: %s", EXTRACTION_RUNS_TABLE, type(error).__name__)

@@ -57,13 +57,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     with simulator:
         print(f"base_url={simulator.base_url}", flush=True)
         print(f"api_key={simulator.api_key}", flush=True)
-        ticker = Ticker(simulator, args.tick, seed=args.seed).start() if args.tick else None
+        ticker = Ticker(simulator, seed=args.seed) if args.tick else None
         if ticker is not None:
             print(f"tick={args.tick:g}s", flush=True)
-        while not stop.wait(0.5):
-            pass
-        if ticker is not None:
-            ticker.stop()
+        while not stop.wait(args.tick or 0.5):
+            if ticker is not None:
+                ticker.tick()
     return 0
 
 

@@ -164,7 +164,6 @@ class BrazeSimulator(Workspace):
                 self._faults.append(Fault(kind, endpoint, integration_id, page, times, seconds))
 
     def clear_faults(self) -> None:
-        """Forget every pending fault."""
         with self._lock:
             self._faults.clear()
 

@@ -4,7 +4,6 @@ or starts one, so incremental runs, running syncs turning final and `braze-cdi h
 from __future__ import annotations
 
 import random
-import threading
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
@@ -17,14 +16,11 @@ START_PROBABILITY = 0.5
 
 
 class Ticker:
-    """Advances a simulator's history every `seconds` in a background thread (or by calling `tick`)."""
+    """Advances a simulator's history one `tick` at a time."""
 
-    def __init__(self, simulator: BrazeSimulator, seconds: float, seed: int = 42) -> None:
+    def __init__(self, simulator: BrazeSimulator, seed: int = 42) -> None:
         self.simulator = simulator
-        self.seconds = seconds
         self._rng = random.Random(f"braze-sim-ticker:{seed}")
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
 
     def tick(self, now: datetime | None = None) -> dict[str, int]:
         """One step: finish running syncs, start new ones; returns how many of each."""
@@ -43,19 +39,3 @@ class Ticker:
                 self.simulator.start_sync(integration_id, at=now)
                 counts["started"] += 1
         return counts
-
-    def start(self) -> Ticker:
-        """Tick every `seconds` until `stop`."""
-        self._thread = threading.Thread(target=self._run, name="braze-simulator-ticker", daemon=True)
-        self._thread.start()
-        return self
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.seconds):
-            self.tick()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
