@@ -2,8 +2,8 @@
 # (all of them, as CI does), `make test-fast` the inner loop (the tests not marked `slow`).
 # Both create .venv and install the project on first use (Python >= 3.10 and make are all they need).
 # Tests run in TEST_WORKERS processes (pytest-xdist): many wait on sockets, timers and subprocesses, so three
-# workers keep two cores busy; `make test TEST_WORKERS=0` runs them in one process. The longest tests start first
-# (LONGEST in tests/conftest.py) and are handed out a few at a time (`--dist loadgroup` in pyproject.toml).
+# workers keep two cores busy; `make test TEST_WORKERS=0` runs them in one process. The longest tests come first
+# (LONGEST in tests/conftest.py).
 
 # The interpreter: the distribution's /usr/bin/python3.11 when it can make a venv, else the first python3.11 or
 # python3 on PATH. Debian's and Ubuntu's CPython links libpython statically and is built optimised; pyenv's
