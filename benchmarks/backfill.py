@@ -128,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="print one JSON line (for benchmarks.run)")
     args = parser.parse_args(argv)
     if args.quick:
-        counts, kill_at, budget_counts, budget, window = [120, 80], 2, [100, 50], 3.0, 1.0
+        counts, kill_at, budget_counts, budget, window = [120, 80], 2, [100, 50], 12.0, 1.0
     else:
         counts, kill_at, budget_counts, budget, window = [3000, 2000, 1000], 400, [6000, 4000, 2000], 30.0, 6.0
     result = {

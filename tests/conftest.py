@@ -35,14 +35,52 @@ def first_fast(values: Iterable[Any]) -> list[Any]:
     return [first, *(pytest.param(value, marks=pytest.mark.slow) for value in others)]
 
 
-FIRST = {"test_benchmarks_smoke.py": 0, "test_examples.py": 1, "test_warehouses.py": 1, "test_backfill.py": 2}
-"""Modules with the longest tests (the benchmark harness, Airflow and Spark, backfills): scheduled first."""
+LONGEST = (
+    "test_warehouses.py::test_databricks_views_run_on_spark",  # the xdist group of the module's `reference`
+    "test_benchmarks_smoke.py",
+    "test_notify.py::test_notices_go_out_when_the_unhealthy_set_changes",
+    "test_run_bounds.py::test_a_workspace_of_1200_integrations_loads",
+    "test_reliability.py::test_transient_fault_on_any_page_ends_equal_to_truth[429-",
+    "test_backfill.py::test_runs_that_find_no_rows_load_cleanly_and_say_so",
+    "test_backfill.py::test_reset_re_reads_history_and_merges",
+    "test_backfill.py::test_an_earlier_start_date_reads_only_the_older_pages",
+    "test_run_log.py::test_an_analysts_view_survives_repeated_runs",
+    "test_global_options.py::test_json_only_output_from_every_command",
+    "test_backfill.py::test_killed_backfill_loses_at_most_one_checkpoint_per_kill",
+    "test_examples.py::test_airflow_dag_loads_in_airflow",
+    "test_notify.py",
+    "test_report_scale.py::test_page_stays_under_5_mb",
+    "test_data_location.py",
+    "test_health.py",
+    "test_json_logs.py::test_every_stderr_line_is_json",
+    "test_concurrency.py",
+    "test_pipeline_script.py::test_script_loads_the_duckdb_file",
+    "test_reliability.py::test_429_storm_waits_for_the_reset",
+    "test_workspaces.py",
+    "test_report.py::test_report_json_has_raw_values",
+    "test_crash.py",
+)
+"""Node ids (their start, under tests/) of the tests that take longest, longest first (wall time per test, a full
+run on the 2-core machine): they start first, so that with several workers (`make test`) none is left running
+a long test alone at the end. The other slow tests follow, then the rest."""
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """The longest first, then the other slow tests, so that with several workers (`make test`) none is left
-    running alone at the end."""
-    items.sort(key=lambda item: FIRST.get(item.path.name, 3 if item.get_closest_marker("slow") else 4))
+    """Order the tests for the workers: LONGEST first, then the other slow tests, then the rest. With
+    `--dist loadgroup --no-loadscope-reorder` (pyproject.toml) pytest-xdist hands them out in this order a few at
+    a time and sends the tests of one `xdist_group` (a module-scoped fixture they share) to one worker. The
+    default `--dist load` would give the first worker a first chunk of 35 consecutive tests, all of LONGEST: 2,250 s
+    of the 5,150 s the three workers ran in a full run. The fast lane keeps `--dist load` (Makefile): its tests
+    are short, and one at a time cost a round trip each (106 s against 132-145 s, side by side at load 5)."""
+
+    def rank(item: pytest.Item) -> int:
+        nodeid = item.nodeid.removeprefix("tests/")
+        for position, prefix in enumerate(LONGEST):
+            if nodeid.startswith(prefix):
+                return position
+        return len(LONGEST) + (0 if item.get_closest_marker("slow") else 1)
+
+    items.sort(key=rank)
 
 
 @pytest.fixture(autouse=True)

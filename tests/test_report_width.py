@@ -12,7 +12,8 @@ from braze_cdi_source.simulator import BrazeSimulator
 from tests.cli import braze_cdi, cli_env, load_as_cli
 from tests.conftest import FAST_LIMITS
 
-pytestmark = pytest.mark.slow  # the report through the CLI at three widths
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("report_width")]  # the report through the CLI at three
+# widths, on one pytest-xdist worker (which loads the module-scoped history once)
 
 
 @pytest.fixture(scope="module")

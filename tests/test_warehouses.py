@@ -115,6 +115,10 @@ def read_pipeline(pipeline: dlt.Pipeline, view: str) -> Rows:
     return keyed(view, *_pipeline_rows(pipeline, view))
 
 
+SHARED = pytest.mark.xdist_group("warehouses_reference")
+"""The tests of the module-scoped `reference` run on one pytest-xdist worker, which loads it once."""
+
+
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory: pytest.TempPathFactory, postgres_url: str) -> Reference:
     folder = tmp_path_factory.mktemp("warehouses")
@@ -150,10 +154,12 @@ def run_and_compare(engine: str, reference: Reference, query: Callable[[str], tu
 # --- DuckDB and PostgreSQL, loaded by dlt --------------------------------------------------------------
 
 
+@SHARED
 def test_postgres_gives_duckdb_s_answers(reference: Reference) -> None:
     run_and_compare("postgres", reference, lambda view: _pipeline_rows(reference.postgres, view))
 
 
+@SHARED
 def test_a_non_utc_postgres_session_gets_the_same_answers(reference: Reference) -> None:
     """The views as a Los Angeles (DST) or Kathmandu (+05:45) session reads them: days, durations, windows and
     'now' do not move. (DuckDB's non-UTC session: the round trip below.)"""
@@ -198,6 +204,9 @@ def spark(tmp_path_factory: pytest.TempPathFactory) -> Any:
         .config("spark.ui.showConsoleProgress", "false")
         .config("spark.sql.shuffle.partitions", "1")
         .config("spark.sql.adaptive.enabled", "false")
+        # the views' small tables: interpreted plans, not Java code generated and compiled for each query
+        .config("spark.sql.codegen.wholeStage", "false")
+        .config("spark.sql.codegen.factoryMode", "NO_CODEGEN")
         .config("spark.sql.session.timeZone", "America/Los_Angeles")
         .getOrCreate()
     )
@@ -206,6 +215,7 @@ def spark(tmp_path_factory: pytest.TempPathFactory) -> Any:
     session.stop()
 
 
+@SHARED
 def test_databricks_views_run_on_spark(reference: Reference, spark: Any) -> None:
     from pyspark.sql import types as T
 
@@ -251,6 +261,7 @@ def create_snowflake_tables(cursor: Any, reference: Reference) -> None:
     )
 
 
+@SHARED
 def test_snowflake_views_health_and_report_on_fakesnow(reference: Reference, tmp_path: Path) -> None:
     import fakesnow
     import snowflake.connector
@@ -307,6 +318,7 @@ def strictly_parsed(statement: str, dialect: str) -> exp.Expression:
     return tree
 
 
+@SHARED
 @pytest.mark.parametrize(("dialect", "session_zone"), [
     ("bigquery", "UTC"), ("redshift", "America/Los_Angeles"), ("duckdb", "America/Los_Angeles"),
     ("duckdb", "Asia/Kathmandu"),
