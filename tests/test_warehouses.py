@@ -18,7 +18,7 @@ import shutil
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -234,6 +234,29 @@ def test_databricks_views_run_on_spark(reference: Reference, spark: Any) -> None
         return frame.columns, [tuple(row) for row in frame.collect()]
 
     run_and_compare("spark", reference, query)
+
+    # the report's chart reads on Spark (percentiles by ranks there): a budget of two marks per lane bins every
+    # lane, so the bin and daily-percentile queries run, and they give DuckDB's cells
+    from braze_cdi_source.analytics.chart_data import MAX_MARKS, read_charts
+
+    class SparkClient:
+        def make_qualified_table_name(self, table: str) -> str:
+            return f"braze_cdi_data.{table}"
+
+        def execute_sql(self, sql: str) -> list[tuple]:
+            return [tuple(row) for row in spark.sql(sql).collect()]
+
+    now = datetime.now(timezone.utc)
+    charts = {}
+    for dialect, client in (("databricks", SparkClient()), ("duckdb", None)):
+        with reference.duckdb.sql_client() as duckdb_client:
+            charts[dialect] = read_charts(client or duckdb_client, dialect, None, now - timedelta(days=30), now,
+                                          MAX_MARKS // 2)
+    spark_charts, duckdb_charts = charts["databricks"], charts["duckdb"]
+    assert spark_charts.bins == duckdb_charts.bins and len(spark_charts.bins) > 3
+    assert len(spark_charts.duration_days) == len(duckdb_charts.duration_days) > 3
+    for on_spark, on_duckdb in zip(spark_charts.duration_days, duckdb_charts.duration_days, strict=True):
+        assert on_spark == pytest.approx(on_duckdb), (on_spark, on_duckdb)
 
 
 # --- Snowflake's dialect through fakesnow ------------------------------------------------------------------
