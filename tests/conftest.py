@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import shutil
 import tempfile
@@ -21,6 +22,26 @@ os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
 
 FAST_LIMITS = {"list": (10_000, 60.0), "job_sync_status": (10_000, 60.0)}
 """Generous limits for tests that are not about rate limiting."""
+
+SHORT_WINDOWS = {"list": (10_000, 2.0), "job_sync_status": (10_000, 2.0)}
+"""Generous limits in 2-second windows, for tests that get 429s: after a 429 the throttle really waits for the
+reset Braze's headers give (the 429's, then the window's), a few seconds here instead of the rest of a minute."""
+
+RESET_AHEAD = 2.0
+"""Seconds from an injected 429 to the reset its `X-RateLimit-Reset` gives (the simulator rounds it up)."""
+
+
+def waits_after_429(sim: BrazeSimulator) -> list[float]:
+    """For each 429 the simulator sent, seconds until the same integration's next request was answered: that
+    request was sent after the 429 came back (an integration's pages are read one after another), so a client
+    that waits for the reset shows at least RESET_AHEAD, one that merely retries shows its backoff."""
+    log = [r for r in sim.requests if r.endpoint == "job_sync_status"]
+    gaps = []
+    for index, answer in enumerate(log):
+        if answer.status == 429:
+            after = next((r for r in log[index + 1:] if r.integration_id == answer.integration_id), None)
+            gaps.append(math.inf if after is None else after.at - answer.at)
+    return gaps
 
 
 # `make test` runs everything; `make test-fast` (-m "not slow") skips the tests marked slow where they live
