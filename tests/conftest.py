@@ -27,14 +27,15 @@ SHORT_WINDOWS = {"list": (10_000, 2.0), "job_sync_status": (10_000, 2.0)}
 """Generous limits in 2-second windows, for tests that get 429s: after a 429 the throttle really waits for the
 reset Braze's headers give (the 429's, then the window's), a few seconds here instead of the rest of a minute."""
 
-RESET_AHEAD = 2.0
-"""Seconds from an injected 429 to the reset its `X-RateLimit-Reset` gives (the simulator rounds it up)."""
+RESET_WAIT = 2.0 - 0.25
+"""The least gap after an injected 429 that shows a wait for its reset: the simulator's `X-RateLimit-Reset` is 2 s
+or more after it read its clock (rounded up), less 0.25 s for that clock read to the answer's `at` in its log."""
 
 
 def waits_after_429(sim: BrazeSimulator) -> list[float]:
     """For each 429 the simulator sent, seconds until the same integration's next request was answered: that
     request was sent after the 429 came back (an integration's pages are read one after another), so a client
-    that waits for the reset shows at least RESET_AHEAD, one that merely retries shows its backoff."""
+    that waits for the reset shows at least RESET_WAIT, one that merely retries shows its backoff."""
     log = [r for r in sim.requests if r.endpoint == "job_sync_status"]
     gaps = []
     for index, answer in enumerate(log):

@@ -15,7 +15,7 @@ import pytest
 from braze_cdi_source import braze_cdi_source
 from braze_cdi_source.job import RunContext, RunSummary, run_pipeline
 from braze_cdi_source.simulator import BrazeSimulator
-from tests.conftest import RESET_AHEAD, SHORT_WINDOWS, waits_after_429
+from tests.conftest import RESET_WAIT, SHORT_WINDOWS, waits_after_429
 
 pytestmark = pytest.mark.slow  # two pipelines in two threads
 
@@ -71,7 +71,7 @@ def test_two_pipelines_in_two_threads_each_count_only_their_own_simulator(tmp_pa
             assert summary.requests == len(sim.requests)
             assert summary.throttled_429 == sim.throttled == pages
             # each run waited out its 429s to the reset they gave
-            assert all(gap >= RESET_AHEAD - 0.1 for gap in waits_after_429(sim)), waits_after_429(sim)
+            assert all(gap >= RESET_WAIT for gap in waits_after_429(sim)), waits_after_429(sim)
             expected = {i: len(sim.truth(i)) for i in sim.integration_ids}
             assert summary.rows_per_integration == expected
             assert _rows_per_integration(tmp_path / f"run{index}.duckdb") == {

@@ -8,7 +8,7 @@ import pytest
 
 from braze_cdi_source import braze_cdi_source
 from braze_cdi_source.simulator import BrazeSimulator
-from tests.conftest import FAST_LIMITS, RESET_AHEAD, SHORT_WINDOWS, waits_after_429
+from tests.conftest import FAST_LIMITS, RESET_WAIT, SHORT_WINDOWS, waits_after_429
 from tests.tables import loaded_syncs, truth_syncs
 
 QUICK_RETRIES = {"backoff_factor": 0.01, "max_retry_delay": 0.05, "request_timeout": 0.5}
@@ -64,7 +64,7 @@ def test_transient_fault_on_any_page_ends_equal_to_truth(make_pipeline, kind, pa
         assert sim.count("job_sync_status", integration_id=target) >= 14 + (0 if kind == "slow" else 2)
         if kind == "429":  # each 429 was waited out to its reset, not merely retried after a backoff
             assert sim.throttled == 2
-            assert all(gap >= RESET_AHEAD - 0.1 for gap in waits_after_429(sim)), waits_after_429(sim)
+            assert all(gap >= RESET_WAIT for gap in waits_after_429(sim)), waits_after_429(sim)
 
 
 @pytest.mark.parametrize("kind", ["500", "drop", "truncated"])
@@ -208,7 +208,7 @@ def test_429_storm_waits_for_the_reset(make_pipeline):
         assert sim.throttled == 3
         # no request of an integration that got a 429 went out before the reset it was told (the simulator's
         # lower bound; the retry policy's own backoff here is at most 0.05 s)
-        assert all(gap >= RESET_AHEAD - 0.1 for gap in waits_after_429(sim)), waits_after_429(sim)
+        assert all(gap >= RESET_WAIT for gap in waits_after_429(sim)), waits_after_429(sim)
 
 
 def test_the_key_passed_in_python_leaves_no_trace(tmp_path, make_pipeline, caplog, capsys):
