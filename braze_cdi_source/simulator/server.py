@@ -96,7 +96,6 @@ class BrazeSimulator(Workspace):
         self._faults: list[Fault] = []
         self._log: list[RecordedRequest] = []
         self._server: SimulatorServer | None = None
-        self._thread: threading.Thread | None = None
         self._connections: set[socket.socket] = set()
         for count in sync_counts:
             self.add_integration(count)
@@ -106,10 +105,9 @@ class BrazeSimulator(Workspace):
         if self._server is not None:
             return self
         self._server = SimulatorServer((self._host, self._port), self)
-        self._thread = threading.Thread(
+        threading.Thread(  # `stop`'s shutdown() returns once this loop has ended
             target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="braze-simulator", daemon=True
-        )
-        self._thread.start()
+        ).start()
         return self
 
     def stop(self) -> None:
@@ -124,9 +122,6 @@ class BrazeSimulator(Workspace):
             with contextlib.suppress(OSError):
                 connection.shutdown(socket.SHUT_RDWR)
         server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
 
     def __enter__(self) -> BrazeSimulator:
         return self.start()
