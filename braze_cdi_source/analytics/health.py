@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -60,17 +60,16 @@ class HealthResult:
 
     def as_dict(self) -> dict[str, Any]:
         counts = {name: sum(1 for row in self.integrations if row["health"] == name) for name in HEALTH_CLASSES}
-        return {
+        return {  # instants stay datetimes: the CLI's JSON writer (json_value) makes them ISO 8601
             "status": self.status,
             "exit_code": self.exit_code,
-            "checked_at": self.checked_at.isoformat(),
+            "checked_at": self.checked_at,
             "fail_on": list(self.fail_on),
             "thresholds": self.thresholds.__dict__,
             "counts": counts,
             "problems": self.problems,
             "notes": self.notes,
-            "integrations": [{k: v.isoformat() if isinstance(v, (datetime, date)) else v for k, v in row.items()}
-                             for row in self.integrations],
+            "integrations": self.integrations,
         }
 
 
