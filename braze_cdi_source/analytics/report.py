@@ -67,11 +67,6 @@ def _percent(value: float | None) -> str:
     return "–" if value is None else f"{value:.0%}"
 
 
-def display_name(row: dict[str, Any]) -> str:
-    """The view's label: the name, with the id's first block when two integrations share it."""
-    return row.get("integration_label") or row["integration_name"] or row["integration_id"]
-
-
 def _last_sync(row: dict[str, Any], now: datetime) -> str:
     if row["last_sync_start_time"] is None:
         text = "never"
@@ -89,7 +84,7 @@ def summary_rows(data: ReportData) -> list[dict[str, str]]:
     """The report table's cells as text, one dict per integration (terminal and HTML show the same)."""
     return [
         {
-            "Integration": display_name(row),
+            "Integration": row["integration_label"],  # the name, with the id's first block when two share it
             "Health": row["health"],
             "Last sync": _last_sync(row, data.now),
             "Success 7d": _percent(row["success_rate_7d"]),

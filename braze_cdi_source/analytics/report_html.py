@@ -14,7 +14,7 @@ import dlt
 
 from .chart_data import PLOT_WIDTH, WORST_FIRST, Charts
 from .health import human_duration, when
-from .report import DEFAULT_DAYS, ReportData, display_name, load_report_data, summary_rows
+from .report import DEFAULT_DAYS, ReportData, load_report_data, summary_rows
 from .thresholds import HealthThresholds
 
 STATUS_COLOURS = {"success": "#2e9d4f", "partial": "#e0a100", "error": "#d2302c", "config_error": "#8e1b6e",
@@ -85,7 +85,7 @@ def _lane(row: dict[str, Any], y: float, height: float) -> str:
     """A lane's group (its marks carry no id or offset of their own: the page stays small), label, baseline.
 
     The name is cut to fit before the axis labels; hovering shows it whole."""
-    name = display_name(row)
+    name = row["integration_label"]
     shown = name if len(name) <= 42 else name[:41] + "…"
     return (f'<g data-integration="{_esc(row["integration_id"])}" transform="translate(0 {y})">'
             f'<text x="4" y="16"><title>{_esc(name)}</title>{_esc(shown)}</text>'
