@@ -11,7 +11,7 @@ its own cursor. Braze's cursors are offsets, so a resumed read sees some rows ag
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -48,12 +48,7 @@ class Stretch:
         return start_date < self.covered_to or (start_date == self.covered_to and not self.parked)
 
     def to_state(self) -> dict[str, Any]:
-        return {
-            "cursor": self.cursor,
-            "until": to_iso(self.until) if self.until else None,
-            "covered_to": to_iso(self.covered_to) if self.covered_to else None,
-            "parked": self.parked,
-        }
+        return {key: to_iso(value) if isinstance(value, datetime) else value for key, value in asdict(self).items()}
 
     @classmethod
     def from_state(cls, value: dict[str, Any]) -> Stretch:
