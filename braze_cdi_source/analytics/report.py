@@ -44,11 +44,9 @@ class ReportData:
         return {h: sum(1 for i in self.integrations if i["health"] == h) for h in HEALTH_CLASSES}
 
 
-def load_report_data(
-    pipeline: dlt.Pipeline, days: int = DEFAULT_DAYS, thresholds: HealthThresholds | None = None, charts: bool = True
-) -> ReportData:
+def load_report_data(pipeline: dlt.Pipeline, days: int = DEFAULT_DAYS, charts: bool = True) -> ReportData:
     """Read the health details and, with `charts`, the charts' bounded data for the last `days` days."""
-    thresholds = thresholds or HealthThresholds.from_config()
+    thresholds = HealthThresholds.from_config()
     with reading(pipeline, thresholds) as (client, queries):
         integrations = read_details(client, queries)
         now = utc(client.execute_sql("SELECT CURRENT_TIMESTAMP")[0][0])

@@ -14,8 +14,7 @@ import dlt
 
 from .chart_data import PLOT_WIDTH, WORST_FIRST, Charts
 from .health import human_duration, when
-from .report import DEFAULT_DAYS, ReportData, load_report_data, summary_rows
-from .thresholds import HealthThresholds
+from .report import ReportData, load_report_data, summary_rows
 
 STATUS_COLOURS = {"success": "#2e9d4f", "partial": "#e0a100", "error": "#d2302c", "config_error": "#8e1b6e",
                   "running": "#2f6fdf"}
@@ -283,12 +282,8 @@ def render_html(data: ReportData) -> str:
 """
 
 
-def write_html(
-    pipeline: dlt.Pipeline, path: Path, days: int = DEFAULT_DAYS, thresholds: HealthThresholds | None = None,
-    data: ReportData | None = None,
-) -> ReportData:
+def write_html(pipeline: dlt.Pipeline, path: Path, data: ReportData | None = None) -> ReportData:
     """Write the HTML report of `data` (read here when not given) to `path`; NoDataError when nothing is loaded."""
-    if data is None or data.charts is None:
-        data = load_report_data(pipeline, days, thresholds)
+    data = data if data is not None and data.charts is not None else load_report_data(pipeline)
     path.write_text(render_html(data), encoding="utf-8")
     return data
