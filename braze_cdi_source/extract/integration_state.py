@@ -1,9 +1,6 @@
-"""One integration's saved state (its dlt resource state): the incremental cursor and the stretches of history
-still to read.
+"""One integration's saved state (its dlt resource state): the incremental cursor (why not dlt's `Incremental`:
+docs/ARCHITECTURE.md, "Incremental per integration") and the stretches of history still to read.
 
-dlt's `Incremental` keeps one high-water mark and drops rows at the boundary by primary key, so a sync first
-loaded `running` would never be updated, and Braze has no "updated since" filter. So the state keeps the newest
-start time loaded *and* the start times of syncs still open, and a run reads back to the older of the two.
 Stretches, not one cursor: a look at the newest pages cut short leaves a gap above the older backfill, read from
 its own cursor. Braze's cursors are offsets, so a resumed read sees some rows again (merged) and never skips one.
 """
