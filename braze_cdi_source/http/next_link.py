@@ -1,9 +1,5 @@
-"""Braze's next-page links, turned into requests that cannot leave base_url nor go round in circles.
-
-`Link` is untrusted text, read per RFC 8288. URL parsers disagree on odd URLs (`http://a:1\\@b:2/`), so a
-link's authority is never used: the next request is base_url + this resource's path + `?cursor=<the link's
-cursor>`, and the transport checks the origin again with the parser that connects.
-"""
+"""Braze's next-page links, turned into requests that cannot leave base_url nor go round in circles: a link's
+authority is never used, URL parsers disagree on odd URLs (docs/reliability.md, "Security guarantees")."""
 
 from __future__ import annotations
 
