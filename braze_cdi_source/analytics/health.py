@@ -19,6 +19,7 @@ import dlt
 
 from ..errors import ConfigurationError
 from ..settings import INTEGRATIONS_TABLE, JOB_SYNC_STATUS_TABLE
+from .chart_data import utc
 from .thresholds import HEALTH_CLASSES, HealthThresholds
 from .view_sql import present_tables
 from .views import loaded_schema, pipeline_queries
@@ -135,7 +136,7 @@ def read_details(client: Any, queries: dict[str, str]) -> list[dict[str, Any]]:
         item = dict(zip(DETAIL_COLUMNS, row, strict=True))
         for key, value in item.items():
             if isinstance(value, datetime):
-                item[key] = value.astimezone(timezone.utc)
+                item[key] = utc(value)  # a driver's naive timestamp is UTC, not this machine's time
             elif key.endswith("_seconds") or key.startswith("success_rate"):
                 item[key] = None if value is None else float(value)
         result.append(item)
