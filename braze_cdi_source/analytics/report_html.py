@@ -94,7 +94,7 @@ def _lane(row: dict[str, Any], y: float, height: float) -> str:
 def _cell_tip(cell: dict[str, Any], seconds: int) -> str:
     """`2026-11-10: 96 syncs: 87 success, 5 partial, …` (an hour cell names its hour, a longer one its first day)."""
     counts = ", ".join(f"{cell[s]:,} {s}" for s in reversed(WORST_FIRST) if cell[s])
-    span = {3600: when(cell["start"])[:-4] + " UTC", 86400: ""}.get(seconds, f"{seconds // 86400} days from ")
+    span = {3600: when(cell["start"]), 86400: ""}.get(seconds, f"{seconds // 86400} days from ")
     day = "" if seconds == 3600 else cell["start"].date().isoformat()
     return f"{span}{day}: {cell['syncs']:,} syncs: {counts}"
 
