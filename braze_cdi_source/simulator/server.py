@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import hmac
-import json
 import random
 import socket
 import socketserver
@@ -248,10 +247,9 @@ class BrazeSimulator(Workspace):
                 path = f"/cdi/integrations/{integration.integration_id}/job_sync_status"
                 next_path = path.replace("integrations/", "integrations", 1) if self._malformed_links else path
             link = self._link(path, next_path, skip, total, "cursor" in query)
-            body = json.dumps({"results": results, "message": "success"}, separators=(",", ":")).encode()
         if link:
             headers.append(("Link", link))
-        return Response(200, [("Content-Type", "application/json"), *headers], body)
+        return json_response(200, {"results": results, "message": "success"}, headers)
 
     def _link(self, path: str, next_path: str, skip: int, total: int, has_cursor: bool) -> str | None:
         """Braze's Link header: none for one page, no prev without a cursor, no next on the last page."""
