@@ -212,14 +212,12 @@ Present = dict[str, "set[str] | None"]
 
 def present_tables(schema: Schema | None) -> Present:
     """Which base tables and columns dlt created, from its schema (tables it has seen data for)."""
-    present: Present = {}
-    for table in _BASE_TABLES:
-        hints = schema.tables.get(table) if schema is not None else None
-        if hints is None or not has_table_seen_data(hints):
-            present[table] = None
-        else:
-            present[table] = {name for name, column in hints["columns"].items() if column.get("data_type")}
-    return present
+    tables = schema.tables if schema is not None else {}
+    return {
+        table: {name for name, column in tables[table]["columns"].items() if column.get("data_type")}
+        if table in tables and has_table_seen_data(tables[table]) else None
+        for table in _BASE_TABLES
+    }
 
 
 def _stand_in(table: str, qualified: exp.Table, columns: set[str] | None) -> exp.Expression:
