@@ -174,6 +174,8 @@ class Throttle:
                 setattr(response, THROTTLE_WAITS, until > now)
                 window.blocked_until = max(window.blocked_until, until)
                 window.left = 0
+                if until > now:  # the told reset ends this window: the next starts with the full limit
+                    window.reset_at = until
             elif remaining is not None and (fresh or reset is None):
                 estimate = window.left if window.left is not None else window.limit - len(window.sent)
                 window.left = max(0, min(estimate, remaining))
