@@ -193,6 +193,21 @@ def test_the_budget_never_starts_a_rate_limit_wait_it_cannot_afford(tmp_path):
         assert 25 < pages(sim) < 300, "read past one window, stopped before the end"
 
 
+def test_a_wait_the_budget_cannot_afford_ends_the_run_not_slice_after_empty_slice(make_pipeline):
+    """10 pages a minute and a 40 s budget: once the next window is out of reach (its reserve known), no later
+    slice can read a page; the run ends there instead of loading empty slices until the budget is spent (49 of
+    them before)."""
+    from braze_cdi_source import braze_cdi_source
+    from braze_cdi_source.job import run_pipeline
+
+    with BrazeSimulator((800, 500), rate_limits={"list": (100, 60.0), "job_sync_status": (10, 60.0)}) as sim:
+        source = partial(braze_cdi_source, api_key=sim.api_key, base_url=sim.base_url, time_budget="40s")
+        summary = run_pipeline(make_pipeline(), source, views=False)
+    assert summary.stopped_by_budget and len(summary.backfill_pending) == 2
+    assert pages(sim) == 10  # the first window's pages, then nothing the budget could wait for
+    assert summary.slices <= 3, summary.slices
+
+
 def test_the_first_slice_reads_every_integrations_newest_page_first_then_shares_fairly(make_pipeline):
     from braze_cdi_source import braze_cdi_source
     from braze_cdi_source.job import run_pipeline
@@ -388,11 +403,11 @@ def test_a_long_gap_on_top_and_an_unfinished_backfill_are_both_read_to_the_end(t
 def test_the_backfill_left_is_told_whole_at_80_columns_and_bounded_without_start_date(tmp_path):
     """Ids and instants are never cut on a narrow terminal; with no start_date the estimate runs to Braze's 12
     months, which a younger history does not reach: it is told as an upper bound."""
-    scale = load_scale()
-    limits = {"list": (100, 6.0 * scale), "job_sync_status": (10, 6.0 * scale)}
+    # 10 pages a minute against a 40 s budget: the run reads the first window and stops, at any machine load
+    limits = {"list": (100, 60.0), "job_sync_status": (10, 60.0)}
     with BrazeSimulator((800, 500), rate_limits=limits) as sim:
         env = cli_env(tmp_path, sim.api_key, sim.base_url, COLUMNS="80")
-        result = braze_cdi("run", "--time-budget", f"{4 * scale:g}s", cwd=tmp_path, env=env)
+        result = braze_cdi("run", "--time-budget", "40s", cwd=tmp_path, env=env)
     assert result.returncode == 0, result.stderr
     assert "Backfill in progress for 2 integration(s)" in result.stdout
     assert "at most" in result.stdout and "12 months" in result.stdout

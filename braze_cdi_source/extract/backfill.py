@@ -110,6 +110,7 @@ class Backfill:
         self.failed: set[str] = set()
         self.pending: dict[str, dict[str, Any]] = {}  # integration -> its progress row
         self.stopped_by_budget = False
+        self._refused_for_good = False  # the budget refused a page once its reserve was known: no later slice can
 
     def begin_slice(self) -> bool:
         """Plan the next slice; False when no integration has anything left to read or the budget is spent."""
@@ -119,7 +120,7 @@ class Backfill:
             ]
             if not candidates:
                 return False
-            if self.budget.left() <= 0:
+            if self.budget.left() <= 0 or self._refused_for_good:
                 self.stopped_by_budget = True
                 return False
             candidates.sort(key=lambda i: (i in self.top_done, self._read_run.get(i, 0)))  # stable: source order
@@ -153,6 +154,8 @@ class Backfill:
             ):
                 return False
         if self.budget.seconds is not None and self.budget.left() <= self._wait_for_page():
+            # the time left and the wait shrink together, and the reserve only grows: refused now, refused later
+            self._refused_for_good = self.budget.reserve is not None
             self.stopped_by_budget = True
             return False
         return True
