@@ -185,37 +185,58 @@ def test_an_integration_id_never_names_another_endpoint(make_pipeline, origin):
 
 # --- 3. bounded time ----------------------------------------------------------------------------------
 
-@pytest.mark.parametrize(
-    "headers",
-    first_fast([[], [("Retry-After", "soon")], [("X-RateLimit-Reset", "nan"), ("X-RateLimit-Remaining", "0")]]),
-    ids=["no_headers", "garbage_retry_after", "nan_reset"],
-)
-def test_429_without_a_usable_reset_backs_off_then_fails_that_integration(make_pipeline, headers):
-    """Bound: max_attempts (3) requests for the integration; the other integration loads."""
-    with HostileServer({"bad": [], "good": syncs(12)}, scripted(lambda s: Reply(429, headers, b"{}"))) as server:
+UNUSABLE_RESETS = {
+    "no_headers": [],
+    "garbage_retry_after": [("Retry-After", "soon")],
+    "nan_reset": [("X-RateLimit-Reset", "nan"), ("X-RateLimit-Remaining", "0")],
+}
+"""Integration -> the headers of the 429 every one of its requests gets."""
+
+
+def test_429_without_a_usable_reset_backs_off_then_fails_that_integration(make_pipeline):
+    """Bound: max_attempts (3) requests for each integration answered 429 (one per kind of header, all in one run);
+    the other integration loads."""
+    def refuse(headers: list[tuple[str, str]]) -> Any:
+        return lambda seen: Reply(429, headers, b"{}")
+
+    rules = {name: refuse(headers) for name, headers in UNUSABLE_RESETS.items()}
+    with HostileServer({**dict.fromkeys(UNUSABLE_RESETS, []), "good": syncs(12)}, per_integration(rules)) as server:
         pipeline = make_pipeline()
         api_run(pipeline, server, max_rate_limit_wait=600.0)  # a wait it cannot use would pass the guard
-        assert server.count("/cdi/integrations/bad/") == QUICK["max_attempts"]
+        for name in UNUSABLE_RESETS:
+            assert server.count(f"/cdi/integrations/{name}/") == QUICK["max_attempts"], name
         assert len(loaded(pipeline)) == 12
-        [message] = error_messages(pipeline)
-        assert "429" in message and "bad" in message
+        errors = errors_of(pipeline)
+        assert errors.keys() == UNUSABLE_RESETS.keys()
+        for name, [message] in errors.items():
+            assert "429" in message and name in message
 
 
-@pytest.mark.parametrize(
-    "header",
-    first_fast([("Retry-After", "999999"), ("X-RateLimit-Reset", str(int(time.time()) + 365 * 86400)),
-                ("X-RateLimit-Reset", str(int(time.time() * 1000)))]),
-    ids=["retry_after_999999", "reset_a_year_ahead", "reset_in_milliseconds"],
-)
-def test_a_429_asking_for_too_long_a_wait_fails_at_once_saying_what_braze_asked(make_pipeline, header):
-    """Bound: 1 request for the integration and no wait (max_rate_limit_wait is 600 s here, so waiting would pass the
-    module's hang guard); the message quotes the header."""
-    with HostileServer({"bad": [], "good": syncs(3)}, scripted(lambda s: Reply(429, [header], b"{}"))) as server:
+TOO_LONG = {
+    "a": ("Retry-After", "999999"),
+    "b": ("X-RateLimit-Reset", str(int(time.time()) + 365 * 86400)),  # a year ahead
+    "c": ("X-RateLimit-Reset", str(int(time.time() * 1000))),  # in milliseconds
+}
+"""Integration -> the header of the 429 its requests get."""
+
+
+def test_a_429_asking_for_too_long_a_wait_fails_at_once_saying_what_braze_asked(make_pipeline):
+    """Bound: 1 request for each integration answered so (one per header, all in one run) and no wait
+    (max_rate_limit_wait is 600 s here, so waiting would pass the module's hang guard); the message quotes the
+    header."""
+    def refuse(header: tuple[str, str]) -> Any:
+        return lambda seen: Reply(429, [header], b"{}")
+
+    rules = {name: refuse(header) for name, header in TOO_LONG.items()}
+    with HostileServer({**dict.fromkeys(TOO_LONG, []), "good": syncs(3)}, per_integration(rules)) as server:
         pipeline = make_pipeline()
         api_run(pipeline, server, max_rate_limit_wait=600.0)
-        assert server.count("/cdi/integrations/bad/") == 1
-        [message] = error_messages(pipeline)
-        assert header[0] in message and header[1] in message and "max_rate_limit_wait" in message
+        errors = errors_of(pipeline)
+        assert errors.keys() == TOO_LONG.keys()
+        for name, (header, value) in TOO_LONG.items():
+            assert server.count(f"/cdi/integrations/{name}/") == 1, name
+            [message] = errors[name]
+            assert header in message and value in message and "max_rate_limit_wait" in message
         assert len(loaded(pipeline)) == 3
 
 
@@ -488,20 +509,27 @@ def test_a_load_the_destination_refuses_is_set_aside_and_the_next_run_loads(tmp_
 
 # --- 7. future-dated syncs never freeze the cursor ------------------------------------------------------
 
-@pytest.mark.parametrize("future", first_fast(["9999-01-01T00:00:00Z", "2286-11-20T17:46:40Z"]))
-def test_a_future_dated_sync_loads_but_later_syncs_still_load(make_pipeline, future):
-    """Bound: after a future-dated sync, every sync added later loads on the next run."""
-    history = syncs(5)
-    history.insert(0, {**history[0], "sync_start_time": future})
-    with HostileServer({"a": history}) as server:
+FUTURES = {"far": "9999-01-01T00:00:00Z", "frozen": "2286-11-20T17:46:40Z"}
+"""Integration -> the start time of its newest sync (2286-11-20T17:46:40Z: a state once frozen at it)."""
+
+
+def test_a_future_dated_sync_loads_but_later_syncs_still_load(make_pipeline):
+    """Bound: after a future-dated sync (one integration per date, both in one run), every sync added later loads
+    on the next run."""
+    history = {name: syncs(5) for name in FUTURES}
+    for name, rows_of in history.items():
+        rows_of.insert(0, {**rows_of[0], "sync_start_time": FUTURES[name]})
+    with HostileServer(dict(history)) as server:
         pipeline = make_pipeline()
         api_run(pipeline, server)
-        assert len(loaded(pipeline)) == 6
-        server.history["a"] = [history[0], *syncs(3, start_hour=100), *history[1:]]
+        assert Counter(r[0] for r in loaded(pipeline)) == dict.fromkeys(FUTURES, 6)
+        for name, rows_of in history.items():
+            server.history[name] = [rows_of[0], *syncs(3, start_hour=100), *rows_of[1:]]
         api_run(pipeline, server)
-        assert len(loaded(pipeline)) == 9
-        state = pipeline.state["sources"]["braze_cdi"]["resources"]["job_sync_status_a"]
-        assert state["last_sync_start_time"].startswith("2026-01-05T06")
+        assert Counter(r[0] for r in loaded(pipeline)) == dict.fromkeys(FUTURES, 9)
+        for name in FUTURES:
+            state = pipeline.state["sources"]["braze_cdi"]["resources"][f"job_sync_status_{name}"]
+            assert state["last_sync_start_time"].startswith("2026-01-05T06"), name
 
 
 # --- 8. terminal safety ----------------------------------------------------------------------------------
