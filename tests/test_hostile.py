@@ -240,23 +240,32 @@ def test_a_429_asking_for_too_long_a_wait_fails_at_once_saying_what_braze_asked(
         assert len(loaded(pipeline)) == 3
 
 
-@pytest.mark.parametrize("loop", first_fast(["self", "a_b_a"]))
-def test_a_link_that_repeats_a_cursor_ends_paging_and_keeps_the_rows(make_pipeline, loop):
-    """Bound: at most 3 requests for the integration (not 36,771 a minute); rows of the pages read load."""
-    def rule(seen: Seen) -> Reply:
-        cursor = seen.query.get("cursor", [""])[0]
-        nxt = {"self": {"": "A", "A": "A"}, "a_b_a": {"": "A", "A": "B", "B": "A"}}[loop][cursor]
-        start = {"": 0, "A": 10, "B": 20}[cursor]
-        body = page_body(syncs(40)[start : start + 10])
-        return Reply(headers=[("Link", f'</cdi/integrations/bad/job_sync_status?cursor={nxt}>; rel="next"')], body=body)
+LOOPS = {"self": {"": "A", "A": "A"}, "a_b_a": {"": "A", "A": "B", "B": "A"}}
+"""Integration -> the cursor each cursor's page links to."""
 
-    with HostileServer({"bad": []}, scripted(rule)) as server:
+
+def test_a_link_that_repeats_a_cursor_ends_paging_and_keeps_the_rows(make_pipeline):
+    """Bound: at most 3 requests for each looping integration (not 36,771 a minute; both loops in one run); rows of
+    the pages read load."""
+    def rule(loop: str) -> Any:
+        def reply(seen: Seen) -> Reply:
+            cursor = seen.query.get("cursor", [""])[0]
+            start = {"": 0, "A": 10, "B": 20}[cursor]
+            body = page_body(syncs(40)[start : start + 10])
+            link = f'</cdi/integrations/{loop}/job_sync_status?cursor={LOOPS[loop][cursor]}>; rel="next"'
+            return Reply(headers=[("Link", link)], body=body)
+        return reply
+
+    with HostileServer(dict.fromkeys(LOOPS, []), per_integration({loop: rule(loop) for loop in LOOPS})) as server:
         pipeline = make_pipeline()
         api_run(pipeline, server)
-        assert server.count("/cdi/integrations/bad/") <= 3
-        assert len(loaded(pipeline)) == {"self": 20, "a_b_a": 30}[loop]
-        [message] = error_messages(pipeline)
-        assert "loop" in message
+        for loop in LOOPS:
+            assert server.count(f"/cdi/integrations/{loop}/") <= 3, loop
+        assert Counter(r[0] for r in loaded(pipeline)) == {"self": 20, "a_b_a": 30}
+        errors = errors_of(pipeline)
+        assert errors.keys() == LOOPS.keys()
+        for [message] in errors.values():
+            assert "loop" in message
 
 
 def _slow_body(seen: Seen) -> Reply:
@@ -270,16 +279,20 @@ def _slow_json(seen: Seen) -> Reply:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("rule", first_fast([_slow_body, _slow_json]), ids=["endless_trickle", "trickled_page"])
-def test_a_slow_loris_body_ends_at_the_request_deadline(make_pipeline, rule):
-    """Bound: max_attempts x request_timeout (3 x 1 s) plus backoff, not the trickle's end; the others load."""
-    with HostileServer({"bad": [], "good": syncs(3)}, scripted(rule)) as server:
+def test_a_slow_loris_body_ends_at_the_request_deadline(make_pipeline):
+    """Bound: max_attempts x request_timeout (3 x 1 s) plus backoff, not the trickle's end, for each trickling
+    integration (an endless trickle, a trickled page: both in one run); the others load."""
+    trickles = {"endless_trickle": _slow_body, "trickled_page": _slow_json}
+    with HostileServer({**dict.fromkeys(trickles, []), "good": syncs(3)}, per_integration(trickles)) as server:
         pipeline = make_pipeline()
         api_run(pipeline, server)
-        assert server.count("/cdi/integrations/bad/") == QUICK["max_attempts"]
+        for name in trickles:
+            assert server.count(f"/cdi/integrations/{name}/") == QUICK["max_attempts"], name
         assert len(loaded(pipeline)) == 3
-        [message] = error_messages(pipeline)
-        assert "request_timeout" in message
+        errors = errors_of(pipeline)
+        assert errors.keys() == trickles.keys()
+        for [message] in errors.values():
+            assert "request_timeout" in message
 
 
 @pytest.mark.parametrize(
