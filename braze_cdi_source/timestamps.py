@@ -30,8 +30,6 @@ def parse_instant(value: Any) -> datetime | None:
         parsed = datetime(value.year, value.month, value.day)
     else:
         raise ValueError(f"not a timestamp: {value!r}")
-    if parsed.tzinfo is timezone.utc:
-        return parsed
     if parsed.tzinfo is None:
         return parsed.replace(tzinfo=timezone.utc)
     try:

@@ -15,7 +15,7 @@ import pytest
 from braze_cdi_source import braze_cdi_source
 from braze_cdi_source.job import RunContext, RunSummary, run_pipeline
 from braze_cdi_source.simulator import BrazeSimulator
-from tests.conftest import FAST_LIMITS
+from tests.conftest import RESET_WAIT, SHORT_WINDOWS, waits_after_429
 
 pytestmark = pytest.mark.slow  # two pipelines in two threads
 
@@ -23,8 +23,8 @@ pytestmark = pytest.mark.slow  # two pipelines in two threads
 def test_two_pipelines_in_two_threads_each_count_only_their_own_simulator(tmp_path):
     # Different shapes and different injected 429s, so a count that leaked from one run into the other shows.
     sims = [
-        BrazeSimulator((3, 25, 40, 12), seed=1, rate_limits=FAST_LIMITS, latency=0.01),
-        BrazeSimulator((60, 0, 7), seed=2, rate_limits=FAST_LIMITS, latency=0.01),
+        BrazeSimulator((3, 25, 40, 12), seed=1, rate_limits=SHORT_WINDOWS, latency=0.01),
+        BrazeSimulator((60, 0, 7), seed=2, rate_limits=SHORT_WINDOWS, latency=0.01),
     ]
     throttled_pages = (1, 2)
     barrier = threading.Barrier(2)
@@ -70,6 +70,8 @@ def test_two_pipelines_in_two_threads_each_count_only_their_own_simulator(tmp_pa
             assert summary.ok
             assert summary.requests == len(sim.requests)
             assert summary.throttled_429 == sim.throttled == pages
+            # each run waited out its 429s to the reset they gave
+            assert all(gap >= RESET_WAIT for gap in waits_after_429(sim)), waits_after_429(sim)
             expected = {i: len(sim.truth(i)) for i in sim.integration_ids}
             assert summary.rows_per_integration == expected
             assert _rows_per_integration(tmp_path / f"run{index}.duckdb") == {

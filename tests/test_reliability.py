@@ -8,7 +8,7 @@ import pytest
 
 from braze_cdi_source import braze_cdi_source
 from braze_cdi_source.simulator import BrazeSimulator
-from tests.conftest import FAST_LIMITS
+from tests.conftest import FAST_LIMITS, RESET_WAIT, SHORT_WINDOWS, waits_after_429
 from tests.tables import loaded_syncs, truth_syncs
 
 QUICK_RETRIES = {"backoff_factor": 0.01, "max_retry_delay": 0.05, "request_timeout": 0.5}
@@ -52,7 +52,7 @@ others (429 and the slow body wait for real) in the full suite."""
     ],
 )
 def test_transient_fault_on_any_page_ends_equal_to_truth(make_pipeline, kind, page):
-    with BrazeSimulator((137, 4), rate_limits=FAST_LIMITS) as sim:
+    with BrazeSimulator((137, 4), rate_limits=SHORT_WINDOWS) as sim:
         target = sim.integration_ids[0]
         sim.inject(kind, endpoint="job_sync_status", integration_id=target, page=page, times=2, seconds=1.5)
         pipeline = make_pipeline()
@@ -62,6 +62,9 @@ def test_transient_fault_on_any_page_ends_equal_to_truth(make_pipeline, kind, pa
         assert loaded_syncs(pipeline) == truth_syncs(sim)
         assert errors(pipeline) == []
         assert sim.count("job_sync_status", integration_id=target) >= 14 + (0 if kind == "slow" else 2)
+        if kind == "429":  # each 429 was waited out to its reset, not merely retried after a backoff
+            assert sim.throttled == 2
+            assert all(gap >= RESET_WAIT for gap in waits_after_429(sim)), waits_after_429(sim)
 
 
 @pytest.mark.parametrize("kind", ["500", "drop", "truncated"])
@@ -197,12 +200,15 @@ def test_rate_limit_is_held_with_few_429s(make_pipeline):
 
 @pytest.mark.slow
 def test_429_storm_waits_for_the_reset(make_pipeline):
-    with BrazeSimulator((45, 8), rate_limits=FAST_LIMITS) as sim:
+    with BrazeSimulator((45, 8), rate_limits=SHORT_WINDOWS) as sim:
         sim.inject("429", endpoint="job_sync_status", times=3)
         pipeline = make_pipeline()
         run(pipeline, sim)
         assert loaded_syncs(pipeline) == truth_syncs(sim)
         assert sim.throttled == 3
+        # no request of an integration that got a 429 went out before the reset it was told (the simulator's
+        # lower bound; the retry policy's own backoff here is at most 0.05 s)
+        assert all(gap >= RESET_WAIT for gap in waits_after_429(sim)), waits_after_429(sim)
 
 
 def test_the_key_passed_in_python_leaves_no_trace(tmp_path, make_pipeline, caplog, capsys):

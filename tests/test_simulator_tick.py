@@ -10,6 +10,7 @@ import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
+import requests
 
 from braze_cdi_source.simulator import BrazeSimulator
 from braze_cdi_source.simulator.ticker import Ticker
@@ -42,6 +43,27 @@ def test_ticks_finish_running_syncs_and_start_new_ones_at_the_tick_time():
             assert len(sim.truth(integration_id)) == before[integration_id]
 
 
+def listed(settings: dict[str, str]) -> list[dict] | None:
+    """The simulator's integration list as served (None when it is not answered: a 429 of the list's limit)."""
+    answer = requests.get(f"{settings['base_url']}/cdi/integrations", timeout=10,
+                          headers={"Authorization": f"Bearer {settings['api_key']}"})
+    return answer.json()["results"] if answer.status_code == 200 else None
+
+
+def moved_since(settings: dict[str, str], before: list[dict] | None, tick: float = 0.3) -> None:
+    """Wait, a tick at a time, until the list shows a sync started or finished (last_job_*) since `before`: each
+    tick an active integration finishes its running sync or, one time in two, starts one. At most 40 looks, within
+    the list's 50 requests a minute."""
+    for _ in range(40):
+        time.sleep(tick)
+        now = listed(settings)
+        if before is None:
+            before = now
+        elif now is not None and now != before:
+            return
+    raise AssertionError("the ticking simulator did not move in 40 ticks")
+
+
 @pytest.mark.slow
 def test_incremental_runs_against_a_ticking_simulator_load_what_moved(tmp_path):
     server = subprocess.Popen(
@@ -54,7 +76,7 @@ def test_incremental_runs_against_a_ticking_simulator_load_what_moved(tmp_path):
         env = cli_env(tmp_path, settings["api_key"], settings["base_url"])
         first = braze_cdi("--log-format", "json", "run", cwd=tmp_path, env=env)
         assert first.returncode == 0, first.stderr
-        time.sleep(2.0)
+        moved_since(settings, listed(settings))  # a tick started or finished a sync after the first run read
         second = braze_cdi("--log-format", "json", "run", cwd=tmp_path, env=env)
         assert second.returncode == 0, second.stderr
     finally:

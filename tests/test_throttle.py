@@ -162,6 +162,19 @@ def test_a_429_holds_every_request_of_that_endpoint_until_the_reset_and_no_other
     assert waited(clock, lambda: limiter.acquire(JOBS)) == pytest.approx(7)
 
 
+def test_after_a_429_s_reset_the_next_window_is_believed_full(clock):
+    """The first answer after a 429's reset tells the new window's `Remaining`: the requests go on at once, not
+    one window later (the 429 had set what is left to nothing, and `Remaining` only lowers it)."""
+    limiter = throttle(clock)
+    limiter.acquire(JOBS)
+    limiter.observe(JOBS, answer(429, remaining=0, reset=T0 + 7, limit=5))
+    assert waited(clock, lambda: limiter.acquire(JOBS)) == pytest.approx(7)
+    limiter.observe(JOBS, answer(remaining=4, reset=clock.now + 60, limit=5))
+    for _ in range(4):
+        assert waited(clock, lambda: limiter.acquire(JOBS)) == 0
+    assert waited(clock, lambda: limiter.acquire(JOBS)) == pytest.approx(60)
+
+
 def test_a_429_waits_for_retry_after_when_it_is_later_than_the_reset(clock):
     limiter = throttle(clock)
     limiter.acquire(JOBS)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,7 @@ import dlt
 
 from ..errors import ConfigurationError
 from ..settings import INTEGRATIONS_TABLE, JOB_SYNC_STATUS_TABLE
+from .chart_data import utc
 from .thresholds import HEALTH_CLASSES, HealthThresholds
 from .view_sql import present_tables
 from .views import loaded_schema, pipeline_queries
@@ -60,17 +61,16 @@ class HealthResult:
 
     def as_dict(self) -> dict[str, Any]:
         counts = {name: sum(1 for row in self.integrations if row["health"] == name) for name in HEALTH_CLASSES}
-        return {
+        return {  # instants stay datetimes: the CLI's JSON writer (json_value) makes them ISO 8601
             "status": self.status,
             "exit_code": self.exit_code,
-            "checked_at": self.checked_at.isoformat(),
+            "checked_at": self.checked_at,
             "fail_on": list(self.fail_on),
             "thresholds": self.thresholds.__dict__,
             "counts": counts,
             "problems": self.problems,
             "notes": self.notes,
-            "integrations": [{k: v.isoformat() if isinstance(v, (datetime, date)) else v for k, v in row.items()}
-                             for row in self.integrations],
+            "integrations": self.integrations,
         }
 
 
@@ -136,7 +136,7 @@ def read_details(client: Any, queries: dict[str, str]) -> list[dict[str, Any]]:
         item = dict(zip(DETAIL_COLUMNS, row, strict=True))
         for key, value in item.items():
             if isinstance(value, datetime):
-                item[key] = value.astimezone(timezone.utc)
+                item[key] = utc(value)  # a driver's naive timestamp is UTC, not this machine's time
             elif key.endswith("_seconds") or key.startswith("success_rate"):
                 item[key] = None if value is None else float(value)
         result.append(item)

@@ -44,11 +44,9 @@ class ReportData:
         return {h: sum(1 for i in self.integrations if i["health"] == h) for h in HEALTH_CLASSES}
 
 
-def load_report_data(
-    pipeline: dlt.Pipeline, days: int = DEFAULT_DAYS, thresholds: HealthThresholds | None = None, charts: bool = True
-) -> ReportData:
+def load_report_data(pipeline: dlt.Pipeline, days: int = DEFAULT_DAYS, charts: bool = True) -> ReportData:
     """Read the health details and, with `charts`, the charts' bounded data for the last `days` days."""
-    thresholds = thresholds or HealthThresholds.from_config()
+    thresholds = HealthThresholds.from_config()
     with reading(pipeline, thresholds) as (client, queries):
         integrations = read_details(client, queries)
         now = utc(client.execute_sql("SELECT CURRENT_TIMESTAMP")[0][0])
@@ -65,11 +63,6 @@ def load_report_data(
 
 def _percent(value: float | None) -> str:
     return "–" if value is None else f"{value:.0%}"
-
-
-def display_name(row: dict[str, Any]) -> str:
-    """The view's label: the name, with the id's first block when two integrations share it."""
-    return row.get("integration_label") or row["integration_name"] or row["integration_id"]
 
 
 def _last_sync(row: dict[str, Any], now: datetime) -> str:
@@ -89,7 +82,7 @@ def summary_rows(data: ReportData) -> list[dict[str, str]]:
     """The report table's cells as text, one dict per integration (terminal and HTML show the same)."""
     return [
         {
-            "Integration": display_name(row),
+            "Integration": row["integration_label"],  # the name, with the id's first block when two share it
             "Health": row["health"],
             "Last sync": _last_sync(row, data.now),
             "Success 7d": _percent(row["success_rate_7d"]),

@@ -14,8 +14,7 @@ import dlt
 
 from .chart_data import PLOT_WIDTH, WORST_FIRST, Charts
 from .health import human_duration, when
-from .report import DEFAULT_DAYS, ReportData, display_name, load_report_data, summary_rows
-from .thresholds import HealthThresholds
+from .report import ReportData, load_report_data, summary_rows
 
 STATUS_COLOURS = {"success": "#2e9d4f", "partial": "#e0a100", "error": "#d2302c", "config_error": "#8e1b6e",
                   "running": "#2f6fdf"}
@@ -85,7 +84,7 @@ def _lane(row: dict[str, Any], y: float, height: float) -> str:
     """A lane's group (its marks carry no id or offset of their own: the page stays small), label, baseline.
 
     The name is cut to fit before the axis labels; hovering shows it whole."""
-    name = display_name(row)
+    name = row["integration_label"]
     shown = name if len(name) <= 42 else name[:41] + "…"
     return (f'<g data-integration="{_esc(row["integration_id"])}" transform="translate(0 {y})">'
             f'<text x="4" y="16"><title>{_esc(name)}</title>{_esc(shown)}</text>'
@@ -95,7 +94,7 @@ def _lane(row: dict[str, Any], y: float, height: float) -> str:
 def _cell_tip(cell: dict[str, Any], seconds: int) -> str:
     """`2026-11-10: 96 syncs: 87 success, 5 partial, …` (an hour cell names its hour, a longer one its first day)."""
     counts = ", ".join(f"{cell[s]:,} {s}" for s in reversed(WORST_FIRST) if cell[s])
-    span = {3600: when(cell["start"])[:-4] + " UTC", 86400: ""}.get(seconds, f"{seconds // 86400} days from ")
+    span = {3600: when(cell["start"]), 86400: ""}.get(seconds, f"{seconds // 86400} days from ")
     day = "" if seconds == 3600 else cell["start"].date().isoformat()
     return f"{span}{day}: {cell['syncs']:,} syncs: {counts}"
 
@@ -283,12 +282,8 @@ def render_html(data: ReportData) -> str:
 """
 
 
-def write_html(
-    pipeline: dlt.Pipeline, path: Path, days: int = DEFAULT_DAYS, thresholds: HealthThresholds | None = None,
-    data: ReportData | None = None,
-) -> ReportData:
+def write_html(pipeline: dlt.Pipeline, path: Path, data: ReportData | None = None) -> ReportData:
     """Write the HTML report of `data` (read here when not given) to `path`; NoDataError when nothing is loaded."""
-    if data is None or data.charts is None:
-        data = load_report_data(pipeline, days, thresholds)
+    data = data if data is not None and data.charts is not None else load_report_data(pipeline)
     path.write_text(render_html(data), encoding="utf-8")
     return data

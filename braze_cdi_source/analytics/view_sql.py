@@ -1,16 +1,7 @@
-"""The views' SQL: one definition per view, rendered for each warehouse's SQL dialect (no destination needed).
-
-The SQL lives in `sql/*.sql` inside the package, written once in DuckDB's dialect with a few macros
-(SECONDS_BETWEEN, UTC_DAY, ADD_SECONDS, PERCENTILE, INTEGRATION_LABEL: see `_expand_macros`)
-and bare base-table names (`job_sync_status`, `integrations`). sqlglot parses it, the macros become each
-dialect's own expressions, the table names the destination's qualified, cased and quoted names (from dlt's
-sql_client), and sqlglot writes it in the destination's dialect (`capabilities().sqlglot_dialect`). The SQL
-avoids what some warehouse lacks: FILTER (WHERE …), interval arithmetic and EXTRACT(EPOCH …).
-
-Which base tables (and columns) exist comes from dlt's schema, not information_schema (Snowflake upper-cases
-names). When a base table or column does not exist yet — a workspace with no syncs has no `job_sync_status`
-table — an empty, typed stand-in takes its place, so the views can always be created and queried; the next
-load after the table appears replaces them.
+"""The views' SQL: one definition per view (`sql/*.sql`, DuckDB's dialect, bare base-table names and the macros
+of `_expand_macros`), rendered by sqlglot for each warehouse's dialect with dlt's names for the tables, or a typed
+empty stand-in for a table or column not loaded yet, so the views always exist (no destination needed). The why
+and the traps: docs/ARCHITECTURE.md, "Views are SQL files rendered per destination".
 """
 
 from __future__ import annotations
@@ -221,14 +212,12 @@ Present = dict[str, "set[str] | None"]
 
 def present_tables(schema: Schema | None) -> Present:
     """Which base tables and columns dlt created, from its schema (tables it has seen data for)."""
-    present: Present = {}
-    for table in _BASE_TABLES:
-        hints = schema.tables.get(table) if schema is not None else None
-        if hints is None or not has_table_seen_data(hints):
-            present[table] = None
-        else:
-            present[table] = {name for name, column in hints["columns"].items() if column.get("data_type")}
-    return present
+    tables = schema.tables if schema is not None else {}
+    return {
+        table: {name for name, column in tables[table]["columns"].items() if column.get("data_type")}
+        if table in tables and has_table_seen_data(tables[table]) else None
+        for table in _BASE_TABLES
+    }
 
 
 def _stand_in(table: str, qualified: exp.Table, columns: set[str] | None) -> exp.Expression:

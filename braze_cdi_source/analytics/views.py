@@ -52,16 +52,12 @@ def _verified_dialect(pipeline: dlt.Pipeline) -> str:
 
 
 def pipeline_queries(
-    pipeline: dlt.Pipeline, client: Any, thresholds: HealthThresholds | None = None, present: Present | None = None
+    pipeline: dlt.Pipeline, client: Any, thresholds: HealthThresholds, present: Present
 ) -> dict[str, str]:
     """The details view's SELECT for the pipeline's destination (keyed by its name), read through `client` (its
-    sql_client): what `health` and `report` query, so they need no view of their own and only read rights.
-    `present`: the tables dlt's schema has (read from the schema when not given)."""
-    dialect = _verified_dialect(pipeline)
-    if present is None:
-        present = present_tables(loaded_schema(pipeline))
+    sql_client): what `health` and `report` query, so they need no view of their own and only read rights."""
     details = ("integration_health_details",)
-    return render_queries(dialect, client.make_qualified_table_name, present, thresholds, details)
+    return render_queries(_verified_dialect(pipeline), client.make_qualified_table_name, present, thresholds, details)
 
 
 def _view_columns(client: Any, qualified: str) -> list[str] | None:

@@ -16,7 +16,7 @@ import click
 from requests.exceptions import RequestException
 from urllib3.exceptions import NewConnectionError, SSLError
 
-from ..errors import BaseUrlUnreachableError, BrazeApiError, BrazeCdiError, exception_chain
+from ..errors import BrazeApiError, BrazeCdiError, exception_chain
 from ..http.client import BrazeClient, check_api_key, check_base_url, job_sync_status_path
 from ..http.retries import RetryBudget
 from ..job import describe_location, make_pipeline
@@ -64,9 +64,8 @@ def check_instance(api_key: str, url: str, checks: list[Check]) -> list[Any] | N
     except (BrazeCdiError, RequestException) as error:
         reason = unreachable_reason(error)
         status = getattr(error, "status", None)
-        if reason is not None or isinstance(error, BaseUrlUnreachableError) or (
-            isinstance(error, BrazeApiError) and status is None
-        ):
+        # a BaseUrlUnreachableError has a reason: exception_chain walks on to the connection error it replaced
+        if reason is not None or (isinstance(error, BrazeApiError) and status is None):
             checks.append(Check("instance reachable", False, f"{url}: {reason or error}."))
         elif status == 401:
             checks += [reachable, Check("key accepted", False, f"Braze answered 401: {str(error).split(': ', 1)[-1]}")]

@@ -1,9 +1,6 @@
-"""`braze-cdi`: the command group, its global options (--debug, --log-format) and where output goes in the chosen
-format, logging, and the error handling every command shares (one plain sentence and an exit code).
-
-With `--log-format json` every line on stdout and stderr is one JSON object: logs and errors are records on
-stderr, and what a command shows (summary, report, `check`'s results) is one JSON document a line on stdout.
-"""
+"""`braze-cdi`: the command group, its global options (--debug, --log-format: with json, every stdout and stderr
+line is one JSON object, docs/operate.md), where output goes in the chosen format, logging, and the error handling
+every command shares (one plain sentence and an exit code)."""
 
 from __future__ import annotations
 

@@ -1,9 +1,6 @@
-"""`braze-cdi health --notify URL`: post unhealthy integrations to a Slack-compatible incoming webhook.
-
-A notice goes out when the unhealthy set (id and class) differs from the last one notified (kept in the pipeline's
-working folder, per destination and dataset), or every time with `always`: cron does not repeat an alarm. The
-URL is the credential: only its host is ever printed. A failed notice is logged, health's exit code unchanged.
-"""
+"""`braze-cdi health --notify URL`: post unhealthy integrations to a Slack-compatible incoming webhook, when the
+unhealthy set changed (cron does not repeat an alarm). The URL is the credential: only its host is ever printed.
+When a notice goes and where the last one is kept: docs/operate.md (step 7, Alert)."""
 
 from __future__ import annotations
 

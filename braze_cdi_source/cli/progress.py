@@ -20,13 +20,12 @@ _ENDPOINT_LABELS = {"job_sync_status": "job sync status", "list": "integration l
 
 
 class ProgressCollector(Collector):
-    """dlt progress collector: a live bar on a terminal, a log line every `log_period` s otherwise."""
+    """dlt progress collector: a live bar on a terminal, a log line every 10 s otherwise."""
 
     def __init__(
-        self, stats: RunStats, live: bool, log_period: float = 10.0, console: Console | None = None,
-        budget_seconds: float | None = None,
+        self, stats: RunStats, live: bool, console: Console | None = None, budget_seconds: float | None = None
     ) -> None:
-        self.stats, self.live, self.log_period, self.budget_seconds = stats, live, log_period, budget_seconds
+        self.stats, self.live, self.budget_seconds = stats, live, budget_seconds
         self.console = console or Console(stderr=True)
         self.step, self._last_log, self._last_counts = "", 0.0, ""
         self._progress: Progress | None = None
@@ -44,7 +43,7 @@ class ProgressCollector(Collector):
             return
         now = time.monotonic()
         counts = str({k: v for k, v in figures.items() if k not in ("elapsed_seconds", "eta_seconds")})
-        if (force or now - self._last_log >= self.log_period) and counts != self._last_counts:
+        if (force or now - self._last_log >= 10.0) and counts != self._last_counts:
             self._last_log, self._last_counts = now, counts  # a step that changed no count is not told again
             logger.info(f"{self.step}: {self._describe(figures)}", extra={"fields": {"progress": figures}})
 

@@ -85,7 +85,7 @@ def report(
     else:
         print_report(pipeline, out, days=days, data=data)
     if html_file is not None:
-        write_html(pipeline, html_file, days=days, data=data)
+        write_html(pipeline, html_file, data=data)
         say(f"HTML report written to {html_file.resolve()}", markup=False)
 
 

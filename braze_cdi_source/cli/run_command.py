@@ -101,9 +101,7 @@ def progress_display(stats: RunStats, budget_seconds: float | None = None) -> Pr
 def print_summary(summary: RunSummary) -> None:
     """The last lines of every run: where it loaded, rows per integration (new, updated, re-read), what it
     cost, what failed. With --log-format json: one `{"summary": …}` document on stdout and a log record."""
-    new = sum(i["new"] for i in summary.integrations)
-    updated = sum(i["updated"] for i in summary.integrations)
-    reread = sum(i["reread"] for i in summary.integrations)
+    new, updated, reread = (sum(i[kind] for i in summary.integrations) for kind in ("new", "updated", "reread"))
     where = f"Loaded into {summary.location}, dataset {summary.dataset_name} (pipeline {summary.pipeline_name})."
     if summary.failures:
         message = (f"{summary.failures} integration(s) failed: their errors are above and in the extraction_errors "

@@ -1,9 +1,6 @@
-"""Batches of sync rows as Arrow tables with the declared column types, so dlt skips its per-row normalize.
-
-dlt writes an Arrow table in each destination's best file format for it, so the source is lean whoever runs
-it. Only a batch whose every value has its declared type goes as Arrow; any other (a new field, a variant
-value, a timestamp kept as text) goes as rows, to land exactly as dlt's JSON path lands it.
-"""
+"""Batches of sync rows as Arrow tables with the declared column types, so dlt skips its per-row normalize and
+writes each destination's best file; a batch that would land otherwise (a new field, a variant value, a text
+timestamp) goes as rows (docs/ARCHITECTURE.md, "The source hands dlt Arrow tables")."""
 
 from __future__ import annotations
 

@@ -1,9 +1,6 @@
-"""One integration's saved state (its dlt resource state): the incremental cursor and the stretches of history
-still to read.
+"""One integration's saved state (its dlt resource state): the incremental cursor (why not dlt's `Incremental`:
+docs/ARCHITECTURE.md, "Incremental per integration") and the stretches of history still to read.
 
-dlt's `Incremental` keeps one high-water mark and drops rows at the boundary by primary key, so a sync first
-loaded `running` would never be updated, and Braze has no "updated since" filter. So the state keeps the newest
-start time loaded *and* the start times of syncs still open, and a run reads back to the older of the two.
 Stretches, not one cursor: a look at the newest pages cut short leaves a gap above the older backfill, read from
 its own cursor. Braze's cursors are offsets, so a resumed read sees some rows again (merged) and never skips one.
 """
@@ -11,7 +8,7 @@ its own cursor. Braze's cursors are offsets, so a resumed read sees some rows ag
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -48,12 +45,7 @@ class Stretch:
         return start_date < self.covered_to or (start_date == self.covered_to and not self.parked)
 
     def to_state(self) -> dict[str, Any]:
-        return {
-            "cursor": self.cursor,
-            "until": to_iso(self.until) if self.until else None,
-            "covered_to": to_iso(self.covered_to) if self.covered_to else None,
-            "parked": self.parked,
-        }
+        return {key: to_iso(value) if isinstance(value, datetime) else value for key, value in asdict(self).items()}
 
     @classmethod
     def from_state(cls, value: dict[str, Any]) -> Stretch:

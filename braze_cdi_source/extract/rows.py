@@ -64,7 +64,9 @@ class RowCleaner:
                 name = self._columns[name] if name in self._columns else self._extra_column(name)
                 if name is None:
                     continue
-            row[name] = self._value(name, value)
+            row[name], why = safe_value(value)
+            if why is not None:
+                self._repaired.setdefault(name, why)
         return row
 
     def _extra_column(self, name: str) -> str | None:
@@ -87,19 +89,11 @@ class RowCleaner:
         self._columns[name] = column
         return column
 
-    def _value(self, field: str, value: Any) -> Any:
-        cleaned, why = safe_value(value)
-        if why is not None:
-            self._repaired.setdefault(field, why)
-        return cleaned
-
     def row(self, item: Mapping[str, Any], timestamp_fields: Sequence[str], key: str | None = None) -> dict[str, Any]:
         """`item` cleaned, its timestamps as UTC instants; one that does not parse is kept as text (a variant
         column), except the `key` timestamp, the row's identity (ValueError)."""
         row = self.clean(item)
-        for name in timestamp_fields:
-            if name not in row:
-                continue
+        for name in [name for name in timestamp_fields if name in row]:
             raw = row[name]
             try:
                 row[name] = parse_instant(raw)

@@ -1,9 +1,5 @@
-"""Braze's next-page links, turned into requests that cannot leave base_url nor go round in circles.
-
-`Link` is untrusted text, read per RFC 8288. URL parsers disagree on odd URLs (`http://a:1\\@b:2/`), so a
-link's authority is never used: the next request is base_url + this resource's path + `?cursor=<the link's
-cursor>`, and the transport checks the origin again with the parser that connects.
-"""
+"""Braze's next-page links, turned into requests that cannot leave base_url nor go round in circles: a link's
+authority is never used, URL parsers disagree on odd URLs (docs/reliability.md, "Security guarantees")."""
 
 from __future__ import annotations
 
@@ -94,19 +90,16 @@ class SameOriginLinkPaginator(HeaderLinkPaginator):
         if cursor is None:
             return
         if cursor in self._seen:
-            return self._stop(
-                PagingLoopError(
-                    f"Braze's next-page link repeats cursor {shown(cursor, 120)!r}, already read in this run (a loop): "
-                    f"stopped paging after {len(self._seen)} page(s); the rows read so far load. "
-                    "Re-run; report it to Braze if it persists."
-                )
+            return self._refuse(
+                f"Braze's next-page link repeats cursor {shown(cursor, 120)!r}, already read in this run (a loop): "
+                f"stopped paging after {len(self._seen)} page(s); the rows read so far load. "
+                "Re-run; report it to Braze if it persists.", PagingLoopError,
             )
         if len(self._seen) >= self._max_pages:
-            return self._stop(
-                PagingLoopError(
-                    f"more than max_pages = {self._max_pages} pages for one resource in one run: stopped paging; "
-                    "the rows read so far load and the next run goes on. Raise max_pages for a longer history."
-                )
+            return self._refuse(
+                f"more than max_pages = {self._max_pages} pages for one resource in one run: stopped paging; "
+                "the rows read so far load and the next run goes on. Raise max_pages for a longer history.",
+                PagingLoopError,
             )
         self._seen.add(cursor)
         request.url = f"{self._base}{self._path}?{urlencode({'cursor': cursor})}"
@@ -142,10 +135,8 @@ class SameOriginLinkPaginator(HeaderLinkPaginator):
             )
         return cursors[0]
 
-    def _refuse(self, message: str) -> None:
-        self._stop(UnsafeLinkError(message))
-
-    def _stop(self, error: UnsafeLinkError) -> None:
-        self.refused = type(error)(self._redact(str(error)))
+    def _refuse(self, message: str, kind: type[UnsafeLinkError] = UnsafeLinkError) -> None:
+        """End paging; `refused` holds the error, the key redacted from what Braze's link put in it."""
+        self.refused = kind(self._redact(message))
         self._has_next_page = False
 

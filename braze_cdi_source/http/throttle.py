@@ -23,6 +23,9 @@ from ..settings import JOB_SYNC_STATUS_ENDPOINT, RATE_LIMITS_PER_MINUTE
 from ..terminal_text import shown
 from . import cancel
 
+WINDOW_SECONDS = 60.0
+"""Braze's rate-limit window: its limits are per minute."""
+
 DEFAULT_MAX_RATE_LIMIT_WAIT = 60.0
 """Longest wait (seconds) any rate-limit header may impose: Braze's limits are per minute."""
 
@@ -60,7 +63,6 @@ class Throttle:
     def __init__(
         self,
         limits_per_minute: dict[str, int] | None = None,
-        window_seconds: float = 60.0,
         max_wait: float = DEFAULT_MAX_RATE_LIMIT_WAIT,
         *,
         clock: Callable[[], float] = time.time,
@@ -77,8 +79,7 @@ class Throttle:
                 )
         self._windows = {kind: _Window(limit) for kind, limit in limits.items()}
         self._lock = threading.Lock()
-        self.window_seconds = float(window_seconds)
-        self.hold = max(0.0, min(float(max_wait), self.window_seconds))  # longest any header makes anyone wait
+        self.hold = max(0.0, min(float(max_wait), WINDOW_SECONDS))  # longest any header makes anyone wait
         self._clock, self._sleep = clock, sleep
 
     @classmethod
@@ -110,7 +111,7 @@ class Throttle:
                     if window.left:
                         window.left -= 1
                     return
-            wait = min(wait, self.window_seconds)
+            wait = min(wait, WINDOW_SECONDS)
             if on_wait is not None:
                 on_wait(kind, wait)
             self._sleep(wait)
@@ -118,7 +119,7 @@ class Throttle:
     def per_minute(self, kind: str) -> float:
         """Requests a minute that `kind` allows, as last learned from Braze's `X-RateLimit-Limit`."""
         with self._lock:
-            return self._windows[kind].limit * 60.0 / self.window_seconds
+            return float(self._windows[kind].limit)
 
     def wait_needed(self, kind: str) -> float:
         """Seconds the next `kind` request would wait now; counts nothing (a time budget asks before each page)."""
@@ -136,9 +137,9 @@ class Throttle:
         if window.left == 0 and window.reset_at is not None:
             return window.reset_at - now
         # No headers yet, or spent with no reset known: pace by the limit over a sliding window, never spin.
-        while window.sent and window.sent[0] <= now - self.window_seconds:
+        while window.sent and window.sent[0] <= now - WINDOW_SECONDS:
             window.sent.popleft()
-        return window.sent[0] + self.window_seconds - now if len(window.sent) >= window.limit else 0.0
+        return window.sent[0] + WINDOW_SECONDS - now if len(window.sent) >= window.limit else 0.0
 
     def observe(self, kind: str, response: Response) -> None:
         """Learn the window from the headers; after a 429 hold every thread until its reset (at most `hold`).
@@ -166,13 +167,15 @@ class Throttle:
                 window.limit = limit
             fresh = reset is not None and reset > max(now - 1, window.over_reset)
             if response.status_code == 429:
-                if now - max(window.last_429, window.hold_started + self.hold) >= self.window_seconds:
+                if now - max(window.last_429, window.hold_started + self.hold) >= WINDOW_SECONDS:
                     window.hold_started = now  # the first 429 after a quiet window: hold every thread
                 window.last_429 = now
                 until = min(now + (asked or 0.0), window.hold_started + self.hold) if asked else now
                 setattr(response, THROTTLE_WAITS, until > now)
                 window.blocked_until = max(window.blocked_until, until)
                 window.left = 0
+                if until > now:  # the told reset ends this window: the next starts with the full limit
+                    window.reset_at = until
             elif remaining is not None and (fresh or reset is None):
                 estimate = window.left if window.left is not None else window.limit - len(window.sent)
                 window.left = max(0, min(estimate, remaining))

@@ -19,7 +19,7 @@ from requests import PreparedRequest, Response
 from requests.adapters import HTTPAdapter
 from requests.exceptions import ChunkedEncodingError, ConnectionError, Timeout
 from urllib3 import HTTPConnectionPool, HTTPSConnectionPool
-from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connection import HTTPConnection, HTTPSConnection, port_by_scheme
 from urllib3.exceptions import HTTPError as Urllib3HTTPError
 from urllib3.exceptions import LocationParseError, NameResolutionError, NewConnectionError
 from urllib3.util import parse_url
@@ -37,7 +37,6 @@ DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024
 _CHUNK = 64 * 1024
 _POLL_SECONDS = 0.25
 """Longest a socket read blocks before looking at the deadline and for a stop again."""
-_DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 class RequestDeadlineExceeded(Timeout):  # noqa: N818 - reads as what happened
@@ -48,7 +47,7 @@ def origin(url: str) -> tuple[str, str, int]:
     """Scheme, host and effective port of `url` as urllib3 parses it: the parser that connects."""
     parts = parse_url(url)
     scheme = (parts.scheme or "").lower()
-    return scheme, (parts.host or "").lower().rstrip("."), parts.port or _DEFAULT_PORTS.get(scheme, -1)
+    return scheme, (parts.host or "").lower().rstrip("."), parts.port or port_by_scheme.get(scheme, -1)
 
 
 _current = threading.local()

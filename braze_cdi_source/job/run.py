@@ -41,8 +41,8 @@ def views_supported(pipeline: dlt.Pipeline) -> bool:
     """Whether the views are made here: a SQL engine that keeps them (not a file lake's throwaway DuckDB), of a
     verified dialect. Otherwise one log line says so; the data loads all the same."""
     name = pipeline.destination.destination_name if pipeline.destination else "?"
-    client = pipeline.destination_client()
-    if isinstance(client, FSClientBase) or not isinstance(client, WithSqlClient):
+    client = pipeline.destination.client_class if pipeline.destination else object  # a class: no config resolved
+    if issubclass(client, FSClientBase) or not issubclass(client, WithSqlClient):
         logger.info("views skipped: destination %s has no SQL engine that keeps views; query the files "
                     "(see docs/warehouses.md).", name)
         return False

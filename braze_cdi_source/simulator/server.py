@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import hmac
-import json
 import random
 import socket
 import socketserver
@@ -96,7 +95,6 @@ class BrazeSimulator(Workspace):
         self._faults: list[Fault] = []
         self._log: list[RecordedRequest] = []
         self._server: SimulatorServer | None = None
-        self._thread: threading.Thread | None = None
         self._connections: set[socket.socket] = set()
         for count in sync_counts:
             self.add_integration(count)
@@ -106,10 +104,9 @@ class BrazeSimulator(Workspace):
         if self._server is not None:
             return self
         self._server = SimulatorServer((self._host, self._port), self)
-        self._thread = threading.Thread(
+        threading.Thread(  # `stop`'s shutdown() returns once this loop has ended
             target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="braze-simulator", daemon=True
-        )
-        self._thread.start()
+        ).start()
         return self
 
     def stop(self) -> None:
@@ -124,9 +121,6 @@ class BrazeSimulator(Workspace):
             with contextlib.suppress(OSError):
                 connection.shutdown(socket.SHUT_RDWR)
         server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
 
     def __enter__(self) -> BrazeSimulator:
         return self.start()
@@ -253,10 +247,9 @@ class BrazeSimulator(Workspace):
                 path = f"/cdi/integrations/{integration.integration_id}/job_sync_status"
                 next_path = path.replace("integrations/", "integrations", 1) if self._malformed_links else path
             link = self._link(path, next_path, skip, total, "cursor" in query)
-            body = json.dumps({"results": results, "message": "success"}, separators=(",", ":")).encode()
         if link:
             headers.append(("Link", link))
-        return Response(200, [("Content-Type", "application/json"), *headers], body)
+        return json_response(200, {"results": results, "message": "success"}, headers)
 
     def _link(self, path: str, next_path: str, skip: int, total: int, has_cursor: bool) -> str | None:
         """Braze's Link header: none for one page, no prev without a cursor, no next on the last page."""

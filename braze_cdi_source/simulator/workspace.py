@@ -137,19 +137,12 @@ class Workspace:
 
     @staticmethod
     def _watermark_before(syncs: list[Sync], index: int) -> int | None:
-        for i in range(index - 1, -1, -1):
-            if syncs[i].watermark is not None:
-                return syncs[i].watermark
-        return None
+        watermarks = (syncs[i].watermark for i in range(index - 1, -1, -1))  # no copy of a long history
+        return next((w for w in watermarks if w is not None), None)
 
     def _append_sync(self, integration: Integration, status: str, at: datetime | None = None) -> Sync:
         rng, syncs = integration.rng, integration.syncs
-        if syncs:
-            newest = syncs[-1]
-            base = newest.finish if newest.finish is not None else newest.start + SECOND
-            base = max(base, newest.start + SECOND)
-        else:
-            base = self._now
+        base = max(syncs[-1].finish or 0, syncs[-1].start + SECOND) if syncs else self._now
         style = pick_style(rng, self._timestamp_style)
         start = base + rng.randrange(integration.interval // 2, integration.interval + 1)
         if at is not None:
