@@ -2,8 +2,9 @@
 
     python -m benchmarks.history [--quick] [--timeout 120] [--repeats 2] [--no-postgres] --json
 
-Each dataset starts from a real `braze-cdi run` against the simulator (`integrations` + 2 crafted ones), so
-its tables, dlt schema and state are what a workspace has; then its `job_sync_status` is replaced in bulk by
+The DuckDB datasets start from one real `braze-cdi run` against the simulator (`integrations` + 2 crafted ones),
+its folder copied for the second, so their tables, dlt schema and state are what a workspace has; then each
+`job_sync_status` is replaced in bulk by
 one `INSERT … SELECT` over `generate_series` (the same SQL on DuckDB and PostgreSQL): every integration syncs
 every 15 minutes, back `days` days from one fixed instant, so the newest 30 days (the report's window) are
 the same rows in both DuckDB datasets. The crafted integrations: one whose last success was 60 days ago and
@@ -101,11 +102,13 @@ def real_run(folder: Path, integrations: int, extra_env: dict[str, str] | None =
     return {k: v for k, v in env.items() if not k.startswith("SOURCES__")}
 
 
-def build_duckdb(folder: Path, now: datetime, days: int, regular: int) -> tuple[dict[str, str], int]:
-    """A real run, then its syncs replaced by the generated history; returns (env, syncs)."""
+def build_duckdb(folder: Path, now: datetime, days: int, regular: int,
+                 env: dict[str, str] | None = None) -> tuple[dict[str, str], int]:
+    """A real run (or, given its `env`, the copy of one already in `folder`), then its syncs replaced by the
+    generated history; returns (env, syncs)."""
     import duckdb
 
-    env = real_run(folder, regular)
+    env = env or real_run(folder, regular)
     with duckdb.connect(str(folder / "braze_cdi.duckdb")) as db:
         load_id = db.execute(f"SELECT MAX(load_id) FROM {DATASET}._dlt_loads").fetchone()[0]
         db.execute(f"DELETE FROM {DATASET}.job_sync_status")
@@ -207,10 +210,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                               "timeout_s": args.timeout, "repeats": repeats, "datasets": {}}
     try:
         datasets = {}
+        log(f"the real run both datasets start from: {integrations} integrations")
+        env = real_run(root / "35_days", integrations)
+        shutil.copytree(root / "35_days", root / "year")  # the same tables, schema and state: one run, not two
+        envs = {"35_days": env, "year": {**env, "DLT_DATA_DIR": str(root / "year" / "dlt_data")}}
         for name, days in (("35_days", short_days), ("year", long_days)):
             log(f"building {name}: {integrations} integrations x {days} days")
             started = time.perf_counter()
-            env, syncs = build_duckdb(root / name, now, days, integrations)
+            env, syncs = build_duckdb(root / name, now, days, integrations, envs[name])
             datasets[name] = (root / name, env)
             result["datasets"][name] = {"days": days, "syncs": syncs, "build_s": time.perf_counter() - started,
                                         "file_mb": (root / name / "braze_cdi.duckdb").stat().st_size / 1e6}

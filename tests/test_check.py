@@ -64,7 +64,7 @@ def test_a_wrong_key_is_key_rejected_not_a_permission(tmp_path):
     assert result.returncode == 2
     assert lines(result, "ok   instance reachable:")
     [fail] = lines(result, "FAIL")
-    assert fail.startswith("FAIL key accepted:") and "401" in fail
+    assert fail.startswith("FAIL key accepted:") and "401" in fail and "not valid for this instance" in fail
     assert "permission" not in result.stdout
 
 
@@ -76,7 +76,7 @@ def test_a_missing_list_permission_is_named_after_a_reachable_instance_and_known
     assert result.returncode == 2
     assert lines(result, "ok   instance reachable:") and lines(result, "ok   key accepted:")
     [fail] = lines(result, "FAIL")
-    assert fail.startswith("FAIL permission cdi.integration_list:") and "403" in fail
+    assert fail.startswith("FAIL permission cdi.integration_list:") and "403" in fail and "lacks the permission" in fail
 
 
 @pytest.mark.slow  # a CLI subprocess

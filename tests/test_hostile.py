@@ -17,6 +17,7 @@ import subprocess
 import sys
 import time
 import zlib
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -77,6 +78,27 @@ def cli(tmp_path: Path, server: HostileServer, *args: str, timeout: float = 60, 
     return braze_cdi("run", *args, cwd=tmp_path, env=env, timeout=timeout)
 
 
+def errors_of(pipeline: Any) -> dict[str | None, list[str]]:
+    """extraction_errors' messages by integration id."""
+    found: dict[str | None, list[str]] = {}
+    for integration_id, message in rows(pipeline, "SELECT integration_id, message FROM {dataset}.extraction_errors"):
+        found.setdefault(integration_id, []).append(message)
+    return found
+
+
+def per_integration(rules: dict[str, Any]) -> Any:
+    """A script answering each named integration's job-sync-status requests with its own rule: the cases of one
+    test side by side in one server and one run (a run costs about a second of CPU), each still checked alone."""
+
+    def script(seen: Seen) -> Reply | None:
+        for name, rule in rules.items():
+            if seen.path == f"/cdi/integrations/{name}/job_sync_status":
+                return rule(seen)
+        return None
+
+    return script
+
+
 def scripted(rule):
     """A script answering `rule(seen)` for job-sync-status requests of integration "bad" only."""
 
@@ -91,30 +113,36 @@ def scripted(rule):
 # --- 1. next-page links never leave base_url ------------------------------------------------------------
 
 LINKS = {
-    "backslash_userinfo": "http://127.0.0.1:{trap}\\@127.0.0.1:{main}/cdi/integrations/bad/job_sync_status?cursor=10",
-    "other_port": "http://127.0.0.1:{trap}/cdi/integrations/bad/job_sync_status?cursor=10",
-    "userinfo": "http://x@127.0.0.1:{trap}/cdi/integrations/bad/job_sync_status?cursor=10",
-    "tab": "http://127.0.0.1:{main}\t@127.0.0.1:{trap}/cdi/integrations/bad/job_sync_status?cursor=10",
-    "scheme_relative": "//127.0.0.1:{trap}/cdi/integrations/bad/job_sync_status?cursor=10",
+    "backslash_userinfo": "http://127.0.0.1:{trap}\\@127.0.0.1:{main}/cdi/integrations/{kind}/job_sync_status?cursor=10",
+    "other_port": "http://127.0.0.1:{trap}/cdi/integrations/{kind}/job_sync_status?cursor=10",
+    "userinfo": "http://x@127.0.0.1:{trap}/cdi/integrations/{kind}/job_sync_status?cursor=10",
+    "tab": "http://127.0.0.1:{main}\t@127.0.0.1:{trap}/cdi/integrations/{kind}/job_sync_status?cursor=10",
+    "scheme_relative": "//127.0.0.1:{trap}/cdi/integrations/{kind}/job_sync_status?cursor=10",
 }
+"""Integration (named after its link) -> the next link its first page gives."""
 
 
-@pytest.mark.parametrize("kind", first_fast(sorted(LINKS)))
-def test_a_hostile_next_link_never_reaches_another_port(make_pipeline, kind):
-    """Bound: 0 requests to the trap port; the page before loads; the failure is recorded."""
+def test_a_hostile_next_link_never_reaches_another_port(make_pipeline):
+    """Bound: 0 requests to the trap port; the page before loads; the failure is recorded (each kind of link is
+    one integration's, all in one run)."""
     with HostileServer() as trap:
-        def rule(seen: Seen) -> Reply:
-            link = LINKS[kind].format(trap=trap.port, main=server.port)
-            return Reply(headers=[("Link", f'<{link}>; rel="next"')], body=page_body(syncs(10)))
+        def rule(kind: str) -> Any:
+            def reply(seen: Seen) -> Reply:
+                link = LINKS[kind].format(trap=trap.port, main=server.port, kind=kind)
+                return Reply(headers=[("Link", f'<{link}>; rel="next"')], body=page_body(syncs(10)))
+            return reply
 
-        with HostileServer({"bad": [], "good": syncs(3)}, scripted(rule)) as server:
+        rules = {kind: rule(kind) for kind in LINKS}
+        with HostileServer({**dict.fromkeys(LINKS, []), "good": syncs(3)}, per_integration(rules)) as server:
             pipeline = make_pipeline()
             api_run(pipeline, server)
         assert trap.requests == []
-        assert len([r for r in loaded(pipeline) if r[0] == "bad"]) == 10
-        assert len([r for r in loaded(pipeline) if r[0] == "good"]) == 3
-        [message] = error_messages(pipeline)
-        assert "bad" in message and server.api_key not in message
+        rows_of = Counter(r[0] for r in loaded(pipeline))
+        assert rows_of == {**dict.fromkeys(LINKS, 10), "good": 3}
+        errors = errors_of(pipeline)
+        assert errors.keys() == LINKS.keys()
+        for kind, [message] in errors.items():
+            assert kind in message and server.api_key not in message
 
 
 @pytest.mark.slow
@@ -134,13 +162,16 @@ def test_a_hostile_next_link_on_the_cli_exits_1_and_the_trap_gets_nothing(tmp_pa
 
 # --- 2. ids are one path segment ----------------------------------------------------------------------
 
+HOSTILE_IDS = ("../../users/export/ids?", "..", "a/b#c")
+
+
 @pytest.mark.parametrize("origin", ["config", "list"])
-@pytest.mark.parametrize("hostile_id", first_fast(["../../users/export/ids?", "..", "a/b#c"]))
-def test_an_integration_id_never_names_another_endpoint(make_pipeline, origin, hostile_id):
-    """Bound: every request path is /cdi/integrations or /cdi/integrations/<one segment>/job_sync_status."""
-    with HostileServer({hostile_id: syncs(2), "good": syncs(2)}) as server:
+def test_an_integration_id_never_names_another_endpoint(make_pipeline, origin):
+    """Bound: every request path is /cdi/integrations or /cdi/integrations/<one segment>/job_sync_status (the
+    hostile ids side by side in one workspace)."""
+    with HostileServer({**{i: syncs(2) for i in HOSTILE_IDS}, "good": syncs(2)}) as server:
         pipeline = make_pipeline()
-        ids = {"integration_ids": [hostile_id, "good"]} if origin == "config" else {}
+        ids = {"integration_ids": [*HOSTILE_IDS, "good"]} if origin == "config" else {}
         api_run(pipeline, server, **ids)
         for seen in server.requests:
             assert seen.path == "/cdi/integrations" or (
@@ -149,62 +180,92 @@ def test_an_integration_id_never_names_another_endpoint(make_pipeline, origin, h
                 and seen.path.count("/") == 4
             ), seen.raw_path
         assert not any("users" in s.path.split("/")[1:2] for s in server.requests)
-        assert {r[0] for r in loaded(pipeline)} == {hostile_id, "good"}
+        assert Counter(r[0] for r in loaded(pipeline)) == {**dict.fromkeys(HOSTILE_IDS, 2), "good": 2}
 
 
 # --- 3. bounded time ----------------------------------------------------------------------------------
 
-@pytest.mark.parametrize(
-    "headers",
-    first_fast([[], [("Retry-After", "soon")], [("X-RateLimit-Reset", "nan"), ("X-RateLimit-Remaining", "0")]]),
-    ids=["no_headers", "garbage_retry_after", "nan_reset"],
-)
-def test_429_without_a_usable_reset_backs_off_then_fails_that_integration(make_pipeline, headers):
-    """Bound: max_attempts (3) requests for the integration; the other integration loads."""
-    with HostileServer({"bad": [], "good": syncs(12)}, scripted(lambda s: Reply(429, headers, b"{}"))) as server:
+UNUSABLE_RESETS = {
+    "no_headers": [],
+    "garbage_retry_after": [("Retry-After", "soon")],
+    "nan_reset": [("X-RateLimit-Reset", "nan"), ("X-RateLimit-Remaining", "0")],
+}
+"""Integration -> the headers of the 429 every one of its requests gets."""
+
+
+def test_429_without_a_usable_reset_backs_off_then_fails_that_integration(make_pipeline):
+    """Bound: max_attempts (3) requests for each integration answered 429 (one per kind of header, all in one run);
+    the other integration loads."""
+    def refuse(headers: list[tuple[str, str]]) -> Any:
+        return lambda seen: Reply(429, headers, b"{}")
+
+    rules = {name: refuse(headers) for name, headers in UNUSABLE_RESETS.items()}
+    with HostileServer({**dict.fromkeys(UNUSABLE_RESETS, []), "good": syncs(12)}, per_integration(rules)) as server:
         pipeline = make_pipeline()
         api_run(pipeline, server, max_rate_limit_wait=600.0)  # a wait it cannot use would pass the guard
-        assert server.count("/cdi/integrations/bad/") == QUICK["max_attempts"]
+        for name in UNUSABLE_RESETS:
+            assert server.count(f"/cdi/integrations/{name}/") == QUICK["max_attempts"], name
         assert len(loaded(pipeline)) == 12
-        [message] = error_messages(pipeline)
-        assert "429" in message and "bad" in message
+        errors = errors_of(pipeline)
+        assert errors.keys() == UNUSABLE_RESETS.keys()
+        for name, [message] in errors.items():
+            assert "429" in message and name in message
 
 
-@pytest.mark.parametrize(
-    "header",
-    first_fast([("Retry-After", "999999"), ("X-RateLimit-Reset", str(int(time.time()) + 365 * 86400)),
-                ("X-RateLimit-Reset", str(int(time.time() * 1000)))]),
-    ids=["retry_after_999999", "reset_a_year_ahead", "reset_in_milliseconds"],
-)
-def test_a_429_asking_for_too_long_a_wait_fails_at_once_saying_what_braze_asked(make_pipeline, header):
-    """Bound: 1 request for the integration and no wait (max_rate_limit_wait is 600 s here, so waiting would pass the
-    module's hang guard); the message quotes the header."""
-    with HostileServer({"bad": [], "good": syncs(3)}, scripted(lambda s: Reply(429, [header], b"{}"))) as server:
+TOO_LONG = {
+    "a": ("Retry-After", "999999"),
+    "b": ("X-RateLimit-Reset", str(int(time.time()) + 365 * 86400)),  # a year ahead
+    "c": ("X-RateLimit-Reset", str(int(time.time() * 1000))),  # in milliseconds
+}
+"""Integration -> the header of the 429 its requests get."""
+
+
+def test_a_429_asking_for_too_long_a_wait_fails_at_once_saying_what_braze_asked(make_pipeline):
+    """Bound: 1 request for each integration answered so (one per header, all in one run) and no wait
+    (max_rate_limit_wait is 600 s here, so waiting would pass the module's hang guard); the message quotes the
+    header."""
+    def refuse(header: tuple[str, str]) -> Any:
+        return lambda seen: Reply(429, [header], b"{}")
+
+    rules = {name: refuse(header) for name, header in TOO_LONG.items()}
+    with HostileServer({**dict.fromkeys(TOO_LONG, []), "good": syncs(3)}, per_integration(rules)) as server:
         pipeline = make_pipeline()
         api_run(pipeline, server, max_rate_limit_wait=600.0)
-        assert server.count("/cdi/integrations/bad/") == 1
-        [message] = error_messages(pipeline)
-        assert header[0] in message and header[1] in message and "max_rate_limit_wait" in message
+        errors = errors_of(pipeline)
+        assert errors.keys() == TOO_LONG.keys()
+        for name, (header, value) in TOO_LONG.items():
+            assert server.count(f"/cdi/integrations/{name}/") == 1, name
+            [message] = errors[name]
+            assert header in message and value in message and "max_rate_limit_wait" in message
         assert len(loaded(pipeline)) == 3
 
 
-@pytest.mark.parametrize("loop", first_fast(["self", "a_b_a"]))
-def test_a_link_that_repeats_a_cursor_ends_paging_and_keeps_the_rows(make_pipeline, loop):
-    """Bound: at most 3 requests for the integration (not 36,771 a minute); rows of the pages read load."""
-    def rule(seen: Seen) -> Reply:
-        cursor = seen.query.get("cursor", [""])[0]
-        nxt = {"self": {"": "A", "A": "A"}, "a_b_a": {"": "A", "A": "B", "B": "A"}}[loop][cursor]
-        start = {"": 0, "A": 10, "B": 20}[cursor]
-        body = page_body(syncs(40)[start : start + 10])
-        return Reply(headers=[("Link", f'</cdi/integrations/bad/job_sync_status?cursor={nxt}>; rel="next"')], body=body)
+LOOPS = {"self": {"": "A", "A": "A"}, "a_b_a": {"": "A", "A": "B", "B": "A"}}
+"""Integration -> the cursor each cursor's page links to."""
 
-    with HostileServer({"bad": []}, scripted(rule)) as server:
+
+def test_a_link_that_repeats_a_cursor_ends_paging_and_keeps_the_rows(make_pipeline):
+    """Bound: at most 3 requests for each looping integration (not 36,771 a minute; both loops in one run); rows of
+    the pages read load."""
+    def rule(loop: str) -> Any:
+        def reply(seen: Seen) -> Reply:
+            cursor = seen.query.get("cursor", [""])[0]
+            start = {"": 0, "A": 10, "B": 20}[cursor]
+            body = page_body(syncs(40)[start : start + 10])
+            link = f'</cdi/integrations/{loop}/job_sync_status?cursor={LOOPS[loop][cursor]}>; rel="next"'
+            return Reply(headers=[("Link", link)], body=body)
+        return reply
+
+    with HostileServer(dict.fromkeys(LOOPS, []), per_integration({loop: rule(loop) for loop in LOOPS})) as server:
         pipeline = make_pipeline()
         api_run(pipeline, server)
-        assert server.count("/cdi/integrations/bad/") <= 3
-        assert len(loaded(pipeline)) == {"self": 20, "a_b_a": 30}[loop]
-        [message] = error_messages(pipeline)
-        assert "loop" in message
+        for loop in LOOPS:
+            assert server.count(f"/cdi/integrations/{loop}/") <= 3, loop
+        assert Counter(r[0] for r in loaded(pipeline)) == {"self": 20, "a_b_a": 30}
+        errors = errors_of(pipeline)
+        assert errors.keys() == LOOPS.keys()
+        for [message] in errors.values():
+            assert "loop" in message
 
 
 def _slow_body(seen: Seen) -> Reply:
@@ -218,16 +279,20 @@ def _slow_json(seen: Seen) -> Reply:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("rule", first_fast([_slow_body, _slow_json]), ids=["endless_trickle", "trickled_page"])
-def test_a_slow_loris_body_ends_at_the_request_deadline(make_pipeline, rule):
-    """Bound: max_attempts x request_timeout (3 x 1 s) plus backoff, not the trickle's end; the others load."""
-    with HostileServer({"bad": [], "good": syncs(3)}, scripted(rule)) as server:
+def test_a_slow_loris_body_ends_at_the_request_deadline(make_pipeline):
+    """Bound: max_attempts x request_timeout (3 x 1 s) plus backoff, not the trickle's end, for each trickling
+    integration (an endless trickle, a trickled page: both in one run); the others load."""
+    trickles = {"endless_trickle": _slow_body, "trickled_page": _slow_json}
+    with HostileServer({**dict.fromkeys(trickles, []), "good": syncs(3)}, per_integration(trickles)) as server:
         pipeline = make_pipeline()
         api_run(pipeline, server)
-        assert server.count("/cdi/integrations/bad/") == QUICK["max_attempts"]
+        for name in trickles:
+            assert server.count(f"/cdi/integrations/{name}/") == QUICK["max_attempts"], name
         assert len(loaded(pipeline)) == 3
-        [message] = error_messages(pipeline)
-        assert "request_timeout" in message
+        errors = errors_of(pipeline)
+        assert errors.keys() == trickles.keys()
+        for [message] in errors.values():
+            assert "request_timeout" in message
 
 
 @pytest.mark.parametrize(
@@ -248,17 +313,28 @@ def test_absurd_rate_limit_headers_on_2xx_are_ignored_and_everything_loads(make_
         assert error_messages(pipeline) == []
 
 
-@pytest.mark.parametrize("status", first_fast([301, 302, 307]))
-def test_a_redirect_is_not_followed_nor_retried_and_names_the_host(make_pipeline, status):
-    """Bound: 1 request for the integration; the message names the host only."""
+REDIRECTS = {"moved": 301, "found": 302, "temporary": 307}
+"""Integration -> the redirect status its pages answer (names without digits: the message must give the status)."""
+
+
+def test_a_redirect_is_not_followed_nor_retried_and_names_the_host(make_pipeline):
+    """Bound: 1 request for each redirected integration; the message names the host only."""
     location = "https://evil.example.com/steal?key=1"
-    redirect = scripted(lambda s: Reply(status, [("Location", location)]))
-    with HostileServer({"bad": [], "good": syncs(2)}, redirect) as server:
+
+    def redirect(status: int) -> Any:
+        return lambda seen: Reply(status, [("Location", location)])
+
+    rules = {name: redirect(status) for name, status in REDIRECTS.items()}
+    with HostileServer({**dict.fromkeys(REDIRECTS, []), "good": syncs(2)}, per_integration(rules)) as server:
         pipeline = make_pipeline()
         api_run(pipeline, server)
-        assert server.count("/cdi/integrations/bad/") == 1
-        [message] = error_messages(pipeline)
-        assert "evil.example.com" in message and "steal" not in message and str(status) in message
+        errors = errors_of(pipeline)
+        assert errors.keys() == REDIRECTS.keys()
+        for name, status in REDIRECTS.items():
+            assert server.count(f"/cdi/integrations/{name}/") == 1
+            [message] = errors[name]
+            assert "evil.example.com" in message and "steal" not in message and str(status) in message
+        assert len(loaded(pipeline)) == 2
 
 
 @pytest.mark.slow
@@ -304,10 +380,11 @@ _MEASURED = (
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("rule", [_gzip_bomb, _endless], ids=["gzip_bomb", "endless_body"])
-def test_a_huge_body_stops_at_the_cap_on_the_cli_within_bounded_memory(tmp_path, rule):
-    """Bound: peak RSS of the CLI process < 400 MB (a run is about 150 MB), exit 1."""
-    with HostileServer({"bad": [], "good": syncs(3)}, scripted(rule)) as server:
+def test_a_huge_body_stops_at_the_cap_on_the_cli_within_bounded_memory(tmp_path):
+    """Bound: peak RSS of the CLI process < 400 MB (a run is about 150 MB) while it reads a gzip bomb and an
+    endless body (one integration each, one run), exit 1, each integration's failure naming the cap."""
+    huge = {"gzip_bomb": _gzip_bomb, "endless_body": _endless}
+    with HostileServer({**dict.fromkeys(huge, []), "good": syncs(3)}, per_integration(huge)) as server:
         env = cli_env(tmp_path, server.api_key, server.base_url, **{
             **QUICK_ENV,
             "SOURCES__BRAZE_CDI__MAX_RESPONSE_BYTES": str(4 * 1024 * 1024),
@@ -316,7 +393,8 @@ def test_a_huge_body_stops_at_the_cap_on_the_cli_within_bounded_memory(tmp_path,
         result = subprocess.run([sys.executable, "-c", _MEASURED, BRAZE_CDI, "run"], cwd=tmp_path, env=env,
                                 capture_output=True, text=True, timeout=60)  # an unbounded read never ends
     assert result.returncode == 1, result.stderr
-    assert "max_response_bytes" in result.stderr
+    for name in huge:
+        assert any(name in line and "max_response_bytes" in line for line in result.stderr.splitlines()), name
     peak_kb = int(result.stderr.rsplit("MAXRSS_KB", 1)[1].split()[0])
     assert peak_kb < 400 * 1024
 
@@ -345,30 +423,39 @@ POISON = {
 }
 
 
-@pytest.mark.parametrize("kind", first_fast(sorted(POISON)))
-def test_a_poison_value_costs_that_field_not_the_run(make_pipeline, kind):
-    """Bound: every row of both integrations loads; one note in extraction_errors."""
-    poisoned = syncs(12)
-    poisoned[3] = {**poisoned[3], **POISON[kind]}
-    with HostileServer({"bad": poisoned, "good": syncs(5)}) as server:
+def test_a_poison_value_costs_that_field_not_the_run(make_pipeline):
+    """Bound: every row of every integration loads; one note in extraction_errors for each poisoned integration
+    (one integration per kind of poison, all in one run)."""
+    history = {kind: syncs(12) for kind in POISON}
+    for kind, poisoned in history.items():
+        poisoned[3] = {**poisoned[3], **POISON[kind]}
+    with HostileServer({**history, "good": syncs(5)}) as server:
         pipeline = make_pipeline()
         api_run(pipeline, server)
-        assert len(loaded(pipeline)) == 17
-        messages = error_messages(pipeline)
-        assert len(messages) == 1 and "bad" in messages[0], messages
+        assert Counter(r[0] for r in loaded(pipeline)) == {**dict.fromkeys(POISON, 12), "good": 5}
+        errors = errors_of(pipeline)
+        assert errors.keys() == POISON.keys(), errors
+        for kind, messages in errors.items():
+            assert len(messages) == 1 and kind in messages[0], messages
 
 
-@pytest.mark.parametrize("start", first_fast(["9999-12-31T23:59:59-01:00", "0001-01-01T00:00:00+01:00", "1e10"]))
-def test_a_poison_key_timestamp_costs_that_row_only(make_pipeline, start):
-    """Bound: 11 of 12 rows and the other integration load; the skipped row is named in extraction_errors."""
-    poisoned = syncs(12)
-    poisoned[5] = {**poisoned[5], "sync_start_time": start}
-    with HostileServer({"bad": poisoned, "good": syncs(5)}) as server:
+POISON_STARTS = {"late": "9999-12-31T23:59:59-01:00", "early": "0001-01-01T00:00:00+01:00", "number": "1e10"}
+
+
+def test_a_poison_key_timestamp_costs_that_row_only(make_pipeline):
+    """Bound: 11 of 12 rows of each poisoned integration (one per start time, all in one run) and the other
+    integration load; the skipped row is named in extraction_errors."""
+    history = {name: syncs(12) for name in POISON_STARTS}
+    for name, poisoned in history.items():
+        poisoned[5] = {**poisoned[5], "sync_start_time": POISON_STARTS[name]}
+    with HostileServer({**history, "good": syncs(5)}) as server:
         pipeline = make_pipeline()
         api_run(pipeline, server)
-        assert len(loaded(pipeline)) == 16
-        [message] = error_messages(pipeline)
-        assert "without a valid sync_start_time" in message
+        assert Counter(r[0] for r in loaded(pipeline)) == {**dict.fromkeys(POISON_STARTS, 11), "good": 5}
+        errors = errors_of(pipeline)
+        assert errors.keys() == POISON_STARTS.keys(), errors
+        for [message] in errors.values():
+            assert "without a valid sync_start_time" in message
 
 
 @pytest.mark.slow
@@ -390,26 +477,35 @@ def test_poison_on_the_cli_exits_1_not_2(tmp_path):
 
 # --- 6. our columns are ours ----------------------------------------------------------------------------
 
-@pytest.mark.parametrize(
-    "extra",
-    first_fast([{"SyncStartTime": "2099-01-01T00:00:00Z"}, {"SYNC_START_TIME": "garbage"},
-                {"_dlt_id": "x", "_DLT_LOAD_ID": "y"}, {"Rows Synced": "many"}]),
-    ids=["camel_case", "upper_garbage", "dlt_columns", "spaced"],
-)
-def test_extra_fields_never_overwrite_our_columns(make_pipeline, extra):
-    """Bound: our columns keep Braze's documented values for all 12 rows; a note names the renamed field."""
-    sent = [{**row, **extra} for row in syncs(12)]
-    with HostileServer({"bad": sent}) as server:
+EXTRAS = {
+    "camel_case": {"SyncStartTime": "2099-01-01T00:00:00Z"},
+    "dlt_columns": {"_dlt_id": "x", "_DLT_LOAD_ID": "y"},
+    "spaced": {"Rows Synced": "many"},
+    "upper_garbage": {"SYNC_START_TIME": "garbage"},
+}
+"""Integration -> the extra fields on each of its rows."""
+
+
+@pytest.mark.parametrize("names", first_fast([["camel_case", "dlt_columns", "spaced"], ["upper_garbage"]]),
+                         ids=["three_names", "sync_start_time_again"])
+def test_extra_fields_never_overwrite_our_columns(make_pipeline, names):
+    """Bound: our columns keep Braze's documented values for all 12 rows of each integration (one per kind of
+    extra field; the two that normalise to sync_start_time in separate runs, so each is the only one); a note names
+    each renamed field's integration."""
+    history = {name: [{**row, **EXTRAS[name]} for row in syncs(12)] for name in names}
+    with HostileServer(history) as server:
         pipeline = make_pipeline()
         api_run(pipeline, server)
         api_run(pipeline, server)  # a later run against the same answers is not blocked either
     assert loaded(pipeline) == sorted(
-        ("bad", dlt.common.pendulum.parse(r["sync_start_time"]), r["rows_synced"]) for r in syncs(12)
+        (name, dlt.common.pendulum.parse(r["sync_start_time"]), r["rows_synced"]) for name in names for r in syncs(12)
     )
     columns = {c for (c,) in rows(pipeline, "SELECT column_name FROM information_schema.columns "
                                            "WHERE table_name = 'job_sync_status'")}
     assert any(c.startswith("braze_extra") for c in columns), columns
-    assert any("renamed" in m for m in error_messages(pipeline))
+    errors = errors_of(pipeline)
+    for name in names:
+        assert any("renamed" in m for m in errors.get(name, [])), (name, errors)
 
 
 @pytest.mark.slow
@@ -437,20 +533,27 @@ def test_a_load_the_destination_refuses_is_set_aside_and_the_next_run_loads(tmp_
 
 # --- 7. future-dated syncs never freeze the cursor ------------------------------------------------------
 
-@pytest.mark.parametrize("future", first_fast(["9999-01-01T00:00:00Z", "2286-11-20T17:46:40Z"]))
-def test_a_future_dated_sync_loads_but_later_syncs_still_load(make_pipeline, future):
-    """Bound: after a future-dated sync, every sync added later loads on the next run."""
-    history = syncs(5)
-    history.insert(0, {**history[0], "sync_start_time": future})
-    with HostileServer({"a": history}) as server:
+FUTURES = {"far": "9999-01-01T00:00:00Z", "frozen": "2286-11-20T17:46:40Z"}
+"""Integration -> the start time of its newest sync (2286-11-20T17:46:40Z: a state once frozen at it)."""
+
+
+def test_a_future_dated_sync_loads_but_later_syncs_still_load(make_pipeline):
+    """Bound: after a future-dated sync (one integration per date, both in one run), every sync added later loads
+    on the next run."""
+    history = {name: syncs(5) for name in FUTURES}
+    for name, rows_of in history.items():
+        rows_of.insert(0, {**rows_of[0], "sync_start_time": FUTURES[name]})
+    with HostileServer(dict(history)) as server:
         pipeline = make_pipeline()
         api_run(pipeline, server)
-        assert len(loaded(pipeline)) == 6
-        server.history["a"] = [history[0], *syncs(3, start_hour=100), *history[1:]]
+        assert Counter(r[0] for r in loaded(pipeline)) == dict.fromkeys(FUTURES, 6)
+        for name, rows_of in history.items():
+            server.history[name] = [rows_of[0], *syncs(3, start_hour=100), *rows_of[1:]]
         api_run(pipeline, server)
-        assert len(loaded(pipeline)) == 9
-        state = pipeline.state["sources"]["braze_cdi"]["resources"]["job_sync_status_a"]
-        assert state["last_sync_start_time"].startswith("2026-01-05T06")
+        assert Counter(r[0] for r in loaded(pipeline)) == dict.fromkeys(FUTURES, 9)
+        for name in FUTURES:
+            state = pipeline.state["sources"]["braze_cdi"]["resources"][f"job_sync_status_{name}"]
+            assert state["last_sync_start_time"].startswith("2026-01-05T06"), name
 
 
 # --- 8. terminal safety ----------------------------------------------------------------------------------
@@ -617,23 +720,25 @@ BODIES = {
 }
 
 
-@pytest.mark.parametrize("kind", first_fast(sorted(BODIES)))
-def test_any_content_encoding_costs_at_most_that_integration(make_pipeline, kind):
-    """Bound: the normal integration loads; the hostile one loads (a body urllib3 decodes) or is
-    one line in extraction_errors (after max_attempts), never an exception that ends the run."""
-    headers, body = BODIES[kind]
-    with HostileServer({"bad": [], "good": syncs(12)}, scripted(lambda s: Reply(200, headers, body))) as server:
+def test_any_content_encoding_costs_at_most_that_integration(make_pipeline):
+    """Bound: the normal integration loads; each hostile one (one per body, all in one run) loads (a body urllib3
+    decodes) or is one line in extraction_errors (after max_attempts), never an exception that ends the run."""
+    def answer(kind: str) -> Any:
+        headers, body = BODIES[kind]
+        return lambda seen: Reply(200, headers, body)
+
+    rules = {kind: answer(kind) for kind in BODIES}
+    with HostileServer({**dict.fromkeys(BODIES, []), "good": syncs(12)}, per_integration(rules)) as server:
         pipeline = make_pipeline()
         api_run(pipeline, server)
-        good = [r for r in loaded(pipeline) if r[0] == "good"]
-        assert len(good) == 12
-        bad = [r for r in loaded(pipeline) if r[0] == "bad"]
-        if kind in ("empty_gzip_members", "gzip_twice"):
-            assert len(bad) == 10 and error_messages(pipeline) == []
-        else:
-            assert bad == [] and server.count("/cdi/integrations/bad/") == QUICK["max_attempts"]
-            [message] = error_messages(pipeline)
-            assert "bad" in message
+        decoded = ("empty_gzip_members", "gzip_twice")
+        rows_of = Counter(r[0] for r in loaded(pipeline))
+        assert rows_of == {**dict.fromkeys(decoded, 10), "good": 12}
+        errors = errors_of(pipeline)
+        assert errors.keys() == BODIES.keys() - set(decoded)
+        for kind, [message] in errors.items():
+            assert server.count(f"/cdi/integrations/{kind}/") == QUICK["max_attempts"]
+            assert kind in message
 
 
 # --- 11. rate-limit waits stay within Braze's window whatever the headers say ------------------------------
@@ -682,33 +787,34 @@ LINK_FORMS = {
 }
 
 
-@pytest.mark.parametrize("form", first_fast(sorted(LINK_FORMS)))
-def test_link_headers_are_read_per_rfc_8288(make_pipeline, form):
-    """Issue 21 row 12 (silent loss: 10 of 25 rows, exit 0). Cursors hold a `;`. Bound: all 25 rows load
-    with no error, except two different next links: the first page loads and one line says why paging stopped."""
-    path = "/cdi/integrations/bad/job_sync_status"
+def test_link_headers_are_read_per_rfc_8288(make_pipeline):
+    """Issue 21 row 12 (silent loss: 10 of 25 rows, exit 0). Cursors hold a `;`. Each form is one integration's,
+    all in one run. Bound: all 25 rows load with no error, except two different next links: the first page loads
+    and one line says why paging stopped."""
     history = syncs(25)
 
-    def rule(seen: Seen) -> Reply:
-        cursor = seen.query.get("cursor", [""])[0]
-        page = {"": 0, "p;1": 1, "p;2": 2}[cursor]
-        headers = []
-        if page < 2:
-            link = LINK_FORMS[form].format(next=f"{path}?cursor=p%3B{page + 1}", path=path)
-            headers.append(("Link", link))
-        return Reply(headers=headers, body=page_body(history[page * 10 : page * 10 + 10]))
+    def rule(form: str) -> Any:
+        path = f"/cdi/integrations/{form}/job_sync_status"
 
-    with HostileServer({"bad": [], "good": syncs(3)}, scripted(rule)) as server:
+        def reply(seen: Seen) -> Reply:
+            cursor = seen.query.get("cursor", [""])[0]
+            page = {"": 0, "p;1": 1, "p;2": 2}[cursor]
+            headers = []
+            if page < 2:
+                link = LINK_FORMS[form].format(next=f"{path}?cursor=p%3B{page + 1}", path=path)
+                headers.append(("Link", link))
+            return Reply(headers=headers, body=page_body(history[page * 10 : page * 10 + 10]))
+
+        return reply
+
+    rules = {form: rule(form) for form in LINK_FORMS}
+    with HostileServer({**dict.fromkeys(LINK_FORMS, []), "good": syncs(3)}, per_integration(rules)) as server:
         pipeline = make_pipeline()
         api_run(pipeline, server)
-    bad = [r for r in loaded(pipeline) if r[0] == "bad"]
-    assert len([r for r in loaded(pipeline) if r[0] == "good"]) == 3
-    if form == "two_next":
-        assert len(bad) == 10
-        [message] = error_messages(pipeline)
-        assert "2 different next pages" in message and "bad" in message
-    else:
-        assert len(bad) == 25 and error_messages(pipeline) == []
+    assert Counter(r[0] for r in loaded(pipeline)) == {**dict.fromkeys(LINK_FORMS, 25), "two_next": 10, "good": 3}
+    [(integration, [message])] = errors_of(pipeline).items()
+    assert integration == "two_next"
+    assert "2 different next pages" in message and "two_next" in message
 
 
 def test_over_tls_the_deadline_decoding_and_kept_alive_connections_hold(tmp_path):

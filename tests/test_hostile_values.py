@@ -8,13 +8,14 @@ one line in extraction_errors (issue 21).
 from __future__ import annotations
 
 import json
+from collections import Counter
 from typing import Any
 
 import pytest
 
 from tests.conftest import first_fast
 from tests.hostile_server import HostileServer, Reply, Seen, page_body, syncs
-from tests.test_hostile import api_run, error_messages, loaded, rows, scripted
+from tests.test_hostile import api_run, error_messages, errors_of, loaded, per_integration, rows
 
 pytestmark = pytest.mark.timeout(120)  # the hang guard: bounds are checked in requests and rows, not seconds
 
@@ -26,35 +27,29 @@ def good_loaded(pipeline) -> int:
     return len([r for r in loaded(pipeline) if r[0] == "good"])
 
 
-@pytest.mark.parametrize("where", first_fast(["id", "name", "job_status", "field_name", "error_message"]))
-def test_a_lone_surrogate_costs_nothing_but_that_text(make_pipeline, where):
-    """Bound: the normal integration's 25 rows load; the hostile integration's rows load with
-    U+FFFD in place of the surrogate. An id or a 400's message with one costs that integration only: one line
-    in extraction_errors (an id that is not valid text cannot be asked for as Braze sent it)."""
-    bad = f"bad{SURROGATE}" if where == "id" else "bad"
-    history = syncs(12)
-    if where == "job_status":
-        history[2]["job_status"] = f"succ{SURROGATE}ess"
-    if where == "field_name":
-        history[2][f"new{SURROGATE}field"] = 1
-    script = scripted(lambda s: Reply(400, body=json.dumps({"message": f"Invalid {SURROGATE} cursor"}).encode()))
-    names = {bad: f"name {SURROGATE}"} if where == "name" else {}
-    server = HostileServer({bad: history, "good": syncs(25)}, script if where == "error_message" else None, names)
+def test_a_lone_surrogate_costs_nothing_but_that_text(make_pipeline):
+    """Bound: the normal integration's 25 rows load; the hostile integrations' rows (a surrogate in the name, a
+    job_status, a field name: one integration each, all in one run) load with U+FFFD in place of the surrogate.
+    An id or a 400's message with one costs that integration only: one line in extraction_errors each (an id that
+    is not valid text cannot be asked for as Braze sent it)."""
+    bad_id = f"bad{SURROGATE}"
+    history = {bad_id: syncs(12), "name": syncs(12), "status": syncs(12), "field": syncs(12), "message": []}
+    history["status"][2]["job_status"] = f"succ{SURROGATE}ess"
+    history["field"][2][f"new{SURROGATE}field"] = 1
+    refused = {"message": lambda s: Reply(400, body=json.dumps({"message": f"Invalid {SURROGATE} cursor"}).encode())}
+    server = HostileServer({**history, "good": syncs(25)}, per_integration(refused), {"name": f"name {SURROGATE}"})
     with server:
         pipeline = make_pipeline()
         api_run(pipeline, server)
     assert good_loaded(pipeline) == 25
-    hostile = [r for r in loaded(pipeline) if r[0] != "good"]
-    if where in ("error_message", "id"):
-        assert hostile == []
-        [message] = error_messages(pipeline)
-        assert "bad" in message and "\ufffd" in message
-    else:
-        assert len(hostile) == 12
-    if where == "id":
-        assert ("bad\ufffd",) in rows(pipeline, "SELECT integration_id FROM {dataset}.integrations")
-    if where == "name":
-        assert ("name \ufffd",) in rows(pipeline, "SELECT integration_name FROM {dataset}.integrations")
+    assert Counter(r[0] for r in loaded(pipeline)) == {"name": 12, "status": 12, "field": 12, "good": 25}
+    messages = error_messages(pipeline)
+    for hostile in ("bad\ufffd", "message"):
+        [message] = [m for m in messages if f"integration {hostile}" in m]
+        assert "\ufffd" in message, message
+    assert not any(f"integration {i}" in m for m in messages for i in ("name", "status", "good")), messages
+    assert ("bad\ufffd",) in rows(pipeline, "SELECT integration_id FROM {dataset}.integrations")
+    assert ("name \ufffd",) in rows(pipeline, "SELECT integration_name FROM {dataset}.integrations")
 
 
 def test_list_items_of_the_wrong_shape_are_skipped_and_named(make_pipeline):
@@ -182,31 +177,39 @@ def _echoes() -> dict[str, Any]:
         "base64_message": Reply(400, body=json.dumps({"message": f"token {bearer64}"}).encode()),
         "refused_link": Reply(headers=[("Link", f'<https://{API_KEY}.evil.example.com/?cursor=1>; rel="next"')],
                               body=page_body(syncs(10))),
-        "cursor": Reply(headers=[("Link", f'</cdi/integrations/bad/job_sync_status?cursor={bearer64}>; rel="next"')],
+        "cursor": Reply(headers=[("Link", f'</cdi/integrations/cursor/job_sync_status?cursor={bearer64}>; rel="next"')],
                         body=page_body(syncs(10))),
     }
 
 
-@pytest.mark.parametrize("where", first_fast(sorted(_echoes())))
-def test_the_key_echoed_back_is_never_logged_stored_nor_kept_in_state(make_pipeline, caplog, where):
+def test_the_key_echoed_back_is_never_logged_stored_nor_kept_in_state(make_pipeline, caplog):
     """Issue 21 row 10: a server or proxy echoes the Authorization header (as is, Bearer, base64, URL-encoded)
-    in an error message, a reason phrase, a refused Link or a cursor. Bound: no form of the key in
-    extraction_errors, the logs or the pipeline state; the normal integration loads; one line for the hostile."""
+    in an error message, a reason phrase, a refused Link or a cursor: each one integration's answers, all in one
+    run. Bound: no form of the key in extraction_errors, the logs or the pipeline state; the normal integration
+    loads; one line for each hostile one."""
     import base64
 
     from tests.hostile_server import API_KEY
 
-    reply = _echoes()[where]
-    with HostileServer({"bad": [], "good": syncs(25)}, scripted(lambda s: reply)) as server:
+    echoes = _echoes()
+    def always(reply: Reply) -> Any:
+        return lambda seen: reply
+
+    rules = {where: always(reply) for where, reply in echoes.items()}
+    with HostileServer({**dict.fromkeys(echoes, []), "good": syncs(25)}, per_integration(rules)) as server:
         pipeline = make_pipeline()
         api_run(pipeline, server)
     assert good_loaded(pipeline) == 25
-    [message] = error_messages(pipeline)
-    assert "bad" in message
-    kept = "\n".join([message, caplog.text, json.dumps(pipeline.state, default=str)])
+    errors = errors_of(pipeline)
+    assert errors.keys() == echoes.keys()
     core = base64.b64encode(f"Bearer {API_KEY}".encode()).decode()[12:-4]
+    for where, [message] in errors.items():
+        assert where in message
+        for form in (API_KEY, core):
+            assert form not in message, where
+    kept = "\n".join([caplog.text, json.dumps(pipeline.state, default=str)])
     for form in (API_KEY, core):
-        assert form not in kept, where
+        assert form not in kept
 
 
 def test_two_syncs_that_differ_below_a_microsecond_merge_visibly(make_pipeline):

@@ -16,12 +16,12 @@ from typing import Any
 import duckdb
 import pytest
 
-from benchmarks.history import build_duckdb
+from benchmarks.history import UNLIMITED, build_duckdb
 from braze_cdi_source.analytics.chart_data import PLOT_WIDTH, WORST_FIRST
 from braze_cdi_source.analytics.report import load_report_data
 from braze_cdi_source.analytics.report_html import LABEL_WIDTH
 from braze_cdi_source.simulator import BrazeSimulator
-from tests.cli import braze_cdi, load_as_cli
+from tests.cli import braze_cdi, cli_env, load_as_cli
 from tests.conftest import FAST_LIMITS
 from tests.test_health import cli
 from tests.test_report import parse
@@ -187,7 +187,9 @@ def test_page_stays_under_5_mb_for_300_integrations_every_15_minutes(tmp_path: P
     """300 integrations every 15 minutes (860k syncs in the window): cells, not 860k marks, and the cells'
     tooltips account for every sync of the window."""
     now = datetime.now(timezone.utc).replace(second=0, microsecond=0)
-    env, _ = build_duckdb(tmp_path, now, 31, 300)
+    with BrazeSimulator([2] * 302, seed=19, rate_limits=UNLIMITED) as sim:  # benchmarks.history's real run
+        load_as_cli(tmp_path, sim)  # what `braze-cdi run` loads; the report is under test
+    env, _ = build_duckdb(tmp_path, now, 31, 300, cli_env(tmp_path))
     result = braze_cdi("report", "--html", "report.html", cwd=tmp_path, env=env)
     assert result.returncode in (0, 1), result.stderr
     page = (tmp_path / "report.html").read_text(encoding="utf-8")

@@ -81,20 +81,25 @@ def test_second_run_adds_nothing_with_one_request_per_integration(sim, make_pipe
     assert list(job_requests(sim).values()) == [1] * len(sim.integration_ids)
 
 
-@pytest.mark.parametrize("k", [1, pytest.param(9, marks=pytest.mark.slow), pytest.param(10, marks=pytest.mark.slow), 11,
-                               pytest.param(25, marks=pytest.mark.slow)])
-def test_k_new_syncs_cost_at_most_ceil_k_over_10_plus_one(sim, make_pipeline, k):
-    pipeline = make_pipeline()
-    run(pipeline, sim)
-    sim.finish_running()  # the new syncs come after the running one
-    target = sim.integration_ids[4]  # 137 syncs
-    sim.add_syncs(target, k)
-    sim.reset_log()
+NEW_SYNCS = (1, 9, 10, 11, 25)
+"""k new syncs, each in its own integration of 137 syncs: one page and a part, at and around a page's end."""
 
-    run(pipeline, sim)
 
-    assert loaded_syncs(pipeline) == truth_syncs(sim)
-    assert sim.count("job_sync_status", integration_id=target) <= math.ceil(k / 10) + 1
+def test_k_new_syncs_cost_at_most_ceil_k_over_10_plus_one(make_pipeline):
+    with BrazeSimulator((0, 7, 10, 11) + (137,) * len(NEW_SYNCS), rate_limits=FAST_LIMITS) as sim:
+        pipeline = make_pipeline()
+        run(pipeline, sim)
+        sim.finish_running()  # the new syncs come after the running one
+        targets = dict(zip(sim.integration_ids[4:], NEW_SYNCS, strict=True))
+        for target, k in targets.items():
+            sim.add_syncs(target, k)
+        sim.reset_log()
+
+        run(pipeline, sim)
+
+        assert loaded_syncs(pipeline) == truth_syncs(sim)
+        for target, k in targets.items():
+            assert sim.count("job_sync_status", integration_id=target) <= math.ceil(k / 10) + 1, k
 
 
 def test_running_sync_is_updated_in_place_however_long_it_ran(make_pipeline):

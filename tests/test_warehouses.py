@@ -382,14 +382,13 @@ def test_cli_prints_valid_bigquery(tmp_path: Path) -> None:
         assert tree.this.sql("bigquery") == f"`p-1`.`cdi`.`{view}`"
         # every name is qualified with the project: the view reads the same tables from any project
         assert {t.catalog for t in tree.expression.find_all(exp.Table) if t.db} == {"p-1"}
-    # without --project: the destination's configured project
-    configured = braze_cdi("views", "--dialect", "bigquery", "--dataset-name", "cdi", cwd=tmp_path,
-                           env={**cli_env(tmp_path), "DESTINATION__BIGQUERY__CREDENTIALS__PROJECT_ID": "conf-2"})
+    # without --project: the destination's configured project; as JSON, the same statements
+    conf = {**cli_env(tmp_path), "DESTINATION__BIGQUERY__CREDENTIALS__PROJECT_ID": "conf-2"}
+    configured = braze_cdi("views", "--dialect", "bigquery", "--dataset-name", "cdi", cwd=tmp_path, env=conf)
     assert "CREATE OR REPLACE VIEW `conf-2`.`cdi`.`sync_runs` AS" in configured.stdout
-    result = braze_cdi("views", "--dialect", "bigquery", "--dataset-name", "cdi", cwd=tmp_path, env=cli_env(tmp_path))
-    statements = [s for s in result.stdout.split(";") if s.strip()]
+    statements = [s for s in configured.stdout.split(";") if s.strip()]
     as_json = braze_cdi("views", "--dialect", "bigquery", "--dataset-name", "cdi", "--log-format", "json", cwd=tmp_path,
-                        env=cli_env(tmp_path))
+                        env=conf)
     [document] = [json.loads(line) for line in as_json.stdout.splitlines()]
     assert [f"{s};" for s in document["views"].values()] == [f"{s.strip()};" for s in statements]
 

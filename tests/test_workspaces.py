@@ -59,7 +59,11 @@ def all_truth(workspaces: dict[str, BrazeSimulator]) -> list[tuple]:
     return sorted((row for sim in workspaces.values() for row in truth_syncs(sim)), key=lambda r: (r[0], r[2]))
 
 
-def test_two_workspaces_share_a_dataset_without_clashes(workspaces, destination, unique_dataset, tmp_path):
+def test_two_workspaces_share_a_dataset_without_clashes_and_each_restores_its_own_state(
+    workspaces, destination, unique_dataset, tmp_path
+):
+    """Two runs of each workspace into one dataset, then a third on a fresh machine (the state only in the
+    warehouse): one history for both checks, instead of loading it again to test the restore."""
     pipelines = {name: workspace_pipeline(name, destination, unique_dataset, tmp_path) for name in workspaces}
     for name, sim in workspaces.items():
         load(pipelines[name], sim)
@@ -95,13 +99,8 @@ def test_two_workspaces_share_a_dataset_without_clashes(workspaces, destination,
     assert count_rows(any_pipeline, "integration_health") == len(expected)
     assert count_rows(any_pipeline, "sync_runs") == len(all_truth(workspaces))
 
-
-def test_each_workspace_restores_its_own_state_on_a_fresh_machine(workspaces, destination, unique_dataset, tmp_path):
-    for name, sim in workspaces.items():
-        load(workspace_pipeline(name, destination, unique_dataset, tmp_path), sim)
-    shutil.rmtree(tmp_path / "pipelines")  # the box running cron was replaced: state only in the warehouse
-
-    us = workspaces["us"]
+    # a fresh machine: the box running cron was replaced, the state is only in the warehouse
+    shutil.rmtree(tmp_path / "pipelines")
     us.add_syncs(us.integration_ids[1], 3)
     for sim in workspaces.values():
         sim.finish_running()
@@ -110,7 +109,6 @@ def test_each_workspace_restores_its_own_state_on_a_fresh_machine(workspaces, de
         load(workspace_pipeline(name, destination, unique_dataset, tmp_path), sim)
 
     # each pipeline got its own cursors back: no backfill, one request per integration with nothing new
-    emea = workspaces["emea"]
     assert [emea.count("job_sync_status", integration_id=i) for i in emea.integration_ids] == [1, 1, 1]
     assert us.count("job_sync_status", integration_id=us.integration_ids[0]) == 1
     assert us.count("job_sync_status", integration_id=us.integration_ids[1]) == 1
